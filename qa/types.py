@@ -1,0 +1,76 @@
+"""The records of the read path: retrieved passages and cited answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from index.article import Article, Chunk
+
+__all__ = ["ABSTAIN_TEXT", "Answer", "Citation", "Passage"]
+
+ABSTAIN_TEXT = "The articles don't say."
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk, with its fused score and rank (1 = best)."""
+
+    chunk: Chunk
+    article: Article
+    score: float
+    rank: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted passage backing (part of) an answer: `article.text[start:end] == quote`."""
+
+    n: int
+    article: Article
+    quote: str
+    start: int
+    end: int
+    score: float
+    #: False when a generated sentence citing it is not supported by the quote.
+    supported: bool = True
+
+    def context(self, chars: int = 400) -> tuple[str, str, str]:
+        """`(before, quote, after)`: the quote with up to `chars` characters either side."""
+        text = self.article.text
+        return (text[max(0, self.start - chars):self.start], self.quote,
+                text[self.end:self.end + chars])
+
+    def to_dict(self) -> dict:
+        a = self.article
+        return {
+            "n": self.n, "quote": self.quote, "start": self.start, "end": self.end,
+            "score": round(self.score, 4), "supported": self.supported,
+            "article": {"id": a.id, "title": a.title, "source": a.source, "author": a.author,
+                        "published": a.published, "url": a.url, "path": a.path},
+        }
+
+
+@dataclass
+class Answer:
+    """An answer: `text` carries [n] markers that refer to `citations[n-1]`."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    #: "extractive" or "llm"; "llm-fallback" when the model failed and extraction answered.
+    mode: str = "extractive"
+    #: seconds spent per stage, e.g. {"retrieve": 0.01, "answer": 0.004, "total": 0.015}.
+    timings: dict[str, float] = field(default_factory=dict)
+    #: passages shown as related when abstaining (not claims).
+    related: list[Citation] = field(default_factory=list)
+    #: the question actually searched (a follow-up rewritten into a standalone question).
+    standalone_question: str = ""
+    #: notes for the reader, e.g. why a generated answer fell back to extraction.
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["citations"] = [c.to_dict() for c in self.citations]
+        data["related"] = [c.to_dict() for c in self.related]
+        return data
