@@ -11,6 +11,7 @@ __all__ = [
     "LLMError",
     "NoArticlesError",
     "QAError",
+    "QuestionTooLongError",
 ]
 
 
@@ -45,3 +46,7 @@ class EmptyQuestionError(QAError):
 
 class LLMError(QAError):
     """A configured language model could not be used."""
+
+
+class QuestionTooLongError(QAError):
+    """The question is longer than any sensible question."""

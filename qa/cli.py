@@ -1,0 +1,174 @@
+"""The `qa` command: index articles, ask questions, serve the chat, evaluate.
+
+Heavy libraries are imported inside the commands, so `qa --help` answers at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from index.errors import QAError
+
+__all__ = ["main"]
+
+_index_dir = click.option("--index-dir", type=click.Path(path_type=Path), default=None,
+                          help="Index directory [env QA_INDEX_DIR; default "
+                               "~/.local/share/article-qa/index].")
+_model = click.option("--model", default=None, help="sentence-transformers model name or "
+                      "path [env QA_MODEL; default: the index's own, else the bundled "
+                      "all-MiniLM-L6-v2].")
+_llm = click.option("--llm", default=None, metavar="SPEC", help="Answer with a language model "
+                    "(see README): openai:URL#MODEL, gguf:PATH or smollm2.")
+
+
+def _settings(index_dir: Path | None, model: str | None = None, **extra: object):
+    from index.settings import Settings
+
+    return Settings.from_env(index_dir=index_dir, model=model, **extra)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="article-qa")
+def cli() -> None:
+    """Ask questions about a folder of news articles; every answer cites its passages."""
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True)
+@_index_dir
+@_model
+@click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
+@click.option("--max-file-mb", type=float, default=None, help="Refuse larger files [default 5].")
+def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | None,
+                  rebuild: bool, max_file_mb: float | None) -> None:
+    """Build or update the index from article files and folders (.txt .md .html .json .jsonl).
+
+    Unchanged articles are not embedded again; articles whose files under PATHS were deleted
+    are removed; articles indexed from other paths are kept."""
+    from index.build import build_index
+
+    max_bytes = int(max_file_mb * 1024 * 1024) if max_file_mb else None
+    settings = _settings(index_dir, model, max_file_bytes=max_bytes)
+    report = build_index(paths, settings, rebuild=rebuild, progress=_progress_bar())
+    for notice in report.notices:
+        click.echo(str(notice), err=True)
+    for path in report.removed:
+        click.echo(f"{path}: removed: file is gone", err=True)
+    click.echo(f"{report.summary}\nindex: {settings.index_dir}")
+
+
+def _progress_bar():
+    """A progress callback that draws a bar once embedding takes more than a moment."""
+    import time
+
+    state: dict[str, object] = {"bar": None, "started": time.monotonic(), "done": 0}
+
+    def update(done: int, total: int) -> None:
+        bar = state["bar"]
+        if bar is None:
+            if time.monotonic() - float(state["started"]) < 1.0 and done < total:  # type: ignore[arg-type]
+                return
+            bar = state["bar"] = click.progressbar(length=total, label="embedding chunks",
+                                                   file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - int(state["done"]))  # type: ignore[union-attr, call-overload]
+        state["done"] = done
+        if done >= total:
+            bar.__exit__(None, None, None)  # type: ignore[union-attr]
+
+    return update
+
+
+@cli.command()
+@click.argument("question")
+@_index_dir
+@_model
+@_llm
+@click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def ask(question: str, index_dir: Path | None, model: str | None, llm: str | None,
+        k: int | None, as_json: bool) -> None:
+    """Answer QUESTION from the indexed articles, with numbered sources."""
+    from qa.engine import QA
+    from qa.render import render_answer
+
+    engine = QA(settings=_settings(index_dir, model), llm=llm)
+    if as_json:
+        click.echo(json.dumps(engine.answer(question, k=k).to_dict(), ensure_ascii=False,
+                              indent=2))
+        return
+    stream = engine.answer(question, k=k, stream=True)
+    for piece in stream:
+        click.echo(piece, nl=False)
+    click.echo()
+    click.echo(render_answer(stream.answer, text=False))
+
+
+@cli.command()
+@_index_dir
+@_model
+@_llm
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Interface to bind; 0.0.0.0 exposes the chat to the network.")
+@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--auth", default=None, metavar="USER:PASSWORD",
+              help="Require this login [env QA_AUTH].")
+@click.option("--index", "index_paths", multiple=True, type=click.Path(),
+              help="Index these files/folders first (repeatable).")
+def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str, port: int,
+          auth: str | None, index_paths: tuple[str, ...]) -> None:
+    """Open the chat in the browser (Gradio)."""
+    import os
+
+    from qa.engine import QA
+    from ui.serve import serve as launch
+
+    settings = _settings(index_dir, model)
+    if index_paths:
+        from index.build import build_index
+
+        click.echo(build_index(index_paths, settings, progress=_progress_bar()).summary)
+    auth = auth or os.environ.get("QA_AUTH")
+    credentials = tuple(auth.split(":", 1)) if auth else None
+    if auth and len(credentials or ()) != 2:  # type: ignore[arg-type]
+        raise click.BadParameter("use USER:PASSWORD", param_hint="--auth")
+    launch(QA(settings=settings, llm=llm), host=host, port=port, auth=credentials)
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_index_dir
+@_model
+@_llm
+@click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
+def eval_command(questions: Path, index_dir: Path | None, model: str | None, llm: str | None,
+                 k: int | None, limit: int | None, as_json: bool) -> None:
+    """Measure answers on a question set (JSONL: question, answers, sources)."""
+    from qa.engine import QA
+    from qa.evaluate import evaluate, format_report, load_questions
+
+    engine = QA(settings=_settings(index_dir, model), llm=llm)
+    report = evaluate(engine, load_questions(questions)[:limit], k=k)
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+def main() -> None:
+    """Entry point: run the CLI; errors print one line and exit non-zero."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except QAError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,208 @@
+"""`QA`: the long-lived question-answering object behind the Python API, the CLI and the UI."""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from index.build import BuildReport, build_index
+from index.embed import get_embedder
+from index.errors import EmptyQuestionError, LLMError, QuestionTooLongError
+from index.settings import Settings
+from index.store import open_index
+from qa.extract import extract_answer
+from qa.followup import normalize_history, standalone_question
+from qa.retrieve import HybridRetriever
+from qa.types import Answer, Passage
+
+__all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
+
+MAX_QUESTION_CHARS = 2000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class AnswerStream:
+    """Iterate to receive the answer text as it is produced; `.answer` is the final `Answer`
+    once iteration has finished."""
+
+    def __init__(self, produce: Callable[[Callable[[str], None]], Answer]) -> None:
+        self._produce = produce
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        pieces: queue.Queue[str | None] = queue.Queue()
+        outcome: dict[str, Any] = {}
+        sent: list[str] = []
+
+        def run() -> None:
+            try:
+                outcome["answer"] = self._produce(pieces.put)
+            except BaseException as exc:  # re-raised in the consumer's thread below
+                outcome["error"] = exc
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=run, daemon=True).start()
+        while (piece := pieces.get()) is not None:
+            sent.append(piece)
+            yield piece
+        if "error" in outcome:
+            raise outcome["error"]
+        self.answer = outcome["answer"]
+        streamed = "".join(sent)
+        if not streamed:  # computed at once (extractive): hand it out word by word
+            yield from re.findall(r"\S+\s*", self.answer.text)
+        elif self.answer.text.startswith(streamed):
+            yield self.answer.text[len(streamed):]
+        else:  # the generated text was corrected after its citations were checked
+            yield "\n\n" + self.answer.text
+
+
+class QA:
+    """Answers questions over one index. Loads the embedding model and the index once.
+
+    >>> qa = QA(index_dir="~/articles-index")
+    >>> a = qa.answer("Who was killed by a car bomb in Balashikha?")
+    >>> a.text, a.citations[0].article.title
+    """
+
+    def __init__(self, index_dir: str | Path | None = None, *, settings: Settings | None = None,
+                 model: str | None = None, llm: str | None = None) -> None:
+        self.settings = settings or Settings.from_env(index_dir=index_dir, model=model)
+        self.llm_spec = llm
+        self._chat_model: Any = None
+        self._write_lock = threading.Lock()
+        self._retriever = self._open()
+
+    def _open(self) -> HybridRetriever:
+        index = open_index(self.settings.index_dir, self.settings.model)
+        embedder = get_embedder(self.settings.model or index.model)
+        return HybridRetriever(index, embedder, candidates=self.settings.candidates)
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        index = self._retriever.index
+        return {"articles": len(index.articles), "chunks": len(index.chunks),
+                "model": index.model, "index_dir": str(self.settings.index_dir)}
+
+    @property
+    def llm_available(self) -> bool:
+        return bool(self.llm_spec)
+
+    def example_questions(self, n: int = 4) -> list[str]:
+        """Questions that the loaded articles can answer, made from their titles."""
+        from qa.examples import example_questions
+
+        return example_questions(list(self._retriever.index.articles.values()), n)
+
+    def retrieve(self, question: str, k: int | None = None,
+                 sources: list[str] | None = None) -> list[Passage]:
+        """The passages most relevant to `question` (dense + lexical, fused)."""
+        return self._retriever.retrieve(_clean_question(question), k or self.settings.k,
+                                        sources=sources)
+
+    def answer(self, question: str, history: list | None = None, k: int | None = None, *,
+               stream: bool = False, mode: str | None = None,
+               sources: list[str] | None = None) -> Answer | AnswerStream:
+        """Answer `question` from the articles, citing every claim.
+
+        `history`: earlier turns ([{"role", "content"}...] or [(question, answer)...]).
+        `mode`: "extractive" (default) or "llm" (needs `llm=` when creating the QA).
+        `stream=True` returns an `AnswerStream` that yields the text as it is produced."""
+        question = _clean_question(question)
+        messages = normalize_history(history)
+        use_llm = (mode or ("llm" if self.llm_spec else "extractive")) == "llm"
+        if use_llm and not self.llm_spec:
+            raise LLMError("No language model is configured: start with --llm SPEC "
+                           "(see README, 'Generated answers').")
+
+        def produce(emit: Callable[[str], None] | None) -> Answer:
+            return self._answer(question, messages, k or self.settings.k, use_llm, sources,
+                                emit)
+
+        if stream:
+            return AnswerStream(produce)
+        return produce(None)
+
+    def _answer(self, question: str, messages: list[dict[str, str]], k: int, use_llm: bool,
+                sources: list[str] | None, emit: Callable[[str], None] | None) -> Answer:
+        started = time.perf_counter()
+        retriever = self._retriever
+        notes: list[str] = []
+        standalone = standalone_question(question, messages)
+        if use_llm:
+            try:
+                from qa.generate import rewrite_question
+
+                standalone = rewrite_question(question, messages, self.chat_model) \
+                    if messages else question
+            except LLMError as exc:
+                notes.append(f"The language model could not rewrite the question ({exc}).")
+        query_vector = retriever.embed_query(standalone)
+        passages = retriever.retrieve(standalone, k, query_vector=query_vector, sources=sources)
+        retrieved = time.perf_counter()
+        answer = None
+        if use_llm and not notes:
+            try:
+                from qa.generate import generate_answer
+
+                answer = generate_answer(standalone, passages, messages, self.chat_model,
+                                         on_token=emit)
+                answer.mode = "llm"
+            except LLMError as exc:
+                notes.append(f"The language model failed ({exc}); showing the extractive "
+                             "answer instead.")
+        if answer is None:
+            def similarity(sentences: list[str]) -> list[float]:
+                return (retriever.embedder.embed(sentences) @ query_vector).tolist()
+
+            answer = extract_answer(standalone, passages, retriever.bm25, similarity,
+                                    focus=question)
+            answer.mode = "llm-fallback" if use_llm else "extractive"
+        answer.question = question
+        answer.standalone_question = standalone
+        answer.notes = notes + answer.notes
+        done = time.perf_counter()
+        answer.timings = {"retrieve": retrieved - started, "answer": done - retrieved,
+                          "total": done - started}
+        return answer
+
+    @property
+    def chat_model(self) -> Any:
+        """The LangChain chat model named by `llm`, created on first use."""
+        if self._chat_model is None:
+            from qa.llm import make_chat_model
+
+            self._chat_model = make_chat_model(self.llm_spec)
+        return self._chat_model
+
+    def add_files(self, paths: list[str | Path],
+                  progress: Callable[[int, int], None] | None = None) -> BuildReport:
+        """Index more article files into this QA's index and start answering from them."""
+        with self._write_lock:
+            report = build_index(paths, self.settings, progress=progress)
+            self._retriever = self._open()
+        return report
+
+    def reload(self) -> None:
+        """Pick up an index rebuilt by another process (e.g. `qa index`)."""
+        self._retriever = self._open()
+
+
+def _clean_question(question: str) -> str:
+    if not isinstance(question, str):
+        raise EmptyQuestionError(f"The question must be text, not {type(question).__name__}.")
+    question = " ".join(_CONTROL.sub(" ", question).split())
+    if not question:
+        raise EmptyQuestionError("The question is empty: type a question about the articles.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionTooLongError(
+            f"The question is {len(question):,} characters long; ask in at most "
+            f"{MAX_QUESTION_CHARS:,} characters.")
+    return question
+

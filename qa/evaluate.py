@@ -1,0 +1,153 @@
+"""`qa eval`: answer a question set and measure answers, citations, abstention, retrieval
+and latency."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from index.errors import InputError
+
+if TYPE_CHECKING:
+    from qa.engine import QA
+
+__all__ = ["CONTEXT_CHARS", "evaluate", "format_report", "load_questions", "token_f1"]
+
+#: the retrieved-context budget in which the gold answer is looked for.
+CONTEXT_CHARS = 4000
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+
+def load_questions(path: Path) -> list[dict[str, Any]]:
+    """Read a JSONL question set: {"question", "answers": [...], "sources": [...]} per line."""
+    questions = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            questions.append({"id": item.get("id", str(lineno)), "question": item["question"],
+                              "answers": list(item.get("answers", [])),
+                              "sources": list(item.get("sources", []))})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise InputError(f"{path}: line {lineno} is not a question record ({exc})") from None
+    return questions
+
+
+def _normalize(text: str) -> list[str]:
+    text = "".join(c for c in text.lower() if c not in string.punctuation + "“”‘’")
+    return [w for w in text.split() if w not in ("a", "an", "the")]
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD-style token F1 between a prediction and one gold answer."""
+    pred, ref = _normalize(prediction), _normalize(gold)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _contains(text: str, answers: list[str]) -> bool:
+    low = text.lower()
+    return any(a.strip().lower() in low for a in answers if a.strip())
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None) -> dict[str, Any]:
+    """Run every question through `engine.answer` (the default answering path) and measure."""
+    answerable = answered = correct = cited_ok = abstained_ok = 0
+    unanswerable = abstentions = 0
+    recall5 = mrr = in_context = 0.0
+    f1s: list[float] = []
+    latencies: list[float] = []
+    failures: list[dict[str, Any]] = []
+    for item in questions:
+        result = engine.answer(item["question"], k=k)
+        latencies.append(result.timings["total"])
+        golds, sources = item["answers"], set(item["sources"])
+        abstentions += result.abstained
+        if not golds:
+            unanswerable += 1
+            abstained_ok += result.abstained
+            continue
+        answerable += 1
+        passages = engine.retrieve(item["question"], k=10)
+        articles = list(dict.fromkeys(p.article.name for p in passages))[:5]
+        hit = next((rank for rank, name in enumerate(articles, 1) if name in sources), 0)
+        recall5 += bool(hit)
+        mrr += 1 / hit if hit else 0.0
+        context = "\n".join(p.chunk.text for p in passages)[:CONTEXT_CHARS]
+        in_context += _contains(context, golds)
+        text = _MARKER.sub("", result.text)
+        f1s.append(0.0 if result.abstained else max(token_f1(text, g) for g in golds))
+        if result.abstained:
+            failures.append({"id": item["id"], "question": item["question"], "got": "abstained"})
+            continue
+        answered += 1
+        good = _contains(text, golds)
+        correct += good
+        cited_ok += any(c.article.name in sources for c in result.citations)
+        if not good:
+            failures.append({"id": item["id"], "question": item["question"], "got": text[:200],
+                             "expected": golds})
+    n = len(questions)
+
+    def share(part: float, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    return {
+        "questions": n, "answerable": answerable, "unanswerable": unanswerable,
+        "answer_accuracy": share(correct, answerable),
+        "token_f1": share(sum(f1s), answerable),
+        "citation_accuracy": share(cited_ok, answered),
+        "abstention_precision": share(abstained_ok, abstentions),
+        "abstention_recall": share(abstained_ok, unanswerable),
+        "abstained_answerable": answerable - answered,
+        "article_recall_at_5": share(recall5, answerable),
+        "mrr": share(mrr, answerable),
+        "answer_in_context_4000": share(in_context, answerable),
+        "latency_p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
+        "latency_p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
+        "mode": engine.llm_spec and "llm" or "extractive",
+        "failures": failures,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A small table of the metrics, then the first failures."""
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{value * 100:.1f}%"
+
+    rows = [
+        ("questions (answerable / unanswerable)",
+         f"{report['questions']} ({report['answerable']} / {report['unanswerable']})"),
+        ("answer accuracy (gold string in answer)", pct(report["answer_accuracy"])),
+        ("token F1", pct(report["token_f1"])),
+        ("citation accuracy (answered)", pct(report["citation_accuracy"])),
+        ("abstention precision", pct(report["abstention_precision"])),
+        ("abstention recall (unanswerable)", pct(report["abstention_recall"])),
+        ("answerable questions abstained", str(report["abstained_answerable"])),
+        ("article recall@5", pct(report["article_recall_at_5"])),
+        ("MRR (articles)", f"{report['mrr']:.3f}" if report["mrr"] is not None else "n/a"),
+        (f"gold answer in {CONTEXT_CHARS:,}-char context", pct(report["answer_in_context_4000"])),
+        ("latency p50 / p95", f"{report['latency_p50_ms']} ms / {report['latency_p95_ms']} ms"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{name:<{width}}  {value}" for name, value in rows]
+    if report["failures"]:
+        lines.append(f"\n{len(report['failures'])} missed; first ones:")
+        for failure in report["failures"][:5]:
+            lines.append(f"- {failure['question']} -> {failure['got'][:120]}")
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Follow-up questions without a language model: resolve "he", "it", "there"... with the
+previous turn, so that "How old was he?" after "Who was killed?" searches for the right man."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["normalize_history", "standalone_question"]
+
+_PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|"
+                       r"these|those|there)\b", re.I)
+_POSSESSIVE = {"his", "her", "hers", "their", "its"}
+_NAME = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z][\w’'-]+|of|de|al|bin|van|von))*\s*"
+                   r"(?<!\s)")
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+
+def normalize_history(history: list | None) -> list[dict[str, str]]:
+    """Accept [{"role", "content"}...] or [(question, answer)...]; return role/content dicts."""
+    messages: list[dict[str, str]] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            content = turn.get("content")
+            if isinstance(content, list):  # multimodal message parts
+                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            if turn.get("role") in ("user", "assistant") and isinstance(content, str):
+                messages.append({"role": turn["role"], "content": content})
+        elif isinstance(turn, list | tuple) and len(turn) == 2:
+            question, reply = turn
+            messages.append({"role": "user", "content": str(question or "")})
+            messages.append({"role": "assistant", "content": str(reply or "")})
+    return messages
+
+
+def _main_name(answer: str, question: str) -> str | None:
+    """The first multi-word or repeated proper name of the previous answer that the previous
+    question did not already contain."""
+    text = _MARKER.sub("", answer)
+    names = []
+    for match in _NAME.finditer(text):
+        name = match.group().strip()
+        first = match.start() == 0 or text[max(0, match.start() - 2):match.start()].strip() in ".!?"
+        if first and " " not in name:
+            continue
+        if name.lower() not in question.lower() and name not in {"The", "A", "In", "But"}:
+            names.append(name)
+    multi = [n for n in names if " " in n]
+    return (multi or names or [None])[0]
+
+
+def standalone_question(question: str, history: list[dict[str, str]]) -> str:
+    """`question` made self-contained with the last turn, or unchanged if it already is."""
+    previous_q = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
+    previous_a = next((m["content"] for m in reversed(history) if m["role"] == "assistant"), "")
+    if not previous_q:
+        return question
+    words = re.findall(r"\w+", question)
+    if not _PRONOUNS.search(question) and len(words) > 4:
+        return question
+    name = _main_name(previous_a, previous_q) if previous_a else None
+    if name and _PRONOUNS.search(question):
+        def replace(match: re.Match[str]) -> str:
+            word = match.group().lower()
+            if word in ("it", "this", "that", "these", "those", "there", "they", "them"):
+                return match.group()
+            return f"{name}'s" if word in _POSSESSIVE else name
+
+        resolved = _PRONOUNS.sub(replace, question, count=1)
+        if resolved != question:
+            return resolved
+    return f"{question} ({previous_q.strip()})"

@@ -1,0 +1,91 @@
+"""Store uploaded article files under `<index_dir>/uploads/` with safe names and limits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_FILES",
+    "UploadError",
+    "safe_name",
+    "store_uploads",
+]
+
+ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+MAX_UPLOAD_FILES = 20
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class UploadError(ValueError):
+    """An upload was refused; the message says why, in one line."""
+
+
+def safe_name(name: str) -> str:
+    """A plain file name from an uploaded one: no directories, only `[A-Za-z0-9._-]`."""
+    name = unicodedata.normalize("NFKD", Path(name.replace("\\", "/")).name)
+    name = name.encode("ascii", "ignore").decode()
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:80] or "article"
+    suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()[:8]
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _target(folder: Path, name: str, digest: str) -> Path:
+    """`folder/name`, or `name-2`, `name-3`… if a different file already has that name."""
+    stem, dot, suffix = name.rpartition(".")
+    for i in range(1, 1000):
+        candidate = folder / (name if i == 1 else f"{stem}-{i}{dot}{suffix}")
+        if not candidate.exists() or _digest(candidate) == digest:
+            return candidate
+    raise UploadError(f"{name}: too many uploads with this name")
+
+
+def store_uploads(paths: list[str], index_dir: str | Path,
+                  max_files: int = MAX_UPLOAD_FILES,
+                  max_bytes: int = MAX_UPLOAD_BYTES) -> list[Path]:
+    """Copy uploaded files into `<index_dir>/uploads/`; returns the stored paths.
+
+    Checks every file before storing any: raises `UploadError` when there are too many,
+    one is too large or empty, or its type is not an article format."""
+    if len(paths) > max_files:
+        raise UploadError(f"Too many files: {len(paths)} (at most {max_files} per upload).")
+    checked: list[tuple[Path, str]] = []
+    for raw in paths:
+        src = Path(raw)
+        name = safe_name(src.name)
+        if not name.endswith(ALLOWED_SUFFIXES):
+            raise UploadError(f"{name}: not an article file (use {', '.join(ALLOWED_SUFFIXES)}).")
+        size = src.stat().st_size
+        if size > max_bytes:
+            raise UploadError(f"{name}: too large ({size / 1048576:.1f} MB; the limit is "
+                              f"{max_bytes / 1048576:.0f} MB).")
+        if size == 0:
+            raise UploadError(f"{name}: the file is empty.")
+        checked.append((src, name))
+    folder = Path(index_dir) / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = []
+    for src, name in checked:
+        target = _target(folder, name, _digest(src))
+        if not target.exists():
+            tmp = target.with_name(f".{target.name}.part")
+            shutil.copyfile(src, tmp)
+            tmp.replace(target)
+        stored.append(target)
+    return stored
