@@ -1,4 +1,4 @@
-"""Example questions for a corpus: the people and places its articles mention most."""
+"""Example questions for a corpus: the people its articles mention most."""
 
 from __future__ import annotations
 
@@ -9,20 +9,26 @@ from index.article import Article
 
 __all__ = ["example_questions"]
 
-_NAME = re.compile(r"\b([A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2})\b")
-_NOT_NAMES = {"The", "In", "But", "He", "She", "It", "This", "A", "On", "At", "Mr", "Mrs", "Ms"}
+_NAME = re.compile(r"(?<![A-Z][a-z]\s)\b([A-Z][a-z]+\s+[A-Z][a-z]+)\b(?!\s+[A-Z])")
+_TITLES = {"Mr", "Mrs", "Ms", "Dr", "Lt", "Gen", "Col", "Sgt", "Prof", "Sen", "Gov", "Rep"}
 
 
 def example_questions(articles: list[Article], n: int = 4) -> list[str]:
     """Up to `n` "Who is ...?" questions about names that recur in the articles, spread over
     as many articles as possible."""
+    lower_words = {w for a in articles for w in re.findall(r"\b[a-z]+\b", a.text)}
     counts: Counter[str] = Counter()
     home: dict[str, str] = {}
     for article in articles:
         for name in set(_NAME.findall(article.text)):
-            if name.split()[0] not in _NOT_NAMES:
-                counts[name] += article.text.count(name)
-                home.setdefault(name, article.id)
+            words = name.split()
+            # a person's name: two capitalised words, neither an ordinary word or a title
+            if any(w.lower() in lower_words or w in _TITLES for w in words):
+                continue
+            if not re.search(rf"[a-z,;:“\"'’] {re.escape(name)}", article.text):
+                continue  # seen only at the start of sentences ("Although Trump")
+            counts[name] += article.text.count(name) + article.text.count(words[-1])
+            home.setdefault(name, article.id)
     questions: list[str] = []
     used: set[str] = set()
     for name, _ in counts.most_common():

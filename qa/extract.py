@@ -34,6 +34,9 @@ _CUES = {
     "age": re.compile(r"\b\d{1,3}-year-old\b|,\s\d{1,3},|\baged?\s\d{1,3}\b|\bage of \d{1,3}\b"),
     "person": re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"),
 }
+#: how much a sentence holding the expected kind of answer counts (precise types count more).
+_TYPE_WEIGHT = {"age": 0.6, "number": 0.4, "date": 0.4}
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)+")
 _WORD_SPAN = re.compile(r"\S+")
 
 
@@ -100,6 +103,7 @@ def extract_answer(question: str, passages: list[Passage], bm25: BM25,
     total = sum(weights.values())
     kind = answer_type(focus or question)
     question_words = {w.lower() for w in re.findall(r"\w+", question)}
+    names = [tokenize(n) for n in _NAME.findall(question)]
 
     candidates: list[_Candidate] = []
     seen: set[tuple[str, int]] = set()
@@ -116,6 +120,7 @@ def extract_answer(question: str, passages: list[Passage], bm25: BM25,
                 continue
             window = own.union(*(tokenize(text[s:e]) for s, e in spans[max(0, i - 1):i + 2]))
             window |= set(tokenize(passage.article.title))
+            own, window = _with_full_names(own, names), _with_full_names(window, names)
             own_cov = _coverage(own, weights, total)
             support = _coverage(window, weights, total)
             # the sentence with the question's own words blanked out: what it adds
@@ -126,7 +131,7 @@ def extract_answer(question: str, passages: list[Passage], bm25: BM25,
             if kind == "person":  # a first-and-last name beats any capitalised word
                 typed = 0.5 * typed + float(bool(_CUES["person"].search(fresh)))
             novelty = min(len(tokenize(fresh)), 6) / 6
-            score = (own_cov + 0.35 * support + 0.25 * typed + 0.1 * novelty
+            score = (own_cov + 0.35 * support + _TYPE_WEIGHT.get(kind, 0.25) * typed + 0.1 * novelty
                      + 0.1 / passage.rank)
             candidates.append(_Candidate(passage, start, end, score, support))
 
@@ -162,6 +167,15 @@ def extract_answer(question: str, passages: list[Passage], bm25: BM25,
         tail = "…" if end < candidate.end else ""
         parts.append(f"{lead}{quote}{tail} [{n}]")
     return Answer(question=question, text=" ".join(parts), citations=citations)
+
+
+def _with_full_names(terms: set[str], names: list[list[str]]) -> set[str]:
+    """News names a person in full once, then by surname: a sentence with "Moskalik" covers
+    the question's "Yaroslav Moskalik"."""
+    for name in names:
+        if len(name) > 1 and name[-1] in terms:
+            terms = terms | set(name)
+    return terms
 
 
 def _missing_key_terms(question: str, passages: list[Passage]) -> list[str]:

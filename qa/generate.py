@@ -81,7 +81,7 @@ _MARKER_IN_HISTORY = re.compile(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]")
 
 def _as_data(text: str) -> str:
     """Text safe to put inside the passage fence: no chat-template tokens, no fence tags."""
-    return " ".join(_TEMPLATE_MARKUP.sub(" ", text).split(" ")).strip()
+    return _TEMPLATE_MARKUP.sub(" ", text).strip()
 
 
 def _one_line(text: str) -> str:
@@ -585,18 +585,16 @@ def check_answer(question: str, reply: str, passages: Sequence[Passage], *,
     parts: list[str] = []
     for sentence, claim, results, auto in plan:
         numbers = {p: keys[(p, ok)] for p, ok, _ in results}
-        text = sentence.text
+        text, rebuilt, pos = sentence.text, "", 0
+        for start, end, nums in sentence.markers:
+            kept = "" if auto else "".join(f"[{numbers[p]}]" for p in nums if p in numbers)
+            rebuilt += text[pos:start] + kept
+            pos = end
+        text = _tidy(rebuilt + text[pos:])
         if auto:
             tail = re.search(r"[.!?]+[\"'”’)]*$", text)
             cut = tail.start() if tail else len(text)
             text = f"{text[:cut]} [{numbers[results[0][0]]}]{text[cut:]}"
-        else:
-            rebuilt, pos = "", 0
-            for start, end, nums in sentence.markers:
-                kept = "".join(f"[{numbers[p]}]" for p in nums if p in numbers)
-                rebuilt += text[pos:start] + kept
-                pos = end
-            text = rebuilt + text[pos:]
         parts.append(text)
         for p, ok, sup in results:
             if not ok:
