@@ -148,7 +148,8 @@ def dir_size(path: str | Path) -> int:
 def run_child(argv: Sequence[str], *, env: dict | None = None, cwd: str | Path | None = None,
               timeout: float = 7200) -> dict:
     """Run a command in a new process; return its wall time, peak RSS (from wait4), exit
-    code, stdout and stderr. Peak RSS is that of the process itself (max over its own life)."""
+    code, stdout and stderr. Peak RSS is that of the process itself (max over its own life);
+    `cpu_s` is its user + system CPU time, steadier than wall time on a shared machine."""
     import tempfile
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -169,6 +170,7 @@ def run_child(argv: Sequence[str], *, env: dict | None = None, cwd: str | Path |
         out.seek(0)
         err.seek(0)
         return {"argv": list(argv), "seconds": wall, "rss_mb": usage.ru_maxrss / 1024,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
                 "returncode": proc.returncode,
                 "stdout": out.read().decode("utf-8", "replace"),
                 "stderr": err.read().decode("utf-8", "replace")}
@@ -191,7 +193,7 @@ def machine() -> dict:
         try:
             m = __import__(mod)
             versions[mod] = getattr(m, "__version__", "?")
-        except Exception as exc:  # noqa: BLE001 - an absent module is reported, not fatal
+        except Exception as exc:  # an absent or broken module is reported, not fatal
             versions[mod] = f"absent ({type(exc).__name__})"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),

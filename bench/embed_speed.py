@@ -250,9 +250,9 @@ def compare(names: list[str], out: Path, chunk_names: list[str], gold: list[str]
         vec, qvec = np.load(path), np.load(out / f"{name}.q.npy")
         cos = (vec * ref).sum(1)
         top = np.argsort(-(qvec @ vec.T), axis=1)[:, :10]
-        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, ref_top)])
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, ref_top, strict=True)])
         hit5 = 0
-        for row, g in zip(top, gold):
+        for row, g in zip(top, gold, strict=True):
             seen: list[str] = []
             for i in row:
                 if names_arr[i] not in seen:
