@@ -125,10 +125,15 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
 
         old_articles = dict(old.articles) if old else {}
         by_path = {a.path: a for a in old_articles.values()}
-        found_ids = {a.id for a in found}
         kept: dict[str, Article] = {}
         for article in found:
-            if article.id in old_articles:
+            previous = old_articles.get(article.id)
+            if previous is not None and previous.path != article.path \
+                    and Path(_file_of(previous.path)).exists():
+                report.notices.append(Notice(article.path, "duplicate",
+                                             f"same article as {previous.path}; stored once"))
+                continue
+            if previous is not None:
                 report.unchanged.append(article.path)
             elif article.path in by_path:
                 report.updated.append(article.path)
@@ -136,7 +141,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                 report.added.append(article.path)
             kept[article.id] = article
         for article in old_articles.values():
-            if article.id in found_ids:
+            if article.id in kept:
                 continue
             gone = _under(article.path, roots) and (
                 _file_of(article.path) in read_files or not Path(_file_of(article.path)).exists())

@@ -1,0 +1,46 @@
+"""Shared, expensive fixtures: one built seed index and one QA over it per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+NEWSQA_ARTICLES = SHARED / "eval" / "newsqa" / "articles"
+SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
+INDEPENDENT = "000_5213ba787b876419.txt"
+GUARDIAN = "001_bb5efc402e47882d.txt"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the two seed articles, built once with the real model and real FAISS.
+    Tests must not modify it: copy it with `index_copy` first."""
+    from index import Settings, build_index
+
+    index_dir = tmp_path_factory.mktemp("seed-index")
+    build_index([SEEDS], Settings(index_dir=index_dir))
+    return index_dir
+
+
+@pytest.fixture
+def index_copy(seed_index: Path, tmp_path: Path) -> Path:
+    """A private copy of the seed index that a test may change."""
+    target = tmp_path / "index"
+    shutil.copytree(seed_index, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def seed_qa(seed_index: Path):
+    from qa import QA
+
+    return QA(index_dir=seed_index)

@@ -1,0 +1,52 @@
+"""Chunking: whole sentences, exact offsets, on the seeds and on the 638 NewsQA articles."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.chunk import chunk_article, split_sentences
+from index.clean import clean_record
+from index.load import find_files, load_file
+from tests.conftest import NEWSQA_ARTICLES, SEEDS
+
+
+def _articles(folder):
+    files, _ = find_files([folder])
+    for path in files:
+        records, _ = load_file(path, 5_000_000)
+        yield from (clean_record(r) for r in records)
+
+
+def test_sentences_respect_abbreviations_and_quotes() -> None:
+    text = ("Lt Gen. Smith met Mr. Jones in the U.S. on Friday. “It went well,” he said. "
+            "Talks resume at 3 p.m. Monday.\nNew paragraph here")
+    sentences = [text[s:e] for s, e in split_sentences(text)]
+    assert sentences == ["Lt Gen. Smith met Mr. Jones in the U.S. on Friday.",
+                         "“It went well,” he said.", "Talks resume at 3 p.m. Monday.",
+                         "New paragraph here"]
+
+
+@pytest.mark.parametrize("folder", [SEEDS, NEWSQA_ARTICLES], ids=["seeds", "newsqa"])
+def test_chunks_are_whole_sentences_with_exact_offsets(folder) -> None:
+    if not folder.exists():
+        pytest.skip(f"{folder} is missing")
+    count = 0
+    for article in _articles(folder):
+        chunks = chunk_article(article)
+        assert chunks, article.path
+        sentence_starts = {s for s, _ in split_sentences(article.text)}
+        sentence_ends = {e for _, e in split_sentences(article.text)}
+        for chunk in chunks:
+            assert article.text[chunk.start:chunk.end] == chunk.text
+            assert chunk.start in sentence_starts and chunk.end in sentence_ends
+            assert chunk.sentences[0][0] == chunk.start and chunk.sentences[-1][1] == chunk.end
+            assert len(chunk.text.split()) <= 120 or len(chunk.sentences) == 1
+        # consecutive chunks share one sentence (unless a chunk is one long sentence alone),
+        # and together they cover every sentence
+        for before, after in zip(chunks, chunks[1:]):
+            if len(before.sentences) > 1:
+                assert before.sentences[-1] == after.sentences[0]
+        covered = {s for c in chunks for s in c.sentences}
+        assert covered == set(split_sentences(article.text))
+        count += len(chunks)
+    assert count > (3000 if folder == NEWSQA_ARTICLES else 20)

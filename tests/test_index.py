@@ -1,0 +1,158 @@
+"""Building the index: incremental updates, duplicates, atomic writes, mismatches, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from index import IndexMismatchError, NoArticlesError, Settings, build_index, open_index
+from index import store as store_module
+from qa.cli import cli
+from tests.conftest import GUARDIAN, INDEPENDENT, SEEDS
+
+
+def _snapshot(index_dir: Path) -> dict:
+    index = open_index(index_dir)
+    return {"gen": index.path.name, "articles": sorted(index.articles),
+            "chunks": [c.id for c in index.chunks], "vectors": index.embeddings.sum()}
+
+
+def test_seed_index_holds_both_articles_with_normalised_vectors(seed_index: Path) -> None:
+    import numpy as np
+
+    index = open_index(seed_index)
+    assert sorted(a.name for a in index.articles.values()) == [INDEPENDENT, GUARDIAN]
+    assert index.manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert index.manifest["dimension"] == 384 == index.embeddings.shape[1]
+    assert index.faiss.ntotal == len(index.chunks) == index.manifest["chunks"]
+    assert np.allclose(np.linalg.norm(index.embeddings, axis=1), 1.0, atol=1e-4)
+    for chunk in index.chunks:
+        article = index.articles[chunk.article_id]
+        assert article.text[chunk.start:chunk.end] == chunk.text
+        assert "Sign up to read" not in chunk.text and "Get all your news" not in chunk.text
+    # the stored files are plain JSON lines, not pickles
+    first = json.loads((index.path / "articles.jsonl").read_text().splitlines()[0])
+    assert first["title"] and first["text"]
+
+
+def test_reindex_embeds_only_what_changed(index_copy: Path, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    settings = Settings(index_dir=index_copy)
+    # the copied index knows the files under seeds/; index the copy into it from scratch
+    first = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    assert len(first.added) == 2 and first.chunks_embedded > 20
+
+    again = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    assert again.chunks_embedded == 0 and len(again.unchanged) == 2 and not again.written
+
+    guardian = corpus / GUARDIAN
+    guardian.write_text(guardian.read_text().replace("Pjotr Sauer", "Pjotr Sauer in Moscow"))
+    changed = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    assert [Path(p).name for p in changed.updated] == [GUARDIAN]
+    guardian_chunks = len(open_index(tmp_path / "fresh").chunks_of(
+        next(a.id for a in open_index(tmp_path / "fresh").articles.values()
+             if a.name == GUARDIAN)))
+    assert changed.chunks_embedded == guardian_chunks
+
+    (corpus / INDEPENDENT).unlink()
+    removed = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    assert [Path(p).name for p in removed.removed] == [INDEPENDENT]
+    assert removed.chunks_embedded == 0
+    assert [a.name for a in open_index(tmp_path / "fresh").articles.values()] == [GUARDIAN]
+    assert settings.index_dir == index_copy
+
+
+def test_other_paths_are_kept_and_duplicates_stored_once(index_copy: Path,
+                                                         tmp_path: Path) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    shutil.copy(SEEDS / GUARDIAN, extra / "guardian-copy.txt")
+    (extra / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    report = build_index([extra], Settings(index_dir=index_copy))
+    assert [Path(p).name for p in report.added] == ["harbour.txt"]
+    assert any(n.action == "duplicate" and "guardian-copy.txt" in n.path for n in report.notices)
+    names = sorted(a.name for a in open_index(index_copy).articles.values())
+    assert names == [INDEPENDENT, GUARDIAN, "harbour.txt"]  # seeds kept
+
+
+def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _snapshot(index_copy)
+    (tmp_path / "new.txt").write_text("Storm\n\nA storm hit the coast on Sunday night.")
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk full (injected)")
+
+    monkeypatch.setattr(store_module, "_build_faiss", explode)
+    with pytest.raises(RuntimeError, match="injected"):
+        build_index([tmp_path / "new.txt"], Settings(index_dir=index_copy))
+    assert _snapshot(index_copy) == before
+    assert not [p for p in index_copy.iterdir() if p.name.endswith(".partial")]
+
+
+def test_failure_while_embedding_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from index.embed import Embedder
+
+    before = _snapshot(index_copy)
+    (tmp_path / "new.txt").write_text("Storm\n\nA storm hit the coast on Sunday night.")
+    monkeypatch.setattr(Embedder, "embed", lambda *a, **k: (_ for _ in ()).throw(
+        KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        build_index([tmp_path / "new.txt"], Settings(index_dir=index_copy))
+    assert _snapshot(index_copy) == before
+
+
+def test_index_of_another_model_or_format_is_refused_with_the_fix(index_copy: Path) -> None:
+    with pytest.raises(IndexMismatchError, match="built with model .*all-MiniLM-L6-v2.*--rebuild"):
+        open_index(index_copy, model="/models/other-model")
+    manifest_path = open_index(index_copy).path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format_version"] = 99
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match="format version 99.*qa index PATH... --rebuild"):
+        open_index(index_copy)
+
+
+def test_nothing_indexable_is_an_error_and_keeps_the_index(index_copy: Path,
+                                                           tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    before = _snapshot(index_copy)
+    report = build_index([tmp_path / "empty.txt"], Settings(index_dir=index_copy))
+    assert not report.written and report.notices[0].action == "skipped"
+    assert _snapshot(index_copy) == before
+    with pytest.raises(NoArticlesError, match="empty file"):
+        build_index([tmp_path / "empty.txt"], Settings(index_dir=tmp_path / "new-index"))
+
+
+def test_cli_index_reports_counts_and_bad_files(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    shutil.copytree(SEEDS, folder)
+    (folder / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    (folder / "latin.txt").write_bytes("Zürich café reopens\n\nThe café in Zürich reopened "
+                                       "on Monday.".encode("latin-1"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["index", str(folder), "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 0, result.output
+    assert "photo.txt: refused: binary file" in result.stderr
+    assert "latin.txt: decoded: not UTF-8" in result.stderr
+    assert "3 added, 0 updated, 0 removed, 0 unchanged" in result.stdout
+    again = runner.invoke(cli, ["index", str(folder), "--index-dir", str(tmp_path / "ix")])
+    assert "0 chunks embedded" in again.stdout and "3 unchanged" in again.stdout
+
+
+def test_cli_index_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for args, message in [([str(tmp_path / "missing")], "no such file or folder"),
+                          ([str(tmp_path)], "Nothing to index")]:
+        result = subprocess.run([sys.executable, "-m", "qa", "index", *args, "--index-dir",
+                                 str(tmp_path / "ix")], capture_output=True, text=True)
+        assert result.returncode == 1
+        assert message in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,144 @@
+"""Loading and cleaning: seed metadata, chrome removed, every format, every bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.clean import clean_record
+from index.errors import InputError
+from index.load import find_files, load_file
+from tests.conftest import GUARDIAN, INDEPENDENT, SEEDS
+
+CHROME = ["Get all your news in one place", "100’s of premium titles", "Start reading",
+          "Sign up to read this article", "Already a member? Sign in here", "Related Stories",
+          "Top stories on inkl right now", "Our Picks", "Fourteen days free", "Download the app",
+          "One app. One membership.", "100+ trusted global sources"]
+
+
+def _article(path: Path):
+    records, _ = load_file(path, 5_000_000)
+    return clean_record(records[0])
+
+
+def test_seed_metadata_is_lifted_out_of_the_text() -> None:
+    independent = _article(SEEDS / INDEPENDENT)
+    assert independent.title == ("Trump demands ‘high level’ Moscow-Kyiv meeting as Russian "
+                                 "general killed by car bomb")
+    assert independent.source == "The Independent UK"
+    assert independent.author == "Andy Gregory and Alex Croft"
+    assert independent.section == "World"
+    guardian = _article(SEEDS / GUARDIAN)
+    assert guardian.title == "Trump envoy meets Putin hours after Moscow killing of Russian general"
+    assert guardian.source == "The Guardian - UK"
+    assert guardian.author == "Pjotr Sauer"
+    assert guardian.text.startswith("Donald Trump’s envoy Steve Witkoff has met Vladimir Putin")
+    assert guardian.text.endswith("his methodical approach and thoughtfulness.”")
+
+
+def test_chrome_publisher_lines_and_captions_leave_the_text() -> None:
+    for name in (INDEPENDENT, GUARDIAN):
+        article = _article(SEEDS / name)
+        for chrome in CHROME:
+            assert chrome not in article.text, (name, chrome)
+        assert article.source not in article.text.split("\n")
+    independent = _article(SEEDS / INDEPENDENT)
+    assert "(AP)" not in independent.text and "(Reuters/Sofiia Gatilova)" not in independent.text
+    assert len(independent.captions) == 4
+    assert independent.captions[0].endswith("close to a peace deal (AP)")
+
+
+def test_plain_text_gets_a_title_from_its_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "note.md"
+    path.write_text("# Harbour reopens\n\nThe harbour reopened on Monday after repairs.\n\n"
+                    "Fishing boats returned within hours.\n")
+    article = _article(path)
+    assert article.title == "Harbour reopens"
+    assert article.text.startswith("The harbour reopened")
+
+
+def test_cnn_story_title_is_its_first_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "cnn.txt"
+    path.write_text("PARIS, France (CNN) -- The museum reopened on Monday. Crowds queued.\n\nMore.")
+    article = _article(path)
+    assert article.title == "The museum reopened on Monday."
+    assert article.source == "CNN"
+
+
+def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
+    items = [{"title": "Dam opens", "body": "The new dam opened on Tuesday in Kariba.",
+              "source": "Herald", "author": ["A. Moyo", "B. Dube"], "url": "https://x.test/1",
+              "published_at": "2025-04-01"},
+             {"headline": "Bridge closes", "text": "The old bridge closed for repairs.",
+              "publisher": "Gazette"}]
+    array = tmp_path / "feed.json"
+    array.write_text(json.dumps(items))
+    lines = tmp_path / "feed.jsonl"
+    lines.write_text("\n".join(json.dumps(i) for i in items) + "\n")
+    for path in (array, lines):
+        records, _ = load_file(path, 5_000_000)
+        articles = [clean_record(r) for r in records]
+        assert [a.title for a in articles] == ["Dam opens", "Bridge closes"]
+        assert articles[0].source == "Herald" and articles[1].source == "Gazette"
+        assert articles[0].author == "A. Moyo and B. Dube"
+        assert articles[0].published == "2025-04-01" and articles[0].url == "https://x.test/1"
+        assert articles[0].text == "The new dam opened on Tuesday in Kariba."
+        assert articles[1].path.endswith("#2")
+
+
+def test_html_page_keeps_the_story_and_drops_scripts_and_navigation(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text("<html><head><title>Site | Flood warning</title>"
+                    "<meta property='og:site_name' content='Daily Post'>"
+                    "<meta name='author' content='Jo Lee'><script>var x = 'evil';</script></head>"
+                    "<body><nav>Home | World</nav><h1>Flood warning</h1>"
+                    "<p>Rivers rose &amp; fields flooded.</p><p>Schools closed early.</p>"
+                    "<footer>© Daily Post</footer></body></html>")
+    article = _article(path)
+    assert article.title == "Flood warning"
+    assert article.source == "Daily Post" and article.author == "Jo Lee"
+    assert article.text == "Rivers rose & fields flooded.\n\nSchools closed early."
+
+
+def test_latin1_file_is_decoded_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Café owners in Zürich said the façade was repaired. "
+                     "Crème brûlée sales rose.".encode("latin-1"))
+    records, notices = load_file(path, 5_000_000)
+    assert "Café owners in Zürich" in records[0].text
+    assert notices and notices[0].action == "decoded"
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("empty.txt", b"", "empty file"),
+    ("blank.txt", b"  \n\n ", "empty file"),
+    ("picture.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64), "binary file"),
+    ("broken.json", b'{"title": "x", "body": ', "malformed JSON"),
+    ("broken.jsonl", b'{"title": "x", "body": "y"}\n{oops\n', "malformed JSON on line 2"),
+    ("numbers.json", b"[1, 2]", "not a JSON object"),
+    ("sheet.csv", b"a,b\n1,2\n", "unsupported file type"),
+])
+def test_bad_files_are_refused_with_a_message_naming_them(tmp_path: Path, name: str,
+                                                           content: bytes, message: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        load_file(path, 5_000_000)
+    assert name in str(error.value)
+
+
+def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("word " * 3000)
+    with pytest.raises(InputError, match="over the 0.0 MB limit"):
+        load_file(path, 1000)
+
+
+def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file or folder"):
+        find_files([tmp_path / "nope"])
+    (tmp_path / "empty").mkdir()
+    files, notices = find_files([tmp_path / "empty"])
+    assert files == [] and "no article files" in notices[0].message
