@@ -65,4 +65,5 @@ class Chunk:
     @classmethod
     def from_dict(cls, data: dict) -> Chunk:
         sentences = tuple((int(a), int(b)) for a, b in data.get("sentences", ()))
-        return cls(data["id"], data["article_id"], data["start"], data["end"], data["text"], sentences)
+        return cls(data["id"], data["article_id"], data["start"], data["end"], data["text"],
+                   sentences)

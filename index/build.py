@@ -14,8 +14,13 @@ from index.embed import get_embedder, resolve_model
 from index.errors import InputError, NoArticlesError, QAError
 from index.load import Notice, find_files, load_file
 from index.settings import Settings
-from index.store import FORMAT_VERSION, current_generation, open_index, write_generation, \
-    writer_lock
+from index.store import (
+    FORMAT_VERSION,
+    current_generation,
+    open_index,
+    write_generation,
+    writer_lock,
+)
 
 __all__ = ["BuildReport", "build_index"]
 
@@ -152,7 +157,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                 kept[article.id] = article
         if not kept:
             problems = "; ".join(str(n) for n in report.notices) or "no article files found"
-            raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
+            where = ", ".join(map(str, paths))
+            raise NoArticlesError(f"Nothing to index under {where}: {problems}")
 
         changed = report.added or report.updated or report.removed or not reusable or \
             any(old_articles[i].path != a.path for i, a in kept.items() if i in old_articles)

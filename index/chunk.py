@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from index.article import Article, Chunk
@@ -39,7 +40,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
                 continue
             cuts.append(match.end())
         cuts.append(len(p_text))
-        for s, e in zip(cuts, cuts[1:]):
+        for s, e in itertools.pairwise(cuts):
             raw = p_text[s:e]
             if raw.strip():
                 lead, trail = len(raw) - len(raw.lstrip()), len(raw) - len(raw.rstrip())

@@ -32,7 +32,8 @@ class IndexNotFoundError(QAError):
 
     def __init__(self, index_dir: object) -> None:
         super().__init__(
-            f"No article index at {index_dir}. Build one first: qa index PATH --index-dir {index_dir}"
+            f"No article index at {index_dir}. Build one first: "
+            f"qa index PATH --index-dir {index_dir}"
         )
 
 

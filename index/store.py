@@ -84,7 +84,8 @@ def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
     try:
         manifest = json.loads((generation / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
-        raise QAError(f"Index at {index_dir} is unreadable ({exc}); {_rebuild_hint(index_dir)}")
+        raise QAError(
+            f"Index at {index_dir} is unreadable ({exc}); {_rebuild_hint(index_dir)}") from None
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(

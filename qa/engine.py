@@ -181,6 +181,18 @@ class QA:
             self._chat_model = make_chat_model(self.llm_spec)
         return self._chat_model
 
+    def as_retriever(self, k: int | None = None) -> Any:
+        """This index's hybrid retrieval as a LangChain `BaseRetriever`."""
+        from qa.chain import ArticleRetriever
+
+        return ArticleRetriever(qa=self, k=k or self.settings.k)
+
+    def as_chain(self) -> Any:
+        """The answering pipeline as a LangChain runnable (see `qa.chain.answer_chain`)."""
+        from qa.chain import answer_chain
+
+        return answer_chain(self)
+
     def add_files(self, paths: list[str | Path],
                   progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Index more article files into this QA's index and start answering from them."""

@@ -120,7 +120,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None) 
         "answer_in_context_4000": share(in_context, answerable),
         "latency_p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
         "latency_p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
-        "mode": engine.llm_spec and "llm" or "extractive",
+        "mode": (engine.llm_spec and "llm") or "extractive",
         "failures": failures,
     }
 

@@ -23,7 +23,7 @@ over own same she should so some such than that the their theirs them themselves
 these they this those through to too under until up very was we were what when where which
 while who whom whose why will with would you your yours yourself yourselves also said says say
 told according one s t did does done get got many much
-""".split())
+""".split())  # noqa: SIM905 (a word list reads better as text)
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 

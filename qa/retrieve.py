@@ -46,7 +46,7 @@ class HybridRetriever:
             return []
         n = min(self.candidates, len(chunks))
         vector = self.embed_query(question) if query_vector is None else query_vector
-        dense_scores, dense_ids = self.index.faiss.search(vector[None, :].astype(np.float32), n)
+        _, dense_ids = self.index.faiss.search(vector[None, :].astype(np.float32), n)
         lexical = self.bm25.scores(question)
         lexical_ids = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else \
             np.arange(len(lexical))

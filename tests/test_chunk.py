@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from index.chunk import chunk_article, split_sentences
@@ -43,7 +45,7 @@ def test_chunks_are_whole_sentences_with_exact_offsets(folder) -> None:
             assert len(chunk.text.split()) <= 120 or len(chunk.sentences) == 1
         # consecutive chunks share one sentence (unless a chunk is one long sentence alone),
         # and together they cover every sentence
-        for before, after in zip(chunks, chunks[1:]):
+        for before, after in itertools.pairwise(chunks):
             if len(before.sentences) > 1:
                 assert before.sentences[-1] == after.sentences[0]
         covered = {s for c in chunks for s in c.sentences}

@@ -1,0 +1,52 @@
+"""LangChain interoperability: the hybrid retriever as a `BaseRetriever`, and the answering
+pipeline as a runnable, so both plug into a LangChain user's own chains."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import Runnable, RunnableLambda
+
+from qa.types import Answer, Passage
+
+if TYPE_CHECKING:
+    from qa.engine import QA
+
+__all__ = ["ArticleRetriever", "answer_chain", "passage_document"]
+
+
+def passage_document(passage: Passage) -> Document:
+    """A LangChain `Document` for a passage, with its article and offsets as metadata."""
+    article, chunk = passage.article, passage.chunk
+    return Document(page_content=chunk.text, id=chunk.id, metadata={
+        "article_id": article.id, "title": article.title, "source": article.source,
+        "author": article.author, "published": article.published, "url": article.url,
+        "path": article.path, "start": chunk.start, "end": chunk.end,
+        "score": passage.score, "rank": passage.rank})
+
+
+class ArticleRetriever(BaseRetriever):
+    """Dense + lexical retrieval over an article index, as a LangChain retriever."""
+
+    qa: Any
+    k: int = 6
+
+    def _get_relevant_documents(self, query: str, *,
+                                run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [passage_document(p) for p in self.qa.retrieve(query, self.k)]
+
+
+def answer_chain(qa: QA) -> Runnable[Any, Answer]:
+    """A runnable taking a question (str) or {"question", "history", "k", "mode"} and returning
+    the cited `Answer` — the very pipeline behind `qa.answer`."""
+
+    def run(request: str | dict[str, Any]) -> Answer:
+        if isinstance(request, str):
+            request = {"question": request}
+        return qa.answer(request["question"], request.get("history"), request.get("k"),
+                         mode=request.get("mode"))
+
+    return RunnableLambda(run, name="article_qa")

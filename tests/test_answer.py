@@ -1,0 +1,155 @@
+"""Answering on the seeds with the real model: text, citations, offsets, abstention,
+follow-ups, streaming, bad input, LangChain interop, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa import ABSTAIN_TEXT, EmptyQuestionError, IndexNotFoundError, QAError, QuestionTooLongError
+from qa.cli import cli
+from tests.conftest import GUARDIAN, INDEPENDENT, SEED_QUESTIONS
+
+
+def _check_citations(answer) -> None:
+    assert answer.citations
+    for citation in answer.citations:
+        assert citation.article.text[citation.start:citation.end] == citation.quote
+        assert f"[{citation.n}]" in answer.text
+    assert len(answer.text.split()) <= 60
+
+
+def test_answer_names_the_general_and_cites_the_passage(seed_qa) -> None:
+    answer = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
+    assert "Moskalik" in answer.text and not answer.abstained
+    _check_citations(answer)
+    assert answer.citations[0].article.name in (INDEPENDENT, GUARDIAN)
+    assert "Moskalik" in answer.citations[0].quote
+    assert answer.mode == "extractive" and answer.timings["total"] > 0
+
+
+def test_answer_from_the_guardian_only_article(seed_qa) -> None:
+    answer = seed_qa.answer("Which Telegram channel said the bomb was detonated remotely?")
+    assert "Baza" in answer.text
+    _check_citations(answer)
+    assert answer.citations[0].article.name == GUARDIAN
+    assert answer.citations[0].article.source == "The Guardian - UK"
+
+
+@pytest.mark.parametrize("question", ["What is the population of Balashikha?",
+                                      "What did Emmanuel Macron say about the US peace "
+                                      "proposals?"])
+def test_unanswerable_questions_abstain_and_show_related(seed_qa, question: str) -> None:
+    answer = seed_qa.answer(question)
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and not answer.citations
+    assert answer.related and all(
+        r.article.text[r.start:r.end] == r.quote for r in answer.related)
+
+
+def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
+    first = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
+    follow = seed_qa.answer("How old was he?", history=[
+        {"role": "user", "content": "Who was killed by a car bomb in Balashikha?"},
+        {"role": "assistant", "content": first.text}])
+    assert "Moskalik" in follow.standalone_question
+    assert "59" in follow.text
+    _check_citations(follow)
+    # pairs are accepted as history too
+    pairs = seed_qa.answer("How old was he?", history=[(first.question, first.text)])
+    assert pairs.text == follow.text
+
+
+def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:
+    stream = seed_qa.answer("Which Putin aide described the talks as constructive?", stream=True)
+    pieces = list(stream)
+    assert len(pieces) > 3 and "".join(pieces) == stream.answer.text
+    assert "Ushakov" in stream.answer.text
+
+
+@pytest.mark.parametrize(("question", "error"), [("", EmptyQuestionError),
+                                                 ("   \n\t ", EmptyQuestionError),
+                                                 ("x" * 100_000, QuestionTooLongError)])
+def test_bad_questions_raise_typed_errors_with_advice(seed_qa, question, error) -> None:
+    with pytest.raises(error) as raised:
+        seed_qa.answer(question)
+    assert isinstance(raised.value, QAError) and str(raised.value)
+
+
+@pytest.mark.parametrize("question", ["Who was \x00killed\x07 in\x1b Balashikha?",
+                                      "Кто был убит в Балашихе?", "??? !!!", "🙂"])
+def test_odd_questions_get_an_answer_or_abstention(seed_qa, question: str) -> None:
+    answer = seed_qa.answer(question)
+    assert answer.abstained or answer.citations
+    if "killed" in question:
+        assert "Moskalik" in answer.text
+
+
+def test_no_index_is_a_typed_error_naming_the_command(tmp_path: Path) -> None:
+    from qa import QA
+
+    with pytest.raises(IndexNotFoundError, match="qa index PATH"):
+        QA(index_dir=tmp_path / "none")
+
+
+def test_langchain_retriever_and_chain(seed_qa) -> None:
+    documents = seed_qa.as_retriever(k=3).invoke("Who is Keith Kellogg?")
+    assert len(documents) == 3 and "Kellogg" in documents[0].page_content
+    assert documents[0].metadata["title"] and documents[0].metadata["end"] > 0
+    answer = seed_qa.as_chain().invoke({"question": "Who is Keith Kellogg?"})
+    assert "Kellogg" in answer.text and answer.citations
+
+
+def test_cli_ask_prints_answer_and_sources(seed_index: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["ask", "Who was killed by a car bomb in Balashikha?",
+                                 "--index-dir", str(seed_index)])
+    assert result.exit_code == 0, result.output
+    assert "Moskalik" in result.stdout and "Sources:" in result.stdout
+    assert "[1] Trump" in result.stdout
+
+
+def test_cli_ask_json_has_the_answer_shape(seed_index: Path) -> None:
+    result = CliRunner().invoke(cli, ["ask", "What did Trump post on Truth Social?",
+                                      "--json", "-k", "4", "--index-dir", str(seed_index)])
+    data = json.loads(result.stdout)
+    assert set(data) >= {"question", "text", "citations", "abstained", "mode", "timings"}
+    citation = data["citations"][0]
+    assert set(citation) >= {"n", "quote", "start", "end", "score", "article"}
+    assert set(citation["article"]) >= {"title", "source", "author", "published", "path"}
+    assert citation["article"]["path"].endswith(INDEPENDENT)
+
+
+def test_cli_errors_are_one_line_and_non_zero(tmp_path: Path, seed_index: Path) -> None:
+    for args, message in [(["ask", "Who?", "--index-dir", str(tmp_path)], "qa index PATH"),
+                          (["ask", " ", "--index-dir", str(seed_index)], "question is empty")]:
+        result = subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True,
+                                text=True)
+        assert result.returncode == 1, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_help_is_instant_and_lists_commands() -> None:
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "qa", "--help"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("index", "ask", "serve", "eval"):
+        assert command in result.stdout
+    for heavy in ("torch", "gradio", "faiss", "langchain_core", "sentence_transformers"):
+        assert f" {heavy}\n" not in result.stderr and f" {heavy}." not in result.stderr
+
+
+def test_eval_on_the_seed_questions_meets_the_target(seed_index: Path) -> None:
+    result = CliRunner().invoke(cli, ["eval", str(SEED_QUESTIONS), "--index-dir",
+                                      str(seed_index), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["answerable"] == 12 and report["unanswerable"] == 2
+    assert report["answer_accuracy"] == 1.0, report["failures"]
+    assert report["citation_accuracy"] == 1.0
+    assert report["abstention_recall"] == 1.0 and report["abstention_precision"] == 1.0
+    assert report["article_recall_at_5"] == 1.0 and report["answer_in_context_4000"] == 1.0
