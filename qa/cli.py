@@ -131,10 +131,12 @@ def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str,
         from index.build import build_index
 
         click.echo(build_index(index_paths, settings, progress=_progress_bar()).summary)
-    auth = auth or os.environ.get("QA_AUTH")
-    credentials = tuple(auth.split(":", 1)) if auth else None
-    if auth and len(credentials or ()) != 2:  # type: ignore[arg-type]
-        raise click.BadParameter("use USER:PASSWORD", param_hint="--auth")
+    from ui.serve import parse_auth
+
+    try:
+        credentials = parse_auth(auth or os.environ.get("QA_AUTH"))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--auth") from None
     launch(QA(settings=settings, llm=llm), host=host, port=port, auth=credentials)
 
 
