@@ -20,6 +20,7 @@ with the line that installs it.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -27,7 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
@@ -100,7 +101,8 @@ def parse_spec(spec: str) -> LLMSpec:
         return LLMSpec("gguf", model=path.stem, path=str(path.resolve()))
     if backend == "ollama":
         if not rest:
-            raise LLMError(f"--llm {spec!r} names no model: use ollama:MODEL, e.g. ollama:llama3.2.")
+            raise LLMError(f"--llm {spec!r} names no model: use ollama:MODEL, "
+                           "e.g. ollama:llama3.2.")
         return LLMSpec("openai", model=rest, base_url=OLLAMA_URL)
     url, _, model = rest.partition("#") if "://" in rest else ("", "", rest)
     url, model = url.strip().rstrip("/"), model.strip()
@@ -207,6 +209,17 @@ class _Runtime:
 
 _RUNTIMES: dict[str, _Runtime] = {}
 _RUNTIMES_LOCK = threading.Lock()
+#: generations running now, as (stop event, thread): stopped at exit, since a torch thread
+#: still generating while the interpreter shuts down aborts the process.
+_ACTIVE: set[tuple[threading.Event, threading.Thread]] = set()
+
+
+@atexit.register
+def _stop_generations() -> None:
+    for cancel, _ in list(_ACTIVE):
+        cancel.set()
+    for _, thread in list(_ACTIVE):
+        thread.join(timeout=10)
 
 
 def _runtime(path: str) -> _Runtime:
@@ -222,7 +235,8 @@ def _chat_template_messages(messages: list[BaseMessage]) -> list[dict[str, str]]
     for message in messages:
         role = roles.get(message.type)
         if role is None:
-            raise ValueError(f"gguf chat models take system, human and ai messages, not {message.type}")
+            raise ValueError("gguf chat models take system, human and ai messages, "
+                             f"not {message.type}")
         out.append({"role": role, "content": message.text})
     return out
 
@@ -244,8 +258,16 @@ class GGUFChatModel(BaseChatModel):
     repetition_penalty: float = 1.1
     #: seconds one generation may take; past it the stream raises TimeoutError.
     timeout: float | None = 60.0
+    #: torch threads for generation (set in the generation thread only). None: one thread for
+    #: files under 1 GB, whose decoding is bound by per-token overhead rather than arithmetic
+    #: (and which run several times slower with two threads on a busy 2-core machine), torch's
+    #: default otherwise.
+    threads: int | None = None
 
     _rt: _Runtime | None = PrivateAttr(default=None)
+
+    #: `stream(..., cancel=threading.Event())` stops the generation when the event is set.
+    supports_cancel: ClassVar[bool] = True
 
     @property
     def _llm_type(self) -> str:
@@ -295,10 +317,11 @@ class GGUFChatModel(BaseChatModel):
         timeout = kwargs.get("timeout", self.timeout)
         deadline = time.monotonic() + timeout if timeout else None
         cancel = threading.Event()
+        outer = kwargs.get("cancel")  # an Event the caller sets to stop (see supports_cancel)
 
         class _Cancelled(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **_: Any) -> bool:
-                return cancel.is_set()
+                return cancel.is_set() or (outer is not None and outer.is_set())
 
         criteria: list[Any] = [_Cancelled()]
         if timeout:
@@ -322,8 +345,12 @@ class GGUFChatModel(BaseChatModel):
             gen_kwargs.update(stop_strings=list(stop), tokenizer=tokenizer)
         failure: list[BaseException] = []
 
+        threads = self.threads or (1 if Path(self.model_path).stat().st_size < 1e9 else None)
+
         def work() -> None:
             try:
+                if threads:
+                    torch.set_num_threads(threads)  # this thread's OpenMP setting only
                 with torch.inference_mode():
                     rt.model.generate(**gen_kwargs)
             except BaseException as exc:
@@ -337,6 +364,7 @@ class GGUFChatModel(BaseChatModel):
             raise TimeoutError(f"the model stayed busy with another question for {timeout:.0f} s")
         thread = threading.Thread(target=work, name="gguf-generate", daemon=True)
         thread.start()
+        _ACTIVE.add((cancel, thread))
         emitted = ""
         try:
             for piece in streamer:
@@ -366,6 +394,7 @@ class GGUFChatModel(BaseChatModel):
         finally:
             cancel.set()
             thread.join(timeout=30)
+            _ACTIVE.discard((cancel, thread))
         if failure:
             raise failure[0]
 
