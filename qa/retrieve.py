@@ -18,19 +18,30 @@ if TYPE_CHECKING:
 __all__ = ["HybridRetriever"]
 
 RRF_K = 60
+#: how much the article's own rank adds to a chunk's score, and how many articles are ranked.
+ARTICLE_WEIGHT = 0.5
+ARTICLE_CANDIDATES = 30
 
 
 class HybridRetriever:
     """Retrieves `Passage`s from a stored index with dense + lexical search."""
 
     def __init__(self, index: StoredIndex, embedder: Embedder, candidates: int = 40,
-                 per_article: int = 2, lexical_weight: float = 1.0) -> None:
+                 per_article: int = 3, lexical_weight: float = 2.0) -> None:
+        import numpy as np
+
         self.index = index
         self.embedder = embedder
         self.candidates = candidates
         self.per_article = per_article
         self.lexical_weight = lexical_weight
         self.bm25 = BM25([embedding_text(index.articles[c.article_id], c) for c in index.chunks])
+        #: whole-article BM25: a question often matches an article better than any one chunk.
+        self.article_ids = list(index.articles)
+        position = {article_id: i for i, article_id in enumerate(self.article_ids)}
+        self.article_bm25 = BM25([f"{a.title}\n{a.text}" for a in index.articles.values()])
+        self.chunk_article = np.array([position[c.article_id] for c in index.chunks],
+                                      dtype=np.int64)
 
     def embed_query(self, question: str) -> np.ndarray:
         return self.embedder.embed([question])[0]
@@ -52,14 +63,16 @@ class HybridRetriever:
             np.arange(len(lexical))
         lexical_ids = lexical_ids[np.argsort(-lexical[lexical_ids])]
 
-        fused: dict[int, float] = {}
-        for rank, row in enumerate(int(i) for i in dense_ids[0] if i >= 0):
-            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
-        for rank, row in enumerate(int(i) for i in lexical_ids if lexical[i] > 0):
-            fused[row] = fused.get(row, 0.0) + self.lexical_weight / (RRF_K + rank + 1)
+        fused = np.zeros(len(chunks), dtype=np.float64)
+        dense_rows = dense_ids[0][dense_ids[0] >= 0]
+        fused[dense_rows] += 1.0 / (RRF_K + 1 + np.arange(len(dense_rows)))
+        lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
+        fused[lexical_ids] += self.lexical_weight / (RRF_K + 1 + np.arange(len(lexical_ids)))
+        fused += ARTICLE_WEIGHT * self._article_prior(question, fused) * (fused > 0)
 
         allowed = set(sources) if sources else None
-        order = sorted(fused, key=fused.__getitem__, reverse=True)
+        candidates = np.flatnonzero(fused)
+        order = candidates[np.argsort(-fused[candidates])].tolist()
         chosen: list[int] = []
         deferred: list[int] = []
         per_article: dict[str, int] = {}
@@ -71,5 +84,23 @@ class HybridRetriever:
             (chosen if count < self.per_article else deferred).append(row)
             per_article[article.id] = count + 1
         chosen = (chosen + deferred)[:k]
-        return [Passage(chunks[row], self.index.articles[chunks[row].article_id], fused[row],
-                        rank) for rank, row in enumerate(chosen, 1)]
+        return [Passage(chunks[row], self.index.articles[chunks[row].article_id],
+                        float(fused[row]), rank) for rank, row in enumerate(chosen, 1)]
+
+    def _article_prior(self, question: str, fused: np.ndarray) -> np.ndarray:
+        """Per chunk, a reciprocal-rank score of its article, ranked by whole-article BM25
+        fused with the article's best chunk."""
+        import numpy as np
+
+        n = min(ARTICLE_CANDIDATES, len(self.article_ids))
+        by_text = self.article_bm25.scores(question)
+        best_chunk = np.zeros(len(self.article_ids))
+        np.maximum.at(best_chunk, self.chunk_article, fused)
+        score = np.zeros(len(self.article_ids))
+        for ranking in (by_text, best_chunk):
+            top = np.argsort(-ranking)[:n]
+            top = top[ranking[top] > 0]
+            score[top] += 1.0 / (RRF_K + 1 + np.arange(len(top)))
+        rank = np.empty(len(self.article_ids))
+        rank[np.argsort(-score)] = np.arange(len(self.article_ids))
+        return 1.0 / (RRF_K + 1 + rank[self.chunk_article])
