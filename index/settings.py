@@ -33,6 +33,9 @@ class Settings:
     #: retrieval: passages handed to the answerer, and candidates drawn from each retriever.
     k: int = 6
     candidates: int = 40
+    #: torch threads while serving questions: one short query gains nothing from more, and
+    #: on a busy 2-core machine more threads wait on each other (10x slower, measured).
+    query_threads: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())

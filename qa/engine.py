@@ -80,6 +80,9 @@ class QA:
         self._retriever = self._open()
 
     def _open(self) -> HybridRetriever:
+        import torch
+
+        torch.set_num_threads(self.settings.query_threads)
         index = open_index(self.settings.index_dir, self.settings.model)
         embedder = get_embedder(self.settings.model or index.model)
         return HybridRetriever(index, embedder, candidates=self.settings.candidates)
