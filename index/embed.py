@@ -39,6 +39,9 @@ class Embedder:
         if self._model is None:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()  # "Loading weights" bars on every start
 
             try:
                 self._model = SentenceTransformer(self._path, device="cpu")

@@ -18,8 +18,8 @@ __all__ = ["ABSTAIN_THRESHOLD", "answer_type", "extract_answer"]
 ABSTAIN_THRESHOLD = 0.9
 MAX_WORDS = 50
 #: how many of the best lexical candidates are reranked with embeddings, and how much it counts.
-RERANK = 8
-DENSE_WEIGHT = 0.6
+RERANK = 12
+DENSE_WEIGHT = 2.0
 
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|" \
     r"thirty|forty|fifty|hundred|thousand|million|billion|dozen|dozens|half"
@@ -131,8 +131,8 @@ def extract_answer(question: str, passages: list[Passage], bm25: BM25,
             if kind == "person":  # a first-and-last name beats any capitalised word
                 typed = 0.5 * typed + float(bool(_CUES["person"].search(fresh)))
             novelty = min(len(tokenize(fresh)), 6) / 6
-            score = (own_cov + 0.35 * support + _TYPE_WEIGHT.get(kind, 0.25) * typed + 0.1 * novelty
-                     + 0.1 / passage.rank)
+            score = own_cov + 0.6 * support + _TYPE_WEIGHT.get(kind, 0.25) * typed \
+                + 0.1 * novelty
             candidates.append(_Candidate(passage, start, end, score, support))
 
     if not candidates or _missing_key_terms(question, passages):
@@ -150,7 +150,7 @@ def extract_answer(question: str, passages: list[Passage], bm25: BM25,
     words = _count_words(candidates[0])
     for candidate in candidates[1:4]:
         extra = _count_words(candidate)
-        if words + extra <= MAX_WORDS and candidate.score >= 0.75 * chosen[0].score:
+        if words + extra <= MAX_WORDS and candidate.score >= 0.5 * chosen[0].score:
             chosen.append(candidate)
             words += extra
             break
