@@ -572,8 +572,9 @@ def _abstain(question: str, passages: Sequence[Passage], timings: dict[str, floa
 def _default_embedder() -> Any:
     try:
         from index.embed import get_embedder
+        from index.settings import DEFAULT_MODEL
 
-        return get_embedder()
+        return get_embedder(DEFAULT_MODEL)  # the instance the engine shares for that model
     except Exception:
         return None
 
@@ -614,11 +615,15 @@ def iter_answer(question: str, passages: list[Passage], history: list[dict],
     stream = _MarkerStream(len(passages), out.append)
     raw: list[str] = []
     started = time.perf_counter()
-    for piece in _iter_model(chat_model, messages, timeout):
-        raw.append(piece)
-        stream.feed(piece)
-        yield from out
-        out.clear()
+    replies = _iter_model(chat_model, messages, timeout)
+    try:
+        for piece in replies:
+            raw.append(piece)
+            stream.feed(piece)
+            yield from out
+            out.clear()
+    finally:
+        replies.close()  # a reader that stops early stops the model
     stream.flush()
     yield from out
     timings["generate"] = round(time.perf_counter() - started, 4)

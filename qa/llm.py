@@ -21,6 +21,9 @@ with the line that installs it.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import functools
+import importlib
 import importlib.util
 import os
 import threading
@@ -129,7 +132,7 @@ def smollm2_path() -> str:
 
 
 def make_chat_model(spec: str | LLMSpec | BaseChatModel, *, timeout: float = 60.0,
-                    temperature: float = 0.0, max_tokens: int = 512) -> BaseChatModel:
+                    temperature: float = 0.0, max_tokens: int = 256) -> BaseChatModel:
     """A LangChain chat model for an `--llm` setting (a chat model passes through as is).
 
     In-process GGUF models are loaded here, once per file and process (later calls share
@@ -172,6 +175,34 @@ def describe_model(model: BaseChatModel) -> str:
 # In-process GGUF through transformers
 
 
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No warnings or progress bars from transformers while a model loads (the CLI prints
+    answers on the same terminal)."""
+    import transformers
+
+    verbosity = transformers.logging.get_verbosity()
+    bars = transformers.utils.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+    # the GGUF converter uses tqdm directly
+    try:
+        gguf_utils = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    except ImportError:
+        gguf_utils = None
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+        transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.utils.logging.enable_progress_bar()
+
+
 class _Runtime:
     """A loaded tokenizer and model; one per GGUF file and process."""
 
@@ -188,14 +219,10 @@ class _Runtime:
         folder, name = str(Path(path).parent), Path(path).name
         started = time.perf_counter()
         try:
-            verbosity = transformers.logging.get_verbosity()
-            transformers.logging.set_verbosity_error()
-            try:
+            with _quiet_transformers():
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)
                 self.model = transformers.AutoModelForCausalLM.from_pretrained(
                     folder, gguf_file=name, dtype="float32")
-            finally:
-                transformers.logging.set_verbosity(verbosity)
         except Exception as exc:  # unsupported architecture or quantisation, broken file
             raise LLMError(f"Cannot load the GGUF model {path}: {exc}. transformers runs "
                            "llama, mistral, qwen2, phi3, gemma… GGUFs; for others serve the "

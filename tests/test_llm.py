@@ -10,6 +10,7 @@ failures raise `LLMError`), not wisdom.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import socket
@@ -197,9 +198,28 @@ class _OpenAIServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/v1"
 
 
-@pytest.fixture(scope="module")
-def openai_server(smollm2):
-    server = _OpenAIServer(smollm2)
+class FakeChat:
+    """Stands in for a model behind the test server: streams a fixed reply word by word."""
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def stream(self, messages, **kwargs):
+        from langchain_core.messages import AIMessageChunk
+
+        for piece in re.findall(r"\S+\s*", self.reply):
+            time.sleep(0.02)
+            yield AIMessageChunk(content=piece)
+
+    def invoke(self, messages, **kwargs):
+        from langchain_core.messages import AIMessage
+
+        return AIMessage(content=self.reply)
+
+
+def _serve(chat_model):
+    pytest.importorskip("langchain_openai")
+    server = _OpenAIServer(chat_model)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                               daemon=True)
     thread.start()
@@ -207,6 +227,19 @@ def openai_server(smollm2):
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def openai_server(smollm2):
+    """SmolLM2 behind the OpenAI protocol."""
+    yield from _serve(smollm2)
+
+
+@pytest.fixture(scope="module")
+def stub_server():
+    """A fixed reply behind the OpenAI protocol (no model needed)."""
+    yield from _serve(FakeChat("Moskalik was killed by a car bomb in Balashikha [1][7]. "
+                               "Witkoff met Putin for three hours [2]."))
 
 
 def free_port() -> int:
@@ -291,6 +324,8 @@ def test_api_key_is_read_from_the_environment(monkeypatch):
     assert llm.make_chat_model(model) is model  # a chat model passes through
 
 
+@pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("gguf", "accelerate")),
+                    reason="the in-process GGUF runtime is not installed")
 def test_a_broken_gguf_file_fails_with_llm_error(tmp_path):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"not a gguf file at all")
@@ -547,8 +582,16 @@ def test_generation_timeout_raises_llm_error_and_frees_the_model(smollm2, seed_c
                                  smollm2, timeout=0.5, embedder=None)
     assert time.monotonic() - started < 5
     # The cancelled generation stops: the model takes the next request promptly.
-    reply = generate._run_model(smollm2, [("human", "Say OK.")], 60, None)
-    assert isinstance(reply, str)
+    lock = smollm2.load().lock
+    assert lock.acquire(timeout=5)
+    lock.release()
+    # So does one whose reader goes away (a closed stream, a client that disconnected).
+    pieces = generate.iter_answer("What did Witkoff and Putin discuss?", passages, [],
+                                  smollm2, embedder=None)
+    assert isinstance(next(pieces), str)
+    pieces.close()
+    assert lock.acquire(timeout=5)
+    lock.release()
 
 
 def test_follow_up_is_rewritten_by_the_model(smollm2):
@@ -579,7 +622,30 @@ def test_openai_compatible_server_answers_and_streams(openai_server, seed_chunks
     assert len(pieces) >= 5 and pieces[-1][0] - pieces[0][0] > 0.2
 
 
-def test_unreachable_broken_and_slow_servers_raise_llm_error(openai_server):
+def test_openai_client_streams_over_sse_and_citations_are_checked(stub_server, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    chat = llm.make_chat_model(f"openai:{stub_server.url}#stub", timeout=30)
+    pieces: list[str] = []
+    answer = generate.generate_answer("Who was killed?", two_passages(), HISTORY, chat,
+                                      on_token=pieces.append, embedder=None)
+    request = stub_server.requests[-1]["body"]
+    assert request["stream"] is True and request["model"] == "stub"
+    assert request["temperature"] == 0 and (request.get("max_completion_tokens")
+                                            or request.get("max_tokens")) == 256
+    roles = [m["role"] for m in request["messages"]]
+    assert roles == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert stub_server.requests[-1]["auth"] == "Bearer no-key-needed"
+    assert len(pieces) > 5
+    assert answer.text == ("Moskalik was killed by a car bomb in Balashikha [1]. "
+                           "Witkoff met Putin for three hours [2].")
+    assert "".join(pieces) == answer.text
+    assert [c.article.id for c in answer.citations] == ["a1", "a2"]
+    assert all(c.supported for c in answer.citations)
+    assert answer.notes == ["Removed 1 citation marker that pointed at no passage."]
+
+
+def test_unreachable_broken_and_slow_servers_raise_llm_error(stub_server):
+    openai_server = stub_server
     passages = two_passages()
     dead = llm.make_chat_model(f"openai:http://127.0.0.1:{free_port()}/v1#m", timeout=5)
     with pytest.raises(LLMError, match="could not be reached"):
