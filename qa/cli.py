@@ -21,7 +21,7 @@ _model = click.option("--model", default=None, help="sentence-transformers model
                       "path [env QA_MODEL; default: the index's own, else the bundled "
                       "all-MiniLM-L6-v2].")
 _llm = click.option("--llm", default=None, metavar="SPEC", help="Answer with a language model "
-                    "(see README): openai:URL#MODEL, gguf:PATH or smollm2.")
+                    "(see README): openai:URL#MODEL, ollama:MODEL, gguf:PATH or smollm2.")
 
 
 def _settings(index_dir: Path | None, model: str | None = None, **extra: object):
@@ -137,7 +137,11 @@ def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str,
         credentials = parse_auth(auth or os.environ.get("QA_AUTH"))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--auth") from None
-    launch(QA(settings=settings, llm=llm), host=host, port=port, auth=credentials)
+    engine = QA(settings=settings, llm=llm)
+    if llm:
+        click.echo(f"loading language model {llm} ...")
+        engine.chat_model  # noqa: B018 (load before the first question, not during it)
+    launch(engine, host=host, port=port, auth=credentials)
 
 
 @cli.command("eval")

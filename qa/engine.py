@@ -142,8 +142,9 @@ class QA:
             try:
                 from qa.generate import rewrite_question
 
-                standalone = rewrite_question(question, messages, self.chat_model) \
-                    if messages else question
+                if messages:
+                    standalone = rewrite_question(question, messages, self.chat_model,
+                                                  fallback=standalone)
             except LLMError as exc:
                 notes.append(f"The language model could not rewrite the question ({exc}).")
         query_vector = retriever.embed_query(standalone)
@@ -155,7 +156,7 @@ class QA:
                 from qa.generate import generate_answer
 
                 answer = generate_answer(standalone, passages, messages, self.chat_model,
-                                         on_token=emit)
+                                         on_token=emit, embedder=retriever.embedder)
                 answer.mode = "llm"
             except LLMError as exc:
                 notes.append(f"The language model failed ({exc}); showing the extractive "
@@ -171,8 +172,8 @@ class QA:
         answer.standalone_question = standalone
         answer.notes = notes + answer.notes
         done = time.perf_counter()
-        answer.timings = {"retrieve": retrieved - started, "answer": done - retrieved,
-                          "total": done - started}
+        answer.timings = {**answer.timings, "retrieve": retrieved - started,
+                          "answer": done - retrieved, "total": done - started}
         return answer
 
     @property
