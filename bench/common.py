@@ -148,7 +148,8 @@ def dir_size(path: str | Path) -> int:
 def run_child(argv: Sequence[str], *, env: dict | None = None, cwd: str | Path | None = None,
               timeout: float = 7200) -> dict:
     """Run a command in a new process; return its wall time, peak RSS (from wait4), exit
-    code, stdout and stderr. Peak RSS is that of the process itself (max over its own life);
+    code, stdout and stderr. Peak RSS is that of the process itself (max over its own life),
+    but Linux starts it from the parent's RSS at fork: keep the calling process small;
     `cpu_s` is its user + system CPU time, steadier than wall time on a shared machine."""
     import tempfile
 
@@ -187,14 +188,18 @@ def machine() -> dict:
     except OSError:
         pass
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    # Versions from package metadata: importing torch here would make this process large,
+    # and on Linux a child's peak RSS (wait4) starts from its parent's at fork/exec.
+    from importlib.metadata import PackageNotFoundError, version
+
     versions = {}
-    for mod in ("torch", "sentence_transformers", "transformers", "faiss", "numpy",
-                "langchain_community", "langchain_huggingface", "rank_bm25"):
+    for dist in ("torch", "sentence-transformers", "transformers", "faiss-cpu", "numpy",
+                 "langchain-community", "langchain-huggingface", "rank-bm25"):
         try:
-            m = __import__(mod)
-            versions[mod] = getattr(m, "__version__", "?")
-        except Exception as exc:  # an absent or broken module is reported, not fatal
-            versions[mod] = f"absent ({type(exc).__name__})"
+            versions[dist.replace("-", "_")] = version(dist)
+        except PackageNotFoundError:
+            versions[dist.replace("-", "_")] = "absent"
+    versions["faiss"] = versions.pop("faiss_cpu")
     return {
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpu": cpu,

@@ -85,16 +85,31 @@ def repeat(name: str, argv: list[str], log: dict, times: int) -> dict:
     return summary
 
 
+STEPS = ("tutorial_build", "tutorial_serve", "tutorial_cold", "bm25", "ours_build",
+         "ours_reindex", "ours_reindex_cli", "ours_serve", "ours_cold_ask", "ours_help",
+         "ours_eval")
+
+
 def measure(args) -> dict:
     work = Path(args.work)
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    log: dict = {"machine": machine(), "articles_dir": str(args.articles),
-                 "questions": str(args.questions), "limit": args.limit}
-    articles = sorted(Path(args.articles).glob("*.txt"))
-    log["input"] = {"files": len(articles),
-                    "text_mb": sum(p.stat().st_size for p in articles) / 1e6}
+    redo = set(args.redo or ())
+    if redo:  # re-measure some steps on the indexes of the previous run
+        log = json.loads((Path(args.out) / "results.json").read_text())
+        log.setdefault("redone", {}).update({name: time.strftime("%Y-%m-%d %H:%M %Z")
+                                             for name in redo})
+    else:
+        if work.exists():
+            shutil.rmtree(work)
+        work.mkdir(parents=True)
+        log = {"machine": machine(), "articles_dir": str(args.articles),
+               "questions": str(args.questions), "limit": args.limit}
+        articles = sorted(Path(args.articles).glob("*.txt"))
+        log["input"] = {"files": len(articles),
+                        "text_mb": sum(p.stat().st_size for p in articles) / 1e6}
+
+    def want(name: str) -> bool:
+        return not redo or name in redo
+
     q_args = ["--questions", str(args.questions), "--latency-n", str(args.latency_n)]
     if args.limit:
         q_args += ["--limit", str(args.limit)]
@@ -103,32 +118,42 @@ def measure(args) -> dict:
 
     # (a) the LangChain tutorial pipeline
     tut = work / "tutorial"
-    step("tutorial_build", [PY, "-m", "bench.baselines", "build-tutorial", "--articles",
-                            str(args.articles), "--out", str(tut)], log)
-    step("tutorial_serve", [PY, "-m", "bench.baselines", "serve-tutorial", "--index", str(tut),
-                            *q_args], log)
-    repeat("tutorial_cold", [PY, "-m", "bench.baselines", "cold-tutorial", "--index", str(tut),
-                             question], log, args.cold_runs)
+    if want("tutorial_build"):
+        step("tutorial_build", [PY, "-m", "bench.baselines", "build-tutorial", "--articles",
+                                str(args.articles), "--out", str(tut)], log)
+    if want("tutorial_serve"):
+        step("tutorial_serve", [PY, "-m", "bench.baselines", "serve-tutorial", "--index",
+                                str(tut), *q_args], log)
+    if want("tutorial_cold"):
+        repeat("tutorial_cold", [PY, "-m", "bench.baselines", "cold-tutorial", "--index",
+                                 str(tut), question], log, args.cold_runs)
     # (b) BM25 over the same chunks
-    step("bm25", [PY, "-m", "bench.baselines", "bm25", "--articles", str(args.articles),
-                  "--out", str(work / "bm25"), *q_args], log)
+    if want("bm25"):
+        step("bm25", [PY, "-m", "bench.baselines", "bm25", "--articles", str(args.articles),
+                      "--out", str(work / "bm25"), *q_args], log)
 
     # ours
     idx = work / "ours"
     if importable("index") and importable("qa"):
-        step("ours_build", [PY, "-m", "bench.ours", "build", "--articles", str(args.articles),
-                            "--index-dir", str(idx)], log)
-        step("ours_reindex", [PY, "-m", "bench.ours", "build", "--articles",
-                              str(args.articles), "--index-dir", str(idx)], log)
-        step("ours_reindex_cli", [QA_BIN, "index", str(args.articles), "--index-dir",
-                                  str(idx)], log, json_out=False)
+        build = [PY, "-m", "bench.ours", "build", "--articles", str(args.articles),
+                 "--index-dir", str(idx)]
+        if want("ours_build"):
+            step("ours_build", build, log)
+        if want("ours_reindex"):
+            step("ours_reindex", build, log)
+        if want("ours_reindex_cli"):
+            step("ours_reindex_cli", [QA_BIN, "index", str(args.articles), "--index-dir",
+                                      str(idx)], log, json_out=False)
         log["ours_index_bytes"] = dir_size(idx)
-        step("ours_serve", [PY, "-m", "bench.ours", "serve", "--index-dir", str(idx),
-                            *q_args], log)
-        repeat("ours_cold_ask", [QA_BIN, "ask", question, "--index-dir", str(idx)], log,
-               args.cold_runs)
-        repeat("ours_help", [QA_BIN, "--help"], log, 5)
-        if not args.skip_eval:
+        if want("ours_serve"):
+            step("ours_serve", [PY, "-m", "bench.ours", "serve", "--index-dir", str(idx),
+                                *q_args], log)
+        if want("ours_cold_ask"):
+            repeat("ours_cold_ask", [QA_BIN, "ask", question, "--index-dir", str(idx)], log,
+                   args.cold_runs)
+        if want("ours_help"):
+            repeat("ours_help", [QA_BIN, "--help"], log, 5)
+        if want("ours_eval") and not args.skip_eval:
             argv = [QA_BIN, "eval", str(args.questions), "--index-dir", str(idx), "--json"]
             if args.limit:
                 argv += ["--limit", str(args.limit)]
@@ -139,7 +164,8 @@ def measure(args) -> dict:
                 r["data"] = data
     else:
         log["ours_missing"] = "index/ or qa/ is not importable yet"
-    log["total_s"] = time.time() - started
+    if not redo:
+        log["total_s"] = time.time() - started
     log["machine"]["load_avg_at_end"] = os.getloadavg()
     return log
 
@@ -424,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="/tmp/article-qa-bench/run",
                         help="scratch directory for the indexes (emptied first)")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"))
+    parser.add_argument("--redo", nargs="+", choices=STEPS, metavar="STEP",
+                        help="re-measure only these steps, on the indexes left in --work by "
+                        "the previous run, and update results.json: " + ", ".join(STEPS))
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite REPORT.md and the chart from results.json")
     args = parser.parse_args(argv)

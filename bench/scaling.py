@@ -176,7 +176,6 @@ def faiss_compare(index_dir: Path, queries: list[str], k_values: list[int]) -> d
 def run(args) -> dict:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    questions = load_questions(args.questions)
     log: dict = {"machine": machine(), "factors": {}}
     out_json = Path(args.out) / "scaling.json"
     if args.faiss_only and out_json.exists():
@@ -198,9 +197,11 @@ def run(args) -> dict:
                                           "--limit", str(args.serve_questions),
                                           "--latency-n", str(args.serve_questions)])
         print(f"[scaling] FAISS comparison at {key}", file=sys.stderr, flush=True)
-        entry["faiss"] = faiss_compare(index_dir, [q["question"] for q in
-                                                   questions[:args.faiss_queries]],
-                                       args.k)
+        # in a child, so that this process stays small (a child's peak RSS starts from ours)
+        entry["faiss"] = _child_json([PY, "-m", "bench.scaling", "--faiss-child",
+                                      str(index_dir), "--questions", str(args.questions),
+                                      "--faiss-queries", str(args.faiss_queries),
+                                      "-k", *map(str, args.k)])["data"]
         log["factors"][key] = entry
         Path(args.out).mkdir(parents=True, exist_ok=True)
         out_json.write_text(json.dumps(log, indent=2))
@@ -312,8 +313,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip corpus/build/serve; reuse the indexes in --work")
     parser.add_argument("--work", default="/tmp/article-qa-bench/scaling")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"))
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite SCALING.md and scaling.png from scaling.json")
+    parser.add_argument("--faiss-child", metavar="INDEX_DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    log = run(args)
+    if args.faiss_child:
+        questions = load_questions(args.questions, args.faiss_queries)
+        print(json.dumps(faiss_compare(Path(args.faiss_child),
+                                       [q["question"] for q in questions], args.k)))
+        return 0
+    if args.report_only:
+        log = json.loads((Path(args.out) / "scaling.json").read_text())
+    else:
+        log = run(args)
     report(log, Path(args.out))
     print((Path(args.out) / "SCALING.md").read_text())
     return 0
