@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from functools import lru_cache
@@ -63,10 +64,27 @@ class Embedder:
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(list(texts), batch_size=batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True,
-                                    show_progress_bar=progress)
+        with _fast_precision(len(texts)):
+            vectors = self.model.encode(list(texts), batch_size=batch_size,
+                                        normalize_embeddings=True, convert_to_numpy=True,
+                                        show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _fast_precision(count: int):
+    """bfloat16 autocast for batches on CPUs with bf16 instructions: 1.48x the chunks per
+    CPU-second, cosine 0.99998 to fp32 vectors, same retrieval (bench/results/embed_speed.md).
+    Short query batches stay in fp32 (nothing to gain)."""
+    import torch
+
+    try:
+        supported = torch.backends.mkldnn.is_available() and \
+            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    except (AttributeError, RuntimeError):
+        supported = False
+    if count < 16 or not supported:
+        return contextlib.nullcontext()
+    return torch.autocast("cpu", dtype=torch.bfloat16)
 
 
 @lru_cache(maxsize=4)
