@@ -37,7 +37,9 @@ _SECTIONS = {
     "middle east", "africa", "americas", "economy", "markets", "education", "media",
 }
 _CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\n]{0,60})\)\s*$")
-_DATELINE_SOURCE = re.compile(r"^[A-Z][A-Za-z .,'-]{0,60}\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
+_DATELINE_SOURCE = re.compile(
+    r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
+_DATELINE = re.compile(r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\([A-Za-z]+\)\s*--\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
 
 
@@ -94,7 +96,7 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     first_line = text.strip().split("\n", 1)[0]
     match = _SENTENCE_END.search(first_line)
     sentence = first_line[: match.start()] if match else first_line
-    sentence = re.sub(r"^[A-Z][A-Za-z .,'-]{0,60}\([A-Za-z]+\)\s*--\s*", "", sentence)
+    sentence = _DATELINE.sub("", sentence)
     if len(sentence) > limit:
         sentence = sentence[:limit].rsplit(" ", 1)[0] + "…"
     return sentence

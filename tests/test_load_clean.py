@@ -65,6 +65,9 @@ def test_cnn_story_title_is_its_first_sentence(tmp_path: Path) -> None:
     article = _article(path)
     assert article.title == "The museum reopened on Monday."
     assert article.source == "CNN"
+    path.write_text("(CNN) -- Golf was banned in the region. It is back.")
+    article = _article(path)
+    assert article.title == "Golf was banned in the region." and article.source == "CNN"
 
 
 def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
