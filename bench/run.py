@@ -216,8 +216,9 @@ def figures(log: dict) -> list[dict]:
         per_s(g("ours_build", "data", "chunks_embedded"), o_build),
         per_s(g("tutorial_build", "data", "chunks"), a_build),
         per_s(g("bm25", "data", "chunks"), g("bm25", "data", "build_s")))
-    row("Build throughput (article text)", "MB/s", "higher", per_s(mb, o_build),
-        per_s(mb, a_build), per_s(mb, g("bm25", "data", "build_s")))
+    kb = mb * 1000
+    row("Build throughput (article text)", "KB/s", "higher", per_s(kb, o_build),
+        per_s(kb, a_build), per_s(kb, g("bm25", "data", "build_s")))
     o_re = g("ours_reindex", "seconds")
     row("Re-index, nothing changed (new process, wall)", "s", "lower", o_re, a_build,
         g("bm25", "data", "build_s"), "≥ 20× faster than first build",
@@ -358,6 +359,14 @@ def write_report(log: dict, out: Path) -> None:
             f"{_fmt(r['tutorial'], r['unit'])} | {_ratio(r['ours'], r['tutorial'])} | "
             f"{_fmt(r['bm25'], r['unit'])} | {_ratio(r['ours'], r['bm25'])} | {r['target']} | "
             f"{met} |")
+    loads = [(k, v["load_avg"]) for k, v in log.items()
+             if isinstance(v, dict) and "load_avg" in v and "#" not in k]
+    if loads:
+        lines += ["", "Machine load (1-minute average before → after) per step: "
+                  + "; ".join(f"{k} {a}→{b}" for k, (a, b) in loads) + "."]
+    if log.get("redone"):
+        lines += ["", "Re-measured later with `--redo` (on the same indexes): "
+                  + ", ".join(f"{k} ({v})" for k, v in log["redone"].items()) + "."]
     lines += ["", "## Commands", "",
               "```", "python -m bench.run" + (f" --limit {log['limit']}" if log.get("limit")
                                               else ""), "```", "",
