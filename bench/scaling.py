@@ -178,20 +178,21 @@ def run(args) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     log: dict = {"machine": machine(), "factors": {}}
     out_json = Path(args.out) / "scaling.json"
-    if args.faiss_only and out_json.exists():
+    if (args.faiss_only or args.no_build) and out_json.exists():
         log = json.loads(out_json.read_text())
         log["machine"] = machine()
     for factor in args.factors:
         key = f"{factor}x"
         entry = log["factors"].setdefault(key, {})
         corpus, index_dir = work / f"corpus-{key}", work / f"index-{key}"
-        if not args.faiss_only:
+        if not (args.faiss_only or args.no_build):
             entry["corpus"] = make_corpus(Path(args.articles), factor, corpus)
             if index_dir.exists():
                 shutil.rmtree(index_dir)
             entry["build"] = _child_json([PY, "-m", "bench.ours", "build", "--articles",
                                           str(corpus), "--index-dir", str(index_dir)])
             entry["index_bytes"] = dir_size(index_dir)
+        if not args.faiss_only:
             entry["serve"] = _child_json([PY, "-m", "bench.ours", "serve", "--index-dir",
                                           str(index_dir), "--questions", str(args.questions),
                                           "--limit", str(args.serve_questions),
@@ -311,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-k", type=int, nargs="+", default=[10, 40])
     parser.add_argument("--faiss-only", action="store_true",
                         help="skip corpus/build/serve; reuse the indexes in --work")
+    parser.add_argument("--no-build", action="store_true",
+                        help="reuse the indexes in --work; re-measure serving and FAISS")
     parser.add_argument("--work", default="/tmp/article-qa-bench/scaling")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"))
     parser.add_argument("--report-only", action="store_true",
