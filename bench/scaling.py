@@ -279,18 +279,21 @@ def plot(log: dict, path: Path) -> None:
                      style, label=f"answer {stat[:3]}")
     axes[2].set_title("Warm answer latency (ms)")
     axes[2].legend()
-    names = list(entries[-1][1]["faiss"]["indexes"])
-    for name in names:
-        xs, ys = [], []
-        for _, e in entries:
-            r = e.get("faiss", {}).get("indexes", {}).get(name)
-            if r:
-                xs.append(e["faiss"]["vectors"])
-                ys.append(r["latency"]["p50_ms"])
+    def generic(name: str) -> str:  # "ivf245-nprobe8" -> "ivf-nprobe8" (nlist grows with n)
+        return re.sub(r"^ivf\d+", "ivf", name)
+
+    series: dict[str, tuple[list, list]] = {}
+    for _, e in entries:
+        for name, r in e.get("faiss", {}).get("indexes", {}).items():
+            xs, ys = series.setdefault(generic(name), ([], []))
+            xs.append(e["faiss"]["vectors"])
+            ys.append(r["latency"]["p50_ms"])
+    for name, (xs, ys) in series.items():
         axes[3].plot(xs, ys, "o-", label=name)
     axes[3].set_title("FAISS search p50 (ms), k=40")
     axes[3].legend(fontsize=7)
     for ax in axes:
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("chunks in the index")
         ax.set_xscale("log")
         ax.grid(alpha=0.3)
