@@ -131,6 +131,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         old_articles = dict(old.articles) if old else {}
         by_path = {a.path: a for a in old_articles.values()}
         kept: dict[str, Article] = {}
+        found_paths = {a.path for a in found}
         for article in found:
             previous = old_articles.get(article.id)
             if previous is not None and previous.path != article.path \
@@ -151,7 +152,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             gone = _under(article.path, roots) and (
                 _file_of(article.path) in read_files or not Path(_file_of(article.path)).exists())
             if gone:
-                if article.path not in {a.path for a in found}:
+                if article.path not in found_paths:
                     report.removed.append(article.path)
             else:
                 kept[article.id] = article
@@ -167,8 +168,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             report.seconds = time.perf_counter() - started
             return report
 
-        articles, chunks, vectors = _assemble(list(kept.values()), old if reusable else None,
-                                              model, settings, report, progress)
+        articles = list(kept.values())
+        chunks, vectors = _assemble(articles, old if reusable else None,
+                                    model, settings, report, progress)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": model_name,
@@ -226,7 +228,7 @@ def _assemble(articles: list[Article], old, model: str | None, settings: Setting
     report.chunks_embedded = len(todo)
     if not chunks:
         raise QAError("The articles produced no text to index.")
-    return articles, chunks, vectors
+    return chunks, vectors
 
 
 def _embed_with_progress(embedder, texts: list[str], batch_size: int,

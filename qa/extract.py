@@ -24,6 +24,7 @@ MAX_WORDS = 50
 RERANK = 6
 DENSE_WEIGHT = 2.0
 
+_CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")  # not starting a sentence
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|" \
     r"thirty|forty|fifty|hundred|thousand|million|billion|dozen|dozens|half"
 _CUES = {
@@ -32,8 +33,8 @@ _CUES = {
                        r"august|september|october|november|december|monday|tuesday|wednesday|"
                        r"thursday|friday|saturday|sunday|yesterday|today|last (?:week|month|"
                        r"year)|ago)\b", re.I),
-    "name": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+"),
-    "place": re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+"),
+    "name": _CAPITALISED,
+    "place": _CAPITALISED,
     "age": re.compile(r"\b\d{1,3}-year-old\b|,\s\d{1,3},|\baged?\s\d{1,3}\b|\bage of \d{1,3}\b"),
     "person": re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+"),
 }
