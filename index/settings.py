@@ -17,12 +17,19 @@ def _default_index_dir() -> Path:
     return Path(base) / "article-qa" / "index"
 
 
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "article-qa"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of article-qa. Library code takes a `Settings`; only `from_env` reads
-    environment variables (`QA_INDEX_DIR`, `QA_MODEL`, `QA_MAX_FILE_MB`)."""
+    environment variables (`QA_INDEX_DIR`, `QA_CACHE_DIR`, `QA_MODEL`, `QA_MAX_FILE_MB`)."""
 
     index_dir: Path = field(default_factory=_default_index_dir)
+    #: derived files shared by all indexes: the ONNX copies of embedding models.
+    cache_dir: Path = field(default_factory=_default_cache_dir)
     #: sentence-transformers model name or path; None = the index's own (or the bundled) model.
     model: str | None = None
     max_file_bytes: int = 5 * 1024 * 1024
@@ -39,6 +46,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -46,6 +54,8 @@ class Settings:
         env: dict[str, object] = {}
         if os.environ.get("QA_INDEX_DIR"):
             env["index_dir"] = Path(os.environ["QA_INDEX_DIR"])
+        if os.environ.get("QA_CACHE_DIR"):
+            env["cache_dir"] = Path(os.environ["QA_CACHE_DIR"])
         if os.environ.get("QA_MODEL"):
             env["model"] = os.environ["QA_MODEL"]
         if os.environ.get("QA_MAX_FILE_MB"):

@@ -5,6 +5,8 @@
     INDEX_DIR/gen-*/articles.jsonl  one cleaned article per line
     INDEX_DIR/gen-*/chunks.jsonl    one chunk per line, in vector order
     INDEX_DIR/gen-*/embeddings.npy  float32 vectors, row i = chunk i
+    INDEX_DIR/gen-*/sentences.npy   float16 vectors of each chunk's sentences in context,
+                                    chunk by chunk (absent in indexes built before them)
     INDEX_DIR/gen-*/vectors.faiss   the FAISS index over those vectors
 
 A build writes a complete new generation beside the current one and then swaps `CURRENT`,
@@ -49,10 +51,34 @@ class StoredIndex:
     embeddings: np.ndarray
     #: the FAISS index (inner product over normalised vectors = cosine similarity).
     faiss: Any = field(repr=False)
+    #: each chunk's sentences embedded in the chunk's context, chunk by chunk; None when the
+    #: index predates them.
+    sentence_vectors: np.ndarray | None = field(default=None, repr=False)
+    _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        row = 0
+        for chunk in self.chunks:
+            self._first_sentence[chunk.id] = row
+            row += len(chunk.sentences)
 
     @property
     def model(self) -> str:
         return str(self.manifest["model"])
+
+    def sentence_vector(self, chunk: Chunk, i: int) -> np.ndarray | None:
+        """The vector of `chunk.sentences[i]` in context; None if not stored (or it fell
+        outside the model's window)."""
+        if self.sentence_vectors is None:
+            return None
+        vector = self.sentence_vectors[self._first_sentence[chunk.id] + i]
+        return vector if vector.any() else None
+
+    def sentence_vectors_of(self, row: int) -> np.ndarray:
+        """The stored sentence vectors of the chunk in vector row `row`."""
+        assert self.sentence_vectors is not None
+        first = self._first_sentence[self.chunks[row].id]
+        return self.sentence_vectors[first:first + len(self.chunks[row].sentences)]
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.article_id == article_id]
@@ -104,10 +130,17 @@ def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
             f"Index at {index_dir} is inconsistent: {embeddings.shape[0]} vectors of "
             f"dimension {embeddings.shape[1]} for {len(chunks)} chunks of dimension "
             f"{manifest['dimension']}; {_rebuild_hint(index_dir)}")
+    sentences = None
+    if (generation / "sentences.npy").exists():
+        sentences = np.load(generation / "sentences.npy", allow_pickle=False)
+        if sentences.shape != (sum(len(c.sentences) for c in chunks), manifest["dimension"]):
+            raise IndexMismatchError(
+                f"Index at {index_dir} is inconsistent: {sentences.shape[0]} sentence vectors "
+                f"for the chunks' sentences; {_rebuild_hint(index_dir)}")
     import faiss
 
     vectors = faiss.read_index(str(generation / "vectors.faiss"))
-    return StoredIndex(generation, manifest, articles, chunks, embeddings, vectors)
+    return StoredIndex(generation, manifest, articles, chunks, embeddings, vectors, sentences)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
@@ -139,7 +172,8 @@ def _build_faiss(embeddings: np.ndarray) -> Any:
 
 
 def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[Article],
-                     chunks: list[Chunk], embeddings: np.ndarray) -> Path:
+                     chunks: list[Chunk], embeddings: np.ndarray,
+                     sentence_vectors: np.ndarray) -> Path:
     """Write a complete generation beside the current one, then make it current atomically.
     Older generations are removed afterwards. Call with `writer_lock` held."""
     import faiss
@@ -153,6 +187,7 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
         _write_jsonl(tmp / "articles.jsonl", [a.to_dict() for a in articles])
         _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
         np.save(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32))
+        np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16))
         faiss.write_index(_build_faiss(embeddings), str(tmp / "vectors.faiss"))
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         for written in tmp.iterdir():

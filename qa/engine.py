@@ -13,6 +13,7 @@ from typing import Any
 from index.build import BuildReport, build_index
 from index.embed import get_embedder
 from index.errors import EmptyQuestionError, LLMError, QuestionTooLongError
+from index.onnx_embed import load_query_model
 from index.settings import Settings
 from index.store import open_index
 from qa.extract import extract_answer
@@ -80,11 +81,14 @@ class QA:
         self._retriever = self._open()
 
     def _open(self) -> HybridRetriever:
-        import torch
-
-        torch.set_num_threads(self.settings.query_threads)
         index = open_index(self.settings.index_dir, self.settings.model)
-        embedder = get_embedder(self.settings.model or index.model)
+        threads = self.settings.query_threads
+        embedder = load_query_model(self.settings.cache_dir, index.model, threads)
+        if embedder is None:  # no ONNX copy: sentence-transformers (loads torch, slower)
+            import torch
+
+            torch.set_num_threads(threads)
+            embedder = get_embedder(self.settings.model or index.model)
         return HybridRetriever(index, embedder, candidates=self.settings.candidates)
 
     @property
@@ -162,8 +166,8 @@ class QA:
                 notes.append(f"The language model failed ({exc}); showing the extractive "
                              "answer instead.")
         if answer is None:
-            def similarity(sentences: list[str]) -> list[float]:
-                return (retriever.embedder.embed(sentences) @ query_vector).tolist()
+            def similarity(sentences: list[tuple[Passage, int]]) -> list[float]:
+                return retriever.sentence_similarity(sentences, query_vector)
 
             answer = extract_answer(standalone, passages, retriever.bm25, similarity,
                                     focus=question)

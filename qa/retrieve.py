@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from index.build import embedding_text
-from index.embed import Embedder
+from index.embed import TextEmbedder
 from index.store import StoredIndex
 from qa.lexical import BM25
 from qa.types import Passage
@@ -26,7 +26,7 @@ ARTICLE_CANDIDATES = 30
 class HybridRetriever:
     """Retrieves `Passage`s from a stored index with dense + lexical search."""
 
-    def __init__(self, index: StoredIndex, embedder: Embedder, candidates: int = 40,
+    def __init__(self, index: StoredIndex, embedder: TextEmbedder, candidates: int = 40,
                  per_article: int = 3, lexical_weight: float = 2.0) -> None:
         import numpy as np
 
@@ -45,6 +45,25 @@ class HybridRetriever:
 
     def embed_query(self, question: str) -> np.ndarray:
         return self.embedder.embed([question])[0]
+
+    def sentence_similarity(self, sentences: list[tuple[Passage, int]],
+                            query_vector: np.ndarray) -> list[float]:
+        """Cosine between the question and each `(passage, i)`'s sentence i: its stored
+        vector in context, or (older indexes) the sentence embedded now."""
+        import numpy as np
+
+        stored = [self.index.sentence_vector(p.chunk, i) for p, i in sentences]
+        missing = [n for n, vector in enumerate(stored) if vector is None]
+        if missing:
+            texts = []
+            for passage, i in (sentences[n] for n in missing):
+                start, end = passage.chunk.sentences[i]
+                texts.append(passage.article.text[start:end])
+            for n, vector in zip(missing, self.embedder.embed(texts)):
+                stored[n] = vector
+        if not stored:
+            return []
+        return (np.asarray(stored, dtype=np.float32) @ query_vector).tolist()
 
     def retrieve(self, question: str, k: int = 6, query_vector: np.ndarray | None = None,
                  sources: Iterable[str] | None = None) -> list[Passage]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ INDEPENDENT = "000_5213ba787b876419.txt"
 GUARDIAN = "001_bb5efc402e47882d.txt"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# a fresh cache per session, so the ONNX export of the model is exercised on every run
+os.environ["QA_CACHE_DIR"] = tempfile.mkdtemp(prefix="article-qa-cache-")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -27,7 +30,7 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from index import Settings, build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index")
-    build_index([SEEDS], Settings(index_dir=index_dir))
+    build_index([SEEDS], Settings.from_env(index_dir=index_dir))
     return index_dir
 
 

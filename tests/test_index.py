@@ -34,6 +34,16 @@ def test_seed_index_holds_both_articles_with_normalised_vectors(seed_index: Path
         article = index.articles[chunk.article_id]
         assert article.text[chunk.start:chunk.end] == chunk.text
         assert "Sign up to read" not in chunk.text and "Get all your news" not in chunk.text
+    # every chunk sentence has a vector in context, and they rank sentences sensibly
+    assert index.sentence_vectors.shape == (sum(len(c.sentences) for c in index.chunks), 384)
+    assert np.allclose(np.linalg.norm(index.sentence_vectors.astype(np.float32), axis=1), 1,
+                       atol=1e-2)
+    from index.embed import get_embedder
+
+    question = get_embedder().embed(["Who was killed by a car bomb in Balashikha?"])[0]
+    best = max(((index.sentence_vector(c, i) @ question, index.articles[c.article_id].text[s:e])
+                for c in index.chunks for i, (s, e) in enumerate(c.sentences)))
+    assert "Balashikha" in best[1] and "car" in best[1]
     # the stored files are plain JSON lines, not pickles
     first = json.loads((index.path / "articles.jsonl").read_text().splitlines()[0])
     assert first["title"] and first["text"]
@@ -42,25 +52,33 @@ def test_seed_index_holds_both_articles_with_normalised_vectors(seed_index: Path
 def test_reindex_embeds_only_what_changed(index_copy: Path, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
-    settings = Settings(index_dir=index_copy)
+    settings = Settings.from_env(index_dir=index_copy)
     # the copied index knows the files under seeds/; index the copy into it from scratch
-    first = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    first = build_index([corpus], Settings.from_env(index_dir=tmp_path / "fresh"))
     assert len(first.added) == 2 and first.chunks_embedded > 20
 
-    again = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    again = build_index([corpus], Settings.from_env(index_dir=tmp_path / "fresh"))
     assert again.chunks_embedded == 0 and len(again.unchanged) == 2 and not again.written
 
+    before = open_index(tmp_path / "fresh")
     guardian = corpus / GUARDIAN
     guardian.write_text(guardian.read_text().replace("Pjotr Sauer", "Pjotr Sauer in Moscow"))
-    changed = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    changed = build_index([corpus], Settings.from_env(index_dir=tmp_path / "fresh"))
     assert [Path(p).name for p in changed.updated] == [GUARDIAN]
     guardian_chunks = len(open_index(tmp_path / "fresh").chunks_of(
         next(a.id for a in open_index(tmp_path / "fresh").articles.values()
              if a.name == GUARDIAN)))
     assert changed.chunks_embedded == guardian_chunks
+    kept = open_index(tmp_path / "fresh")  # the unchanged article's vectors were carried over
+    for chunk in (c for c in kept.chunks if c.article_id in before.articles
+                  and kept.articles[c.article_id].name == INDEPENDENT):
+        row = [c.id for c in before.chunks].index(chunk.id)
+        new_row = [c.id for c in kept.chunks].index(chunk.id)
+        assert (kept.embeddings[new_row] == before.embeddings[row]).all()
+        assert (kept.sentence_vectors_of(new_row) == before.sentence_vectors_of(row)).all()
 
     (corpus / INDEPENDENT).unlink()
-    removed = build_index([corpus], Settings(index_dir=tmp_path / "fresh"))
+    removed = build_index([corpus], Settings.from_env(index_dir=tmp_path / "fresh"))
     assert [Path(p).name for p in removed.removed] == [INDEPENDENT]
     assert removed.chunks_embedded == 0
     assert [a.name for a in open_index(tmp_path / "fresh").articles.values()] == [GUARDIAN]
@@ -73,7 +91,7 @@ def test_other_paths_are_kept_and_duplicates_stored_once(index_copy: Path,
     extra.mkdir()
     shutil.copy(SEEDS / GUARDIAN, extra / "guardian-copy.txt")
     (extra / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
-    report = build_index([extra], Settings(index_dir=index_copy))
+    report = build_index([extra], Settings.from_env(index_dir=index_copy))
     assert [Path(p).name for p in report.added] == ["harbour.txt"]
     assert any(n.action == "duplicate" and "guardian-copy.txt" in n.path for n in report.notices)
     names = sorted(a.name for a in open_index(index_copy).articles.values())
@@ -90,7 +108,7 @@ def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_p
 
     monkeypatch.setattr(store_module, "_build_faiss", explode)
     with pytest.raises(RuntimeError, match="injected"):
-        build_index([tmp_path / "new.txt"], Settings(index_dir=index_copy))
+        build_index([tmp_path / "new.txt"], Settings.from_env(index_dir=index_copy))
     assert _snapshot(index_copy) == before
     assert not [p for p in index_copy.iterdir() if p.name.endswith(".partial")]
 
@@ -101,10 +119,10 @@ def test_failure_while_embedding_leaves_the_previous_index(index_copy: Path, tmp
 
     before = _snapshot(index_copy)
     (tmp_path / "new.txt").write_text("Storm\n\nA storm hit the coast on Sunday night.")
-    monkeypatch.setattr(Embedder, "embed", lambda *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr(Embedder, "embed_with_spans", lambda *a, **k: (_ for _ in ()).throw(
         KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
-        build_index([tmp_path / "new.txt"], Settings(index_dir=index_copy))
+        build_index([tmp_path / "new.txt"], Settings.from_env(index_dir=index_copy))
     assert _snapshot(index_copy) == before
 
 
@@ -124,11 +142,11 @@ def test_nothing_indexable_is_an_error_and_keeps_the_index(index_copy: Path,
                                                            tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("")
     before = _snapshot(index_copy)
-    report = build_index([tmp_path / "empty.txt"], Settings(index_dir=index_copy))
+    report = build_index([tmp_path / "empty.txt"], Settings.from_env(index_dir=index_copy))
     assert not report.written and report.notices[0].action == "skipped"
     assert _snapshot(index_copy) == before
     with pytest.raises(NoArticlesError, match="empty file"):
-        build_index([tmp_path / "empty.txt"], Settings(index_dir=tmp_path / "new-index"))
+        build_index([tmp_path / "empty.txt"], Settings.from_env(index_dir=tmp_path / "new-index"))
 
 
 def test_cli_index_reports_counts_and_bad_files(tmp_path: Path) -> None:

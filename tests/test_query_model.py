@@ -1,0 +1,66 @@
+"""The ONNX query model stored with the index: same vectors as sentence-transformers, used
+for questions without loading torch, and a clean fallback when it is missing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tests.conftest import INDEPENDENT, ROOT
+
+QUESTIONS = ["Who was killed by a car bomb in Balashikha?", "Who is Steve Witkoff?",
+             "What did the Guardian report about the ceasefire talks?", "a"]
+
+
+def test_build_stores_an_onnx_model_with_the_same_vectors(seed_index: Path) -> None:
+    from index import Settings
+    from index.embed import get_embedder
+    from index.onnx_embed import OnnxEmbedder, load_query_model, query_model_dir
+
+    cache_dir = Settings.from_env().cache_dir
+    meta = json.loads((query_model_dir(cache_dir, None) / "query_model.json").read_text())
+    assert meta["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (meta["pooling"], meta["normalize"], meta["dimension"]) == ("mean", True, 384)
+    onnx = load_query_model(cache_dir, meta["model"])
+    assert isinstance(onnx, OnnxEmbedder)
+    long_text = "The talks in Moscow went on for hours. " * 80  # past the 256-token window
+    texts = [*QUESTIONS, long_text]
+    ours, reference = onnx.embed(texts, batch_size=3), get_embedder().embed(texts)
+    assert ours.shape == reference.shape == (5, 384)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
+    assert (ours * reference).sum(1).min() > 0.9999
+    assert onnx.embed([]).shape == (0, 384)
+
+
+def test_questions_are_answered_without_loading_torch(seed_index: Path) -> None:
+    script = (
+        "import sys; from qa import QA\n"
+        f"a = QA(index_dir={str(seed_index)!r}).answer({QUESTIONS[0]!r})\n"
+        "print(a.citations[0].article.path.rsplit('/', 1)[-1]); print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.split()
+    assert out == [INDEPENDENT, "False"]
+
+
+def test_without_a_query_model_questions_use_sentence_transformers_until_the_next_build(
+        index_copy: Path, tmp_path: Path) -> None:
+    from index import Settings, build_index
+    from index.embed import Embedder
+    from index.onnx_embed import OnnxEmbedder
+    from qa import QA
+
+    settings = Settings.from_env(index_dir=index_copy, cache_dir=tmp_path / "empty-cache")
+    qa = QA(settings=settings)
+    assert isinstance(qa._retriever.embedder, Embedder)
+    assert "Moskalik" in qa.answer(QUESTIONS[0]).text
+
+    report = build_index([ROOT / "seeds"], settings)  # nothing changed: only the export
+    assert report.chunks_embedded == 0 and not report.notices
+    qa.reload()
+    assert isinstance(qa._retriever.embedder, OnnxEmbedder)
+    assert "Moskalik" in qa.answer(QUESTIONS[0]).text
