@@ -38,7 +38,7 @@ def build(args) -> dict:
     from index import Settings, build_index
 
     t0 = time.perf_counter()
-    report = build_index([args.articles], Settings(index_dir=Path(args.index_dir)),
+    report = build_index([args.articles], Settings.from_env(index_dir=Path(args.index_dir)),
                          rebuild=args.rebuild)
     seconds = time.perf_counter() - t0
     return {

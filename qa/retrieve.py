@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from index.build import embedding_text
 from index.embed import TextEmbedder
 from index.store import StoredIndex
 from qa.lexical import BM25
@@ -35,7 +34,8 @@ class HybridRetriever:
         self.candidates = candidates
         self.per_article = per_article
         self.lexical_weight = lexical_weight
-        self.bm25 = BM25([embedding_text(index.articles[c.article_id], c) for c in index.chunks])
+        self.bm25 = BM25([f"{index.articles[c.article_id].title}\n{c.text}"
+                          for c in index.chunks])
         #: whole-article BM25: a question often matches an article better than any one chunk.
         self.article_ids = list(index.articles)
         position = {article_id: i for i, article_id in enumerate(self.article_ids)}
