@@ -151,6 +151,7 @@ def measure(args) -> dict:
             step("ours_reindex_cli", [QA_BIN, "index", str(args.articles), "--index-dir",
                                       str(idx)], log, json_out=False)
         log["ours_index_bytes"] = dir_size(idx)
+        log["ours_query_model_bytes"] = dir_size(work / "cache")
         if want("ours_serve"):
             step("ours_serve", [PY, "-m", "bench.ours", "serve", "--index-dir", str(idx),
                                 *q_args], log)
@@ -244,6 +245,8 @@ def figures(log: dict) -> list[dict]:
     to_mb = lambda v: v / 1e6 if v else None  # noqa: E731
     row("Index size on disk", "MB", "lower", to_mb(log.get("ours_index_bytes")),
         to_mb(g("tutorial_build", "data", "index_bytes")), to_mb(g("bm25", "data", "index_bytes")))
+    row("  plus our ONNX query model (cache, once per model)", "MB", "",
+        to_mb(log.get("ours_query_model_bytes")), None)
     cold = g("ours_cold_ask", "seconds_median")
     row("Cold start: new process to first answer (median)", "s", "lower", cold,
         g("tutorial_cold", "seconds_median"), None, "< 6 s", cold is not None and cold < 6)
