@@ -3,8 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
 
-__all__ = ["Article", "Chunk"]
+__all__ = ["Article", "Chunk", "parse_date"]
+
+_DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%Y")
+
+
+def parse_date(text: str) -> date | None:
+    """The date in a publication-date string (ISO 8601, RFC 2822, "April 25, 2025", ...)."""
+    text = text.strip()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        pass
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -29,6 +51,11 @@ class Article:
     def name(self) -> str:
         """The file name the article came from (what evaluation sets call its source)."""
         return self.path.replace("\\", "/").rsplit("/", 1)[-1].split("#", 1)[0]
+
+    @property
+    def published_date(self) -> date | None:
+        """`published` as a date, when it can be read as one."""
+        return parse_date(self.published) if self.published else None
 
     def to_dict(self) -> dict:
         data = asdict(self)

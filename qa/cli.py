@@ -89,18 +89,26 @@ def _progress_bar():
 @_llm
 @click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--source", "sources", multiple=True, metavar="NAME",
+              help="Only articles from this publisher or file (repeatable).")
+@click.option("--since", default=None, metavar="YYYY-MM-DD",
+              help="Only articles published on or after this date.")
+@click.option("--until", default=None, metavar="YYYY-MM-DD",
+              help="Only articles published on or before this date.")
 def ask(question: str, index_dir: Path | None, model: str | None, llm: str | None,
-        k: int | None, as_json: bool) -> None:
+        k: int | None, as_json: bool, sources: tuple[str, ...], since: str | None,
+        until: str | None) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
     from qa.engine import QA
     from qa.render import render_answer
 
     engine = QA(settings=_settings(index_dir, model), llm=llm)
+    where = {"k": k, "sources": list(sources), "since": since, "until": until}
     if as_json:
-        click.echo(json.dumps(engine.answer(question, k=k).to_dict(), ensure_ascii=False,
+        click.echo(json.dumps(engine.answer(question, **where).to_dict(), ensure_ascii=False,
                               indent=2))
         return
-    stream = engine.answer(question, k=k, stream=True)
+    stream = engine.answer(question, stream=True, **where)
     for piece in stream:
         click.echo(piece, nl=False)
     click.echo()

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from index.store import open_index
 from qa.extract import extract_answer
 from qa.followup import normalize_history, standalone_question
 from qa.retrieve import HybridRetriever
-from qa.types import Answer, Passage
+from qa.types import Answer, ArticleFilter, Passage
 
 __all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
 
@@ -107,21 +108,27 @@ class QA:
 
         return example_questions(list(self._retriever.index.articles.values()), n)
 
-    def retrieve(self, question: str, k: int | None = None,
-                 sources: list[str] | None = None) -> list[Passage]:
-        """The passages most relevant to `question` (dense + lexical, fused)."""
+    def retrieve(self, question: str, k: int | None = None, *,
+                 sources: list[str] | None = None, since: date | str | None = None,
+                 until: date | str | None = None) -> list[Passage]:
+        """The passages most relevant to `question` (dense + lexical, fused); `sources`
+        (publisher or file names) and `since`/`until` (YYYY-MM-DD) limit the articles."""
         return self._retriever.retrieve(_clean_question(question), k or self.settings.k,
-                                        sources=sources)
+                                        where=ArticleFilter.of(sources, since, until))
 
     def answer(self, question: str, history: list | None = None, k: int | None = None, *,
                stream: bool = False, mode: str | None = None,
-               sources: list[str] | None = None) -> Answer | AnswerStream:
+               sources: list[str] | None = None, since: date | str | None = None,
+               until: date | str | None = None) -> Answer | AnswerStream:
         """Answer `question` from the articles, citing every claim.
 
         `history`: earlier turns ([{"role", "content"}...] or [(question, answer)...]).
         `mode`: "extractive" (default) or "llm" (needs `llm=` when creating the QA).
+        `sources` (publisher or file names), `since`, `until` (YYYY-MM-DD): cite only those
+        articles.
         `stream=True` returns an `AnswerStream` that yields the text as it is produced."""
         question = _clean_question(question)
+        where = ArticleFilter.of(sources, since, until)
         messages = normalize_history(history)
         use_llm = (mode or ("llm" if self.llm_spec else "extractive")) == "llm"
         if use_llm and not self.llm_spec:
@@ -129,7 +136,7 @@ class QA:
                            "(see README, 'Generated answers').")
 
         def produce(emit: Callable[[str], None] | None) -> Answer:
-            return self._answer(question, messages, k or self.settings.k, use_llm, sources,
+            return self._answer(question, messages, k or self.settings.k, use_llm, where,
                                 emit)
 
         if stream:
@@ -137,7 +144,7 @@ class QA:
         return produce(None)
 
     def _answer(self, question: str, messages: list[dict[str, str]], k: int, use_llm: bool,
-                sources: list[str] | None, emit: Callable[[str], None] | None) -> Answer:
+                where: ArticleFilter | None, emit: Callable[[str], None] | None) -> Answer:
         started = time.perf_counter()
         retriever = self._retriever
         notes: list[str] = []
@@ -152,7 +159,7 @@ class QA:
             except LLMError as exc:
                 notes.append(f"The language model could not rewrite the question ({exc}).")
         query_vector = retriever.embed_query(standalone)
-        passages = retriever.retrieve(standalone, k, query_vector=query_vector, sources=sources)
+        passages = retriever.retrieve(standalone, k, query_vector=query_vector, where=where)
         retrieved = time.perf_counter()
         answer = None
         if use_llm and not notes:

@@ -3,13 +3,12 @@ then spread across articles so that one long article does not fill the top resul
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from index.embed import TextEmbedder
 from index.store import StoredIndex
 from qa.lexical import BM25
-from qa.types import Passage
+from qa.types import ArticleFilter, Passage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,9 +65,9 @@ class HybridRetriever:
         return (np.asarray(stored, dtype=np.float32) @ query_vector).tolist()
 
     def retrieve(self, question: str, k: int = 6, query_vector: np.ndarray | None = None,
-                 sources: Iterable[str] | None = None) -> list[Passage]:
-        """The `k` best passages for `question`, optionally only from the given sources
-        (publisher names or file names)."""
+                 where: ArticleFilter | None = None) -> list[Passage]:
+        """The `k` best passages for `question`, optionally only from articles `where`
+        admits."""
         import numpy as np
 
         chunks = self.index.chunks
@@ -76,20 +75,26 @@ class HybridRetriever:
             return []
         n = min(self.candidates, len(chunks))
         vector = self.embed_query(question) if query_vector is None else query_vector
-        _, dense_ids = self.index.faiss.search(vector[None, :].astype(np.float32), n)
         lexical = self.bm25.scores(question)
+        if where is None:
+            _, dense_ids = self.index.faiss.search(vector[None, :].astype(np.float32), n)
+            dense_rows = dense_ids[0][dense_ids[0] >= 0]
+        else:  # search only the admitted articles' chunks, exactly
+            admitted = np.flatnonzero([where.admits(self.index.articles[c.article_id])
+                                       for c in chunks])
+            lexical = np.where(np.isin(np.arange(len(chunks)), admitted), lexical, 0.0)
+            dense = np.asarray(self.index.embeddings[admitted]) @ vector
+            dense_rows = admitted[np.argsort(-dense)[:n]]
         lexical_ids = np.argpartition(-lexical, n - 1)[:n] if n < len(lexical) else \
             np.arange(len(lexical))
         lexical_ids = lexical_ids[np.argsort(-lexical[lexical_ids])]
 
         fused = np.zeros(len(chunks), dtype=np.float64)
-        dense_rows = dense_ids[0][dense_ids[0] >= 0]
         fused[dense_rows] += 1.0 / (RRF_K + 1 + np.arange(len(dense_rows)))
         lexical_ids = lexical_ids[lexical[lexical_ids] > 0]
         fused[lexical_ids] += self.lexical_weight / (RRF_K + 1 + np.arange(len(lexical_ids)))
         fused += ARTICLE_WEIGHT * self._article_prior(question, fused) * (fused > 0)
 
-        allowed = set(sources) if sources else None
         candidates = np.flatnonzero(fused)
         order = candidates[np.argsort(-fused[candidates])].tolist()
         chosen: list[int] = []
@@ -97,7 +102,7 @@ class HybridRetriever:
         per_article: dict[str, int] = {}
         for row in order:
             article = self.index.articles[chunks[row].article_id]
-            if allowed is not None and not ({article.source, article.name} & allowed):
+            if where is not None and not where.admits(article):
                 continue
             count = per_article.get(article.id, 0)
             (chosen if count < self.per_article else deferred).append(row)

@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 from index.article import Article, Chunk
+from index.errors import InputError
 
-__all__ = ["ABSTAIN_TEXT", "Answer", "Citation", "Passage"]
+__all__ = ["ABSTAIN_TEXT", "Answer", "ArticleFilter", "Citation", "Passage"]
 
 ABSTAIN_TEXT = "The articles don't say."
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Which articles may be retrieved and cited: by publisher or file name, and by
+    publication date (inclusive; articles without a readable date are left out then)."""
+
+    sources: frozenset[str] = frozenset()
+    since: date | None = None
+    until: date | None = None
+
+    @classmethod
+    def of(cls, sources: Iterable[str] | None = None, since: date | str | None = None,
+           until: date | str | None = None) -> ArticleFilter | None:
+        """A filter from user input (dates as YYYY-MM-DD), or None when nothing is filtered.
+        Raises `InputError` for a date it cannot read."""
+        if not sources and since is None and until is None:
+            return None
+        return cls(frozenset(sources or ()), _as_date(since, "since"), _as_date(until, "until"))
+
+    def admits(self, article: Article) -> bool:
+        if self.sources and not ({article.source, article.name} & self.sources):
+            return False
+        if self.since is None and self.until is None:
+            return True
+        published = article.published_date
+        return published is not None and (self.since is None or published >= self.since) \
+            and (self.until is None or published <= self.until)
+
+
+def _as_date(value: date | str | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{name} must be a date as YYYY-MM-DD, not {value!r}.") from None
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,46 @@ def test_eval_on_the_seed_questions_meets_the_target(seed_index: Path) -> None:
     assert report["citation_accuracy"] == 1.0
     assert report["abstention_recall"] == 1.0 and report["abstention_precision"] == 1.0
     assert report["article_recall_at_5"] == 1.0 and report["answer_in_context_4000"] == 1.0
+
+
+def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:
+    question = "Who was killed by a car bomb in Balashikha?"
+    for sources, name in [(["The Guardian - UK"], GUARDIAN), ([INDEPENDENT], INDEPENDENT)]:
+        passages = seed_qa.retrieve(question, sources=sources)
+        assert passages and {p.article.name for p in passages} == {name}
+        answer = seed_qa.answer(question, sources=sources)
+        _check_citations(answer)
+        assert {c.article.name for c in answer.citations} == {name}
+    assert seed_qa.retrieve(question, sources=["Le Monde"]) == []
+
+
+def test_date_filter_keeps_articles_published_in_range(tmp_path: Path) -> None:
+    from index import InputError, Settings, build_index
+    from qa import QA
+
+    floods = [("2024-01-10T08:00:00Z", "Valencia", "Floods hit Valencia on Monday after a "
+               "night of storms, the mayor said."),
+              ("March 2, 2025", "Murcia", "Floods hit Murcia on Sunday after a night of "
+               "storms, the regional government said."),
+              ("", "Seville", "Floods hit Seville after a night of storms, officials said.")]
+    corpus = tmp_path / "floods.jsonl"
+    corpus.write_text("\n".join(json.dumps({"title": f"Floods in {city}", "published": day,
+                                            "body": f"{text} Roads were closed for days."})
+                                for day, city, text in floods))
+    settings = Settings.from_env(index_dir=tmp_path / "index")
+    build_index([corpus], settings)
+    qa = QA(settings=settings)
+    question = "Where did floods hit after a night of storms?"
+    assert {c.article.title for c in qa.answer(question).citations} & {
+        "Floods in Valencia", "Floods in Murcia", "Floods in Seville"}
+    for since, until, city in [("2025-01-01", None, "Murcia"), (None, "2024-12-31", "Valencia")]:
+        answer = qa.answer(question, since=since, until=until)
+        assert city in answer.text
+        assert {c.article.title for c in answer.citations} == {f"Floods in {city}"}
+    assert qa.retrieve(question, since="2026-01-01") == []
+    with pytest.raises(InputError, match="YYYY-MM-DD"):
+        qa.answer(question, since="last week")
+    result = subprocess.run([sys.executable, "-m", "qa", "ask", question, "--until", "soon",
+                             "--index-dir", str(settings.index_dir)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1 and "until must be a date" in result.stderr
