@@ -1,4 +1,5 @@
-"""Split article text into sentences and group whole sentences into overlapping chunks."""
+"""Split article text into sentences and group whole sentences into chunks (optionally
+overlapping)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def chunk_article(article: Article, target_words: int = 120, overlap: int = 1) -> list[Chunk]:
+def chunk_article(article: Article, target_words: int = 120, overlap: int = 0) -> list[Chunk]:
     """Group whole sentences into chunks of about `target_words` words; consecutive chunks
     share `overlap` sentences. `article.text[chunk.start:chunk.end] == chunk.text` always."""
     text = article.text

@@ -33,9 +33,12 @@ class Settings:
     #: sentence-transformers model name or path; None = the index's own (or the bundled) model.
     model: str | None = None
     max_file_bytes: int = 5 * 1024 * 1024
-    #: chunking: target words per chunk and sentences shared with the next chunk.
+    #: chunking: target words per chunk and sentences shared with the next chunk. No overlap:
+    #: answers are found per sentence (each has its own vector), and on NewsQA one sentence of
+    #: overlap embedded 17% more tokens (build 74 -> 85 s) for recall@5 77.0 -> 77.4%, gold
+    #: in context 69.2 -> 68.5%, answer accuracy 39.1 -> 39.3%.
     chunk_words: int = 120
-    chunk_overlap_sentences: int = 1
+    chunk_overlap_sentences: int = 0
     embed_batch_size: int = 64
     #: retrieval: passages handed to the answerer, and candidates drawn from each retriever.
     k: int = 6

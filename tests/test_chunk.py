@@ -43,12 +43,15 @@ def test_chunks_are_whole_sentences_with_exact_offsets(folder) -> None:
             assert chunk.start in sentence_starts and chunk.end in sentence_ends
             assert chunk.sentences[0][0] == chunk.start and chunk.sentences[-1][1] == chunk.end
             assert len(chunk.text.split()) <= 120 or len(chunk.sentences) == 1
-        # consecutive chunks share one sentence (unless a chunk is one long sentence alone),
-        # and together they cover every sentence
+        # by default consecutive chunks follow each other; with overlap=1 they share one
+        # sentence (unless a chunk is one long sentence alone); either way every sentence is
+        # covered
         for before, after in itertools.pairwise(chunks):
+            assert before.sentences[-1] < after.sentences[0]
+        for before, after in itertools.pairwise(chunk_article(article, overlap=1)):
             if len(before.sentences) > 1:
                 assert before.sentences[-1] == after.sentences[0]
-        covered = {s for c in chunks for s in c.sentences}
-        assert covered == set(split_sentences(article.text))
+        covered = [s for c in chunks for s in c.sentences]
+        assert covered == split_sentences(article.text)
         count += len(chunks)
     assert count > (3000 if folder == NEWSQA_ARTICLES else 20)
