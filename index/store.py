@@ -132,7 +132,7 @@ def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
             f"{manifest['dimension']}; {_rebuild_hint(index_dir)}")
     sentences = None
     if (generation / "sentences.npy").exists():
-        sentences = np.load(generation / "sentences.npy", allow_pickle=False)
+        sentences = np.load(generation / "sentences.npy", allow_pickle=False, mmap_mode="r")
         if sentences.shape != (sum(len(c.sentences) for c in chunks), manifest["dimension"]):
             raise IndexMismatchError(
                 f"Index at {index_dir} is inconsistent: {sentences.shape[0]} sentence vectors "
