@@ -7,7 +7,7 @@ cache, shared by all indexes built with it:
 
     CACHE_DIR/query-models/<model>-<fingerprint>/model.onnx        the exported transformer
     CACHE_DIR/query-models/<model>-<fingerprint>/tokenizer.json    its fast tokenizer
-    CACHE_DIR/query-models/<model>-<fingerprint>/query_model.json  pooling, normalisation...
+    CACHE_DIR/query-models/<model>-<fingerprint>/query_model.json  pooling, window, padding
 
 The export is checked against sentence-transformers before it is kept; models it cannot
 reproduce (other pooling, extra modules) are embedded with sentence-transformers instead.
@@ -51,7 +51,6 @@ class OnnxEmbedder:
         self.name: str = meta["model"]
         self.dimension: int = int(meta["dimension"])
         self._pooling: str = meta["pooling"]
-        self._normalize: bool = bool(meta["normalize"])
         self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(meta["max_seq_length"]))
         self._tokenizer.enable_padding(pad_id=int(meta["pad_id"]), pad_token=meta["pad_token"])
@@ -84,10 +83,8 @@ class OnnxEmbedder:
         else:
             vectors = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True),
                                                                      1)
-        if self._normalize:
-            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
-                                           1e-12)
-        return vectors
+        # normalised like `Embedder.embed`, whatever the model's own last module
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 def query_model_dir(cache_dir: Path, model: str | None) -> Path:
@@ -174,7 +171,7 @@ def _export(embedder: Embedder, directory: Path) -> str | None:
                           output_names=["last_hidden_state"], dynamic_axes=axes,
                           opset_version=17, dynamo=False)
     meta = {"model": embedder.name, "dimension": embedder.dimension, "pooling": pooling,
-            "normalize": len(modules) > 2, "max_seq_length": int(st.max_seq_length),
+            "max_seq_length": int(st.max_seq_length),
             "pad_id": int(tokenizer.pad_token_id or 0),
             "pad_token": str(tokenizer.pad_token or "[PAD]")}
     (directory / _META).write_text(json.dumps(meta, indent=2))

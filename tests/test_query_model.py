@@ -24,7 +24,7 @@ def test_build_stores_an_onnx_model_with_the_same_vectors(seed_index: Path) -> N
     cache_dir = Settings.from_env().cache_dir
     meta = json.loads((query_model_dir(cache_dir, None) / "query_model.json").read_text())
     assert meta["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert (meta["pooling"], meta["normalize"], meta["dimension"]) == ("mean", True, 384)
+    assert (meta["pooling"], meta["dimension"], meta["max_seq_length"]) == ("mean", 384, 256)
     onnx = load_query_model(cache_dir, meta["model"])
     assert isinstance(onnx, OnnxEmbedder)
     long_text = "The talks in Moscow went on for hours. " * 80  # past the 256-token window
