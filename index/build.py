@@ -231,47 +231,34 @@ def _assemble(articles: list[Article], old, model: str | None, settings: Setting
     if not chunks:
         raise QAError("The articles produced no text to index.")
     todo = [i for i, row in enumerate(rows) if row < 0]
-    by_id = {a.id: a for a in articles}
     embedder = get_embedder(model)
     dimension = int(old.manifest["dimension"]) if old else embedder.dimension
-    fresh, fresh_sentences = _embed_chunks(embedder, [(by_id[chunks[i].article_id], chunks[i])
-                                                      for i in todo], settings, progress)
     vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
-    sentences = np.zeros((sum(len(c.sentences) for c in chunks), dimension), dtype=np.float32)
+    # float16, as stored: at 16x NewsQA that is 300 MB of sentence vectors instead of 600
+    sentences = np.zeros((sum(len(c.sentences) for c in chunks), dimension), dtype=np.float16)
     first = np.cumsum([0] + [len(c.sentences) for c in chunks])
-    fresh_first = np.cumsum([0] + [len(chunks[i].sentences) for i in todo])
-    for n, i in enumerate(todo):
-        vectors[i] = fresh[n]
-        sentences[first[i]:first[i + 1]] = fresh_sentences[fresh_first[n]:fresh_first[n + 1]]
     for i, row in enumerate(rows):
         if row >= 0:
             vectors[i] = old.embeddings[row]
             sentences[first[i]:first[i + 1]] = old.sentence_vectors_of(row)
+    by_id = {a.id: a for a in articles}
+    step = settings.embed_batch_size * 8  # a slice's token embeddings stay small
+    for begin in range(0, len(todo), step):
+        texts, spans = [], []
+        for i in todo[begin:begin + step]:
+            text = embedding_text(by_id[chunks[i].article_id], chunks[i])  # context, then text
+            shift = len(text) - len(chunks[i].text) - chunks[i].start
+            texts.append(text)
+            spans.append([(s + shift, e + shift) for s, e in chunks[i].sentences])
+        fresh, fresh_sentences = embedder.embed_with_spans(texts, spans,
+                                                           settings.embed_batch_size)
+        row = 0
+        for n, i in enumerate(todo[begin:begin + step]):
+            vectors[i] = fresh[n]
+            count = len(chunks[i].sentences)
+            sentences[first[i]:first[i + 1]] = fresh_sentences[row:row + count]
+            row += count
+        if progress is not None:
+            progress(min(begin + step, len(todo)), len(todo))
     report.chunks_embedded = len(todo)
     return chunks, vectors, sentences
-
-
-def _embed_chunks(embedder, pairs: list[tuple[Article, Chunk]], settings: Settings,
-                  progress: Progress | None):
-    """Vectors of `embedding_text` for each (article, chunk), and of each chunk sentence in
-    its context, in slices so token embeddings never fill memory."""
-    import numpy as np
-
-    step = settings.embed_batch_size * 8
-    parts, sentence_parts = [], []
-    for begin in range(0, len(pairs), step):
-        texts, spans = [], []
-        for article, chunk in pairs[begin:begin + step]:
-            text = embedding_text(article, chunk)  # context first, then the chunk's text
-            shift = len(text) - len(chunk.text) - chunk.start
-            texts.append(text)
-            spans.append([(s + shift, e + shift) for s, e in chunk.sentences])
-        vectors, sentence_vectors = embedder.embed_with_spans(texts, spans,
-                                                              settings.embed_batch_size)
-        parts.append(vectors)
-        sentence_parts.append(sentence_vectors)
-        if progress is not None:
-            progress(min(begin + step, len(pairs)), len(pairs))
-    if not parts:
-        return np.zeros((0, 0), dtype=np.float32), np.zeros((0, 0), dtype=np.float32)
-    return np.concatenate(parts), np.concatenate(sentence_parts)
