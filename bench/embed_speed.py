@@ -134,36 +134,15 @@ def _st_encoder(settings: dict):
 
 
 def export_onnx(int8: bool) -> Path:
-    """Export the bundled model to ONNX once (and quantise it); cached under CACHE."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    fp32 = CACHE / "minilm-fp32.onnx"
-    if not fp32.exists():
-        import torch
-        from transformers import AutoModel
+    """The bundled model exported to ONNX as article-qa does it (and quantised); cached
+    under CACHE."""
+    from index.embed import get_embedder
+    from index.onnx_embed import export_query_model, query_model_dir
 
-        bert = AutoModel.from_pretrained(model_path()).eval()
-
-        class Wrapped(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.bert = bert
-
-            def forward(self, input_ids, attention_mask, token_type_ids):
-                return self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                                 token_type_ids=token_type_ids).last_hidden_state
-
-        model = Wrapped()
-        ids = torch.ones((2, 16), dtype=torch.long)
-        dynamic = {"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
-                   "token_type_ids": {0: "b", 1: "s"}, "last_hidden_state": {0: "b", 1: "s"}}
-        tmp = fp32.with_suffix(".tmp.onnx")
-        with torch.no_grad():
-            torch.onnx.export(model, (ids, torch.ones_like(ids), torch.zeros_like(ids)),
-                              str(tmp), input_names=["input_ids", "attention_mask",
-                                                     "token_type_ids"],
-                              output_names=["last_hidden_state"], dynamic_axes=dynamic,
-                              opset_version=17, dynamo=False)
-        tmp.rename(fp32)
+    reason = export_query_model(CACHE, get_embedder())  # the export article-qa itself uses
+    if reason is not None:
+        raise SystemExit(f"ONNX export failed: {reason}")
+    fp32 = query_model_dir(CACHE, None) / "model.onnx"
     if not int8:
         return fp32
     q8 = CACHE / "minilm-int8.onnx"

@@ -22,6 +22,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -104,9 +105,15 @@ def load_query_model(cache_dir: Path, model: str | None,
     """The ONNX copy of `model`, or None when there is none (or no onnxruntime): the caller
     then embeds with sentence-transformers."""
     try:
-        return OnnxEmbedder(query_model_dir(cache_dir, model), threads)
+        return _open_query_model(query_model_dir(cache_dir, model), threads)
     except (OSError, ValueError, KeyError, ImportError):
         return None
+
+
+@lru_cache(maxsize=4)
+def _open_query_model(directory: Path, threads: int) -> OnnxEmbedder:
+    """One session per exported model and thread count in a process (failures not cached)."""
+    return OnnxEmbedder(directory, threads)
 
 
 def export_query_model(cache_dir: Path, embedder: Embedder) -> str | None:

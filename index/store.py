@@ -54,7 +54,7 @@ class StoredIndex:
     #: each chunk's sentences embedded in the chunk's context, chunk by chunk; None when the
     #: index predates them.
     sentence_vectors: np.ndarray | None = field(default=None, repr=False)
-    _first_sentence: dict[str, int] = field(default_factory=dict, repr=False)
+    _first_sentence: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         row = 0

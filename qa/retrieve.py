@@ -85,9 +85,9 @@ class HybridRetriever:
         lexical = self.bm25.scores(question)
         admitted = None
         if where is not None:  # search only the admitted articles' chunks
-            admitted = np.flatnonzero([where.admits(self.index.articles[c.article_id])
-                                       for c in chunks])
-            lexical = np.where(np.isin(np.arange(len(chunks)), admitted), lexical, 0.0)
+            mask = np.array([where.admits(self.index.articles[c.article_id]) for c in chunks])
+            admitted = np.flatnonzero(mask)
+            lexical = np.where(mask, lexical, 0.0)
         if self.sentences is not None:
             dense_rows = self.sentences.best_chunks(vector, n, admitted)
         elif admitted is None:
