@@ -12,7 +12,7 @@ from index.chunk import chunk_article
 from index.clean import clean_record
 from index.embed import get_embedder, resolve_model
 from index.errors import InputError, NoArticlesError, QAError
-from index.load import Notice, find_files, load_file
+from index.load import Notice, find_files, load_file, location
 from index.onnx_embed import export_query_model
 from index.settings import Settings
 from index.store import (
@@ -84,7 +84,7 @@ def _load_articles(paths: Iterable[str | Path], settings: Settings,
     seen: dict[str, str] = {}
     read_files: set[str] = set()
     for file in files:
-        resolved = str(file.resolve())
+        resolved = location(file)
         try:
             records, file_notices = load_file(file, settings.max_file_bytes)
         except InputError as exc:

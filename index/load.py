@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,9 +12,15 @@ from pathlib import Path
 from index.errors import InputError
 from index.html_text import html_to_record
 
-__all__ = ["SUPPORTED_SUFFIXES", "Notice", "RawRecord", "decode", "find_files", "load_file"]
+__all__ = ["MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord", "decode", "find_files",
+           "load_file", "location"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+#: JSON nested deeper than this is refused before parsing (an article needs a handful of levels).
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+#: Detection must beat the Western reading's chaos by this much to be used instead of it.
+_DETECTION_MARGIN = 0.1
 
 #: JSON fields that may hold the article body / the other metadata, in order of preference.
 _BODY_FIELDS = ("body", "text", "content", "article", "story")
@@ -50,30 +58,71 @@ class RawRecord:
 
 
 def find_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Notice]]:
-    """Expand files and folders into article files. Raises `InputError` for a missing path."""
+    """Expand files and folders into article files. Raises `InputError` for a missing path.
+
+    Symbolic links are never followed out of the folder that holds them: such a link, given
+    or found, is skipped with a notice. Links to folders inside a folder are not descended
+    (their target is indexed on its own)."""
     files: list[Path] = []
     notices: list[Notice] = []
     for given in paths:
         path = Path(given).expanduser()
         if not path.exists():
             raise InputError(f"{given}: no such file or folder")
-        if path.is_file():
+        if (notice := _link_outside(path, path.parent)) is not None:
+            notices.append(notice)
+        elif path.is_file():
             files.append(path)
-            continue
-        found = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        if not found:
-            notices.append(Notice(str(path), "skipped", "folder holds no article files "
-                                  f"({', '.join(SUPPORTED_SUFFIXES)})"))
-        files.extend(found)
+        else:
+            found = _walk(path, notices)
+            if not found:
+                notices.append(Notice(str(path), "skipped", "folder holds no article files "
+                                      f"({', '.join(SUPPORTED_SUFFIXES)})"))
+            files.extend(found)
     return files, notices
 
 
+def location(path: Path) -> str:
+    """Where a file sits: its folder resolved, the file itself not (a link keeps its own name,
+    so that deleting the link removes its article)."""
+    return str(Path(os.path.realpath(path.parent)) / path.name)
+
+
+def _link_outside(path: Path, folder: Path) -> Notice | None:
+    """A notice when `path` is a symbolic link whose target lies outside `folder`."""
+    if not path.is_symlink():
+        return None
+    target, folder = path.resolve(), folder.resolve()
+    if target == folder or folder in target.parents:
+        return None
+    kind = "folder" if target.is_dir() else "file"
+    return Notice(str(path), "skipped", f"link to a {kind} outside {folder} ({target}); links "
+                  "are not followed out of the folder being indexed: index the target itself")
+
+
+def _walk(root: Path, notices: list[Notice]) -> list[Path]:
+    """The article files under `root`, without hidden names and without following links out."""
+    found: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        here = Path(folder)
+        for name in sorted(dirs):
+            if not name.startswith(".") and (notice := _link_outside(here / name, root)):
+                notices.append(notice)
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not (here / d).is_symlink()]
+        for name in names:
+            path = here / name
+            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            if (notice := _link_outside(path, root)) is not None:
+                notices.append(notice)
+            elif path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
-    """Bytes to text: UTF-8 first, then a detected encoding. Raises `InputError` for binary."""
+    """Bytes to text: UTF-8, else Western (cp1252, or latin-1 where cp1252 has no character)
+    unless detection is clearly more plausible. Raises `InputError` for binary."""
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:8192]:
         raise InputError(f"{path}: refused: binary file, not text")
     try:
@@ -81,11 +130,20 @@ def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
     except UnicodeDecodeError:
         pass
     from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
 
+    try:
+        text, encoding = data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        text, encoding = data.decode("latin-1"), "latin-1"
     best = from_bytes(data).best()
-    if best is None or best.encoding is None:
-        raise InputError(f"{path}: refused: not text in any known encoding")
-    return str(best), Notice(path, "decoded", f"not UTF-8; read as {best.encoding}")
+    if best is not None and best.encoding is not None and str(best) != text:
+        # charset-normalizer reads short Latin-1 text as cp1250 as readily as cp1252
+        # ("naïve" -> "naďve"): only take its guess when the Western reading is garbled
+        western_chaos = mess_ratio(text[:200_000], 1.0)
+        if best.chaos + _DETECTION_MARGIN <= western_chaos:
+            text, encoding = str(best), best.encoding
+    return text, Notice(path, "decoded", f"not UTF-8; read as {encoding}")
 
 
 def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]]:
@@ -95,11 +153,14 @@ def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]
     if suffix not in SUPPORTED_SUFFIXES:
         raise InputError(f"{name}: skipped: unsupported file type {suffix or '(none)'} "
                          f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise InputError(f"{name}: refused: {size / 1e6:.1f} MB is over the "
-                         f"{max_bytes / 1e6:.1f} MB limit (set QA_MAX_FILE_MB to raise it)")
-    data = path.read_bytes()
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"{name}: refused: {size / 1e6:.1f} MB is over the "
+                             f"{max_bytes / 1e6:.1f} MB limit (set QA_MAX_FILE_MB to raise it)")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{name}: skipped: cannot read it ({exc.strerror})") from None
     text, notice = decode(data, name)
     notices = [notice] if notice else []
     if not text.strip():
@@ -119,20 +180,10 @@ def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]
 
 def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
     if jsonl:
-        objects = []
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    objects.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{name}: refused: malformed JSON on line {lineno} "
-                                     f"({exc.msg})") from None
+        objects = [_parse_json(line, name, f"on line {lineno}")
+                   for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}: refused: malformed JSON at line {exc.lineno} "
-                             f"({exc.msg})") from None
+        data = _parse_json(text, name)
         objects = data if isinstance(data, list) else [data]
     many = len(objects) > 1
     for n, obj in enumerate(objects, 1):
@@ -146,3 +197,23 @@ def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
                 value = " and ".join(str(v) for v in value)
             fields[key] = str(value)
         yield RawRecord(f"{name}#{n}" if many else name, body, fields)
+
+
+def _parse_json(text: str, name: str, where: str = "") -> object:
+    """`json.loads` for untrusted files: nesting deeper than `MAX_JSON_DEPTH` is refused first
+    (the parser would otherwise recurse until Python gives up)."""
+    depth = 0
+    for token in _JSON_TOKENS.finditer(text):
+        bracket = token.group()
+        if bracket in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InputError(f"{name}: refused: JSON nested more than {MAX_JSON_DEPTH} "
+                                 f"levels deep{' ' + where if where else ''}")
+        elif bracket in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: refused: malformed JSON "
+                         f"{where or f'at line {exc.lineno}'} ({exc.msg})") from None

@@ -1,0 +1,114 @@
+"""Hostile or odd article folders (issue 11, items 2, 7, 8): links out of the folder, deeply
+nested JSON, Latin-1 text. Each is handled on its own; the rest is indexed and nothing is lost."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from index import open_index
+from index.load import decode
+from tests.faults import assert_old_data_answers, run_cli
+
+
+def _texts(index_dir: Path) -> dict[str, str]:
+    return {Path(a.path).name: a.text for a in open_index(index_dir).articles.values()}
+
+
+def test_links_out_of_the_folder_are_skipped_and_a_deleted_link_removes_its_article(
+        index_copy: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd.txt").write_text("root:x:0:0:root:/root:/bin/bash\n"
+                                        "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    (outside / "notes.md").write_text("Private notes\n\nThe vault code is 4321.")
+    folder = tmp_path / "articles"
+    (folder / ".drafts").mkdir(parents=True)
+    (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    (folder / ".drafts" / "bridge").write_text("Bridge closes\n\nThe old bridge closed today.")
+    os.symlink(outside / "passwd.txt", folder / "passwd.txt")
+    os.symlink(outside, folder / "private")
+    os.symlink("../outside/notes.md", folder / "relative.md")
+    os.symlink(folder / ".drafts" / "bridge", folder / "bridge.txt")  # inside: followed
+
+    result = run_cli("index", folder, "--index-dir", index_copy)
+    assert result.exit_code == 0, result.output
+    for name, kind in [("passwd.txt", "file"), ("private", "folder"), ("relative.md", "file")]:
+        assert f"{folder / name}: skipped: link to a {kind} outside {folder}" in result.stderr
+    texts = _texts(index_copy)
+    assert sorted(texts)[-2:] == ["bridge.txt", "harbour.txt"] and len(texts) == 4
+    assert not any("root:x" in t or "vault" in t for t in texts.values())
+    # a shell glob names the links one by one: still not followed
+    glob = run_cli("index", *sorted(folder.iterdir()), "--index-dir", index_copy)
+    assert glob.exit_code == 0 and f"{folder / 'passwd.txt'}: skipped: link" in glob.stderr
+    assert "vault" not in str(_texts(index_copy))
+
+    (folder / "bridge.txt").unlink()
+    again = run_cli("index", folder, "--index-dir", index_copy)
+    assert f"{folder / 'bridge.txt'}: removed: file is gone" in again.stderr
+    assert "bridge.txt" not in _texts(index_copy)
+    assert_old_data_answers(index_copy, 3)
+
+
+def test_deeply_nested_json_is_refused_alone_and_the_rest_is_indexed(index_copy: Path,
+                                                                      tmp_path: Path) -> None:
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "deep.json").write_text("[" * 100_000)
+    (folder / "deep-object.jsonl").write_text(
+        json.dumps({"title": "ok", "body": "Fine line."}) + "\n" + '{"a":' * 5000 + "\n")
+    (folder / "brackets-in-strings.json").write_text(json.dumps(
+        {"title": "Brackets", "body": "Markets fell [" * 200 + " sharply on Friday."}))
+    (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+
+    result = run_cli("index", folder, "--index-dir", index_copy)
+    assert result.exit_code == 0, result.output
+    assert f"{folder / 'deep.json'}: refused: JSON nested more than 64 levels deep" \
+        in result.stderr
+    assert "deep-object.jsonl: refused: JSON nested more than 64 levels deep on line 2" \
+        in result.stderr
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
+    assert "2 added" in result.stdout
+    assert sorted(_texts(index_copy))[-2:] == ["brackets-in-strings.json", "harbour.txt"]
+    assert_old_data_answers(index_copy, 4)
+
+
+LATIN1 = ["The naïve reporter met José Muñoz at the café in Zürich.",
+          "naïve Muñoz",
+          "Die Bürger in München äußerten große Sorge. Schön.",
+          "El señor Muñoz dijo que la situación en España es difícil. ¿Por qué? Años."]
+
+
+def test_latin1_text_survives_and_the_encoding_is_reported(index_copy: Path,
+                                                           tmp_path: Path) -> None:
+    folder = tmp_path / "latin"
+    folder.mkdir()
+    for n, text in enumerate(LATIN1):
+        (folder / f"latin-{n}.txt").write_bytes(f"Story {n}\n\n{text}\n".encode("latin-1"))
+    # one large file: charset-normalizer alone reads it as cp1250 ("naďve", "Muńoz")
+    (folder / "long.txt").write_bytes(f"Long story\n\n{LATIN1[0] * 2000}".encode("latin-1"))
+    (folder / "smart-quotes.txt").write_bytes("Quotes\n\nHe said “no” — twice… and paid €5."
+                                              .encode("cp1252"))
+
+    result = run_cli("index", folder, "--index-dir", index_copy)
+    assert result.exit_code == 0, result.output
+    for name in ["latin-0.txt", "long.txt", "smart-quotes.txt"]:
+        assert f"{folder / name}: decoded: not UTF-8; read as cp1252" in result.stderr
+    texts = _texts(index_copy)
+    for n, text in enumerate(LATIN1):
+        assert text in texts[f"latin-{n}.txt"]
+    assert LATIN1[0] in texts["long.txt"]
+    assert "“no” — twice… and paid €5" in texts["smart-quotes.txt"]
+    assert_old_data_answers(index_copy, 2 + len(LATIN1) + 2)
+
+
+def test_other_encodings_are_still_detected() -> None:
+    for text, encoding in [("Президент России заявил, что переговоры продолжатся в Москве.",
+                            "cp1251"),
+                           ("Zażółć gęślą jaźń. Rząd przyjął nową ustawę w Łodzi.", "cp1250"),
+                           ("Ο πρωθυπουργός δήλωσε ότι η κυβέρνηση θα συνεχίσει.", "cp1253"),
+                           ("東京で新しい法律が成立しました。首相は説明した。", "shift_jis")]:
+        decoded, notice = decode(text.encode(encoding), "x.txt")
+        assert decoded == text, encoding
+        assert notice is not None and "not UTF-8; read as" in notice.message
