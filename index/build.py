@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -11,17 +12,11 @@ from index.article import Article, Chunk
 from index.chunk import chunk_article
 from index.clean import clean_record
 from index.embed import get_embedder, resolve_model
-from index.errors import InputError, NoArticlesError, QAError
+from index.errors import IndexNotFoundError, InputError, NoArticlesError, QAError
 from index.load import Notice, find_files, load_file, location
 from index.onnx_embed import export_query_model
 from index.settings import Settings
-from index.store import (
-    FORMAT_VERSION,
-    current_generation,
-    open_index,
-    write_generation,
-    writer_lock,
-)
+from index.store import FORMAT_VERSION, open_index, write_generation, writer_lock
 
 __all__ = ["BuildReport", "build_index"]
 
@@ -123,8 +118,13 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
 
     with writer_lock(settings.index_dir):
         old = None
-        if not rebuild and current_generation(settings.index_dir) is not None:
-            old = open_index(settings.index_dir)
+        if not rebuild:
+            with contextlib.suppress(IndexNotFoundError):
+                old = open_index(settings.index_dir)
+        if old is not None and old.fallback is not None:
+            report.notices.append(Notice(str(settings.index_dir), "recovered",
+                                         f"{old.fallback}; the new generation is built from "
+                                         f"{old.path.name}, the newest intact one"))
         model = settings.model or (old.model if old else None)
         model_name = resolve_model(model)[0]
         chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
@@ -170,6 +170,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             raise NoArticlesError(f"Nothing to index under {where}: {problems}")
 
         changed = report.added or report.updated or report.removed or not reusable or \
+            old.fallback is not None or \
             any(old_articles[i].path != a.path for i, a in kept.items() if i in old_articles)
         if not changed and old is not None:
             _export_query_model(settings, model, report)

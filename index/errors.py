@@ -5,6 +5,8 @@ Every message says what went wrong and what to do about it. `qa` re-exports thes
 
 __all__ = [
     "EmptyQuestionError",
+    "IndexDamagedError",
+    "IndexFallbackWarning",
     "IndexMismatchError",
     "IndexNotFoundError",
     "InputError",
@@ -39,6 +41,14 @@ class IndexNotFoundError(QAError):
 
 class IndexMismatchError(QAError):
     """The index on disk was built with another model, dimension or format version."""
+
+
+class IndexDamagedError(QAError):
+    """The index on disk is damaged and no intact generation of it is left."""
+
+
+class IndexFallbackWarning(UserWarning):
+    """The current index generation is damaged; an older intact one answers instead."""
 
 
 class EmptyQuestionError(QAError):

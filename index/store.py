@@ -1,7 +1,8 @@
 """The on-disk index: one directory of generations and a pointer to the current one.
 
     INDEX_DIR/CURRENT          name of the current generation (replaced atomically)
-    INDEX_DIR/gen-*/manifest.json   format version, model, dimension, counts, hashes
+    INDEX_DIR/gen-*/manifest.json   format version, model, dimension, counts, hashes,
+                                    sequence number, every other file's size and sha256
     INDEX_DIR/gen-*/articles.jsonl  one cleaned article per line
     INDEX_DIR/gen-*/chunks.jsonl    one chunk per line, in vector order
     INDEX_DIR/gen-*/embeddings.npy  float32 vectors, row i = chunk i
@@ -10,7 +11,13 @@
     INDEX_DIR/gen-*/vectors.faiss   the FAISS index over those vectors
 
 A build writes a complete new generation beside the current one and then swaps `CURRENT`,
-so a crash or kill at any moment leaves the previous index loadable and unchanged.
+so a crash or kill at any moment leaves the previous index loadable and unchanged. The
+manifest records each file's size and sha256: sizes are verified on every open, checksums by
+`check_index` (`qa index --check`). The generation that was current before a swap is kept, so
+that a reader which has just read `CURRENT` can still open it; a reader whose generation
+vanished anyway reads `CURRENT` once more. A damaged pointer or generation falls back to the
+newest intact generation with an `IndexFallbackWarning`, or raises `IndexDamagedError`
+(see `index/generations.py` for the directory's rules).
 """
 
 from __future__ import annotations
@@ -20,24 +27,42 @@ import fcntl
 import json
 import os
 import shutil
-import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.article import Article, Chunk
-from index.errors import IndexMismatchError, IndexNotFoundError, QAError
+from index.errors import (
+    IndexDamagedError,
+    IndexFallbackWarning,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from index.generations import (
+    GenerationDamaged,
+    file_records,
+    fsync_dir,
+    generations,
+    new_name,
+    prune,
+    read_pointer,
+    sequence_of,
+    set_pointer,
+    verify_sizes,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["FORMAT_VERSION", "StoredIndex", "open_index", "write_generation", "writer_lock"]
+__all__ = ["FORMAT_VERSION", "StoredIndex", "current_generation", "load_generation", "open_index",
+           "write_generation", "writer_lock"]
 
 FORMAT_VERSION = 1
 #: Above this many vectors the FAISS index is approximate (HNSW) instead of exact (flat).
 HNSW_THRESHOLD = 200_000
-_POINTER = "CURRENT"
+_REQUIRED = ("articles.jsonl", "chunks.jsonl", "embeddings.npy", "vectors.faiss")
 
 
 @dataclass
@@ -54,6 +79,8 @@ class StoredIndex:
     #: each chunk's sentences embedded in the chunk's context, chunk by chunk; None when the
     #: index predates them.
     sentence_vectors: np.ndarray | None = field(default=None, repr=False)
+    #: why this generation answers instead of the one `CURRENT` names (None: it is current).
+    fallback: str | None = None
     _first_sentence: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -89,58 +116,148 @@ def _rebuild_hint(index_dir: Path) -> str:
 
 
 def current_generation(index_dir: Path) -> Path | None:
-    pointer = index_dir / _POINTER
-    if not pointer.is_file():
-        return None
-    generation = index_dir / pointer.read_text().strip()
-    return generation if generation.is_dir() else None
+    """The generation folder `CURRENT` names, if it is a valid one and exists."""
+    name = read_pointer(index_dir).name
+    return index_dir / name if name is not None and (index_dir / name).is_dir() else None
 
 
 def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
-    """Load the current generation of an index. With `model`, insist that the index was built
-    with it. Raises `IndexNotFoundError` or `IndexMismatchError` with the command to fix it."""
-    import numpy as np
-
+    """Load the current generation of an index (an older intact one, with a warning, when it
+    is damaged). With `model`, insist that the index was built with it. Raises
+    `IndexNotFoundError`, `IndexDamagedError` or `IndexMismatchError` with the command to fix
+    it."""
     from index.embed import resolve_model
 
     index_dir = Path(index_dir).expanduser()
-    generation = current_generation(index_dir)
-    if generation is None:
+    index = _open_current(index_dir)
+    if model is not None and resolve_model(model)[0] != index.model:
+        raise IndexMismatchError(
+            f"Index at {index_dir} was built with model {index.model!r}, not "
+            f"{resolve_model(model)[0]!r}; ask with --model {index.model} or "
+            f"{_rebuild_hint(index_dir)} --model {model}")
+    return index
+
+
+def _open_current(index_dir: Path) -> StoredIndex:
+    pointer = read_pointer(index_dir)
+    if pointer.name is None and pointer.problem is None:
         raise IndexNotFoundError(index_dir)
-    try:
-        manifest = json.loads((generation / "manifest.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise QAError(
-            f"Index at {index_dir} is unreadable ({exc}); {_rebuild_hint(index_dir)}") from None
+    problem = pointer.problem
+    for _attempt in range(2):  # once more when a writer swapped CURRENT meanwhile
+        if pointer.name is None:
+            break
+        try:
+            return load_generation(index_dir / pointer.name, index_dir)
+        except GenerationDamaged as exc:
+            problem = f"the current generation {pointer.name} is damaged: {exc}"
+        now = read_pointer(index_dir)
+        if now == pointer:
+            break
+        pointer, problem = now, now.problem
+    return _fallback(index_dir, str(problem), skip=pointer.name)
+
+
+def _fallback(index_dir: Path, problem: str, skip: str | None) -> StoredIndex:
+    """The newest intact generation other than `skip`, with a warning saying why."""
+    unusable = []
+    for generation in generations(index_dir):
+        if generation.name == skip:
+            continue
+        try:
+            index = load_generation(generation, index_dir)
+        except (GenerationDamaged, IndexMismatchError) as exc:
+            unusable.append(f"{generation.name}: {exc}")
+            continue
+        index.fallback = problem
+        warnings.warn(
+            f"Index at {index_dir}: {problem}. Answering from {generation.name}, the newest "
+            f"intact generation ({len(index.articles)} articles, built "
+            f"{index.manifest.get('built_at', '?')}); the next `qa index PATH...` makes a new "
+            f"current generation from it (`qa index --check` shows the details).",
+            IndexFallbackWarning, stacklevel=4)
+        return index
+    raise IndexDamagedError(f"Index at {index_dir} is damaged ({'; '.join([problem, *unusable])})"
+                            f" and no intact generation is left; {_rebuild_hint(index_dir)}")
+
+
+def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
+    """Load one generation, its files' sizes verified against the manifest. Raises
+    `GenerationDamaged` (which file, and why) or `IndexMismatchError` (another format)."""
+    if generation.is_symlink() or not generation.is_dir():
+        raise GenerationDamaged(f"{generation.name} is missing")
+    manifest = _parse(generation / "manifest.json", lambda p: json.loads(p.read_text()))
+    if not isinstance(manifest, dict):
+        raise GenerationDamaged("manifest.json is not a JSON object")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"Index at {index_dir} has format version {version}, this program reads version "
             f"{FORMAT_VERSION}; {_rebuild_hint(index_dir)}")
-    if model is not None and resolve_model(model)[0] != manifest["model"]:
-        raise IndexMismatchError(
-            f"Index at {index_dir} was built with model {manifest['model']!r}, not "
-            f"{resolve_model(model)[0]!r}; ask with --model {manifest['model']} or "
-            f"{_rebuild_hint(index_dir)} --model {model}")
-    articles = {a["id"]: Article.from_dict(a) for a in _read_jsonl(generation / "articles.jsonl")}
-    chunks = [Chunk.from_dict(c) for c in _read_jsonl(generation / "chunks.jsonl")]
-    embeddings = np.load(generation / "embeddings.npy", allow_pickle=False, mmap_mode="r")
-    if embeddings.shape != (len(chunks), manifest["dimension"]):
-        raise IndexMismatchError(
-            f"Index at {index_dir} is inconsistent: {embeddings.shape[0]} vectors of "
-            f"dimension {embeddings.shape[1]} for {len(chunks)} chunks of dimension "
-            f"{manifest['dimension']}; {_rebuild_hint(index_dir)}")
+    if not isinstance(manifest.get("model"), str):
+        raise GenerationDamaged("manifest.json names no model")
+    records = manifest.get("files")
+    if not isinstance(records, dict):  # built before sizes and checksums were recorded
+        present = [n for n in ("sentences.npy",) if (generation / n).exists()]
+        records = {name: {} for name in (*_REQUIRED, *present)}
+    verify_sizes(generation, records)
+    articles = _parse(generation / "articles.jsonl", lambda p: {
+        a["id"]: Article.from_dict(a) for a in _read_jsonl(p)})
+    chunks = _parse(generation / "chunks.jsonl",
+                    lambda p: [Chunk.from_dict(c) for c in _read_jsonl(p)])
+    embeddings = _parse(generation / "embeddings.npy", _load_array)
     sentences = None
     if (generation / "sentences.npy").exists():
-        sentences = np.load(generation / "sentences.npy", allow_pickle=False, mmap_mode="r")
-        if sentences.shape != (sum(len(c.sentences) for c in chunks), manifest["dimension"]):
-            raise IndexMismatchError(
-                f"Index at {index_dir} is inconsistent: {sentences.shape[0]} sentence vectors "
-                f"for the chunks' sentences; {_rebuild_hint(index_dir)}")
+        sentences = _parse(generation / "sentences.npy", _load_array)
     import faiss
 
-    vectors = faiss.read_index(str(generation / "vectors.faiss"))
+    vectors = _parse(generation / "vectors.faiss", lambda p: faiss.read_index(str(p)))
+    _check_consistent(manifest, articles, chunks, embeddings, sentences, vectors)
     return StoredIndex(generation, manifest, articles, chunks, embeddings, vectors, sentences)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    import numpy as np
+
+    return np.load(path, allow_pickle=False, mmap_mode="r")
+
+
+def _parse(path: Path, read: Callable[[Path], Any]) -> Any:
+    """`read(path)`, with any failure to read or parse it as `GenerationDamaged`."""
+    try:
+        return read(path)
+    except FileNotFoundError:
+        raise GenerationDamaged(f"{path.name} is missing") from None
+    # RuntimeError: what FAISS raises for a damaged file
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else ""
+        raise GenerationDamaged(f"{path.name} is unreadable ({type(exc).__name__}: "
+                                f"{reason})") from None
+
+
+def _check_consistent(manifest: dict, articles: dict[str, Article], chunks: list[Chunk],
+                      embeddings: np.ndarray, sentences: np.ndarray | None, vectors: Any) -> None:
+    """Raise `GenerationDamaged` when the files of a generation do not fit together."""
+    dimension = manifest.get("dimension")
+    problems = [
+        (manifest.get("articles", len(articles)) != len(articles),
+         f"articles.jsonl holds {len(articles)} articles, the manifest says "
+         f"{manifest.get('articles')}"),
+        (manifest.get("chunks", len(chunks)) != len(chunks),
+         f"chunks.jsonl holds {len(chunks)} chunks, the manifest says {manifest.get('chunks')}"),
+        (any(c.article_id not in articles for c in chunks),
+         "chunks.jsonl names articles that articles.jsonl does not hold"),
+        (embeddings.shape != (len(chunks), dimension),
+         f"embeddings.npy holds {embeddings.shape} vectors for {len(chunks)} chunks of "
+         f"dimension {dimension}"),
+        (sentences is not None and sentences.shape != (
+            sum(len(c.sentences) for c in chunks), dimension),
+         "sentences.npy does not hold one vector per chunk sentence"),
+        (vectors.ntotal != len(chunks) or vectors.d != dimension,
+         f"vectors.faiss holds {vectors.ntotal} vectors for {len(chunks)} chunks"),
+    ]
+    for failed, problem in problems:
+        if failed:
+            raise GenerationDamaged(problem)
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
@@ -175,12 +292,15 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
                      chunks: list[Chunk], embeddings: np.ndarray,
                      sentence_vectors: np.ndarray) -> Path:
     """Write a complete generation beside the current one, then make it current atomically.
-    Older generations are removed afterwards. Call with `writer_lock` held."""
+    The generation that was current stays (a reader may be opening it); older ones and
+    unfinished builds are removed. Call with `writer_lock` held."""
     import faiss
     import numpy as np
 
     index_dir.mkdir(parents=True, exist_ok=True)
-    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    existing = generations(index_dir)
+    previous = read_pointer(index_dir).name or (existing[0].name if existing else None)
+    name = new_name()
     tmp = index_dir / f".{name}.partial"
     tmp.mkdir()
     try:
@@ -189,23 +309,20 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
         np.save(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32))
         np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16))
         faiss.write_index(_build_faiss(embeddings), str(tmp / "vectors.faiss"))
+        manifest = {**manifest, "files": file_records(tmp),
+                    "sequence": 1 + max((sequence_of(g) for g in existing), default=0)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         for written in tmp.iterdir():
             with written.open("rb") as f:
                 os.fsync(f.fileno())
+        fsync_dir(tmp)
         os.rename(tmp, index_dir / name)
-        pointer_tmp = index_dir / f".{_POINTER}.tmp"
-        pointer_tmp.write_text(name + "\n")
-        with pointer_tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(pointer_tmp, index_dir / _POINTER)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(index_dir / name, ignore_errors=True)
         raise
-    for old in index_dir.iterdir():
-        if old.name != name and (old.name.startswith("gen-") or old.name.endswith(".partial")):
-            shutil.rmtree(old, ignore_errors=True)
+    fsync_dir(index_dir)
+    set_pointer(index_dir, name)
+    prune(index_dir, keep={name} | ({previous} if previous else set()))
     return index_dir / name
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -13,6 +14,8 @@ import click
 from index.errors import QAError
 
 __all__ = ["main"]
+
+_python_show_warning = warnings.showwarning
 
 _index_dir = click.option("--index-dir", type=click.Path(path_type=Path), default=None,
                           help="Index directory [env QA_INDEX_DIR; default "
@@ -37,17 +40,27 @@ def cli() -> None:
 
 
 @cli.command("index")
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1)
 @_index_dir
 @_model
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
 @click.option("--max-file-mb", type=float, default=None, help="Refuse larger files [default 5].")
+@click.option("--check", is_flag=True, help="Only verify the index (every file's size and "
+              "sha256) and say what is wrong; exit 1 when it is damaged.")
 def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | None,
-                  rebuild: bool, max_file_mb: float | None) -> None:
+                  rebuild: bool, max_file_mb: float | None, check: bool) -> None:
     """Build or update the index from article files and folders (.txt .md .html .json .jsonl).
 
     Unchanged articles are not embedded again; articles whose files under PATHS were deleted
-    are removed; articles indexed from other paths are kept."""
+    are removed; articles indexed from other paths are kept. Links are not followed out of
+    the folders given."""
+    if check:
+        if paths:
+            raise click.UsageError("--check verifies the index only: give it no PATHS.")
+        _check(_settings(index_dir).index_dir)
+        return
+    if not paths:
+        raise click.UsageError("Missing argument 'PATHS...' (or use --check).")
     from index.build import build_index
 
     max_bytes = int(max_file_mb * 1024 * 1024) if max_file_mb else None
@@ -58,6 +71,17 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | N
     for path in report.removed:
         click.echo(f"{path}: removed: file is gone", err=True)
     click.echo(f"{report.summary}\nindex: {settings.index_dir}")
+
+
+def _check(index_dir: Path) -> None:
+    from index.check import check_index
+
+    verdict = check_index(index_dir)
+    click.echo(f"index: {index_dir}")
+    for line in verdict.lines:
+        click.echo(line)
+    if not verdict.ok:
+        raise verdict.error()
 
 
 def _progress_bar():
@@ -171,8 +195,19 @@ def eval_command(questions: Path, index_dir: Path | None, model: str | None, llm
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our own warnings (a damaged index generation) as one line, like errors."""
+    from index.errors import IndexFallbackWarning
+
+    if issubclass(category, IndexFallbackWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
     """Entry point: run the CLI; errors print one line and exit non-zero."""
+    warnings.showwarning = _show_warning
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

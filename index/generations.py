@@ -1,0 +1,152 @@
+"""The index directory as a small database: generation names, the `CURRENT` pointer, each
+generation's file records (size and sha256), and removal of superseded generations.
+
+`CURRENT` holds one generation name (`gen-...`) and nothing else; a generation is a real
+folder directly inside the index directory, never a link. Generations are ordered by the
+`sequence` their manifest records (older indexes have none: they sort first, by name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["POINTER", "GenerationDamaged", "Pointer", "file_records", "generations",
+           "new_name", "prune", "read_pointer", "sequence_of", "set_pointer",
+           "verify_checksums", "verify_sizes"]
+
+POINTER = "CURRENT"
+_NAME = re.compile(r"gen-[A-Za-z0-9_-]{1,120}")
+_LEFTOVER = (".partial", ".deleting")
+
+
+class GenerationDamaged(Exception):  # internal: open_index turns it into a QAError
+    """One generation cannot be used; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What `CURRENT` says: a valid generation `name`, or the `problem` with it."""
+
+    name: str | None
+    problem: str | None = None
+
+
+def new_name() -> str:
+    return f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+
+
+def read_pointer(index_dir: Path) -> Pointer:
+    """Read and validate `CURRENT`; `Pointer(None)` when there is none."""
+    try:
+        raw = (index_dir / POINTER).read_bytes()
+    except FileNotFoundError:
+        return Pointer(None, None if not generations(index_dir) else "CURRENT is missing")
+    except OSError as exc:
+        return Pointer(None, f"CURRENT is unreadable ({exc.strerror})")
+    name = raw.decode("ascii", "replace").strip()
+    if not _NAME.fullmatch(name):
+        shown = name[:60] + ("..." if len(name) > 60 else "")
+        return Pointer(None, f"CURRENT holds {shown!r}, not the name of a generation")
+    if (index_dir / name).is_symlink():
+        return Pointer(None, f"CURRENT names {name}, a link, not a generation folder")
+    return Pointer(name)
+
+
+def set_pointer(index_dir: Path, name: str) -> None:
+    """Make `name` current atomically and durably."""
+    tmp = index_dir / f".{POINTER}.tmp"
+    with tmp.open("w") as f:
+        f.write(name + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, index_dir / POINTER)
+    fsync_dir(index_dir)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sequence_of(generation: Path) -> int:
+    """The generation's sequence number; -1 when its manifest is unreadable, 0 before they."""
+    try:
+        manifest = json.loads((generation / "manifest.json").read_text())
+        return int(manifest.get("sequence", 0))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return -1
+
+
+def generations(index_dir: Path) -> list[Path]:
+    """The generation folders, newest first."""
+    try:
+        found = [p for p in index_dir.iterdir()
+                 if _NAME.fullmatch(p.name) and not p.is_symlink() and p.is_dir()]
+    except FileNotFoundError:
+        return []
+    return sorted(found, key=lambda p: (sequence_of(p), p.name), reverse=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_records(generation: Path) -> dict[str, dict[str, int | str]]:
+    """Size and sha256 of every file in a generation being written (the manifest excepted)."""
+    return {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)}
+            for p in sorted(generation.iterdir()) if p.name != "manifest.json"}
+
+
+def verify_sizes(generation: Path, records: dict[str, dict]) -> None:
+    """Raise `GenerationDamaged` unless every recorded file is a regular file of its recorded
+    size (records without a size: only that it is a regular file)."""
+    for name, record in records.items():
+        try:
+            found = (generation / name).lstat()
+        except FileNotFoundError:
+            raise GenerationDamaged(f"{name} is missing") from None
+        if not stat.S_ISREG(found.st_mode):
+            raise GenerationDamaged(f"{name} is not a regular file")
+        if "size" in record and found.st_size != record["size"]:
+            raise GenerationDamaged(f"{name} is {found.st_size} bytes, the manifest says "
+                                    f"{record['size']}")
+
+
+def verify_checksums(generation: Path, records: dict[str, dict]) -> list[str]:
+    """What differs from the recorded sha256s (sizes are checked by `verify_sizes`)."""
+    return [f"{name} does not match its recorded sha256 (its content changed)"
+            for name, record in records.items() if _sha256(generation / name) != record.get(
+                "sha256")]
+
+
+def prune(index_dir: Path, keep: set[str]) -> None:
+    """Remove unfinished builds, and the generations older than the newest in `keep` that are
+    not in `keep`. Call with the writer lock held, right after a complete generation became
+    current. Each one is renamed away first, so a reader sees it whole or not at all."""
+    ordered = generations(index_dir)
+    kept = [i for i, g in enumerate(ordered) if g.name in keep]
+    if not kept:
+        return
+    for old in ordered[kept[0] + 1:]:
+        if old.name not in keep:
+            doomed = index_dir / f".{old.name}.deleting"
+            os.rename(old, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+    for leftover in index_dir.iterdir():
+        if leftover.name.startswith(".") and leftover.name.endswith(_LEFTOVER):
+            shutil.rmtree(leftover, ignore_errors=True)

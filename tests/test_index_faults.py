@@ -1,0 +1,250 @@
+"""The index directory as a database (issue 11, items 3, 4, 5 and `qa index --check`): a
+damaged pointer or file falls back to an intact generation with a warning, or fails with a
+typed error naming `--rebuild`; nothing is deleted that a newer complete generation does not
+hold; a reader racing the writer's cleanup reads `CURRENT` again."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from index import Settings, build_index, open_index
+from index import store as store_module
+from index.errors import IndexDamagedError, IndexFallbackWarning
+from index.generations import generations
+from tests.faults import QUESTION, assert_old_data_answers, run_cli
+
+FILES = ["articles.jsonl", "chunks.jsonl", "embeddings.npy", "sentences.npy", "vectors.faiss",
+         "manifest.json"]
+
+
+@pytest.fixture(scope="module")
+def two_generations(seed_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seed index (2 articles) plus a newer generation with a third article, from
+    `extra/`. Copy it with `damaged_copy` before changing it."""
+    base = tmp_path_factory.mktemp("two-generations")
+    shutil.copytree(seed_index, base / "index")
+    (base / "extra").mkdir()
+    (base / "extra" / "harbour.txt").write_text("Harbour reopens\n\nThe harbour of Kelso "
+                                                "reopened on Monday after repairs.")
+    build_index([base / "extra"], Settings.from_env(index_dir=base / "index"))
+    return base / "index"
+
+
+@pytest.fixture
+def damaged_copy(two_generations: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(two_generations, target)
+    return target
+
+
+def _current(index_dir: Path) -> Path:
+    return index_dir / (index_dir / "CURRENT").read_text().strip()
+
+
+def _strip_checksums(index_dir: Path) -> None:
+    """Make every generation look like one built before sizes and checksums were recorded."""
+    for generation in generations(index_dir):
+        manifest = json.loads((generation / "manifest.json").read_text())
+        manifest.pop("files"), manifest.pop("sequence")
+        (generation / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "deleted":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+
+
+def test_garbage_current_falls_back_and_the_next_index_keeps_every_article(
+        damaged_copy: Path, two_generations: Path) -> None:
+    (damaged_copy / "CURRENT").write_text("\x00garbage\n")
+    with pytest.warns(IndexFallbackWarning, match="CURRENT holds .*garbage.* newest intact"):
+        asked = run_cli("ask", QUESTION, "--index-dir", damaged_copy)
+    assert asked.exit_code == 0, asked.output
+    check = run_cli("index", "--check", "--index-dir", damaged_copy)
+    assert check.exit_code == 1 and isinstance(check.exception, IndexDamagedError)
+    assert "CURRENT holds" in str(check.exception) and "--rebuild" in str(check.exception)
+    assert "CURRENT holds" in check.stdout
+
+    # the issue's data-loss path: following the advice must not delete the intact generation
+    other = damaged_copy.parent / "other"
+    other.mkdir()
+    (other / "storm.txt").write_text("Storm\n\nA storm hit the coast of Fife on Sunday night.")
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", other, "--index-dir", damaged_copy)
+    assert indexed.exit_code == 0, indexed.output
+    assert "recovered: CURRENT holds" in indexed.stderr
+    assert "index now holds 4 articles" in indexed.stdout
+    assert run_cli("index", "--check", "--index-dir", damaged_copy).exit_code == 0
+    assert_old_data_answers(damaged_copy, 4)
+
+
+def test_current_is_never_followed_out_of_the_index_directory(damaged_copy: Path,
+                                                              tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    build_index([_one_article(tmp_path)], Settings.from_env(index_dir=elsewhere))
+    outside = _current(elsewhere)
+    for pointer in [f"../elsewhere/{outside.name}", str(outside)]:
+        (damaged_copy / "CURRENT").write_text(pointer)
+        with pytest.warns(IndexFallbackWarning, match="not the name of a generation"):
+            assert len(open_index(damaged_copy).articles) == 3  # its own data, not the outside
+    (damaged_copy / "gen-link").symlink_to(outside)
+    (damaged_copy / "CURRENT").write_text("gen-link")
+    with pytest.warns(IndexFallbackWarning, match="gen-link, a link"):
+        assert len(open_index(damaged_copy).articles) == 3
+
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "gen-link").symlink_to(outside)
+    (lone / "CURRENT").write_text("gen-link")
+    asked = run_cli("ask", QUESTION, "--index-dir", lone)
+    assert isinstance(asked.exception, IndexDamagedError)
+    assert "no intact generation is left" in str(asked.exception)
+    assert "qa index PATH... --rebuild" in str(asked.exception)
+    assert outside.is_dir() and len(open_index(elsewhere).articles) == 1
+
+
+def _one_article(tmp_path: Path) -> Path:
+    path = tmp_path / "outside-article.txt"
+    path.write_text("Outside\n\nThis article lives in another index entirely.")
+    return path
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["checksums", "legacy"])
+@pytest.mark.parametrize("how", ["truncated", "deleted"])
+@pytest.mark.parametrize("name", FILES)
+def test_a_damaged_file_falls_back_or_fails_typed_and_loses_nothing(
+        damaged_copy: Path, two_generations: Path, name: str, how: str, legacy: bool) -> None:
+    if legacy:
+        _strip_checksums(damaged_copy)
+    current = _current(damaged_copy)
+    _damage(current / name, how)
+    if legacy and name == "sentences.npy" and how == "deleted":
+        # indexes built before sentence vectors have none: it opens without them
+        assert open_index(damaged_copy).sentence_vectors is None
+        return
+
+    with pytest.warns(IndexFallbackWarning, match=f"{current.name} is damaged.*newest intact"):
+        assert_old_data_answers(damaged_copy, 2)  # the previous generation answers
+    check = run_cli("index", "--check", "--index-dir", damaged_copy)
+    assert check.exit_code == 1, check.output
+    assert f"{current.name} (current): damaged" in check.stdout and name in check.stdout
+    assert "--rebuild" in str(check.exception)
+    with pytest.warns(IndexFallbackWarning):  # re-indexing restores the newest article
+        indexed = run_cli("index", two_generations.parent / "extra", "--index-dir",
+                          damaged_copy)
+    assert indexed.exit_code == 0, indexed.output
+    assert_old_data_answers(damaged_copy, 3)
+    assert run_cli("index", "--check", "--index-dir", damaged_copy).exit_code == 0
+
+
+@pytest.mark.parametrize("name", ["chunks.jsonl", "embeddings.npy", "vectors.faiss"])
+def test_without_an_intact_generation_the_error_names_rebuild_and_nothing_is_deleted(
+        damaged_copy: Path, two_generations: Path, name: str) -> None:
+    current = _current(damaged_copy)
+    for older in generations(damaged_copy)[1:]:
+        shutil.rmtree(older)
+    _damage(current / name, "truncated")
+    for args in (["ask", QUESTION], ["index", two_generations.parent / "extra"]):
+        result = run_cli(*args, "--index-dir", damaged_copy)
+        assert isinstance(result.exception, IndexDamagedError), result.exception
+        assert name in str(result.exception) and "--rebuild" in str(result.exception)
+    assert generations(damaged_copy) == [current]  # the damaged generation is still there
+
+
+def test_cli_prints_one_line_for_a_fallback_and_for_a_damaged_index(damaged_copy: Path) -> None:
+    current = _current(damaged_copy)
+    _damage(current / "chunks.jsonl", "truncated")
+
+    def ask() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--index-dir",
+                               str(damaged_copy)], capture_output=True, text=True)
+
+    fallback = ask()
+    assert fallback.returncode == 0, fallback.stderr
+    warning = [line for line in fallback.stderr.splitlines() if "damaged" in line]
+    assert len(warning) == 1 and warning[0].startswith("Warning: Index at ")
+    for older in generations(damaged_copy)[1:]:
+        shutil.rmtree(older)
+    failed = ask()
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.startswith("Error: Index at") and "--rebuild" in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+
+
+def test_check_finds_a_changed_byte_and_accepts_an_index_without_checksums(
+        damaged_copy: Path) -> None:
+    healthy = run_cli("index", "--check", "--index-dir", damaged_copy)
+    assert healthy.exit_code == 0, healthy.output
+    assert healthy.stdout.count("ok: ") == 2 and "match their recorded sizes and sha256" \
+        in healthy.stdout
+
+    vectors = _current(damaged_copy) / "embeddings.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-7] ^= 0x40  # same size: only the checksum tells
+    vectors.write_bytes(bytes(data))
+    assert len(open_index(damaged_copy).articles) == 3  # opening checks sizes only
+    flipped = run_cli("index", "--check", "--index-dir", damaged_copy)
+    assert flipped.exit_code == 1
+    assert "embeddings.npy does not match its recorded sha256" in flipped.stdout
+    assert "rebuild it: qa index PATH... --rebuild" in str(flipped.exception)
+
+    _strip_checksums(damaged_copy)
+    legacy = run_cli("index", "--check", "--index-dir", damaged_copy)
+    assert legacy.exit_code == 0 and "no checksums recorded" in legacy.stdout
+    assert_old_data_answers(damaged_copy, 3)
+
+
+def test_check_and_paths_are_used_sensibly(tmp_path: Path) -> None:
+    assert "give it no PATHS" in run_cli("index", "--check", tmp_path).output
+    assert "Missing argument 'PATHS...'" in run_cli("index").output
+    missing = run_cli("index", "--check", "--index-dir", tmp_path / "none")
+    assert "No article index" in str(missing.exception)
+
+
+def test_the_previous_generation_is_kept_and_older_ones_removed(damaged_copy: Path,
+                                                                tmp_path: Path) -> None:
+    (damaged_copy / ".gen-crashed.partial").mkdir()  # an unfinished build killed earlier
+    names = [_current(damaged_copy).name]
+    for n in range(3):
+        (tmp_path / f"note-{n}.txt").write_text(f"Note {n}\n\nCouncil meeting number {n} "
+                                                "was held on Tuesday.")
+        build_index([tmp_path / f"note-{n}.txt"], Settings.from_env(index_dir=damaged_copy))
+        names.append(_current(damaged_copy).name)
+        assert [g.name for g in generations(damaged_copy)] == [names[-1], names[-2]]
+    assert sorted(p.name for p in damaged_copy.iterdir() if p.name.startswith(".gen")) == []
+    assert_old_data_answers(damaged_copy, 6)
+
+
+def test_a_reader_whose_generation_vanished_reads_current_again(
+        damaged_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race of issue 11 item 4, made certain: between a reader's reading `CURRENT` and
+    its loading the generation, two real builds run, so that generation is removed."""
+    read_by_reader = _current(damaged_copy)
+    real_load = store_module.load_generation
+    raced: list[Path] = []
+
+    def load_after_two_builds(generation: Path, index_dir: Path):
+        if not raced:
+            raced.append(generation)
+            for n in range(2):
+                (tmp_path / f"race-{n}.txt").write_text(f"Race {n}\n\nThe regatta leg {n} "
+                                                        "was won by Kelso.")
+                build_index([tmp_path / f"race-{n}.txt"],
+                            Settings.from_env(index_dir=damaged_copy))
+        return real_load(generation, index_dir)
+
+    monkeypatch.setattr(store_module, "load_generation", load_after_two_builds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no fallback warning either: just the new generation
+        index = open_index(damaged_copy)
+    assert raced == [read_by_reader] and not read_by_reader.exists()
+    assert index.path == _current(damaged_copy) and len(index.articles) == 5
