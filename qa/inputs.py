@@ -1,0 +1,142 @@
+"""Checks of the public parameters of `QA.answer` and `QA.retrieve`, done before any work:
+a bad value raises a typed error (`InputError`, `EmptyQuestionError`, `QuestionTooLongError`)
+that names the parameter and says what is allowed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from index.article import Article
+from index.errors import EmptyQuestionError, InputError, QuestionTooLongError
+from index.settings import Settings
+from qa.followup import normalize_history
+from qa.types import ArticleFilter
+
+__all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
+           "clean_question"]
+
+MODES = ("extractive", "llm")
+#: at most this many `sources`, each at most this long.
+MAX_SOURCES = 100
+MAX_SOURCE_CHARS = 300
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates), zero-width space and BOM:
+#: invisible, and able to change what a question says; lone surrogates (invalid UTF-8
+#: decoded with surrogateescape, or broken UTF-16) that no tokenizer accepts.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_question(question: object, settings: Settings) -> str:
+    """`question` as one line of visible text; raises when it is not text, empty or too long."""
+    if not isinstance(question, str):
+        raise InputError(f"question must be text (str), not {type(question).__name__}.")
+    limit = settings.max_question_chars
+    if len(question) > limit:
+        raise QuestionTooLongError(f"The question is {len(question):,} characters long; ask "
+                                   f"in at most {limit:,} characters.")
+    question = _SURROGATE.sub(" ", _INVISIBLE.sub("", question))
+    question = " ".join(_CONTROL.sub(" ", question).split())
+    if not question:
+        raise EmptyQuestionError("The question is empty: type a question about the articles.")
+    return question
+
+
+def check_k(k: object, settings: Settings) -> int:
+    """`k` (passages per question): None = the default, else a whole number 1..max_k."""
+    if k is None:
+        return settings.k
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= settings.max_k:
+        raise InputError(f"k must be a whole number from 1 to {settings.max_k}, not {k!r}.")
+    return k
+
+
+def check_mode(mode: object, llm_available: bool) -> bool:
+    """Whether to answer with the language model: `mode` None (the model when there is
+    one), "extractive" or "llm"."""
+    if mode is None:
+        return llm_available
+    if not isinstance(mode, str) or mode not in MODES:
+        raise InputError(f"mode must be one of {', '.join(MODES)}, not {mode!r}.")
+    return mode == "llm"
+
+
+def article_filter(sources: object, since: object, until: object,
+                   articles: Iterable[Article] = ()) -> ArticleFilter | None:
+    """The articles an answer may cite. `sources`: a publisher or file name, or a list of
+    them, each naming one of `articles`; `since`/`until`: dates (YYYY-MM-DD)."""
+    names = _source_names(sources)
+    if names:
+        publishers: set[str] = set()
+        files: set[str] = set()
+        for article in articles:
+            publishers.add(article.source)
+            files.add(article.name)
+        unknown = [n for n in names if n not in publishers and n not in files]
+        if unknown:
+            shown = ", ".join(sorted(p for p in publishers if p)[:10]) or "none"
+            raise InputError(f"sources: no indexed article is from "
+                             f"{', '.join(map(repr, unknown))}; use a publisher ({shown}) or "
+                             "an article's file name.")
+    first, last = _date(since, "since"), _date(until, "until")
+    if first and last and first > last:
+        raise InputError(f"since ({first}) is after until ({last}): no article can match.")
+    return ArticleFilter.of(names, first, last)
+
+
+def _source_names(sources: object) -> list[str]:
+    if sources is None:
+        return []
+    if isinstance(sources, str):
+        sources = [sources]
+    if not isinstance(sources, list | tuple | set | frozenset) or len(sources) > MAX_SOURCES:
+        raise InputError(f"sources must be a publisher or file name, or a list of at most "
+                         f"{MAX_SOURCES}, not {type(sources).__name__}"
+                         f"{f' of {len(sources)}' if isinstance(sources, list | tuple) else ''}.")
+    names = []
+    for name in sources:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_SOURCE_CHARS:
+            raise InputError(f"sources: each must be a publisher or file name (text of 1 to "
+                             f"{MAX_SOURCE_CHARS} characters), not {name!r:.80}.")
+        names.append(name.strip())
+    return names
+
+
+def _date(value: object, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise InputError(f"{name} must be a date as YYYY-MM-DD, not {value!r:.80}.")
+
+
+def check_history(history: object, settings: Settings) -> list[dict[str, str]]:
+    """The last `max_history_turns` turns of `history` as role/content messages. Refuses
+    a history that is not a list, a message longer than `max_message_chars`, and turns
+    longer than `max_history_chars` together."""
+    if history is None:
+        return []
+    if not isinstance(history, list | tuple):
+        raise InputError("history must be a list of earlier turns ([{'role', 'content'}...] "
+                         f"or [(question, answer)...]), not {type(history).__name__}.")
+    turns = settings.max_history_turns
+    messages = normalize_history(list(history[-2 * turns:]))[-2 * turns:]
+    total = 0
+    for n, message in enumerate(messages, 1):
+        size = len(message["content"])
+        total += size
+        if size > settings.max_message_chars:
+            raise InputError(f"history: message {n} of the last {len(messages)} is "
+                             f"{size:,} characters long; each may have at most "
+                             f"{settings.max_message_chars:,}.")
+    if total > settings.max_history_chars:
+        raise InputError(f"history: the last {len(messages)} messages hold {total:,} "
+                         f"characters; at most {settings.max_history_chars:,} together "
+                         "(send fewer turns).")
+    return messages

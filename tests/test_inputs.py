@@ -1,0 +1,143 @@
+"""Bad and hostile input through the Python API and the CLI (issue 11, items 1 and 9): every
+public parameter is checked before any work, with a typed error that names it; questions are
+cleaned; history is bounded; and nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from index.errors import ConfigWarning
+from index.settings import Settings
+from qa import EmptyQuestionError, InputError, QuestionTooLongError
+from tests.conftest import GUARDIAN
+from tests.faults import ANSWER, QUESTION, assert_old_data_answers, run_cli
+
+HOSTILE = [("Who was killed?", "Yaroslav Moskalik " * 120_000)]  # 2.2 MB, as in the issue
+
+
+def test_a_hostile_history_is_refused_at_once_with_flat_memory(seed_qa, seed_index) -> None:
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(InputError, match=r"history: message 2 .* at most 20,000"):
+        seed_qa.answer("How old was he?", history=HOSTILE)
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seconds < 0.5 and peak < 1_000_000, (seconds, peak)  # no copy of the 2 MB made
+    many = [{"role": "user", "content": "Who was killed?"},
+            {"role": "assistant", "content": "x " * 9_000}] * 500  # 9 MB, 1,000 messages
+    with pytest.raises(InputError, match="at most 100,000 together"):
+        seed_qa.answer("How old was he?", history=many)
+    # a long conversation: only its last turns are used
+    turns = [("What is the weather?", "The articles don't say.")] * 1000
+    turns.append((QUESTION, "Yaroslav Moskalik was killed by a car bomb."))
+    follow = seed_qa.answer("How old was he?", history=turns)
+    assert "Moskalik" in follow.standalone_question and "59" in follow.text
+    assert_old_data_answers(seed_index, 2)
+
+
+def test_the_rewritten_question_is_bounded(seed_qa) -> None:
+    long_question = "Who attended the talks about the war in Ukraine " + "and more " * 1500
+    answer = seed_qa.answer("Where was it?", history=[(long_question, "In Moscow.")])
+    assert answer.standalone_question.startswith("Where was it? (Who attended")
+    assert len(answer.standalone_question) <= Settings.max_question_chars
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"k": 2.5}, "k must be a whole number from 1 to 50, not 2.5"),
+    ({"k": "3"}, "k must be a whole number from 1 to 50, not '3'"),
+    ({"k": 0}, "k must be a whole number from 1 to 50, not 0"),
+    ({"k": -2}, "k must be a whole number"),
+    ({"k": 51}, "k must be a whole number"),
+    ({"k": True}, "k must be a whole number"),
+    ({"mode": "bogus"}, "mode must be one of extractive, llm, not 'bogus'"),
+    ({"sources": "Guardian"}, r"sources: no indexed article is from 'Guardian'; use a "
+                              r"publisher \(The Guardian - UK, The Independent UK\)"),
+    ({"sources": 7}, "sources must be a publisher or file name, or a list"),
+    ({"sources": [""]}, "sources: each must be a publisher or file name"),
+    ({"since": "2025-13-01"}, "since must be a date as YYYY-MM-DD, not '2025-13-01'"),
+    ({"until": 20250401}, "until must be a date as YYYY-MM-DD, not 20250401"),
+    ({"since": "2025-05-01", "until": "2025-04-01"}, r"since \(2025-05-01\) is after until"),
+    ({"history": "Who was killed?"}, "history must be a list of earlier turns"),
+])
+def test_bad_parameters_raise_input_error_naming_them(seed_qa, seed_index, kwargs,
+                                                      message) -> None:
+    with pytest.raises(InputError, match=message):
+        seed_qa.answer(QUESTION, **kwargs)
+    if set(kwargs) <= {"k", "sources", "since", "until"}:
+        with pytest.raises(InputError, match=message):
+            seed_qa.retrieve(QUESTION, **kwargs)
+    assert_old_data_answers(seed_index, 2)
+
+
+def test_one_source_name_is_a_one_item_list(seed_qa) -> None:
+    answer = seed_qa.answer(QUESTION, sources="The Guardian - UK")
+    assert {c.article.name for c in answer.citations} == {GUARDIAN}
+    passages = seed_qa.retrieve(QUESTION, k=3, sources=GUARDIAN)
+    assert passages and {p.article.name for p in passages} == {GUARDIAN}
+
+
+@pytest.mark.parametrize("question", [
+    "Who was killed by a car bomb in Bala\u202eshikha?",      # right-to-left override
+    "\u2066Who was killed by a car bomb in Balashikha?\u2069",  # isolate
+    "Who was\u200f killed by a car\u200b bomb in Balashikha?",  # RLM, zero-width space
+    "Who was killed by a car bomb in Balashikha?\ud800",       # lone surrogate
+    "Who was killed by a car bomb \udcff\udcfein Balashikha?",  # invalid UTF-8 (from argv)
+])
+def test_invisible_and_broken_characters_are_cleaned(seed_qa, question: str) -> None:
+    answer = seed_qa.answer(question)
+    assert answer.question == QUESTION
+    assert ANSWER in answer.text
+
+
+@pytest.mark.parametrize(("question", "error"), [
+    (b"Who was killed?", InputError), (None, InputError), (["Who?"], InputError),
+    ("\u202e\u2066\ufeff", EmptyQuestionError), (" " * 2001 + "Who?", QuestionTooLongError)])
+def test_questions_that_are_not_text_are_typed_errors(seed_qa, question, error) -> None:
+    with pytest.raises(error):
+        seed_qa.answer(question)
+
+
+def test_environment_is_checked_and_unknown_names_are_warned_about() -> None:
+    with pytest.raises(InputError, match="QA_MAX_FILE_MB must be a number of megabytes"):
+        Settings.from_env({"QA_MAX_FILE_MB": "abc"})
+    for bad in ("0", "-3", "nan", "inf", "5000"):
+        with pytest.raises(InputError, match="QA_MAX_FILE_MB"):
+            Settings.from_env({"QA_MAX_FILE_MB": bad})
+    assert Settings.from_env({"QA_MAX_FILE_MB": "0.5"}).max_file_bytes == 512 * 1024
+    with pytest.warns(ConfigWarning, match="QA_INDEX is not an article-qa setting.*did you "
+                                           "mean QA_INDEX_DIR"):
+        Settings.from_env({"QA_INDEX": "/tmp/x"})
+    with pytest.raises(InputError, match=r"Settings\.k must be a whole number >= 1, not 0"):
+        Settings(k=0)
+
+
+def test_cli_reports_bad_settings_and_arguments_in_one_line(seed_index: Path,
+                                                            tmp_path: Path) -> None:
+    env = {**os.environ, "QA_INDEX": str(seed_index), "QA_MAX_FILE_MB": "abc"}
+    result = subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--index-dir",
+                             str(seed_index)], capture_output=True, text=True, env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "Warning: QA_INDEX is not an article-qa setting and is ignored; did you mean "
+        "QA_INDEX_DIR? known: QA_INDEX_DIR, QA_CACHE_DIR, QA_MODEL, QA_MAX_FILE_MB, QA_AUTH.",
+        "Error: QA_MAX_FILE_MB must be a number of megabytes above 0 and at most 1024 (e.g. 5),"
+        " not 'abc'."]
+    for args, message in [(["-k", "0"], "k must be a whole number"),
+                          (["--since", "2025-02-30"], "since must be a date"),
+                          (["--source", "Guardian"], "sources: no indexed article")]:
+        refused = run_cli("ask", QUESTION, "--index-dir", seed_index, *args)
+        assert isinstance(refused.exception, InputError), refused.output
+        assert message in str(refused.exception)
+    ok = run_cli("ask", QUESTION, "--index-dir", seed_index, "--source", "The Guardian - UK")
+    assert ok.exit_code == 0 and "The Guardian - UK" in ok.stdout
+    negative = run_cli("index", tmp_path, "--max-file-mb", "-1")
+    assert "--max-file-mb must be a number of megabytes" in str(negative.exception)
+    assert_old_data_answers(seed_index, 2)
