@@ -15,6 +15,7 @@ __all__ = [
     "NoArticlesError",
     "QAError",
     "QuestionTooLongError",
+    "ReaderModelError",
 ]
 
 
@@ -66,3 +67,7 @@ class LLMError(QAError):
 
 class QuestionTooLongError(QAError):
     """The question is longer than any sensible question."""
+
+
+class ReaderModelError(QAError):
+    """The trained reader model is missing, damaged or of another format."""

@@ -63,6 +63,8 @@ class Settings:
     #: torch threads while serving questions: one short query gains nothing from more, and
     #: on a busy 2-core machine more threads wait on each other (10x slower, measured).
     query_threads: int = 1
+    #: the trained reader's directory; None = the model shipped in `qa/reader/model/`.
+    reader_dir: Path | None = None
     #: bounds on one question (issue 11): larger input is refused before any work is done.
     max_question_chars: int = 2000
     #: `k` (passages per question) may be 1..max_k.

@@ -184,15 +184,17 @@ def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str,
 @_llm
 @click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--oracle", is_flag=True,
+              help="Answer each question from its gold source articles only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def eval_command(questions: Path, index_dir: Path | None, model: str | None, llm: str | None,
-                 k: int | None, limit: int | None, as_json: bool) -> None:
+                 k: int | None, limit: int | None, oracle: bool, as_json: bool) -> None:
     """Measure answers on a question set (JSONL: question, answers, sources)."""
     from qa.engine import QA
     from qa.evaluate import evaluate, format_report, load_questions
 
     engine = QA(settings=_settings(index_dir, model), llm=llm)
-    report = evaluate(engine, load_questions(questions)[:limit], k=k)
+    report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 

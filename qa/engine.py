@@ -20,6 +20,7 @@ from index.store import open_index
 from qa.extract import extract_answer
 from qa.followup import cap_question, standalone_question
 from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
+from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
 from qa.types import Answer, ArticleFilter, Passage
 
@@ -79,6 +80,8 @@ class QA:
         self.llm_spec = llm
         self._chat_model: Any = None
         self._write_lock = threading.Lock()
+        self._reader = load_reader(self.settings.reader_dir or MODEL_DIR,
+                                   self.settings.query_threads)
         self._model_lock = threading.Lock()
         self._retriever = self._open()
 
@@ -98,6 +101,11 @@ class QA:
         index = self._retriever.index
         return {"articles": len(index.articles), "chunks": len(index.chunks),
                 "model": index.model, "index_dir": str(self.settings.index_dir)}
+
+    @property
+    def reader(self) -> Reader:
+        """The trained extractive reader."""
+        return self._reader
 
     @property
     def llm_available(self) -> bool:
@@ -164,8 +172,7 @@ class QA:
                         question, messages, self.chat_model, fallback=standalone), limit)
             except LLMError as exc:
                 notes.append(f"The language model could not rewrite the question ({exc}).")
-        query_vector = retriever.embed_query(standalone)
-        passages = retriever.retrieve(standalone, k, query_vector=query_vector, where=where)
+        passages = retriever.retrieve(standalone, k, where=where)
         retrieved = time.perf_counter()
         answer = None
         if use_llm and not notes:
@@ -179,11 +186,7 @@ class QA:
                 notes.append(f"The language model failed ({exc}); showing the extractive "
                              "answer instead.")
         if answer is None:
-            def similarity(sentences: list[tuple[Passage, int]]) -> list[float]:
-                return retriever.sentence_similarity(sentences, query_vector)
-
-            answer = extract_answer(standalone, passages, retriever.bm25, similarity,
-                                    focus=question)
+            answer = extract_answer(standalone, passages, self._reader)
             answer.mode = "llm-fallback" if use_llm else "extractive"
         answer.question = question
         answer.standalone_question = standalone

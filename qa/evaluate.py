@@ -15,7 +15,8 @@ from index.errors import InputError
 if TYPE_CHECKING:
     from qa.engine import QA
 
-__all__ = ["CONTEXT_CHARS", "evaluate", "format_report", "load_questions", "token_f1"]
+__all__ = ["CONTEXT_CHARS", "contains_answer", "evaluate", "exact_match", "format_report",
+           "load_questions", "token_f1"]
 
 #: the retrieved-context budget in which the gold answer is looked for.
 CONTEXT_CHARS = 4000
@@ -53,7 +54,13 @@ def token_f1(prediction: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def _contains(text: str, answers: list[str]) -> bool:
+def exact_match(prediction: str, gold: str) -> bool:
+    """SQuAD-style exact match after normalisation."""
+    return _normalize(prediction) == _normalize(gold)
+
+
+def contains_answer(text: str, answers: list[str]) -> bool:
+    """Whether `text` holds one of the gold `answers` (case-insensitive)."""
     low = text.lower()
     return any(a.strip().lower() in low for a in answers if a.strip())
 
@@ -65,16 +72,21 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None) -> dict[str, Any]:
-    """Run every question through `engine.answer` (the default answering path) and measure."""
+def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
+             oracle: bool = False) -> dict[str, Any]:
+    """Run every question through `engine.answer` (the default answering path) and measure.
+    `oracle`: restrict each question to its gold source articles (perfect retrieval)."""
     answerable = answered = correct = cited_ok = abstained_ok = 0
     unanswerable = abstentions = 0
     recall5 = mrr = in_context = 0.0
     f1s: list[float] = []
+    short_f1s: list[float] = []
+    short_exact = 0
     latencies: list[float] = []
     failures: list[dict[str, Any]] = []
     for item in questions:
-        result = engine.answer(item["question"], k=k)
+        sources_only = item["sources"] if oracle and item["sources"] else None
+        result = engine.answer(item["question"], k=k, sources=sources_only)
         latencies.append(result.timings["total"])
         golds, sources = item["answers"], set(item["sources"])
         abstentions += result.abstained
@@ -89,14 +101,17 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None) 
         recall5 += bool(hit)
         mrr += 1 / hit if hit else 0.0
         context = "\n".join(p.chunk.text for p in passages)[:CONTEXT_CHARS]
-        in_context += _contains(context, golds)
+        in_context += contains_answer(context, golds)
         text = _MARKER.sub("", result.text)
         f1s.append(0.0 if result.abstained else max(token_f1(text, g) for g in golds))
+        short = "" if result.abstained else (result.short.text if result.short else text)
+        short_f1s.append(max(token_f1(short, g) for g in golds) if short else 0.0)
+        short_exact += bool(short) and any(exact_match(short, g) for g in golds)
         if result.abstained:
             failures.append({"id": item["id"], "question": item["question"], "got": "abstained"})
             continue
         answered += 1
-        good = _contains(text, golds)
+        good = contains_answer(text, golds)
         correct += good
         cited_ok += any(c.article.name in sources for c in result.citations)
         if not good:
@@ -111,6 +126,8 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None) 
         "questions": n, "answerable": answerable, "unanswerable": unanswerable,
         "answer_accuracy": share(correct, answerable),
         "token_f1": share(sum(f1s), answerable),
+        "short_exact_match": share(short_exact, answerable),
+        "short_f1": share(sum(short_f1s), answerable),
         "citation_accuracy": share(cited_ok, answered),
         "abstention_precision": share(abstained_ok, abstentions),
         "abstention_recall": share(abstained_ok, unanswerable),
@@ -121,6 +138,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None) 
         "latency_p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
         "latency_p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
         "mode": (engine.llm_spec and "llm") or "extractive",
+        "oracle": oracle,
         "failures": failures,
     }
 
@@ -134,7 +152,9 @@ def format_report(report: dict[str, Any]) -> str:
         ("questions (answerable / unanswerable)",
          f"{report['questions']} ({report['answerable']} / {report['unanswerable']})"),
         ("answer accuracy (gold string in answer)", pct(report["answer_accuracy"])),
-        ("token F1", pct(report["token_f1"])),
+        ("token F1 (whole answer)", pct(report["token_f1"])),
+        ("short answer exact match", pct(report["short_exact_match"])),
+        ("short answer token F1", pct(report["short_f1"])),
         ("citation accuracy (answered)", pct(report["citation_accuracy"])),
         ("abstention precision", pct(report["abstention_precision"])),
         ("abstention recall (unanswerable)", pct(report["abstention_recall"])),

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from index.errors import LLMError
+from qa.extract import related_passages
 from qa.types import ABSTAIN_TEXT, Answer, Citation, Passage
 
 __all__ = [
@@ -555,18 +556,10 @@ def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _related(passages: Sequence[Passage], limit: int = 3) -> list[Citation]:
-    out = []
-    for i, p in enumerate(passages[:limit], 1):
-        out.append(Citation(n=i, article=p.article, quote=p.chunk.text, start=p.chunk.start,
-                            end=p.chunk.end, score=float(p.score)))
-    return out
-
-
 def _abstain(question: str, passages: Sequence[Passage], timings: dict[str, float],
              notes: list[str]) -> Answer:
     return Answer(question=question, text=ABSTAIN_TEXT, citations=[], abstained=True,
-                  mode="llm", timings=timings, related=_related(passages), notes=notes)
+                  mode="llm", timings=timings, related=related_passages(passages), notes=notes)
 
 
 def _default_embedder() -> Any:

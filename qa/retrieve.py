@@ -52,26 +52,7 @@ class HybridRetriever:
     def embed_query(self, question: str) -> np.ndarray:
         return self.embedder.embed([question])[0]
 
-    def sentence_similarity(self, sentences: list[tuple[Passage, int]],
-                            query_vector: np.ndarray) -> list[float]:
-        """Cosine between the question and each `(passage, i)`'s sentence i: its stored
-        vector in context, or (older indexes) the sentence embedded now."""
-        import numpy as np
-
-        stored = [self.index.sentence_vector(p.chunk, i) for p, i in sentences]
-        missing = [n for n, vector in enumerate(stored) if vector is None]
-        if missing:
-            texts = []
-            for passage, i in (sentences[n] for n in missing):
-                start, end = passage.chunk.sentences[i]
-                texts.append(passage.article.text[start:end])
-            for n, vector in zip(missing, self.embedder.embed(texts)):
-                stored[n] = vector
-        if not stored:
-            return []
-        return (np.asarray(stored, dtype=np.float32) @ query_vector).tolist()
-
-    def retrieve(self, question: str, k: int = 6, query_vector: np.ndarray | None = None,
+    def retrieve(self, question: str, k: int = 6,
                  where: ArticleFilter | None = None) -> list[Passage]:
         """The `k` best passages for `question`, optionally only from articles `where`
         admits."""
@@ -81,7 +62,7 @@ class HybridRetriever:
         if not chunks:
             return []
         n = min(self.candidates, len(chunks))
-        vector = self.embed_query(question) if query_vector is None else query_vector
+        vector = self.embed_query(question)
         lexical = self.bm25.scores(question)
         admitted = None
         if where is not None:  # search only the admitted articles' chunks

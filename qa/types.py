@@ -9,7 +9,7 @@ from datetime import date
 from index.article import Article, Chunk
 from index.errors import InputError
 
-__all__ = ["ABSTAIN_TEXT", "Answer", "ArticleFilter", "Citation", "Passage"]
+__all__ = ["ABSTAIN_TEXT", "Answer", "ArticleFilter", "Citation", "Passage", "ShortAnswer"]
 
 ABSTAIN_TEXT = "The articles don't say."
 
@@ -90,6 +90,17 @@ class Citation:
         }
 
 
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The short answer the reader marked: `citations[citation-1].article.text[start:end]`,
+    inside that citation's quote."""
+
+    text: str
+    start: int
+    end: int
+    citation: int
+
+
 @dataclass
 class Answer:
     """An answer: `text` carries [n] markers that refer to `citations[n-1]`."""
@@ -108,6 +119,10 @@ class Answer:
     standalone_question: str = ""
     #: notes for the reader, e.g. why a generated answer fell back to extraction.
     notes: list[str] = field(default_factory=list)
+    #: the short answer span (extractive answers), None when abstaining or generated.
+    short: ShortAnswer | None = None
+    #: the reader's calibrated probability (0-1) that the extractive answer is right.
+    confidence: float = 0.0
 
     def to_dict(self) -> dict:
         data = asdict(self)

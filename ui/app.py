@@ -78,7 +78,9 @@ def _chat(turns: list[dict], question: str | None = None, partial: str | None = 
 
 def _cites(answer: Any) -> list[list[str]]:
     """`[label, html]` for each citation, then each related passage, of an answer."""
-    return ([[citation_label(c), citation_html(c)] for c in answer.citations]
+    short = answer.short
+    return ([[citation_label(c), citation_html(c, short=short if short and short.citation == c.n
+                                                else None)] for c in answer.citations]
             + [[citation_label(c, related=True), citation_html(c, related=True)]
                for c in answer.related])
 

@@ -45,10 +45,17 @@ def citation_label(citation: Any, related: bool = False) -> str:
     return f"[{citation.n}] {article.title or article.name}{source}{tag}"
 
 
-def citation_html(citation: Any, related: bool = False, chars: int = 400) -> str:
-    """The citation's article details and its quote highlighted with `<mark>` in context."""
+def citation_html(citation: Any, related: bool = False, chars: int = 400,
+                  short: Any = None) -> str:
+    """The citation's article details and its quote highlighted with `<mark>` in context;
+    the `short` answer (offsets inside the quote) is also set in bold."""
     article = citation.article
     before, quote, after = citation.context(chars=chars)
+    marked = esc(quote)
+    if short is not None and citation.start <= short.start < short.end <= citation.end:
+        a, b = short.start - citation.start, short.end - citation.start
+        marked = (f'{esc(quote[:a])}<strong class="qa-short">{esc(quote[a:b])}</strong>'
+                  f"{esc(quote[b:])}")
     before = ("…" if citation.start - len(before) > 0 else "") + before
     after = after + ("…" if citation.end + len(after) < len(article.text) else "")
     meta = " · ".join(esc(p) for p in _byline(article))
@@ -68,7 +75,7 @@ def citation_html(citation: Any, related: bool = False, chars: int = 400) -> str
         f'<h3 class="qa-cite-title">[{citation.n}] {esc(article.title or article.name)}</h3>'
         f'<p class="qa-cite-meta">{meta}{link}</p>'
         f'<p class="qa-cite-file">{esc(article.name)}</p>{flag}'
-        f'<blockquote class="qa-cite-context">{esc(before)}<mark>{esc(quote)}</mark>'
+        f'<blockquote class="qa-cite-context">{esc(before)}<mark>{marked}</mark>'
         f"{esc(after)}</blockquote></div>"
     )
 
@@ -76,6 +83,10 @@ def citation_html(citation: Any, related: bool = False, chars: int = 400) -> str
 def answer_markdown(answer: Any) -> str:
     """An assistant chat message: the answer, its numbered citations, related passages."""
     parts = [md_escape(answer.text)]
+    if answer.short is not None and " — " in answer.text:
+        # the short answer first, in bold; then its quoted evidence (escaped as text)
+        evidence = answer.text.split(" — ", 1)[1]
+        parts = [f"**{md_escape(answer.short.text)}** — {md_escape(evidence)}"]
     if answer.abstained:
         parts[0] = f"**{parts[0]}**"
         parts.append("*No passage in the indexed articles answers this question.*")

@@ -1,0 +1,124 @@
+"""The trained reader on NewsQA dev and the seeds: the figures of the learned-reader issue.
+
+    python -m bench.reader                 # all 2,049 questions (about 25 minutes on 2 cores)
+    python -m bench.reader --limit 300     # quicker
+
+Runs, in one process, each with `qa.evaluate.evaluate` (what `qa eval` prints):
+- open retrieval over an index of all 638 dev articles;
+- `--oracle`: each question restricted to its gold article;
+- held-out abstention: an index of the articles whose file name's MD5 starts with 0-b; the
+  questions on the other articles (c-f) must abstain, those on 0-b must not;
+- the seed set;
+- warm answer latency on one thread, against retrieval alone in the same run.
+Writes `bench/results/reader.json` and `bench/results/READER.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import BENCH_DIR, DEFAULT_ARTICLES, DEFAULT_QUESTIONS, SHARED, machine
+
+SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
+
+
+def _engine(index_dir: Path, articles: list[Path]):
+    from qa.engine import QA
+    from qa.reader.calibrate import build_once
+
+    build_once(articles, index_dir)
+    return QA(index_dir=index_dir)
+
+
+def _latency(engine, questions: list[dict]) -> dict[str, float]:
+    """Warm p50 of a whole answer and of retrieval alone, same questions, one thread."""
+    answer, retrieve = [], []
+    for item in questions:
+        started = time.perf_counter()
+        engine.retrieve(item["question"])
+        retrieve.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        engine.answer(item["question"])
+        answer.append(time.perf_counter() - started)
+    return {"answer_p50_ms": round(statistics.median(answer) * 1000, 1),
+            "retrieve_p50_ms": round(statistics.median(retrieve) * 1000, 1),
+            "answer_over_retrieve": round(statistics.median(answer)
+                                          / statistics.median(retrieve), 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench-reader",
+                        help="Where the NewsQA indexes are built (reused when present).")
+    args = parser.parse_args()
+
+    from qa.evaluate import evaluate, load_questions
+    from qa.reader.calibrate import held_out_split
+
+    articles = sorted(DEFAULT_ARTICLES.glob("*.txt"))
+    questions = load_questions(DEFAULT_QUESTIONS)[:args.limit]
+    results: dict = {"machine": machine(), "questions": len(questions)}
+    full = _engine(args.work / "all", articles)
+    for name, oracle in (("open", False), ("oracle", True)):
+        report = evaluate(full, questions, oracle=oracle)
+        report.pop("failures")
+        results[name] = report
+        print(name, json.dumps(report), flush=True)
+
+    held = _engine(args.work / "held-out", [p for p in articles if held_out_split(p.name)])
+    split = [{**q, "answers": q["answers"] if held_out_split(q["sources"][0]) else []}
+             for q in questions]
+    report = evaluate(held, split)
+    report.pop("failures")
+    results["held_out"] = report
+    print("held_out", json.dumps(report), flush=True)
+
+    seeds = _engine(args.work / "seeds", [BENCH_DIR.parent / "seeds"])
+    report = evaluate(seeds, load_questions(SEED_QUESTIONS))
+    results["seeds"] = {k: report[k] for k in ("answerable", "unanswerable", "answer_accuracy",
+                                               "abstention_recall", "abstained_answerable")}
+    results["latency"] = _latency(full, questions[:200])
+    print("latency", results["latency"], flush=True)
+
+    out = BENCH_DIR / "results"
+    (out / "reader.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "READER.md").write_text(_report(results))
+
+
+def _report(r: dict) -> str:
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x * 100:.1f}%"
+
+    o, g, h, s, lat = r["open"], r["oracle"], r["held_out"], r["seeds"], r["latency"]
+    rows = [
+        ("answer accuracy, open retrieval", pct(o["answer_accuracy"]), "≥ 55%"),
+        ("answer accuracy, gold article (`--oracle`)", pct(g["answer_accuracy"]), "≥ 75%"),
+        ("short-answer token F1, open", pct(o["short_f1"]), "≥ 40%"),
+        ("short-answer exact match, open", pct(o["short_exact_match"]), ""),
+        ("citation accuracy (answered), open", pct(o["citation_accuracy"]), "≥ 80%"),
+        ("held-out: unanswerable abstained", pct(h["abstention_recall"]), "≥ 70%"),
+        ("held-out: answerable abstained",
+         pct(h["abstained_answerable"] / h["answerable"] if h["answerable"] else None),
+         "≤ 10%"),
+        ("seed set", f"{s['answerable'] - s['abstained_answerable']}/{s['answerable']} "
+                     f"answered, {pct(s['answer_accuracy'])} right, "
+                     f"{pct(s['abstention_recall'])} of unanswerable abstained", "12/12 + 2/2"),
+        ("answer latency p50 (warm, one thread)",
+         f"{lat['answer_p50_ms']} ms ({lat['answer_over_retrieve']}× retrieval alone)",
+         "≤ 150 ms"),
+    ]
+    lines = [f"# The trained reader on NewsQA dev ({r['questions']} questions)", "",
+             "`python -m bench.reader` on " + r["machine"].get("cpu", "this machine") + ".", "",
+             "| metric | measured | target |", "|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

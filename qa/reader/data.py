@@ -1,0 +1,135 @@
+"""Training examples for the reader, made from SQuAD-style paragraphs with answer spans.
+
+Every question gives one passage that holds its answer and one that does not, so the reader
+learns both to mark the answer and to say "not here" (SQuAD 2.0 style, answer at [CLS]):
+
+- the answer passage is the paragraph, or a window of its sentences about the size of an
+  indexed chunk, around the answer;
+- the no-answer passage is, at random, either the same paragraph with the sentences holding
+  the answer taken out (the topic is there, the answer is not), or the other paragraph that
+  matches the question best by BM25 (what retrieval hands over when the articles don't say).
+No-answer passages that still contain a gold answer string are not used.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.chunk import split_sentences
+
+__all__ = ["Example", "load_paragraphs", "make_examples"]
+
+#: passages are cut to about this many words, like the index's chunks (Settings.chunk_words).
+PASSAGE_WORDS = 130
+
+
+@dataclass(frozen=True)
+class Example:
+    """One training pair; `start`/`end` are character offsets of the answer in `passage`,
+    or None when the passage holds no answer."""
+
+    question: str
+    passage: str
+    start: int | None
+    end: int | None
+
+
+@dataclass(frozen=True)
+class _Question:
+    text: str
+    answers: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    context: str
+    questions: tuple[_Question, ...]
+
+
+def load_paragraphs(path: Path) -> list[_Paragraph]:
+    """Paragraphs of a `squad_train.jsonl`-style file (see ../shared/train/README.md)."""
+    paragraphs = []
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            questions = tuple(
+                _Question(q["question"], tuple(q["answers"]),
+                          tuple((int(s), int(e)) for s, e in q["spans"]))
+                for q in record["qas"] if q.get("spans"))
+            paragraphs.append(_Paragraph(record["context"], questions))
+    return paragraphs
+
+
+def make_examples(paragraphs: list[_Paragraph], seed: int = 0) -> Iterator[Example]:
+    """An answer passage and a no-answer passage for every question, shuffled by `seed`."""
+    from qa.lexical import BM25, tokenize
+
+    rng = random.Random(seed)
+    bm25 = BM25([p.context for p in paragraphs])
+    examples: list[Example] = []
+    for index, paragraph in enumerate(paragraphs):
+        sentences = split_sentences(paragraph.context)
+        for question in paragraph.questions:
+            start, end = question.spans[0]
+            examples.append(_answer_window(question.text, paragraph.context, sentences,
+                                           start, end, rng))
+            gold = [a.lower() for a in question.answers if a.strip()]
+            negative = None
+            if rng.random() < 0.5:
+                negative = _without_answer(paragraph.context, sentences, question.spans)
+            if negative is None:
+                scores = bm25.scores(tokenize(question.text))
+                scores[index] = -1.0
+                for other in scores.argsort()[::-1][:5]:
+                    candidate = paragraphs[int(other)].context
+                    if not any(g in candidate.lower() for g in gold):
+                        negative = candidate
+                        break
+            if negative and not any(g in negative.lower() for g in gold):
+                spans = split_sentences(negative)
+                window = _window(negative, spans, rng.randrange(len(spans)), rng) if spans \
+                    else negative
+                examples.append(Example(question.text, window, None, None))
+    rng.shuffle(examples)
+    yield from examples
+
+
+def _window(text: str, sentences: list[tuple[int, int]], anchor: int,
+            rng: random.Random) -> str:
+    """A run of whole sentences of about PASSAGE_WORDS words that includes sentence
+    `anchor`, starting at a random sentence before it."""
+    words = [len(text[s:e].split()) for s, e in sentences]
+    if sum(words) <= PASSAGE_WORDS:
+        return text
+    first = anchor
+    while first > 0 and sum(words[first - 1:anchor + 1]) <= PASSAGE_WORDS and rng.random() < 0.6:
+        first -= 1
+    last, count = first, 0
+    while last < len(sentences) and (last <= anchor or count + words[last] <= PASSAGE_WORDS):
+        count += words[last]
+        last += 1
+    return text[sentences[first][0]:sentences[last - 1][1]]
+
+
+def _answer_window(question: str, context: str, sentences: list[tuple[int, int]], start: int,
+                   end: int, rng: random.Random) -> Example:
+    anchor = next((i for i, (s, e) in enumerate(sentences) if s <= start < e), 0)
+    window = _window(context, sentences, anchor, rng)
+    offset = context.find(window)
+    if not window or not (offset <= start and end <= offset + len(window)):
+        window, offset = context, 0  # the answer crosses a sentence boundary: whole paragraph
+    return Example(question, window, start - offset, end - offset)
+
+
+def _without_answer(context: str, sentences: list[tuple[int, int]],
+                    spans: tuple[tuple[int, int], ...]) -> str | None:
+    kept = [context[s:e] for s, e in sentences
+            if not any(s < span_end and span_start < e for span_start, span_end in spans)]
+    return " ".join(kept) if len(kept) >= 2 else None

@@ -1,0 +1,113 @@
+"""The trained reader, run with onnxruntime: finds the answer span in each passage, or none.
+
+The model files live in one directory (by default `qa/reader/model/`, shipped with the
+package): `reader.onnx` (int8), `tokenizer.json` and `reader.json` (format, lengths and the
+calibration that turns a span's margin over "no answer" into a probability of being right).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from index.errors import ReaderModelError
+
+__all__ = ["MODEL_DIR", "Reader", "SpanGuess", "load_reader"]
+
+MODEL_DIR = Path(__file__).resolve().parent / "model"
+FORMAT = 1
+_REBUILD = "python -m qa.reader.train --out qa/reader/model"
+#: tokens per question + passage pair when answering; indexed chunks (~120 words) fit whole.
+READ_LENGTH = 256
+#: the longest answer span considered, in tokens.
+MAX_ANSWER_TOKENS = 24
+
+
+@dataclass(frozen=True)
+class SpanGuess:
+    """The best answer span in one passage: character offsets into that passage's text."""
+
+    passage: int
+    start: int
+    end: int
+    #: span score minus the passage's "no answer" score: above 0, the model prefers the span.
+    margin: float
+
+
+class Reader:
+    """Reads `(question, passage)` pairs and returns the best span of each passage."""
+
+    def __init__(self, directory: Path = MODEL_DIR, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        from qa.reader.features import load_tokenizer
+
+        files = {name: directory / name for name in ("reader.onnx", "tokenizer.json",
+                                                     "reader.json")}
+        for path in files.values():
+            if not path.is_file():
+                raise ReaderModelError(f"The reader model file {path} is missing. Rebuild it "
+                                       f"with: {_REBUILD}")
+        try:
+            meta = json.loads(files["reader.json"].read_text(encoding="utf-8"))
+            self.calibration: tuple[float, float] = tuple(meta.get("calibration", (1.0, 0.0)))
+            #: below this calibrated confidence the answer is an abstention.
+            self.threshold = float(meta.get("threshold", 0.5))
+            if meta.get("format") != FORMAT:
+                raise ReaderModelError(
+                    f"The reader model {files['reader.json']} has format "
+                    f"{meta.get('format')!r}; this version reads format {FORMAT}. Rebuild it "
+                    f"with: {_REBUILD}")
+            self._tokenizer = load_tokenizer(str(files["tokenizer.json"]))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(files["reader.onnx"]), options,
+                                                 providers=["CPUExecutionProvider"])
+        except ReaderModelError:
+            raise
+        except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
+            raise ReaderModelError(f"The reader model in {directory} cannot be loaded ({exc}). "
+                                   f"Rebuild it with: {_REBUILD}") from None
+
+    def confidence(self, margin: float) -> float:
+        """The calibrated probability (0-1) that a span with this margin answers right."""
+        scale, shift = self.calibration
+        return 1.0 / (1.0 + math.exp(-(scale * margin + shift)))
+
+    def read(self, question: str, passages: Sequence[str]) -> list[SpanGuess]:
+        """The best span of every passage, in passage order (empty passages are skipped)."""
+        import numpy as np
+
+        from qa.reader.features import encode_pairs
+
+        rows = [i for i, text in enumerate(passages) if text.strip()]
+        if not rows:
+            return []
+        batch = encode_pairs(self._tokenizer, [question] * len(rows),
+                             [passages[i] for i in rows], READ_LENGTH)
+        start, end = self._session.run(None, batch.inputs())
+        length = start.shape[1]
+        band = np.triu(np.ones((length, length), dtype=bool)) \
+            & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
+        guesses = []
+        for row, passage in enumerate(rows):
+            allowed = batch.passage_mask[row]
+            pair = start[row][:, None] + end[row][None, :]
+            pair = np.where(band & allowed[:, None] & allowed[None, :], pair, -np.inf)
+            s, e = np.unravel_index(int(pair.argmax()), pair.shape)
+            null = float(start[row, 0] + end[row, 0])
+            offsets = batch.offsets[row]
+            guesses.append(SpanGuess(passage, int(offsets[s][0]), int(offsets[e][1]),
+                                     float(pair[s, e]) - null))
+        return guesses
+
+
+@lru_cache(maxsize=4)
+def load_reader(directory: Path = MODEL_DIR, threads: int = 1) -> Reader:
+    """The reader in `directory`, loaded once per process."""
+    return Reader(directory, threads)

@@ -1,0 +1,238 @@
+"""Train the reader on CPU and ship it as an int8 ONNX model.
+
+    python -m qa.reader.train --out qa/reader/model
+
+starts from the bundled all-MiniLM-L6-v2 weights, trains start/end heads (SQuAD 2.0 style:
+[CLS] means "no answer here") on `../shared/train/squad_train.jsonl`, exports to ONNX,
+quantises the weights to int8 and writes `reader.onnx`, `tokenizer.json` and `reader.json`
+into `--out`. Nothing else is kept: no checkpoints. Needs torch (`pip install
+torch==2.13.0`); answering with the result does not.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+import click
+
+__all__ = ["TrainConfig", "TrainReport", "train"]
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared/train/squad_train.jsonl"
+DEFAULT_OUT = Path(__file__).resolve().parent / "model"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the trained model."""
+
+    data: Path = DEFAULT_DATA
+    out: Path = DEFAULT_OUT
+    epochs: float = 1.0
+    learning_rate: float = 8e-5
+    batch_size: int = 16
+    max_length: int = 192
+    #: transformer layers kept from the 6 of MiniLM-L6 (the lowest ones).
+    layers: int = 6
+    seed: int = 0
+    threads: int = 2
+    #: use only the first N paragraphs, and stop after N steps (tests, quick trials).
+    limit_paragraphs: int | None = None
+    max_steps: int | None = None
+
+
+@dataclass
+class TrainReport:
+    """What a training run did: its config, size, losses and time."""
+
+    config: dict
+    examples: int
+    steps: int
+    seconds: float
+    #: mean loss over the first and the last 10% of steps.
+    first_loss: float
+    last_loss: float
+    losses: list[float] = field(default_factory=list)
+    #: agreement of the int8 model with the float model on held-back training pairs.
+    int8_span_agreement: float = 0.0
+    int8_logit_cosine: float = 0.0
+
+
+def _labels(batch, examples) -> tuple[list[int], list[int]]:
+    """Start and end token of each example's answer, (0, 0) when it has none or the
+    passage was cut before it."""
+    starts, ends = [], []
+    for row, example in enumerate(examples):
+        s = e = 0
+        if example.start is not None:
+            tokens = batch.passage_mask[row].nonzero()[0]
+            offsets = batch.offsets[row]
+            inside = [t for t in tokens if offsets[t][1] > example.start
+                      and offsets[t][0] < example.end]
+            if inside:
+                s, e = int(inside[0]), int(inside[-1])
+        starts.append(s)
+        ends.append(e)
+    return starts, ends
+
+
+def _batches(examples: list, batch_size: int, rng: random.Random) -> list[list]:
+    """Batches of similar passage length (less padding), in random order."""
+    pool = sorted(range(len(examples)), key=lambda i: len(examples[i].passage))
+    batches = [[examples[i] for i in pool[k:k + batch_size]]
+               for k in range(0, len(pool), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def train(config: TrainConfig, log=print) -> TrainReport:
+    """Train, export and quantise the reader into `config.out`."""
+    import numpy as np
+    import torch
+    from transformers import BertForQuestionAnswering
+
+    from index.embed import resolve_model
+    from qa.reader.data import load_paragraphs, make_examples
+    from qa.reader.features import encode_pairs, load_tokenizer
+
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(config.threads)
+    rng = random.Random(config.seed)
+    _, model_path = resolve_model(None)
+    tokenizer = load_tokenizer(str(Path(model_path) / "tokenizer.json"))
+    paragraphs = load_paragraphs(config.data)[:config.limit_paragraphs]
+    examples = list(make_examples(paragraphs, seed=config.seed))
+    held_back, examples = examples[:64], examples[64:]
+    log(f"{len(paragraphs)} paragraphs, {len(examples)} training pairs "
+        f"({sum(e.start is None for e in examples)} without an answer)")
+
+    model = BertForQuestionAnswering.from_pretrained(model_path, num_hidden_layers=config.layers)
+    model.train()
+    batches = _batches(examples, config.batch_size, rng)
+    total = config.max_steps or math.ceil(len(batches) * config.epochs)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
+                                  weight_decay=0.01)
+    warmup = max(1, total // 16)
+
+    def rate(step: int) -> float:  # linear warm-up, then linear decay to 0
+        return min((step + 1) / warmup, max(0.0, (total - step) / (total - warmup + 1)))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    losses: list[float] = []
+    started = time.perf_counter()
+    for step in range(total):
+        if step and step % len(batches) == 0:
+            rng.shuffle(batches)
+        chunk = batches[step % len(batches)]
+        batch = encode_pairs(tokenizer, [e.question for e in chunk],
+                             [e.passage for e in chunk], config.max_length)
+        starts, ends = _labels(batch, chunk)
+        output = model(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()},
+                       start_positions=torch.tensor(starts), end_positions=torch.tensor(ends))
+        output.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(float(output.loss.detach()))
+        if (step + 1) % 25 == 0 or step + 1 == total:
+            per_step = (time.perf_counter() - started) / (step + 1)
+            log(f"step {step + 1}/{total} loss {np.mean(losses[-25:]):.3f} {per_step:.2f} s/step, "
+                f"{per_step * (total - step - 1) / 60:.0f} min left")
+    seconds = time.perf_counter() - started
+    model.eval()
+    tenth = max(1, total // 10)
+    report = TrainReport(config={k: str(v) for k, v in asdict(config).items()},
+                         examples=len(examples), steps=total, seconds=round(seconds, 1),
+                         first_loss=float(np.mean(losses[:tenth])),
+                         last_loss=float(np.mean(losses[-tenth:])),
+                         losses=[round(x, 4) for x in losses])
+    _ship(model, tokenizer, Path(model_path), held_back, config, report)
+    log(f"trained {total} steps in {seconds / 60:.1f} min; loss {report.first_loss:.3f} -> "
+        f"{report.last_loss:.3f}; int8 agreement {report.int8_span_agreement:.3f}")
+    return report
+
+
+def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConfig,
+          report: TrainReport) -> None:
+    """Export to ONNX, quantise to int8, check it against the float model, write `out`."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from qa.reader.features import encode_pairs
+
+    class Logits(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            out = self.model(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids)
+            return out.start_logits, out.end_logits
+
+    out = config.out
+    out.mkdir(parents=True, exist_ok=True)
+    batch = encode_pairs(tokenizer, [e.question for e in held_back],
+                         [e.passage for e in held_back], config.max_length)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "reader-fp32.onnx"
+        sample = {k: torch.from_numpy(v[:2]) for k, v in batch.inputs().items()}
+        axes = {name: {0: "batch", 1: "tokens"} for name in sample}
+        with torch.no_grad():
+            torch.onnx.export(Logits(), tuple(sample.values()), str(fp32),
+                              input_names=list(sample), output_names=["start", "end"],
+                              dynamic_axes={**axes, "start": {0: "batch", 1: "tokens"},
+                                            "end": {0: "batch", 1: "tokens"}},
+                              opset_version=17, dynamo=False)
+            reference = Logits()(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()})
+        staged = Path(tmp) / "reader.onnx"
+        quantize_dynamic(str(fp32), str(staged), weight_type=QuantType.QInt8, per_channel=True)
+        session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
+        start, end = session.run(None, batch.inputs())
+        ref_start, ref_end = (t.numpy() for t in reference)
+        mask = batch.attention_mask.astype(bool)
+        same = (start.argmax(1) == ref_start.argmax(1)) & (end.argmax(1) == ref_end.argmax(1))
+        a, b = start[mask], ref_start[mask]
+        report.int8_span_agreement = float(same.mean())
+        report.int8_logit_cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        shutil.move(str(staged), out / "reader.onnx")
+    shutil.copy(model_path / "tokenizer.json", out / "tokenizer.json")
+    meta = {"format": 1, "max_length": config.max_length, "base_model": "all-MiniLM-L6-v2",
+            "layers": config.layers, "trained": date.today().isoformat(),
+            "training": {k: v for k, v in asdict(report).items() if k != "losses"}}
+    (out / "reader.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+@click.command()
+@click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=DEFAULT_DATA, show_default=True, help="SQuAD-style training file.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
+              show_default=True, help="Where reader.onnx, tokenizer.json, reader.json go.")
+@click.option("--epochs", type=float, default=TrainConfig.epochs, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=TrainConfig.learning_rate,
+              show_default=True)
+@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
+@click.option("--max-length", type=int, default=TrainConfig.max_length, show_default=True)
+@click.option("--layers", type=click.IntRange(1, 6), default=TrainConfig.layers,
+              show_default=True)
+@click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--limit-paragraphs", type=int, default=None, help="Train on the first N only.")
+@click.option("--max-steps", type=int, default=None, help="Stop after N steps.")
+def main(**options) -> None:
+    """Train the extractive reader and write it, as int8 ONNX, to --out."""
+    report = train(TrainConfig(**options))
+    click.echo(json.dumps({k: v for k, v in asdict(report).items() if k != "losses"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The trained reader: training runs and lowers the loss, the shipped model loads and marks
+exact answer spans, and damaged model files give a typed error that says how to rebuild."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa import QAError
+from qa.reader.model import MODEL_DIR, Reader
+from qa.reader.train import TrainConfig, train
+from tests.conftest import SHARED
+
+SQUAD = SHARED / "train" / "squad_train.jsonl"
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="needs ../shared/train")
+def test_a_few_training_steps_lower_the_loss_and_the_model_loads(tmp_path: Path) -> None:
+    config = TrainConfig(data=SQUAD, out=tmp_path / "model", limit_paragraphs=2,
+                         max_steps=16, batch_size=8, learning_rate=2e-4, max_length=128)
+    report = train(config, log=lambda _: None)
+    assert report.steps == 16
+    assert report.last_loss < 0.8 * report.first_loss
+    reader = Reader(tmp_path / "model")
+    passage = "The game was played on February 7, 2016, at Levi's Stadium."
+    (guess,) = reader.read("Where was the game played?", [passage])
+    assert 0 <= guess.start < guess.end <= len(passage)
+
+
+def test_the_shipped_reader_marks_the_answer_span() -> None:
+    reader = Reader(MODEL_DIR)
+    passages = ["Prices of bread rose sharply last winter, bakers said.",
+                "A senior general, Yaroslav Moskalik, was killed by a car bomb in Balashikha "
+                "on Friday, investigators said."]
+    guesses = reader.read("Who was killed by a car bomb?", passages)
+    best = max(guesses, key=lambda g: g.margin)
+    assert best.passage == 1
+    assert passages[1][best.start:best.end] == "Yaroslav Moskalik"
+    assert reader.confidence(best.margin) > reader.confidence(guesses[0].margin)
+
+
+def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
+    target = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, target)
+    if content is None:
+        (target / name).unlink()
+    else:
+        (target / name).write_bytes(content)
+    return target
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("reader.onnx", None, "missing"),
+    ("reader.onnx", b"not a model", "cannot be loaded"),
+    ("reader.json", json.dumps({"format": 99}).encode(), "format 99"),
+    ("tokenizer.json", b"{", "cannot be loaded"),
+])
+def test_a_damaged_reader_model_names_the_file_and_the_fix(tmp_path: Path, name: str,
+                                                          content: bytes | None,
+                                                          expected: str) -> None:
+    directory = _damaged_copy(tmp_path, name, content)
+    with pytest.raises(QAError) as caught:
+        Reader(directory)
+    message = str(caught.value)
+    assert expected in message and "python -m qa.reader.train" in message
+    assert str(directory) in message
+
+
+def test_qa_refuses_a_missing_reader_with_a_typed_error(seed_index: Path, tmp_path: Path
+                                                        ) -> None:
+    from index.settings import Settings
+    from qa.engine import QA
+
+    with pytest.raises(QAError, match=r"reader\.onnx is missing"):
+        QA(settings=Settings.from_env(index_dir=seed_index, reader_dir=tmp_path))
+
+
+def test_answer_leads_with_the_short_answer_inside_its_cited_quote(seed_qa) -> None:
+    answer = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
+    short, citation = answer.short, answer.citations[0]
+    assert short is not None and "Moskalik" in short.text and len(short.text.split()) <= 4
+    assert citation.article.text[short.start:short.end] == short.text
+    assert citation.start <= short.start < short.end <= citation.end
+    assert answer.text.startswith(f"**{short.text}** — ")
+    assert 0.5 < answer.confidence <= 1.0
+
+
+def test_unanswerable_question_has_low_confidence_and_no_short_answer(seed_qa) -> None:
+    answer = seed_qa.answer("What is the population of Balashikha?")
+    assert answer.abstained and answer.short is None
+    assert answer.confidence < seed_qa.reader.threshold
+
+
+def test_ask_json_carries_the_short_answer_and_confidence(seed_index: Path) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+
+    result = CliRunner().invoke(cli, ["ask", "How long did Witkoff's meeting with Putin last?",
+                                      "--index-dir", str(seed_index), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert "three" in data["short"]["text"].lower() and data["short"]["citation"] == 1
+    quote = data["citations"][0]["quote"]
+    assert data["short"]["text"] in quote and 0 < data["confidence"] <= 1
