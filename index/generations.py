@@ -45,8 +45,12 @@ def new_name() -> str:
 
 def read_pointer(index_dir: Path) -> Pointer:
     """Read and validate `CURRENT`; `Pointer(None)` when there is none."""
+    pointer = index_dir / POINTER
+    if pointer.is_symlink():
+        return Pointer(None, "CURRENT is a link, not the file the index writes")
     try:
-        raw = (index_dir / POINTER).read_bytes()
+        with pointer.open("rb") as f:
+            raw = f.read(256)
     except FileNotFoundError:
         return Pointer(None, None if not generations(index_dir) else "CURRENT is missing")
     except OSError as exc:

@@ -100,6 +100,10 @@ def test_current_is_never_followed_out_of_the_index_directory(damaged_copy: Path
     (damaged_copy / "CURRENT").write_text("gen-link")
     with pytest.warns(IndexFallbackWarning, match="gen-link, a link"):
         assert len(open_index(damaged_copy).articles) == 3
+    (damaged_copy / "CURRENT").unlink()
+    (damaged_copy / "CURRENT").symlink_to(elsewhere / "CURRENT")
+    with pytest.warns(IndexFallbackWarning, match="CURRENT is a link"):
+        assert len(open_index(damaged_copy).articles) == 3
 
     lone = tmp_path / "lone"
     lone.mkdir()
