@@ -4,6 +4,8 @@ from index.article import Article, Chunk
 from index.build import BuildReport, build_index
 from index.errors import (
     EmptyQuestionError,
+    IndexDamagedError,
+    IndexFallbackWarning,
     IndexMismatchError,
     IndexNotFoundError,
     InputError,
@@ -18,6 +20,8 @@ __all__ = [
     "BuildReport",
     "Chunk",
     "EmptyQuestionError",
+    "IndexDamagedError",
+    "IndexFallbackWarning",
     "IndexMismatchError",
     "IndexNotFoundError",
     "InputError",

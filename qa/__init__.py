@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from index.errors import (
     EmptyQuestionError,
+    IndexDamagedError,
+    IndexFallbackWarning,
     IndexMismatchError,
     IndexNotFoundError,
     InputError,
@@ -33,6 +35,8 @@ __all__ = [
     "AnswerStream",
     "Citation",
     "EmptyQuestionError",
+    "IndexDamagedError",
+    "IndexFallbackWarning",
     "IndexMismatchError",
     "IndexNotFoundError",
     "InputError",
