@@ -44,6 +44,12 @@ class BuildReport:
     written: bool = False
 
     @property
+    def kept_files(self) -> set[str]:
+        """The files (as `index.load.location` names them) whose articles the index holds
+        after this build, among those it read: not the refused, empty or duplicate ones."""
+        return {_file_of(p) for p in (*self.added, *self.updated, *self.unchanged)}
+
+    @property
     def summary(self) -> str:
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} "
                 f"removed, {len(self.unchanged)} unchanged; {self.chunks_embedded} chunks "

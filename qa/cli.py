@@ -146,35 +146,60 @@ def ask(question: str, index_dir: Path | None, model: str | None, llm: str | Non
 @_llm
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; 0.0.0.0 exposes the chat to the network.")
-@click.option("--port", type=int, default=7860, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=7860, show_default=True)
+@click.option("--auth-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Require a login: one user:password per line of this file "
+              "(chmod 600 it).")
 @click.option("--auth", default=None, metavar="USER:PASSWORD",
-              help="Require this login [env QA_AUTH].")
+              help="Require this login. Visible to every user in `ps`: prefer the QA_AUTH "
+              "environment variable or --auth-file.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=None,
+              help="Answers computed at the same time [default 8].")
 @click.option("--index", "index_paths", multiple=True, type=click.Path(),
               help="Index these files/folders first (repeatable).")
 def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str, port: int,
-          auth: str | None, index_paths: tuple[str, ...]) -> None:
-    """Open the chat in the browser (Gradio)."""
-    import os
+          auth_file: Path | None, auth: str | None, concurrency: int | None,
+          index_paths: tuple[str, ...]) -> None:
+    """Open the chat in the browser (Gradio).
 
+    A login is read from --auth-file, else --auth, else the QA_AUTH environment variable
+    (user:password); without one, anyone who can reach the port may ask and upload.
+    Repeated failed logins from one address are slowed down (429, waits doubling)."""
     from qa.engine import QA
     from ui.serve import serve as launch
 
-    settings = _settings(index_dir, model)
+    credentials = _logins(auth_file, auth)
+    settings = _settings(index_dir, model, answer_concurrency=concurrency)
     if index_paths:
         from index.build import build_index
 
         click.echo(build_index(index_paths, settings, progress=_progress_bar()).summary)
-    from ui.serve import parse_auth
-
-    try:
-        credentials = parse_auth(auth or os.environ.get("QA_AUTH"))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--auth") from None
     engine = QA(settings=settings, llm=llm)
     if llm:
         click.echo(f"loading language model {llm} ...")
         engine.chat_model  # noqa: B018 (load before the first question, not during it)
     launch(engine, host=host, port=port, auth=credentials)
+
+
+def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] | None:
+    """The logins `qa serve` requires, from --auth-file, --auth or QA_AUTH."""
+    import os
+
+    from ui.serve import parse_auth, read_auth_file
+
+    if auth_file and auth:
+        raise click.UsageError("Give --auth-file or --auth, not both.")
+    try:
+        if auth_file:
+            return read_auth_file(auth_file)
+        if auth:
+            click.echo("Warning: --auth shows the password to every user of this machine "
+                       "(ps); use QA_AUTH or --auth-file.", err=True)
+        login = parse_auth(auth or os.environ.get("QA_AUTH"))
+    except ValueError as exc:
+        hint = "--auth-file" if auth_file else "--auth" if auth else "QA_AUTH"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    return [login] if login else None
 
 
 @cli.command("eval")

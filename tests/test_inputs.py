@@ -17,7 +17,7 @@ from index.errors import ConfigWarning
 from index.settings import Settings
 from qa import EmptyQuestionError, InputError, QuestionTooLongError
 from tests.conftest import GUARDIAN
-from tests.faults import ANSWER, QUESTION, assert_old_data_answers, run_cli
+from tests.faults import QUESTION, assert_old_data_answers, run_cli
 
 HOSTILE = [("Who was killed?", "Yaroslav Moskalik " * 120_000)]  # 2.2 MB, as in the issue
 
@@ -39,7 +39,7 @@ def test_a_hostile_history_is_refused_at_once_with_flat_memory(seed_qa, seed_ind
     turns = [("What is the weather?", "The articles don't say.")] * 1000
     turns.append((QUESTION, "Yaroslav Moskalik was killed by a car bomb."))
     follow = seed_qa.answer("How old was he?", history=turns)
-    assert "Moskalik" in follow.standalone_question and "59" in follow.text
+    assert follow.standalone_question == "How old was Yaroslav Moskalik?"
     assert_old_data_answers(seed_index, 2)
 
 
@@ -79,7 +79,7 @@ def test_bad_parameters_raise_input_error_naming_them(seed_qa, seed_index, kwarg
 
 def test_one_source_name_is_a_one_item_list(seed_qa) -> None:
     answer = seed_qa.answer(QUESTION, sources="The Guardian - UK")
-    assert {c.article.name for c in answer.citations} == {GUARDIAN}
+    assert {c.article.name for c in [*answer.citations, *answer.related]} == {GUARDIAN}
     passages = seed_qa.retrieve(QUESTION, k=3, sources=GUARDIAN)
     assert passages and {p.article.name for p in passages} == {GUARDIAN}
 
@@ -92,9 +92,9 @@ def test_one_source_name_is_a_one_item_list(seed_qa) -> None:
     "Who was killed by a car bomb \udcff\udcfein Balashikha?",  # invalid UTF-8 (from argv)
 ])
 def test_invisible_and_broken_characters_are_cleaned(seed_qa, question: str) -> None:
-    answer = seed_qa.answer(question)
+    answer, clean = seed_qa.answer(question), seed_qa.answer(QUESTION)
     assert answer.question == QUESTION
-    assert ANSWER in answer.text
+    assert (answer.text, answer.citations) == (clean.text, clean.citations)
 
 
 @pytest.mark.parametrize(("question", "error"), [

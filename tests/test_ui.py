@@ -4,17 +4,14 @@ plus one small article, driven by headless Chromium (Playwright) and by gradio_c
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from tests.live import live_server
 from ui.render import citation_html, md_escape
 from ui.serve import parse_auth
 from ui.uploads import UploadError, safe_name, store_uploads
@@ -58,12 +55,6 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
                                     reason=f"{CHROMIUM} is missing (apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _norm(text: str) -> str:
     return " ".join(text.split())
 
@@ -75,39 +66,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> dict:
     extra = base / "extra"
     extra.mkdir()
     (extra / "harwick_lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
-    port = _free_port()
     index_dir = base / "index"
-    env = {**os.environ, "GRADIO_TEMP_DIR": str(base / "gradio"),
-           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONPATH": str(ROOT)}
-    log = (base / "server.log").open("w")
-    proc = subprocess.Popen(  # `qa serve`, run with this interpreter
-        [sys.executable, "-c", "from qa.cli import main; main()", "serve",
-         "--index-dir", str(index_dir), "--port", str(port), "--auth", ":".join(AUTH),
-         "--index", str(ROOT / "seeds"), "--index", str(extra)],
-        cwd=base, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    import httpx
-
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited:\n{(base / 'server.log').read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"server not up:\n{(base / 'server.log').read_text()[-3000:]}")
-        time.sleep(0.3)
-    yield {"url": url, "index_dir": index_dir, "base": base}
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    with live_server(["--index-dir", index_dir, "--auth", ":".join(AUTH),
+                      "--index", ROOT / "seeds", "--index", extra], base) as live:
+        yield {"url": live["url"], "index_dir": index_dir, "base": base}
 
 
 @pytest.fixture(scope="session")
@@ -256,6 +218,24 @@ def test_browser_upload_then_ask(page, server: dict, tmp_path: Path) -> None:
     result = ask_in_browser(page, "Who founded the Orlen cider festival?")
     assert "Haldane" in result["text"], result
     assert any("Orlen cider festival" in label for label in result["labels"]), result
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_refused_and_duplicate_uploads_leave_no_file(page, server: dict,
+                                                             tmp_path: Path) -> None:
+    status = page.inner_text("#qa-status")
+    copy = tmp_path / "same as seed.txt"  # a seed article under another name
+    copy.write_bytes((ROOT / "seeds" / "000_5213ba787b876419.txt").read_bytes())
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(bytes(range(256)) * 64)
+    assert "duplicate" in upload_in_browser(page, copy)
+    assert "❌" in upload_in_browser(page, binary)
+    names = {"same as seed.txt", "same_as_seed.txt", "photo.txt"}
+    uploads = server["index_dir"] / "uploads"
+    assert not names & {p.name for p in uploads.iterdir()}  # only accepted files stay
+    assert not names & {p.name for p in (server["base"] / "gradio").rglob("*")}
+    assert page.inner_text("#qa-status") == status  # nothing added, nothing lost
 
 
 @pytest.mark.browser

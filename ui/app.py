@@ -1,19 +1,22 @@
 """The Gradio page: chat with streamed, cited answers; citation viewer; uploads; settings."""
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from index.settings import Settings
 from ui.render import answer_markdown, citation_html, citation_label, md_escape, status_markdown
-from ui.uploads import ALLOWED_SUFFIXES, UploadError, store_uploads
+from ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uploads
 
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["ANSWER_CONCURRENCY", "APP_CSS", "app_theme", "create_app", "public_answer"]
+__all__ = ["APP_CSS", "UPLOAD_CACHE", "app_theme", "create_app", "public_answer"]
 
-#: Answers computed at the same time (chat and API share this limit).
-ANSWER_CONCURRENCY = 4
+#: Gradio's copies of uploaded files: every minute, those older than 10 minutes (uploaded
+#: but never sent to an event) are deleted; the app deletes the others once it has read them.
+UPLOAD_CACHE = (60, 600)
 
 #: Page styles; Gradio 6 takes CSS at launch, so `serve` passes this.
 APP_CSS = """
@@ -53,10 +56,10 @@ def public_answer(answer: Any) -> dict:
     return data
 
 
-def _history(turns: list[dict]) -> list[dict]:
-    """The conversation so far as messages for `qa.answer`."""
+def _history(turns: list[dict], last: int) -> list[dict]:
+    """The `last` turns of the conversation as messages for `qa.answer`."""
     messages: list[dict] = []
-    for turn in turns:
+    for turn in turns[-last:]:
         if turn.get("answer") is not None:
             messages += [{"role": "user", "content": turn["question"]},
                          {"role": "assistant", "content": turn["answer"]}]
@@ -102,7 +105,8 @@ def create_app(qa: Any) -> "gr.Blocks":
         return gr.Radio(choices=[(label, str(i)) for i, (label, _) in enumerate(turn["cites"])],
                         value=None, label=f"{heading}: {turn['question'][:80]}")
 
-    def respond(message: str, turns: list[dict], k: float, mode: str) -> Iterator[tuple]:
+    def respond(message: str, turns: list[dict], k: float | None,
+                mode: str) -> Iterator[tuple]:
         question = (message or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
@@ -111,8 +115,10 @@ def create_app(qa: Any) -> "gr.Blocks":
         yield "", _chat(turns, question), turns, gr.skip(), gr.skip(), gr.skip()
         text = ""
         try:
-            stream = qa.answer(question, history=_history(turns), k=int(k), mode=mode,
-                               stream=True)
+            if isinstance(k, float) and k.is_integer():  # the slider sends 6.0
+                k = int(k)
+            stream = qa.answer(question, history=_history(turns, settings.max_history_turns),
+                               k=k, mode=mode, stream=True)
             for piece in stream:
                 text += piece
                 yield gr.skip(), _chat(turns, question, text), gr.skip(), gr.skip(), \
@@ -147,12 +153,15 @@ def create_app(qa: Any) -> "gr.Blocks":
                      progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         if not paths:
             return gr.skip(), gr.skip(), gr.skip()
+        folder = Path(qa.stats["index_dir"]) / "uploads"
+        before = set(folder.iterdir()) if folder.is_dir() else set()
         try:
-            stored = store_uploads(list(paths), qa.stats["index_dir"])
+            stored = store_uploads(list(paths), qa.stats["index_dir"],
+                                   max_bytes=settings.max_file_bytes)
         except UploadError as exc:
             return f"❌ {md_escape(exc)}", status(), None
         finally:  # Gradio's cached copies are servable: keep only ours
-            _forget([Path(p) for p in paths])
+            _forget([Path(p) for p in paths], folders=True)
         progress(0, desc="Reading articles…")
 
         def on_progress(done: int, total: int) -> None:
@@ -161,17 +170,16 @@ def create_app(qa: Any) -> "gr.Blocks":
         try:
             report = qa.add_files([str(p) for p in stored], progress=on_progress)
         except QAError as exc:
-            _forget(stored)
+            _forget([p for p in stored if p not in before])
             return f"❌ Not added: {md_escape(exc)}", status(), None
         refused = [n for n in report.notices if n.action in ("refused", "skipped")]
-        _forget([p for p in stored if any(Path(n.path).name == p.name for n in refused)])
-        kept = md_escape(", ".join(p.name for p in stored if p.exists()))
+        kept = md_escape(", ".join(p.name for p in drop_unindexed(stored, report.kept_files)))
         if report.added or report.updated:
             head = f"✅ Added {kept}. {md_escape(report.summary)}"
         elif refused:
             head = "❌ Nothing was added."
         else:
-            head = f"ℹ️ Already indexed: {kept}. {md_escape(report.summary)}"
+            head = f"ℹ️ Already indexed{': ' + kept if kept else ''}. {md_escape(report.summary)}"
         lines = [head] + [
             f"{'❌' if n in refused else '⚠️'} {md_escape(Path(n.path).name)}: "
             f"{md_escape(n.action)}: {md_escape(n.message)}" for n in report.notices]
@@ -187,12 +195,14 @@ def create_app(qa: Any) -> "gr.Blocks":
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
 
-    settings = getattr(qa, "settings", None)
-    default_k = int(getattr(settings, "k", 6) or 6)
+    settings = getattr(qa, "settings", None) or Settings()
+    default_k = settings.k
+    concurrency = settings.answer_concurrency
     modes = ["extractive", "llm"] if qa.llm_available else ["extractive"]
     private: dict[str, Any] = {"api_visibility": "private"}
 
-    with gr.Blocks(title="Article QA", analytics_enabled=False) as demo:
+    with gr.Blocks(title="Article QA", analytics_enabled=False,
+                   delete_cache=UPLOAD_CACHE) as demo:
         gr.Markdown("## Article QA\nAsk about the indexed news articles. Every answer cites "
                     "the passages it comes from; select a citation to read it in context.",
                     elem_id="qa-title")
@@ -234,7 +244,7 @@ def create_app(qa: Any) -> "gr.Blocks":
         chat_io: dict[str, Any] = {
             "fn": respond, "inputs": [box, turns, k_slider, mode_radio],
             "outputs": [box, chatbot, turns, picker_box, detail, shown],
-            "concurrency_id": "answer", "concurrency_limit": ANSWER_CONCURRENCY,
+            "concurrency_id": "answer", "concurrency_limit": concurrency,
             "show_progress": "minimal", **private,
         }
         box.submit(**chat_io)
@@ -252,12 +262,15 @@ def create_app(qa: Any) -> "gr.Blocks":
             add_articles, files, [upload_msg, status_line, files], concurrency_id="upload",
             concurrency_limit=1, **private)
         demo.load(status, None, status_line, queue=False, **private)
-        gr.api(ask, api_name="ask", concurrency_id="answer",
-               concurrency_limit=ANSWER_CONCURRENCY)
+        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=concurrency)
     return demo
 
 
-def _forget(paths: list[Path]) -> None:
-    """Remove files (uploads that were not indexed, Gradio's temporary copies)."""
+def _forget(paths: list[Path], folders: bool = False) -> None:
+    """Remove files (uploads that were not indexed; Gradio's temporary copies, each in a
+    folder of its own that goes too when `folders`)."""
     for path in paths:
         path.unlink(missing_ok=True)
+        if folders:
+            with contextlib.suppress(OSError):  # not empty: not only ours
+                path.parent.rmdir()

@@ -1,18 +1,25 @@
-"""Store uploaded article files under `<index_dir>/uploads/` with safe names and limits."""
+"""Store uploaded article files under `<index_dir>/uploads/` with safe names and limits;
+keep only those the index took."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
+
+from index.load import location
 
 __all__ = [
     "ALLOWED_SUFFIXES",
     "MAX_UPLOAD_BYTES",
     "MAX_UPLOAD_FILES",
     "UploadError",
+    "cached_uploads",
+    "drop_unindexed",
     "safe_name",
     "store_uploads",
 ]
@@ -89,3 +96,28 @@ def store_uploads(paths: list[str], index_dir: str | Path,
             tmp.replace(target)
         stored.append(target)
     return stored
+
+
+def drop_unindexed(stored: Iterable[Path], kept_files: set[str]) -> list[Path]:
+    """Delete the stored uploads whose articles the index did not take (`kept_files`, see
+    `BuildReport.kept_files`): refused, empty and duplicate files. Returns the others."""
+    kept = []
+    for path in stored:
+        if location(path) in kept_files:
+            kept.append(path)
+        else:
+            path.unlink(missing_ok=True)
+    return kept
+
+
+def cached_uploads(paths: set[str]) -> tuple[int, int]:
+    """(bytes, files) of the files in `paths` (Gradio's upload cache) that still exist;
+    the others are dropped from `paths`."""
+    size = files = 0
+    for name in list(paths):
+        try:
+            size += os.stat(name).st_size
+            files += 1
+        except OSError:
+            paths.discard(name)
+    return size, files

@@ -1,0 +1,178 @@
+"""The chat server at its edge, live (issue 11, items 1, 6, 10): a login read from a file and
+throttled when wrong, request bodies capped before Gradio reads them, memory flat under a
+hostile history, uploads capped and not piling up, answers computed concurrently. After each
+fault the server still answers from the old data."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.faults import QUESTION
+from tests.live import live_server
+
+LOGIN = ("editor", "t0p-secret-pass")
+#: QA_MAX_FILE_MB for this server: small files fill the upload budget quickly.
+FILE_MB = 0.05
+
+
+def _same(one: dict, other: dict) -> bool:
+    """The same answer, timings aside."""
+    return {k: v for k, v in one.items() if k != "timings"} == \
+        {k: v for k, v in other.items() if k != "timings"}
+
+
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(ln for ln in status.splitlines() if ln.startswith("VmRSS")).split()[1]) / 1024
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory, seed_index: Path):
+    """`qa serve --auth-file` over a copy of the seed index."""
+    base = tmp_path_factory.mktemp("guarded")
+    index_dir = base / "index"
+    shutil.copytree(seed_index, index_dir)
+    logins = base / "logins"
+    logins.write_text(f"# who may ask\n{LOGIN[0]}:{LOGIN[1]}\n")
+    logins.chmod(0o600)
+    with live_server(["--index-dir", index_dir, "--auth-file", logins], base,
+                     {"QA_MAX_FILE_MB": str(FILE_MB)}) as live:
+        yield {**live, "base": base, "index_dir": index_dir}
+
+
+@pytest.fixture(scope="module")
+def gclient(guarded: dict):
+    from gradio_client import Client
+
+    return Client(guarded["url"], auth=LOGIN, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def baseline(gclient) -> dict:
+    """The answer to the seed question before any fault."""
+    return gclient.predict(question=QUESTION, api_name="/ask")
+
+
+@pytest.fixture
+def http(guarded: dict):
+    with httpx.Client(base_url=guarded["url"], timeout=30) as session:
+        assert session.post("login", data={"username": LOGIN[0],
+                                           "password": LOGIN[1]}).status_code == 200
+        yield session
+
+
+def test_the_password_comes_from_a_file_not_the_command_line(guarded: dict, baseline) -> None:
+    cmdline = Path(f"/proc/{guarded['proc'].pid}/cmdline").read_bytes()
+    assert LOGIN[1].encode() not in cmdline and b"--auth-file" in cmdline
+    assert httpx.get(f"{guarded['url']}config").status_code == 401
+    assert baseline["question"] == QUESTION and (baseline["citations"] or baseline["related"])
+
+
+def test_hostile_history_is_refused_and_memory_stays_flat(guarded: dict, gclient,
+                                                          baseline) -> None:
+    from gradio_client.exceptions import AppError
+
+    pid = guarded["proc"].pid
+    before = _rss_mb(pid)
+    hostile = [{"role": "user", "content": "Who was killed?"},
+               {"role": "assistant", "content": "Yaroslav Moskalik " * 230_000}]  # 4 MB
+    started = time.perf_counter()
+    for _ in range(4):
+        with pytest.raises(httpx.HTTPStatusError, match="413"):
+            gclient.predict(question="How old was he?", history=hostile, api_name="/ask")
+    assert time.perf_counter() - started < 10
+    under_cap = [hostile[0], {"role": "assistant", "content": "Moskalik " * 90_000}]  # 810 kB
+    for _ in range(4):
+        with pytest.raises(AppError, match=r"history: message 2 .* at most 20,000"):
+            gclient.predict(question="How old was he?", history=under_cap, api_name="/ask")
+    with pytest.raises(httpx.HTTPStatusError, match="413"):
+        gclient.predict(question="Who? " * 250_000, api_name="/ask")
+    grown = _rss_mb(pid) - before
+    assert grown <= 50, f"server RSS grew by {grown:.0f} MB"
+    follow = gclient.predict(question="How old was he?", history=[
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": "Yaroslav Moskalik was killed by a car bomb."}],
+        api_name="/ask")
+    assert follow["standalone_question"] == "How old was Yaroslav Moskalik?"
+    assert _same(gclient.predict(question=QUESTION, api_name="/ask"), baseline)
+
+
+def test_bad_parameters_through_the_api_name_them(gclient, baseline) -> None:
+    from gradio_client.exceptions import AppError
+
+    for kwargs, message in [({"k": 0}, "k must be a whole number from 1 to 50"),
+                            ({"k": 2.5}, "k must be a whole number"),
+                            ({"mode": "bogus"}, "mode must be one of extractive, llm")]:
+        with pytest.raises(AppError, match=message):
+            gclient.predict(question=QUESTION, api_name="/ask", **kwargs)
+    assert _same(gclient.predict(question=QUESTION, k=6, api_name="/ask"), baseline)
+
+
+def test_uploads_are_capped_and_do_not_pile_up(guarded: dict, http: httpx.Client, gclient,
+                                               baseline) -> None:
+    limit = int(FILE_MB * 1024 * 1024)
+    too_big = http.post("gradio_api/upload", files={"files": ("big.txt", b"x" * (limit + 1))})
+    assert too_big.status_code == 413
+    answers = []
+    for i in range(40):  # the budget: 20 files' worth of the file limit
+        reply = http.post("gradio_api/upload",
+                          files={"files": (f"a{i}.txt", b"word " * (limit // 6))})
+        answers.append(reply.status_code)
+    assert answers[0] == 200 and answers[-1] == 507 and set(answers) == {200, 507}, answers
+    cached = [p for p in (guarded["base"] / "gradio").rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in cached) <= 20 * limit
+    assert not (guarded["index_dir"] / "uploads").exists()  # none reached the index
+    chunked = http.post("gradio_api/upload", content=iter([b"--x\r\n"]),
+                        headers={"content-type": "multipart/form-data; boundary=x"})
+    assert chunked.status_code == 411
+    assert _same(gclient.predict(question=QUESTION, api_name="/ask"), baseline)
+
+
+def test_sixteen_clients_are_answered_concurrently(guarded: dict, gclient) -> None:
+    from gradio_client import Client
+
+    cases = {q: gclient.predict(question=q, api_name="/ask") for q in [
+        "Who is Dmitry Peskov?", "Who is Steve Witkoff?", "Who is Keith Kellogg?", QUESTION]}
+    clients = [Client(guarded["url"], auth=LOGIN, verbose=False) for _ in range(16)]
+
+    def ask(i: int) -> list[tuple[str, dict]]:
+        questions = list(cases)[i % 4:] + list(cases)[:i % 4]
+        return [(q, clients[i].predict(question=q, api_name="/ask")) for q in questions]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = [pair for pairs in pool.map(ask, range(16)) for pair in pairs]
+    assert len(results) == 64
+    for question, out in results:  # each the answer it gets alone: none mixed up
+        assert _same(out, cases[question]), (question, out)
+
+
+def test_answer_events_share_one_concurrency_limit(seed_qa) -> None:
+    from ui.app import create_app
+
+    demo = create_app(seed_qa)
+    limits = {fn.concurrency_id: fn.concurrency_limit for fn in demo.fns.values()
+              if fn.name in ("ask", "respond")}
+    assert limits == {"answer": seed_qa.settings.answer_concurrency} and limits["answer"] > 1
+
+
+def test_failed_logins_are_throttled(guarded: dict) -> None:  # last: it locks the address
+    url = f"{guarded['url']}login"
+
+    def login(password: str) -> httpx.Response:
+        return httpx.post(url, data={"username": LOGIN[0], "password": password})
+
+    assert [login(f"guess{i}").status_code for i in range(5)] == [400] * 5
+    refused = login("guess5")
+    assert refused.status_code == 429 and "Too many failed logins" in refused.text
+    wait = int(refused.headers["retry-after"])
+    assert 1 <= wait <= 2
+    assert login(LOGIN[1]).status_code == 429  # the right password waits too
+    time.sleep(wait + 0.2)
+    assert login(LOGIN[1]).status_code == 200
+    assert login("guess6").status_code == 400  # a success resets the count

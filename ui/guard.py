@@ -1,0 +1,196 @@
+"""Limits at the HTTP edge of `qa serve`, before Gradio reads a request: the size of a
+request body, failed logins per client, and the uploads waiting in Gradio's cache."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["EdgeGuard", "EdgeLimits", "LoginThrottle"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass
+class LoginThrottle:
+    """Failed logins per client address: after `free` of them, each attempt must wait 2, 4,
+    8... seconds (at most `max_wait`) after the previous one, and is refused (429) sooner,
+    right password or not. A success resets the count; so does an hour without attempts.
+    An attempt counts as failed until it succeeds, so parallel guesses gain nothing."""
+
+    free: int = 5
+    max_wait: float = 300.0
+    forget_after: float = 3600.0
+    max_clients: int = 10_000
+    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def wait(self, client: str, now: float) -> float:
+        """Seconds `client` must still wait before its next attempt (0: go ahead)."""
+        count, last = self._failures.get(client, (0, 0.0))
+        if now - last > self.forget_after:
+            self._failures.pop(client, None)
+            return 0.0
+        if count < self.free:
+            return 0.0
+        return max(0.0, last + min(2.0 ** (count - self.free + 1), self.max_wait) - now)
+
+    def attempt(self, client: str, now: float) -> None:
+        count, _ = self._failures.pop(client, (0, 0.0))  # re-inserted: oldest first
+        self._failures[client] = (count + 1, now)
+        while len(self._failures) > self.max_clients:
+            del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
+
+
+@dataclass(frozen=True)
+class EdgeLimits:
+    """`max_body`: bytes of any request but an upload; `max_upload_body`: of one upload
+    request; `max_pending_bytes`/`max_pending_files`: Gradio's cached uploads not yet
+    deleted, beyond which new uploads are refused (507) until the cache is cleaned."""
+
+    max_body: int = 1024 * 1024
+    max_upload_body: int = 100 * 1024 * 1024
+    max_pending_bytes: int = 100 * 1024 * 1024
+    max_pending_files: int = 100
+
+
+class EdgeGuard:
+    """ASGI middleware applying `EdgeLimits` and a `LoginThrottle` (Gradio's `/login`).
+    `pending_uploads()` returns (bytes, files) of the uploads Gradio holds now."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]],
+                 limits: EdgeLimits | None = None, throttle: LoginThrottle | None = None,
+                 pending_uploads: Callable[[], tuple[int, int]] | None = None) -> None:
+        self.app = app
+        self.limits = limits or EdgeLimits()
+        self.throttle = throttle or LoginThrottle()
+        self.pending_uploads = pending_uploads
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].rstrip("/")
+        length = _content_length(scope)
+        if path.endswith("/upload") and scope["method"] == "POST":
+            refusal = self._upload_refusal(length)
+            if refusal:
+                await _respond(send, *refusal)
+            else:  # streamed to disk by Gradio, which caps each file
+                await self.app(scope, receive, send)
+            return
+        if length is not None and length > self.limits.max_body:
+            await _respond(send, 413, _too_large(length, self.limits.max_body))
+            return
+        try:
+            body = await _read_body(receive, self.limits.max_body)
+        except _ClientGone:
+            return
+        if body is None:
+            await _respond(send, 413, _too_large(None, self.limits.max_body))
+            return
+        replay = _replay(body, receive)
+        if path.endswith("/login") and scope["method"] == "POST":
+            await self._login(scope, replay, send)
+        else:
+            await self.app(scope, replay, send)
+
+    def _upload_refusal(self, length: int | None) -> tuple[int, str] | None:
+        limits = self.limits
+        if length is None:
+            return 411, "Uploads must state their Content-Length."
+        if length > limits.max_upload_body:
+            return 413, _too_large(length, limits.max_upload_body)
+        if self.pending_uploads is not None:
+            size, files = self.pending_uploads()
+            if size + length > limits.max_pending_bytes or files >= limits.max_pending_files:
+                return 507, ("Too many uploads are waiting to be processed; try again in a "
+                             "few minutes.")
+        return None
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = (scope.get("client") or ("unknown", 0))[0]
+        wait = self.throttle.wait(client, time.monotonic())
+        if wait > 0:
+            seconds = math.ceil(wait)
+            await _respond(send, 429, f"Too many failed logins: try again in {seconds} s.",
+                           [(b"retry-after", str(seconds).encode())])
+            return
+        self.throttle.attempt(client, time.monotonic())
+        status: list[int] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        await self.app(scope, receive, watch)
+        if status and status[0] < 300:
+            self.throttle.succeeded(client)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _too_large(length: int | None, limit: int) -> str:
+    size = f" ({length:,} bytes)" if length is not None else ""
+    return f"Request too large{size}: at most {limit:,} bytes."
+
+
+class _ClientGone(Exception):
+    """The client disconnected before it had sent its request."""
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes `limit` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _respond(send: Send, status: int, message: str,
+                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"detail": message}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
