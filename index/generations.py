@@ -86,9 +86,10 @@ def fsync_dir(path: Path) -> None:
 def sequence_of(generation: Path) -> int:
     """The generation's sequence number; -1 when its manifest is unreadable, 0 before they."""
     try:
+        verify_sizes(generation, {"manifest.json": {}})
         manifest = json.loads((generation / "manifest.json").read_text())
         return int(manifest.get("sequence", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (GenerationDamaged, OSError, ValueError, TypeError, AttributeError):
         return -1
 
 
@@ -120,6 +121,9 @@ def verify_sizes(generation: Path, records: dict[str, dict]) -> None:
     """Raise `GenerationDamaged` unless every recorded file is a regular file of its recorded
     size (records without a size: only that it is a regular file)."""
     for name, record in records.items():
+        if not isinstance(record, dict) or not isinstance(name, str) or "/" in name \
+                or name.startswith("."):
+            raise GenerationDamaged(f"manifest.json has a damaged file record ({name!r})")
         try:
             found = (generation / name).lstat()
         except FileNotFoundError:

@@ -185,6 +185,7 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
     `GenerationDamaged` (which file, and why) or `IndexMismatchError` (another format)."""
     if generation.is_symlink() or not generation.is_dir():
         raise GenerationDamaged(f"{generation.name} is missing")
+    verify_sizes(generation, {"manifest.json": {}})
     manifest = _parse(generation / "manifest.json", lambda p: json.loads(p.read_text()))
     if not isinstance(manifest, dict):
         raise GenerationDamaged("manifest.json is not a JSON object")

@@ -150,6 +150,26 @@ def test_a_damaged_file_falls_back_or_fails_typed_and_loses_nothing(
     assert run_cli("index", "--check", "--index-dir", damaged_copy).exit_code == 0
 
 
+@pytest.mark.parametrize("tamper", ["record-not-an-object", "record-outside", "link",
+                                    "no-model"])
+def test_a_tampered_manifest_is_damage_not_a_traceback(damaged_copy: Path, tamper: str) -> None:
+    manifest_path = _current(damaged_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    if tamper == "link":
+        manifest_path.unlink()
+        manifest_path.symlink_to("/dev/zero")
+    else:
+        if tamper == "record-not-an-object":
+            manifest["files"]["chunks.jsonl"] = 5
+        elif tamper == "record-outside":
+            manifest["files"]["../../../../etc/passwd"] = {"size": 1}
+        else:
+            del manifest["model"]
+        manifest_path.write_text(json.dumps(manifest))
+    with pytest.warns(IndexFallbackWarning, match="manifest.json"):
+        assert_old_data_answers(damaged_copy, 2)
+
+
 @pytest.mark.parametrize("name", ["chunks.jsonl", "embeddings.npy", "vectors.faiss"])
 def test_without_an_intact_generation_the_error_names_rebuild_and_nothing_is_deleted(
         damaged_copy: Path, two_generations: Path, name: str) -> None:
