@@ -83,6 +83,8 @@ class Settings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+        if self.reader_dir is not None:
+            object.__setattr__(self, "reader_dir", Path(self.reader_dir).expanduser())
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type != "int":

@@ -10,46 +10,70 @@ from collections.abc import Sequence
 from qa.reader.model import Reader, SpanGuess
 from qa.types import ABSTAIN_TEXT, Answer, Citation, Passage, ShortAnswer
 
-__all__ = ["MAX_WORDS", "best_span", "compose_answer", "extract_answer", "related_passages"]
+__all__ = ["MAX_WORDS", "compose_answer", "extract_answer", "read_spans", "related_passages"]
 
 #: the quoted evidence of one answer is at most this many words.
 MAX_WORDS = 50
+#: a runner-up span's sentence is quoted too when its margin is within this many logits of
+#: the best one's (NewsQA dev, first 600 questions, run 1: answer accuracy 39.2% with the
+#: best sentence alone, 43.8% with a gap of 4, 44.0% always).
+RUNNER_UP_GAP = 4.0
 _WORD_SPAN = re.compile(r"\S+")
 
 
 def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -> Answer:
-    """Read `passages` for `question`: a short answer with its cited evidence sentence,
-    or an abstention that lists the related passages."""
-    guess = best_span(question, passages, reader)
-    confidence = reader.confidence(guess.margin) if guess else 0.0
-    if guess is None or confidence < reader.threshold:
+    """Read `passages` for `question`: a short answer with its cited evidence, or an
+    abstention that lists the related passages."""
+    ranked = read_spans(question, passages, reader)
+    confidence = reader.confidence(ranked[0].margin) if ranked else 0.0
+    if not ranked or confidence < reader.threshold:
         return Answer(question=question, text=ABSTAIN_TEXT, abstained=True,
                       related=related_passages(passages), confidence=round(confidence, 4))
-    return compose_answer(question, passages, guess, confidence)
+    return compose_answer(question, passages, ranked, confidence)
 
 
-def best_span(question: str, passages: Sequence[Passage], reader: Reader) -> SpanGuess | None:
-    """The reader's best answer span over all `passages` (None when there are none)."""
+def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> list[SpanGuess]:
+    """The reader's best span in each passage, best first."""
     guesses = reader.read(question, [p.chunk.text for p in passages])
-    return max(guesses, key=lambda g: g.margin, default=None)
+    return sorted(guesses, key=lambda g: g.margin, reverse=True)
 
 
-def compose_answer(question: str, passages: Sequence[Passage], guess: SpanGuess,
+def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[SpanGuess],
                    confidence: float) -> Answer:
-    """The answer for `guess`: its span in bold, then the evidence sentence quoted and
-    cited."""
-    passage = passages[guess.passage]
-    start, end = passage.chunk.start + guess.start, passage.chunk.start + guess.end
-    text = passage.article.text
-    quote_start, quote_end = _evidence(passage, start, end)
-    citation = Citation(1, passage.article, text[quote_start:quote_end], quote_start,
-                        quote_end, round(confidence, 4))
-    short = ShortAnswer(text[start:end], start, end, citation=1)
-    lead = "…" if quote_start > _sentence_of(passage, start)[0] else ""
-    tail = "…" if quote_end < _sentence_of(passage, end - 1)[1] else ""
-    body = f"**{_escape(short.text)}** — {lead}{citation.quote}{tail} [1]"
-    return Answer(question=question, text=body, citations=[citation], short=short,
+    """The answer for the best of `ranked`: its span in bold, then its sentence quoted and
+    cited; then the runner-up's sentence, cited too, when the reader rates it nearly as high
+    and the whole answer stays within MAX_WORDS words."""
+    best = ranked[0]
+    passage = passages[best.passage]
+    start, end = passage.chunk.start + best.start, passage.chunk.start + best.end
+    quotes = [_evidence(passage, start, end)]
+    sources = [passage]
+    for runner in ranked[1:3]:
+        other = passages[runner.passage]
+        at = other.chunk.start + runner.start
+        span = _sentence_of(other, at)
+        if best.margin - runner.margin > RUNNER_UP_GAP:
+            break
+        overlaps = other.article.id == passage.article.id and span[0] < quotes[0][1] \
+            and quotes[0][0] < span[1]
+        used = _words(passage, quotes[0]) + _words(passage, (start, end))
+        if not overlaps and used + _words(other, span) <= MAX_WORDS:
+            quotes.append(span)
+            sources.append(other)
+            break
+    citations = [Citation(n, p.article, p.article.text[a:b], a, b, round(confidence, 4))
+                 for n, (p, (a, b)) in enumerate(zip(sources, quotes), 1)]
+    short = ShortAnswer(passage.article.text[start:end], start, end, citation=1)
+    lead = "…" if quotes[0][0] > _sentence_of(passage, start)[0] else ""
+    tail = "…" if quotes[0][1] < _sentence_of(passage, end - 1)[1] else ""
+    body = f"**{_escape(short.text)}** — {lead}{citations[0].quote}{tail} [1]"
+    body += "".join(f" {c.quote} [{c.n}]" for c in citations[1:])
+    return Answer(question=question, text=body, citations=citations, short=short,
                   confidence=round(confidence, 4))
+
+
+def _words(passage: Passage, span: tuple[int, int]) -> int:
+    return len(passage.article.text[span[0]:span[1]].split())
 
 
 def _sentence_of(passage: Passage, offset: int) -> tuple[int, int]:

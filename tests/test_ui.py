@@ -172,6 +172,9 @@ def test_browser_answers_with_highlighted_citation(page, tmp_path: Path) -> None
         if "Moskalik" in shown["mark"]:
             break
     assert shown and "Moskalik" in shown["mark"], shown
+    # the reader's short answer: first and in bold in the message, bold inside the quote
+    assert "Moskalik" in page.locator("#qa-chat [data-testid=bot] strong").first.inner_text()
+    assert "Moskalik" in page.inner_text("#qa-citation mark .qa-short")
     assert len(_norm(shown["context"])) > len(_norm(shown["mark"])) + 100  # shown in context
     seeds = _norm(" ".join(p.read_text(encoding="utf-8") for p in (ROOT / "seeds").iterdir()))
     assert _norm(shown["mark"]) in seeds

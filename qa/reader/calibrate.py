@@ -58,19 +58,19 @@ def _margins(index_dir: Path, questions: list[dict], model_dir: Path, k: int
     from index.settings import Settings
     from qa.engine import QA
     from qa.evaluate import contains_answer
-    from qa.extract import best_span, compose_answer
+    from qa.extract import compose_answer, read_spans
 
     engine = QA(settings=Settings.from_env(index_dir=index_dir, reader_dir=model_dir))
     reader = engine.reader
     out = []
     for item in questions:
         passages = engine.retrieve(item["question"], k)
-        guess = best_span(item["question"], passages, reader)
-        if guess is None:
+        ranked = read_spans(item["question"], passages, reader)
+        if not ranked:
             out.append((float("-inf"), False))
             continue
-        text = compose_answer(item["question"], passages, guess, 1.0).text
-        out.append((guess.margin, contains_answer(text, item["answers"])))
+        text = compose_answer(item["question"], passages, ranked, 1.0).text
+        out.append((ranked[0].margin, contains_answer(text, item["answers"])))
     return out
 
 

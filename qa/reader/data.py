@@ -1,13 +1,13 @@
 """Training examples for the reader, made from SQuAD-style paragraphs with answer spans.
 
-Every question gives one passage that holds its answer and one that does not, so the reader
+Every question gives one passage that holds its answer and two that do not, so the reader
 learns both to mark the answer and to say "not here" (SQuAD 2.0 style, answer at [CLS]):
 
 - the answer passage is the paragraph, or a window of its sentences about the size of an
   indexed chunk, around the answer;
-- the no-answer passage is, at random, either the same paragraph with the sentences holding
-  the answer taken out (the topic is there, the answer is not), or the other paragraph that
-  matches the question best by BM25 (what retrieval hands over when the articles don't say).
+- the no-answer passages are the same paragraph with the sentences holding the answer taken
+  out (the topic is there, the answer is not), and the other paragraph that matches the
+  question best by BM25 (what retrieval hands over when the articles don't say).
 No-answer passages that still contain a gold answer string are not used.
 """
 
@@ -68,7 +68,7 @@ def load_paragraphs(path: Path) -> list[_Paragraph]:
 
 
 def make_examples(paragraphs: list[_Paragraph], seed: int = 0) -> Iterator[Example]:
-    """An answer passage and a no-answer passage for every question, shuffled by `seed`."""
+    """An answer passage and two no-answer passages for every question, shuffled by `seed`."""
     from qa.lexical import BM25, tokenize
 
     rng = random.Random(seed)
@@ -81,22 +81,18 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0) -> Iterator[Examp
             examples.append(_answer_window(question.text, paragraph.context, sentences,
                                            start, end, rng))
             gold = [a.lower() for a in question.answers if a.strip()]
-            negative = None
-            if rng.random() < 0.5:
-                negative = _without_answer(paragraph.context, sentences, question.spans)
-            if negative is None:
-                scores = bm25.scores(tokenize(question.text))
-                scores[index] = -1.0
-                for other in scores.argsort()[::-1][:5]:
-                    candidate = paragraphs[int(other)].context
-                    if not any(g in candidate.lower() for g in gold):
-                        negative = candidate
-                        break
-            if negative and not any(g in negative.lower() for g in gold):
-                spans = split_sentences(negative)
-                window = _window(negative, spans, rng.randrange(len(spans)), rng) if spans \
-                    else negative
-                examples.append(Example(question.text, window, None, None))
+            negatives = [_without_answer(paragraph.context, sentences, question.spans)]
+            scores = bm25.scores(tokenize(question.text))
+            scores[index] = -1.0
+            negatives.append(next(
+                (paragraphs[int(other)].context for other in scores.argsort()[::-1][:5]
+                 if not any(g in paragraphs[int(other)].context.lower() for g in gold)), None))
+            for negative in negatives:
+                if negative and not any(g in negative.lower() for g in gold):
+                    spans = split_sentences(negative)
+                    window = _window(negative, spans, rng.randrange(len(spans)), rng) \
+                        if spans else negative
+                    examples.append(Example(question.text, window, None, None))
     rng.shuffle(examples)
     yield from examples
 

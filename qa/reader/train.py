@@ -35,7 +35,7 @@ class TrainConfig:
 
     data: Path = DEFAULT_DATA
     out: Path = DEFAULT_OUT
-    epochs: float = 1.0
+    epochs: float = 1.2
     learning_rate: float = 8e-5
     batch_size: int = 16
     max_length: int = 192
@@ -46,6 +46,8 @@ class TrainConfig:
     #: use only the first N paragraphs, and stop after N steps (tests, quick trials).
     limit_paragraphs: int | None = None
     max_steps: int | None = None
+    #: also write the float32 ONNX model here (to measure what int8 costs); not shipped.
+    keep_float: Path | None = None
 
 
 @dataclass
@@ -195,6 +197,8 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
                                             "end": {0: "batch", 1: "tokens"}},
                               opset_version=17, dynamo=False)
             reference = Logits()(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()})
+        if config.keep_float:
+            shutil.copy(fp32, config.keep_float)
         staged = Path(tmp) / "reader.onnx"
         quantize_dynamic(str(fp32), str(staged), weight_type=QuantType.QInt8, per_channel=True)
         session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
@@ -228,6 +232,8 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
 @click.option("--limit-paragraphs", type=int, default=None, help="Train on the first N only.")
 @click.option("--max-steps", type=int, default=None, help="Stop after N steps.")
+@click.option("--keep-float", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the float32 ONNX model to this file (not shipped).")
 def main(**options) -> None:
     """Train the extractive reader and write it, as int8 ONNX, to --out."""
     report = train(TrainConfig(**options))
