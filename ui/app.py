@@ -12,11 +12,13 @@ from ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uplo
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["APP_CSS", "UPLOAD_CACHE", "app_theme", "create_app", "public_answer"]
+__all__ = ["APP_CSS", "MAX_TURNS", "UPLOAD_CACHE", "app_theme", "create_app", "public_answer"]
 
 #: Gradio's copies of uploaded files: every minute, those older than 10 minutes (uploaded
 #: but never sent to an event) are deleted; the app deletes the others once it has read them.
 UPLOAD_CACHE = (60, 600)
+#: turns a conversation keeps (and shows): the oldest go first.
+MAX_TURNS = 100
 
 #: Page styles; Gradio 6 takes CSS at launch, so `serve` passes this.
 APP_CSS = """
@@ -111,7 +113,7 @@ def create_app(qa: Any) -> "gr.Blocks":
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
-        turns = list(turns or [])
+        turns = list(turns or [])[1 - MAX_TURNS:]  # a session's memory stays bounded
         yield "", _chat(turns, question), turns, gr.skip(), gr.skip(), gr.skip()
         text = ""
         try:
@@ -218,7 +220,8 @@ def create_app(qa: Any) -> "gr.Blocks":
                 with gr.Row():
                     box = gr.Textbox(show_label=False, placeholder="Type a question, then Enter",
                                      elem_id="qa-question", scale=5, max_lines=4,
-                                     autofocus=True, submit_btn=False)
+                                     autofocus=True, submit_btn=False,
+                                     max_length=settings.max_question_chars)
                     ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80)
                 examples = gr.Dataset(components=[box], label="Example questions",
                                       samples=[[q] for q in qa.example_questions(4)],
