@@ -22,6 +22,13 @@ def _default_index_dir() -> Path:
     return Path(base) / "article-qa" / "index"
 
 
+def _default_concurrency() -> int:
+    """One answer per CPU core this process may use, 2 to 8: answering is CPU-bound, and
+    more threads than cores only slow Gradio's event loop (clients then time out)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(8, max(2, cores or 2))
+
+
 def _default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "article-qa"
@@ -78,7 +85,7 @@ class Settings:
     #: the chat server: the largest request body (uploads: `max_file_bytes` per file), and
     #: answers computed at the same time (the engine is safe to read from many threads).
     max_request_bytes: int = 1024 * 1024
-    answer_concurrency: int = 8
+    answer_concurrency: int = field(default_factory=_default_concurrency)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())

@@ -154,7 +154,7 @@ def ask(question: str, index_dir: Path | None, model: str | None, llm: str | Non
               help="Require this login. Visible to every user in `ps`: prefer the QA_AUTH "
               "environment variable or --auth-file.")
 @click.option("--concurrency", type=click.IntRange(1, 64), default=None,
-              help="Answers computed at the same time [default 8].")
+              help="Answers computed at the same time [default: one per CPU core, 2 to 8].")
 @click.option("--index", "index_paths", multiple=True, type=click.Path(),
               help="Index these files/folders first (repeatable).")
 def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str, port: int,
