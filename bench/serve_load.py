@@ -7,14 +7,14 @@ bench/results/serve_load.json.
 
 Two servers over the same seed index run side by side: "before", answering one question at a
 time (`--concurrency 1`, what the issue measured), and "after" (the default: one answer per
-core, 2 to 8), plus one server per `--also N` (`--concurrency N`). Each
-round sends the load to each server in turn, with two kinds of client: gradio_client as
-shipped, which builds a certificate-verifying TLS context for every request (about 50 ms of
-client CPU here, even over plain http), and gradio_client with `ssl_verify=False` (about 4
-ms). On a 2-core machine the client shares the CPU with the server, so the first kind mostly
-measures the client. Both wait up to 60 s for a reply (gradio_client's default is 5 s). Then one hostile 4 MB history, four 810 kB ones (under the request cap,
-over the history cap) and a 1.25 MB question are sent to the "after" server, with its RSS
-read from /proc before and after.
+core, 2 to 8), plus one server per `--also N` (`--concurrency N`). Each round sends the load
+to each server in turn, with two kinds of client: gradio_client as shipped, which builds a
+certificate-verifying TLS context for every request (about 50 ms of client CPU here, even
+over plain http), and gradio_client with `ssl_verify=False` (about 4 ms). On a 2-core machine
+the client shares the CPU with the server, so the first kind mostly measures the client. Both
+wait up to 60 s for a reply (gradio_client's default is 5 s). Then one hostile 4 MB history,
+four 810 kB ones (under the request cap, over the history cap) and a 1.25 MB question are
+sent to the "after" server, with its RSS read from /proc before and after.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ from tests.live import live_server  # the same `qa serve` subprocess the UI test
 SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
 #: the figures issue 11 reported for this load (16 clients x 10 questions).
 ISSUE = {"throughput_rps": 6.2, "p50_ms": 2300, "p95_ms": 3200, "rss_before_mb": 310,
-         "rss_after_mb": 729}
+         "rss_after_mb": 729,
+         # server CPU per answer then (0dac529, before the learned reader), measured here
+         "server_cpu_ms_per_request": 22}
 #: gradio_client's httpx read timeout is 5 s: on a machine loaded far past its cores, both
 #: servers then fail requests alike; a minute lets the figures measure the server.
 CLIENTS = {"gradio_client": {"httpx_kwargs": {"timeout": 60}},
@@ -141,17 +143,21 @@ def hostile(url: str, pid: int, question: str) -> dict:
 
 
 def summarize(runs: list[dict]) -> dict:
-    """Per (server, client): mean throughput and latency over the rounds."""
-    table: dict[str, dict] = {}
+    """Per (server, client): the median over the rounds (a round disturbed by other work on
+    the machine moves it less than a mean), errors summed, the largest RSS."""
+    table: dict[str, list[dict]] = {}
     for run in runs:
         table.setdefault(f"{run['server']} | {run['client']}", []).append(run)
-    return {key: {"throughput_rps": round(statistics.fmean(r["throughput_rps"] for r in rs), 2),
-                  "p50_ms": round(statistics.fmean(r["p50_ms"] for r in rs)),
-                  "p95_ms": round(statistics.fmean(r["p95_ms"] for r in rs)),
+
+    def median(rs: list[dict], name: str, digits: int) -> float:
+        value = statistics.median(r[name] for r in rs)
+        return round(value, digits) if digits else round(value)
+
+    return {key: {"throughput_rps": median(rs, "throughput_rps", 2),
+                  "p50_ms": median(rs, "p50_ms", 0), "p95_ms": median(rs, "p95_ms", 0),
                   "errors": sum(r["errors"] for r in rs),
                   "requests": sum(r["requests"] for r in rs),
-                  "server_cpu_ms_per_request": round(statistics.fmean(
-                      r["server_cpu_ms_per_request"] for r in rs), 1),
+                  "server_cpu_ms_per_request": median(rs, "server_cpu_ms_per_request", 1),
                   "server_rss_mb": max(r["server_rss_mb"] for r in rs),
                   "rounds": len(rs)} for key, rs in table.items()}
 
@@ -170,9 +176,9 @@ def report(data: dict) -> str:
         "shared with other work: compare the ratios, measured side by side, rather than the "
         "absolute figures).", "",
         f"{data['clients']} clients x {data['questions']} questions (the seed questions) per "
-        f"run, {data['rounds']} rounds, the servers up side by side over the same seed index "
-        "and loaded in turn. before = one answer at a time (`--concurrency 1`); after = the "
-        f"default (`--concurrency {data['servers']['after']}` on this machine)"
+        f"run, median of {data['rounds']} rounds, the servers up side by side over the same "
+        "seed index and loaded in turn. before = one answer at a time (`--concurrency 1`); "
+        f"after = the default (`--concurrency {data['servers']['after']}` on this machine)"
         + "".join(f"; {srv} = `--concurrency {n}`" for srv, n in data["servers"].items()
                   if srv not in ("before", "after")) + ".", "",
         "| server | client | req/s | p50 ms | p95 ms | errors | server CPU ms/req | RSS MB |",
@@ -185,11 +191,16 @@ def report(data: dict) -> str:
     rate = {k: s[name]["throughput_rps"] for k, name in key.items()}
     ratios = [f"{cl}: {rate['after', cl] / rate['before', cl]:.2f}x" for cl in CLIENTS]
     after = rate["after", light]
+    cpu = s[key["after", light]]["server_cpu_ms_per_request"]
     lines += [
         "", f"- after / before, same client: {'; '.join(ratios)}",
         f"- after (light client) / the issue's {ISSUE['throughput_rps']} req/s: "
         f"{after / ISSUE['throughput_rps']:.1f}x (target 3x); after / before with the shipped "
-        f"client: {after / rate['before', 'gradio_client']:.1f}x.", "",
+        f"client: {after / rate['before', 'gradio_client']:.1f}x.",
+        f"- ceiling: {m['cores']} cores / {cpu:.0f} ms of server CPU per answer = "
+        f"{m['cores'] * 1000 / cpu:.1f} req/s at any concurrency; when the issue measured "
+        f"{ISSUE['throughput_rps']} req/s an answer cost about "
+        f"{ISSUE['server_cpu_ms_per_request']} ms (before the learned reader).", "",
         "## Hostile requests (the after server)", "",
         f"RSS {h['rss_before_mb']} MB before, {h['rss_after_mb']} MB after: "
         f"{h['rss_growth_mb']:+} MB (target <= +50; the issue: {ISSUE['rss_before_mb']} -> "
@@ -209,7 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--also", type=int, nargs="*", default=[], metavar="N",
                         help="also load servers with these --concurrency values")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
+    parser.add_argument("--report-only", action="store_true",
+                        help="redraw SERVE_LOAD.md from serve_load.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        data = json.loads((args.out / "serve_load.json").read_text())
+        return _write(data, args.out)
     questions = [json.loads(line)["question"]
                  for line in SEED_QUESTIONS.read_text().splitlines() if line.strip()]
     data = {"machine": machine(), "clients": args.clients, "questions": args.questions,
@@ -244,10 +260,14 @@ def main(argv: list[str] | None = None) -> int:
             data["hostile"] = hostile(*servers["after"], questions[0])
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    return _write(data, args.out)
+
+
+def _write(data: dict, out: Path) -> int:
     data["summary"] = summarize(data["runs"])
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve_load.json").write_text(json.dumps(data, indent=2))
-    (args.out / "SERVE_LOAD.md").write_text(report(data))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "serve_load.json").write_text(json.dumps(data, indent=2))
+    (out / "SERVE_LOAD.md").write_text(report(data))
     print(report(data))
     return 0
 
