@@ -151,7 +151,9 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     seconds = time.perf_counter() - started
     model.eval()
     tenth = max(1, total // 10)
-    report = TrainReport(config={k: str(v) for k, v in asdict(config).items()},
+    recorded = {k: str(v) for k, v in asdict(config).items() if k not in ("out", "keep_float")}
+    recorded["data"] = config.data.name  # no machine paths in the shipped model's metadata
+    report = TrainReport(config=recorded,
                          examples=len(examples), steps=total, seconds=round(seconds, 1),
                          first_loss=float(np.mean(losses[:tenth])),
                          last_loss=float(np.mean(losses[-tenth:])),
