@@ -1,7 +1,7 @@
 """How fast can all-MiniLM-L6-v2 embed our chunks on this CPU, and at what cost in quality?
 
 Every option embeds the same ~2,000 real chunks (article-qa's own chunker over whole NewsQA
-articles, title line + chunk text, exactly what `index.build` embeds) in a fresh process, so
+articles, title line + chunk text, exactly what `qa.index.build` embeds) in a fresh process, so
 thread settings and quantisation do not leak between options. For each option we report
 chunks/s, the cosine between its vectors and the fp32 reference vectors, the overlap of its
 dense top-10 with the reference top-10 for the dev questions about those articles, and
@@ -69,10 +69,10 @@ OPTIONS: dict[str, tuple[str, dict]] = {
 
 def make_chunks(target: int, articles_dir: Path) -> tuple[list[str], list[str]]:
     """`(texts, article file names)` of about `target` chunks of whole articles."""
-    from index.build import embedding_text
-    from index.chunk import chunk_article
-    from index.clean import clean_record
-    from index.load import load_file
+    from qa.index.build import embedding_text
+    from qa.index.chunk import chunk_article
+    from qa.index.clean import clean_record
+    from qa.index.load import load_file
 
     texts: list[str] = []
     names: list[str] = []
@@ -136,8 +136,8 @@ def _st_encoder(settings: dict):
 def export_onnx(int8: bool) -> Path:
     """The bundled model exported to ONNX as article-qa does it (and quantised); cached
     under CACHE."""
-    from index.embed import get_embedder
-    from index.onnx_embed import export_query_model, query_model_dir
+    from qa.index.embed import get_embedder
+    from qa.index.onnx_embed import export_query_model, query_model_dir
 
     reason = export_query_model(CACHE, get_embedder())  # the export article-qa itself uses
     if reason is not None:

@@ -35,7 +35,9 @@ QUALITY_K = 10
 
 
 def build(args) -> dict:
-    from index import Settings, build_index
+    from qa.index import build_index
+
+    from qa.core.settings import Settings
 
     t0 = time.perf_counter()
     report = build_index([args.articles], Settings.from_env(index_dir=Path(args.index_dir)),

@@ -110,9 +110,8 @@ def faiss_compare(index_dir: Path, queries: list[str], k_values: list[int]) -> d
     embedded `queries`; recall@k of each approximate index against flat at equal k."""
     import faiss
     import numpy as np
-
-    from index.embed import get_embedder
-    from index.store import current_generation
+    from qa.index.embed import get_embedder
+    from qa.index.store import current_generation
 
     generation = current_generation(index_dir)
     vectors = np.ascontiguousarray(np.load(generation / "embeddings.npy"), dtype=np.float32)

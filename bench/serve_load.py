@@ -35,7 +35,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import BENCH_DIR, REPO, SHARED, machine, percentiles, run_child
-from index.settings import Settings
+from qa.core.settings import Settings
 from tests.live import live_server  # the same `qa serve` subprocess the UI tests start
 
 SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"

@@ -8,15 +8,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.article import Article, Chunk
-from index.chunk import chunk_article
-from index.clean import clean_record
-from index.embed import get_embedder, resolve_model
-from index.errors import IndexNotFoundError, InputError, NoArticlesError, QAError
-from index.load import Notice, find_files, load_file, location
-from index.onnx_embed import export_query_model
-from index.settings import Settings
-from index.store import FORMAT_VERSION, open_index, write_generation, writer_lock
+from qa.index.chunk import chunk_article
+from qa.index.clean import clean_record
+from qa.index.embed import get_embedder, resolve_model
+from qa.index.load import Notice, find_files, load_file, location
+from qa.index.onnx_embed import export_query_model
+from qa.index.store import FORMAT_VERSION, open_index, write_generation, writer_lock
+
+from qa.core.errors import IndexNotFoundError, InputError, NoArticlesError, QAError
+from qa.core.records import Article, Chunk
+from qa.core.settings import Settings
 
 __all__ = ["BuildReport", "build_index"]
 
@@ -45,7 +46,7 @@ class BuildReport:
 
     @property
     def kept_files(self) -> set[str]:
-        """The files (as `index.load.location` names them) whose articles the index holds
+        """The files (as `qa.index.load.location` names them) whose articles the index holds
         after this build, among those it read: not the refused, empty or duplicate ones."""
         return {_file_of(p) for p in (*self.added, *self.updated, *self.unchanged)}
 

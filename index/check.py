@@ -6,15 +6,16 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import (
+from qa.index.generations import GenerationDamaged, generations, read_pointer, verify_checksums
+from qa.index.store import load_generation, open_index
+
+from qa.core.errors import (
     IndexDamagedError,
     IndexFallbackWarning,
     IndexMismatchError,
     IndexNotFoundError,
     QAError,
 )
-from index.generations import GenerationDamaged, generations, read_pointer, verify_checksums
-from index.store import load_generation, open_index
 
 __all__ = ["GenerationCheck", "IndexCheck", "check_index"]
 

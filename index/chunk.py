@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from index.article import Article, Chunk
+from qa.core.records import Article, Chunk
 
 __all__ = ["chunk_article", "split_sentences"]
 

@@ -13,8 +13,9 @@ import hashlib
 import json
 import re
 
-from index.article import Article
-from index.load import RawRecord
+from qa.index.load import RawRecord
+
+from qa.core.records import Article
 
 __all__ = ["clean_record"]
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from index.errors import QAError
-from index.settings import DEFAULT_MODEL
+from qa.core.errors import QAError
+from qa.core.settings import DEFAULT_MODEL
 
 if TYPE_CHECKING:
     import numpy as np

@@ -9,8 +9,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.errors import InputError
-from index.html_text import html_to_record
+from qa.index.html_text import html_to_record
+
+from qa.core.errors import InputError
 
 __all__ = ["MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord", "decode", "find_files",
            "load_file", "location"]

@@ -26,12 +26,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.embed import resolve_model
+from qa.index.embed import resolve_model
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from index.embed import Embedder
+    from qa.index.embed import Embedder
 
 __all__ = ["OnnxEmbedder", "export_query_model", "load_query_model", "query_model_dir"]
 

@@ -33,14 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.article import Article, Chunk
-from index.errors import (
-    IndexDamagedError,
-    IndexFallbackWarning,
-    IndexMismatchError,
-    IndexNotFoundError,
-)
-from index.generations import (
+from qa.index.generations import (
     GenerationDamaged,
     file_records,
     fsync_dir,
@@ -52,6 +45,14 @@ from index.generations import (
     set_pointer,
     verify_sizes,
 )
+
+from qa.core.errors import (
+    IndexDamagedError,
+    IndexFallbackWarning,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from qa.core.records import Article, Chunk
 
 if TYPE_CHECKING:
     import numpy as np
@@ -126,7 +127,7 @@ def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
     is damaged). With `model`, insist that the index was built with it. Raises
     `IndexNotFoundError`, `IndexDamagedError` or `IndexMismatchError` with the command to fix
     it."""
-    from index.embed import resolve_model
+    from qa.index.embed import resolve_model
 
     index_dir = Path(index_dir).expanduser()
     index = _open_current(index_dir)

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.errors import (
+from qa.core.errors import (
     EmptyQuestionError,
     IndexDamagedError,
     IndexFallbackWarning,
@@ -23,7 +23,7 @@ from index.errors import (
     QAError,
     QuestionTooLongError,
 )
-from qa.types import ABSTAIN_TEXT, Answer, Citation, Passage
+from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage
 
 if TYPE_CHECKING:
     from qa.engine import QA, AnswerStream
@@ -65,7 +65,7 @@ def answer(question: str, history: list | None = None, k: int | None = None, *,
            mode: str | None = None) -> Answer | AnswerStream:
     """Answer `question` from the default index (or `index_dir`) with cited passages.
     See `QA.answer`; the `QA` object is created once per index and reused."""
-    from index.settings import Settings
+    from qa.core.settings import Settings
     from qa.engine import QA
 
     settings = Settings.from_env(index_dir=index_dir)

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from qa.types import Answer, Passage
+from qa.core.records import Answer, Passage
 
 if TYPE_CHECKING:
     from qa.engine import QA

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from index.errors import QAError
+from qa.core.errors import QAError
 
 __all__ = ["main"]
 
@@ -28,7 +28,7 @@ _llm = click.option("--llm", default=None, metavar="SPEC", help="Answer with a l
 
 
 def _settings(index_dir: Path | None, model: str | None = None, **extra: object):
-    from index.settings import Settings
+    from qa.core.settings import Settings
 
     return Settings.from_env(index_dir=index_dir, model=model, **extra)
 
@@ -61,8 +61,8 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | N
         return
     if not paths:
         raise click.UsageError("Missing argument 'PATHS...' (or use --check).")
-    from index.build import build_index
-    from index.settings import megabytes
+    from qa.core.settings import megabytes
+    from qa.index.build import build_index
 
     max_bytes = None if max_file_mb is None else megabytes(max_file_mb, "--max-file-mb")
     settings = _settings(index_dir, model, max_file_bytes=max_bytes)
@@ -75,7 +75,7 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | N
 
 
 def _check(index_dir: Path) -> None:
-    from index.check import check_index
+    from qa.index.check import check_index
 
     verdict = check_index(index_dir)
     click.echo(f"index: {index_dir}")
@@ -166,12 +166,12 @@ def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str,
     (user:password); without one, anyone who can reach the port may ask and upload.
     Repeated failed logins from one address are slowed down (429, waits doubling)."""
     from qa.engine import QA
-    from ui.serve import serve as launch
+    from qa.ui.serve import serve as launch
 
     credentials = _logins(auth_file, auth)
     settings = _settings(index_dir, model, answer_concurrency=concurrency)
     if index_paths:
-        from index.build import build_index
+        from qa.index.build import build_index
 
         click.echo(build_index(index_paths, settings, progress=_progress_bar()).summary)
     engine = QA(settings=settings, llm=llm)
@@ -185,7 +185,7 @@ def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] |
     """The logins `qa serve` requires, from --auth-file, --auth or QA_AUTH."""
     import os
 
-    from ui.serve import parse_auth, read_auth_file
+    from qa.ui.serve import parse_auth, read_auth_file
 
     if auth_file and auth:
         raise click.UsageError("Give --auth-file or --auth, not both.")
@@ -226,7 +226,7 @@ def eval_command(questions: Path, index_dir: Path | None, model: str | None, llm
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Our own warnings (a damaged index generation, an unknown setting) as one line, like
     errors; others as Python shows them."""
-    from index.errors import ConfigWarning, IndexFallbackWarning
+    from qa.core.errors import ConfigWarning, IndexFallbackWarning
 
     if issubclass(category, IndexFallbackWarning | ConfigWarning):
         click.echo(f"Warning: {message}", err=True)

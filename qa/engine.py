@@ -11,18 +11,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from index.build import BuildReport, build_index
-from index.embed import get_embedder
-from index.errors import LLMError
-from index.onnx_embed import load_query_model
-from index.settings import Settings
-from index.store import open_index
+from qa.core.errors import LLMError
+from qa.core.records import Answer, ArticleFilter, Passage
+from qa.core.settings import Settings
 from qa.extract import extract_answer
 from qa.followup import cap_question, standalone_question
+from qa.index.build import BuildReport, build_index
+from qa.index.embed import get_embedder
+from qa.index.onnx_embed import load_query_model
+from qa.index.store import open_index
 from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
 from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
-from qa.types import Answer, ArticleFilter, Passage
 
 __all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
 

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.errors import InputError
+from qa.core.errors import InputError
 
 if TYPE_CHECKING:
     from qa.engine import QA

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from index.article import Article
+from qa.core.records import Article
 
 __all__ = ["example_questions"]
 

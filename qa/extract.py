@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage, ShortAnswer
 from qa.reader.model import Reader, SpanGuess
-from qa.types import ABSTAIN_TEXT, Answer, Citation, Passage, ShortAnswer
 
 __all__ = ["MAX_WORDS", "compose_answer", "extract_answer", "read_spans", "related_passages"]
 

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from index.errors import LLMError
+from qa.core.errors import LLMError
+from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage
 from qa.extract import related_passages
-from qa.types import ABSTAIN_TEXT, Answer, Citation, Passage
 
 __all__ = [
     "SUPPORT_THRESHOLD",
@@ -564,8 +564,8 @@ def _abstain(question: str, passages: Sequence[Passage], timings: dict[str, floa
 
 def _default_embedder() -> Any:
     try:
-        from index.embed import get_embedder
-        from index.settings import DEFAULT_MODEL
+        from qa.core.settings import DEFAULT_MODEL
+        from qa.index.embed import get_embedder
 
         return get_embedder(DEFAULT_MODEL)  # the instance the engine shares for that model
     except Exception:
@@ -579,7 +579,7 @@ def generate_answer(question: str, passages: list[Passage], history: list[dict],
 
     `on_token` receives the reply as it is generated, in the calling thread (markers to no
     passage already dropped, numbers already those of the final answer). `embedder` (an
-    `index.embed.Embedder`, or None for lexical checks only) scores support; by default the
+    `qa.index.embed.Embedder`, or None for lexical checks only) scores support; by default the
     bundled model is used. Raises `LLMError` when the model fails, times out or cannot be
     reached.
     """

@@ -8,11 +8,10 @@ import re
 from collections.abc import Iterable
 from datetime import date
 
-from index.article import Article
-from index.errors import EmptyQuestionError, InputError, QuestionTooLongError
-from index.settings import Settings
+from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
+from qa.core.records import Article, ArticleFilter
+from qa.core.settings import Settings
 from qa.followup import normalize_history
-from qa.types import ArticleFilter
 
 __all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
            "clean_question"]

@@ -39,7 +39,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from index.errors import LLMError
+from qa.core.errors import LLMError
 
 __all__ = [
     "INSTALL_GGUF",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from qa.types import Answer, Citation
+from qa.core.records import Answer, Citation
 
 __all__ = ["render_answer", "render_citation"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from index.embed import TextEmbedder
-from index.store import StoredIndex
+from qa.core.records import ArticleFilter, Passage
+from qa.index.embed import TextEmbedder
+from qa.index.store import StoredIndex
 from qa.lexical import BM25
-from qa.types import ArticleFilter, Passage
 
 if TYPE_CHECKING:
     import numpy as np

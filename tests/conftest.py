@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -9,17 +10,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
-NEWSQA_ARTICLES = SHARED / "eval" / "newsqa" / "articles"
-SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
-INDEPENDENT = "000_5213ba787b876419.txt"
-GUARDIAN = "001_bb5efc402e47882d.txt"
+from tests.paths import SEEDS
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # a fresh cache per session, so the ONNX export of the model is exercised on every run
 os.environ["QA_CACHE_DIR"] = tempfile.mkdtemp(prefix="article-qa-cache-")
+atexit.register(shutil.rmtree, os.environ["QA_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -27,7 +23,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An index of the two seed articles, built once with the real model and real FAISS.
     Tests must not modify it: copy it with `index_copy` first."""
-    from index import Settings, build_index
+    from qa.index import build_index
+
+    from qa.core.settings import Settings
 
     index_dir = tmp_path_factory.mktemp("seed-index")
     build_index([SEEDS], Settings.from_env(index_dir=index_dir))

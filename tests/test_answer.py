@@ -20,7 +20,7 @@ from qa import (
     QuestionTooLongError,
 )
 from qa.cli import cli
-from tests.conftest import GUARDIAN, INDEPENDENT, SEED_QUESTIONS
+from tests.paths import GUARDIAN, INDEPENDENT, SEED_QUESTIONS
 
 
 def _check_citations(answer) -> None:
@@ -177,8 +177,10 @@ def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:
 
 
 def test_date_filter_keeps_articles_published_in_range(tmp_path: Path) -> None:
-    from index import InputError, Settings, build_index
-    from qa import QA
+    from qa.index import build_index
+
+    from qa import QA, InputError
+    from qa.core.settings import Settings
 
     floods = [("2024-01-10T08:00:00Z", "Valencia", "Floods hit Valencia on Monday after a "
                "night of storms, the mayor said."),

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from qa.index.chunk import chunk_article, split_sentences
+from qa.index.clean import clean_record
+from qa.index.load import find_files, load_file
 
-from index.chunk import chunk_article, split_sentences
-from index.clean import clean_record
-from index.load import find_files, load_file
-from tests.conftest import NEWSQA_ARTICLES, SEEDS
+from tests.paths import NEWSQA_ARTICLES, SEEDS
 
 
 def _articles(folder):

@@ -16,9 +16,11 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from index import Settings, build_index, open_index
-from index.check import check_index
-from index.errors import IndexFallbackWarning, QAError
+from qa.index import build_index, open_index
+from qa.index.check import check_index
+
+from qa.core.errors import IndexFallbackWarning, QAError
+from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers
 
 RUNS = 20

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from qa.index import build_index, open_index
+from qa.index import store as store_module
 
-from index import IndexMismatchError, NoArticlesError, Settings, build_index, open_index
-from index import store as store_module
+from qa import IndexMismatchError, NoArticlesError
 from qa.cli import cli
-from tests.conftest import GUARDIAN, INDEPENDENT, SEEDS
+from qa.core.settings import Settings
+from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
 
 
 def _snapshot(index_dir: Path) -> dict:
@@ -38,7 +40,7 @@ def test_seed_index_holds_both_articles_with_normalised_vectors(seed_index: Path
     assert index.sentence_vectors.shape == (sum(len(c.sentences) for c in index.chunks), 384)
     assert np.allclose(np.linalg.norm(index.sentence_vectors.astype(np.float32), axis=1), 1,
                        atol=1e-2)
-    from index.embed import get_embedder
+    from qa.index.embed import get_embedder
 
     question = get_embedder().embed(["Who was killed by a car bomb in Balashikha?"])[0]
     best = max(((index.sentence_vector(c, i) @ question, index.articles[c.article_id].text[s:e])
@@ -115,7 +117,7 @@ def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_p
 
 def test_failure_while_embedding_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from index.embed import Embedder
+    from qa.index.embed import Embedder
 
     before = _snapshot(index_copy)
     (tmp_path / "new.txt").write_text("Storm\n\nA storm hit the coast on Sunday night.")

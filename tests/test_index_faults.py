@@ -13,11 +13,12 @@ import warnings
 from pathlib import Path
 
 import pytest
+from qa.index import build_index, open_index
+from qa.index import store as store_module
+from qa.index.generations import generations
 
-from index import Settings, build_index, open_index
-from index import store as store_module
-from index.errors import IndexDamagedError, IndexFallbackWarning
-from index.generations import generations
+from qa.core.errors import IndexDamagedError, IndexFallbackWarning
+from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers, run_cli
 
 FILES = ["articles.jsonl", "chunks.jsonl", "embeddings.npy", "sentences.npy", "vectors.faiss",

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import ConfigWarning
-from index.settings import Settings
 from qa import EmptyQuestionError, InputError, QuestionTooLongError
-from tests.conftest import GUARDIAN
+from qa.core.errors import ConfigWarning
+from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers, run_cli
+from tests.paths import GUARDIAN
 
 HOSTILE = [("Who was killed?", "Yaroslav Moskalik " * 120_000)]  # 2.2 MB, as in the issue
 

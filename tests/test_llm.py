@@ -21,13 +21,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from qa.index.chunk import chunk_article
+from qa.index.clean import clean_record
+from qa.index.load import load_file
 
-from index.article import Article, Chunk
-from index.chunk import chunk_article
-from index.clean import clean_record
-from index.errors import LLMError
-from index.load import load_file
-from qa.types import ABSTAIN_TEXT, Answer, Passage
+from qa.core.errors import LLMError
+from qa.core.records import ABSTAIN_TEXT, Answer, Article, Chunk, Passage
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 MAX_TOKENS = 60
@@ -68,7 +67,7 @@ def passages_for(seed_chunks, *needles: str, k: int = 3) -> list[Passage]:
 
 def make_passage(text: str, title: str = "Test article", article_id: str = "t1") -> Passage:
     article = Article(id=article_id, path=f"/tmp/{article_id}.txt", title=title, text=text)
-    from index.chunk import split_sentences
+    from qa.index.chunk import split_sentences
 
     sentences = tuple(split_sentences(text))
     chunk = Chunk(f"{article_id}:0", article_id, 0, len(text), text, sentences)
@@ -441,7 +440,7 @@ def test_a_made_up_name_is_not_backed_by_the_passage():
 
 
 def test_backing_is_judged_with_embeddings_when_available():
-    from index.embed import get_embedder
+    from qa.index.embed import get_embedder
 
     passages = [make_passage(INJECTION)]
     paraphrase = "The bridge opened again on Monday once the repair work was done [1]."

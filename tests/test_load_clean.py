@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from qa.index.clean import clean_record
+from qa.index.load import find_files, load_file
 
-from index.clean import clean_record
-from index.errors import InputError
-from index.load import find_files, load_file
-from tests.conftest import GUARDIAN, INDEPENDENT, SEEDS
+from qa.core.errors import InputError
+from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
 
 CHROME = ["Get all your news in one place", "100’s of premium titles", "Start reading",
           "Sign up to read this article", "Already a member? Sign in here", "Related Stories",

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.conftest import INDEPENDENT, ROOT
+from tests.paths import INDEPENDENT, ROOT
 
 QUESTIONS = ["Who was killed by a car bomb in Balashikha?", "Who is Steve Witkoff?",
              "What did the Guardian report about the ceasefire talks?", "a"]
 
 
 def test_build_stores_an_onnx_model_with_the_same_vectors(seed_index: Path) -> None:
-    from index import Settings
-    from index.embed import get_embedder
-    from index.onnx_embed import OnnxEmbedder, load_query_model, query_model_dir
+    from qa.index.embed import get_embedder
+    from qa.index.onnx_embed import OnnxEmbedder, load_query_model, query_model_dir
+
+    from qa.core.settings import Settings
 
     cache_dir = Settings.from_env().cache_dir
     meta = json.loads((query_model_dir(cache_dir, None) / "query_model.json").read_text())
@@ -49,10 +50,12 @@ def test_questions_are_answered_without_loading_torch(seed_index: Path) -> None:
 
 def test_without_a_query_model_questions_use_sentence_transformers_until_the_next_build(
         index_copy: Path, tmp_path: Path) -> None:
-    from index import Settings, build_index
-    from index.embed import Embedder
-    from index.onnx_embed import OnnxEmbedder
+    from qa.index import build_index
+    from qa.index.embed import Embedder
+    from qa.index.onnx_embed import OnnxEmbedder
+
     from qa import QA
+    from qa.core.settings import Settings
 
     settings = Settings.from_env(index_dir=index_copy, cache_dir=tmp_path / "empty-cache")
     qa = QA(settings=settings)

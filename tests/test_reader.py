@@ -12,7 +12,7 @@ import pytest
 from qa import QAError
 from qa.reader.model import MODEL_DIR, Reader
 from qa.reader.train import TrainConfig, train
-from tests.conftest import SHARED
+from tests.paths import SHARED
 
 SQUAD = SHARED / "train" / "squad_train.jsonl"
 
@@ -71,7 +71,7 @@ def test_a_damaged_reader_model_names_the_file_and_the_fix(tmp_path: Path, name:
 
 def test_qa_refuses_a_missing_reader_with_a_typed_error(seed_index: Path, tmp_path: Path
                                                         ) -> None:
-    from index.settings import Settings
+    from qa.core.settings import Settings
     from qa.engine import QA
 
     with pytest.raises(QAError, match=r"reader\.onnx is missing"):

@@ -153,7 +153,7 @@ def test_sixteen_clients_are_answered_concurrently(guarded: dict, gclient) -> No
 
 
 def test_answer_events_share_one_concurrency_limit(seed_qa) -> None:
-    from ui.app import create_app
+    from qa.ui.app import create_app
 
     demo = create_app(seed_qa)
     limits = {fn.concurrency_id: fn.concurrency_limit for fn in demo.fns.values()

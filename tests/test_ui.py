@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from qa.ui.render import citation_html, md_escape
+from qa.ui.serve import parse_auth
+from qa.ui.uploads import UploadError, safe_name, store_uploads
 
 from tests.live import live_server
-from ui.render import citation_html, md_escape
-from ui.serve import parse_auth
-from ui.uploads import UploadError, safe_name, store_uploads
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -229,7 +229,7 @@ def test_browser_upload_then_ask(page, server: dict, tmp_path: Path) -> None:
 @needs_chromium
 def test_browser_refused_and_duplicate_uploads_leave_no_file(page, server: dict,
                                                              tmp_path: Path) -> None:
-    from index import open_index
+    from qa.index import open_index
 
     articles = set(open_index(server["index_dir"]).articles)
     copy = tmp_path / "same as seed.txt"  # a seed article under another name

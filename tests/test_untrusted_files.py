@@ -7,8 +7,9 @@ import json
 import os
 from pathlib import Path
 
-from index import open_index
-from index.load import decode
+from qa.index import open_index
+from qa.index.load import decode
+
 from tests.faults import assert_old_data_answers, run_cli
 
 

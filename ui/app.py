@@ -5,9 +5,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.settings import Settings
-from ui.render import answer_markdown, citation_html, citation_label, md_escape, status_markdown
-from ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uploads
+from qa.ui.render import answer_markdown, citation_html, citation_label, md_escape, status_markdown
+from qa.ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uploads
+
+from qa.core.settings import Settings
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -94,7 +95,7 @@ def create_app(qa: Any) -> "gr.Blocks":
     """Build the Gradio page over a loaded `qa.QA` (not launched)."""
     import gradio as gr
 
-    from index.errors import QAError
+    from qa.core.errors import QAError
 
     def status() -> str:
         return status_markdown(qa.stats)

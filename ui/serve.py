@@ -8,8 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from index.errors import ConfigWarning
-from index.settings import Settings
+from qa.core.errors import ConfigWarning
+from qa.core.settings import Settings
 
 __all__ = ["Login", "parse_auth", "read_auth_file", "serve"]
 
@@ -63,11 +63,10 @@ def serve(qa: Any, host: str = "127.0.0.1", port: int = 7860,
     uploads are deleted after 10 minutes. Only that cache is served; the index directory is
     blocked outright. With `block=False` the server runs in a background thread (tests,
     notebooks)."""
+    from qa.ui.app import APP_CSS, app_theme, create_app
+    from qa.ui.guard import EdgeGuard, EdgeLimits
+    from qa.ui.uploads import MAX_UPLOAD_FILES, cached_uploads
     from starlette.middleware import Middleware
-
-    from ui.app import APP_CSS, app_theme, create_app
-    from ui.guard import EdgeGuard, EdgeLimits
-    from ui.uploads import MAX_UPLOAD_FILES, cached_uploads
 
     credentials = auth if isinstance(auth, list) else parse_auth(auth)
     settings = getattr(qa, "settings", None) or Settings()

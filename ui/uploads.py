@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
-from index.load import location
+from qa.index.load import location
 
 __all__ = [
     "ALLOWED_SUFFIXES",

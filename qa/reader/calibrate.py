@@ -45,8 +45,8 @@ def held_out_split(name: str) -> bool:
 
 def build_once(articles: list[Path], index_dir: Path) -> None:
     """Index `articles` into `index_dir` unless an index is already there."""
-    from index.build import build_index
-    from index.settings import Settings
+    from qa.core.settings import Settings
+    from qa.index.build import build_index
 
     if not (index_dir / "CURRENT").exists():
         build_index([str(p) for p in articles], Settings(index_dir=index_dir))
@@ -55,7 +55,7 @@ def build_once(articles: list[Path], index_dir: Path) -> None:
 def _margins(index_dir: Path, questions: list[dict], model_dir: Path, k: int
              ) -> list[tuple[float, bool]]:
     """(best margin, answer holds a gold string) per question; margin -inf without spans."""
-    from index.settings import Settings
+    from qa.core.settings import Settings
     from qa.engine import QA
     from qa.evaluate import contains_answer
     from qa.extract import compose_answer, read_spans

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from index.errors import ReaderModelError
+from qa.core.errors import ReaderModelError
 
 __all__ = ["MODEL_DIR", "Reader", "SpanGuess", "load_reader"]
 

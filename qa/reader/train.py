@@ -100,7 +100,7 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     import torch
     from transformers import BertForQuestionAnswering
 
-    from index.embed import resolve_model
+    from qa.index.embed import resolve_model
     from qa.reader.data import load_paragraphs, make_examples
     from qa.reader.features import encode_pairs, load_tokenizer
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from index.errors import ConfigWarning, InputError
+from qa.core.errors import ConfigWarning, InputError
 
 __all__ = ["DEFAULT_MODEL", "ENVIRONMENT", "Settings"]
 
