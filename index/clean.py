@@ -15,7 +15,7 @@ import re
 
 from qa.index.load import RawRecord
 
-from qa.core.records import Article
+from qa.core.records import Article, parse_date
 
 __all__ = ["clean_record"]
 
@@ -41,6 +41,10 @@ _CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\
 _DATELINE_SOURCE = re.compile(
     r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
 _DATELINE = re.compile(r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\([A-Za-z]+\)\s*--\s*")
+#: A plain-text byline paragraph: "By Maria Quinlan, Coastal Herald, 3 May 2025" (the
+#: publisher and the date are optional; commas, "|", "·" or dashes separate the parts).
+_BYLINE = re.compile(r"^(?i:by)\s+(?P<author>[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|and|de|van|von|"
+                     r"da|del|der|la|le)){0,7})\s*(?P<rest>(?:[,|·–—]\s*[^,|·–—]{1,60}){0,3})$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
 
 
@@ -93,6 +97,26 @@ def _read_header(lines: list[str]) -> dict[str, str]:
     return fields
 
 
+def _read_byline(paragraph: str) -> dict[str, str] | None:
+    """Author, and optionally publisher and date, from a one-line "By ..." paragraph."""
+    match = _BYLINE.match(paragraph) if "\n" not in paragraph else None
+    if match is None:
+        return None
+    fields = {"author": match["author"]}
+    parts = [p.strip() for p in re.split(r"[,|·–—]", match["rest"]) if p.strip()]
+    if len(parts) >= 2 and parse_date(f"{parts[-2]}, {parts[-1]}"):  # "May 3, 2025"
+        parts[-2:] = [f"{parts[-2]}, {parts[-1]}"]
+    for part in parts:
+        published = parse_date(part)
+        if published is not None and "published" not in fields:
+            fields["published"] = published.isoformat()
+        elif "source" not in fields and re.match(r"[A-Z0-9]", part):
+            fields["source"] = part
+        else:
+            return None  # not a byline we understand: leave it in the text
+    return fields
+
+
 def _first_sentence(text: str, limit: int = 160) -> str:
     first_line = text.strip().split("\n", 1)[0]
     match = _SENTENCE_END.search(first_line)
@@ -121,6 +145,11 @@ def clean_record(record: RawRecord) -> Article:
             fields["title"] = first.lstrip("# ").strip()
             paragraphs = paragraphs[1:]
     elif paragraphs and _norm(paragraphs[0].lstrip("# ")) == _norm(fields.get("title", "")):
+        paragraphs = paragraphs[1:]
+
+    if paragraphs and (byline := _read_byline(paragraphs[0])) is not None:
+        for key, value in byline.items():
+            fields.setdefault(key, value)
         paragraphs = paragraphs[1:]
 
     captions = []

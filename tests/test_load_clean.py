@@ -145,3 +145,31 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     files, notices = find_files([tmp_path / "empty"])
     assert files == [] and "no article files" in notices[0].message
+
+
+@pytest.mark.parametrize(("byline", "author", "source", "published"), [
+    ("By Maria Quinlan, Coastal Herald, 3 May 2025", "Maria Quinlan", "Coastal Herald",
+     "2025-05-03"),
+    ("By Maria Quinlan | Coastal Herald | May 3, 2025", "Maria Quinlan", "Coastal Herald",
+     "2025-05-03"),
+    ("By Ana de la Cruz and Tom Field", "Ana de la Cruz and Tom Field", "", ""),
+])
+def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline: str,
+                                                          author: str, source: str,
+                                                          published: str) -> None:
+    path = tmp_path / "council.txt"
+    path.write_text(f"Council backs the new harbour wall\n\n{byline}\n\nThe council voted 31 "
+                    "to 12 on Tuesday to build the wall.\n\nWork starts in June.\n")
+    article = _article(path)
+    assert (article.title, article.author, article.source, article.published) == (
+        "Council backs the new harbour wall", author, source, published)
+    assert article.text.startswith("The council voted 31 to 12")
+    assert byline not in article.text
+
+
+def test_a_sentence_starting_with_by_stays_in_the_text(tmp_path: Path) -> None:
+    path = tmp_path / "note.txt"
+    text = "By the end of the week, the harbour had reopened to boats."
+    path.write_text(f"Harbour reopens\n\n{text}\n\nFishing boats returned.\n")
+    article = _article(path)
+    assert article.text.startswith(text) and article.author == ""
