@@ -16,6 +16,7 @@ __all__ = [
     "QAError",
     "QuestionTooLongError",
     "ReaderModelError",
+    "StoreUnavailableError",
 ]
 
 
@@ -38,10 +39,10 @@ class NoArticlesError(InputError):
 class IndexNotFoundError(QAError):
     """There is no index at the given directory yet."""
 
-    def __init__(self, index_dir: object) -> None:
+    def __init__(self, index_dir: object, option: str = "--index-dir") -> None:
         super().__init__(
             f"No article index at {index_dir}. Build one first: "
-            f"qa index PATH --index-dir {index_dir}"
+            f"qa index PATH {option} {index_dir}"
         )
 
 
@@ -51,6 +52,11 @@ class IndexMismatchError(QAError):
 
 class IndexDamagedError(QAError):
     """The index on disk is damaged and no intact generation of it is left."""
+
+
+class StoreUnavailableError(QAError):
+    """The database that holds the index cannot be reached (now); the message names its host
+    and port, never its password."""
 
 
 class IndexFallbackWarning(UserWarning):

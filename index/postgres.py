@@ -1,0 +1,327 @@
+"""Writing an index into PostgreSQL + pgvector (`qa index PATH --store postgresql://...`).
+
+Each article is written in ONE transaction keyed by its content hash (`INSERT ... ON CONFLICT
+DO NOTHING`): its row, its chunks with exact character offsets, its sentence vectors
+(halfvec, HNSW) and its BM25 postings, and the corpus counters last. Two writers that meet on
+the same article never duplicate it (the second one's insert waits for the first's commit,
+then does nothing), and a writer killed at any moment leaves no partial article visible: an
+uncommitted transaction is rolled back by the server. Writers on one folder split it with
+`shard=(i, n)` (a stable hash of each file's path under its folder). Only new articles are
+embedded: the others are already in the database, by hash.
+
+The lexical side is BM25 over postings tables, not PostgreSQL full-text search: the same
+tokenizer and scores as the directory store (see bench/results/POSTGRES.md for the
+comparison). The schema and its migrations are in `postgres_schema.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from qa.index.build import (
+    CHUNKER_VERSION,
+    BuildReport,
+    Progress,
+    _assemble,
+    _export_query_model,
+    _file_of,
+    _load_articles,
+    _under,
+)
+from qa.index.embed import get_embedder, resolve_model
+from qa.index.load import find_files, location
+from qa.index.postgres_schema import connect, describe_url, migrate, read_meta, schema_version
+
+from qa.core.errors import IndexMismatchError, InputError, NoArticlesError
+from qa.core.records import Article, Chunk
+from qa.core.settings import Settings
+from qa.lexical import tokenize
+
+if TYPE_CHECKING:
+    import numpy as np
+    import psycopg
+
+__all__ = ["delete_articles", "index_into_postgres", "parse_shard", "write_articles"]
+
+#: Articles embedded together before each is written in its own transaction.
+_BATCH = 16
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """`"i/n"` (0 <= i < n) as `(i, n)`; None means the whole folder, `(0, 1)`."""
+    if text is None:
+        return 0, 1
+    try:
+        i, n = (int(part) for part in text.split("/"))
+    except ValueError:
+        i, n = -1, 0
+    if not 0 <= i < n:
+        raise InputError(f"--shard must be i/n with 0 <= i < n (e.g. 0/2 and 1/2), not {text!r}.")
+    return i, n
+
+
+def _shard_files(paths: list[str | Path], shard: tuple[int, int]) -> list[Path]:
+    """The files under `paths` that belong to shard `i` of `n`: by a hash of each file's path
+    relative to the folder given, so every writer agrees wherever the folder is mounted."""
+    i, n = shard
+    files: list[Path] = []
+    for given in paths:
+        root = Path(given).expanduser()
+        found, _ = find_files([root])
+        for file in found:
+            relative = os.path.relpath(location(file), location(root)) if root.is_dir() \
+                else file.name
+            if int(hashlib.sha1(relative.encode()).hexdigest()[:8], 16) % n == i:
+                files.append(file)
+    return files
+
+
+def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Settings | None = None,
+                        *, rebuild: bool = False, shard: tuple[int, int] = (0, 1),
+                        progress: Progress | None = None) -> BuildReport:
+    """Index the articles under `paths` (shard `i` of `n` of their files) into the store at
+    `url`. New articles are embedded and written one transaction each; articles whose files
+    under `paths` are gone or changed are removed. Raises `StoreUnavailableError`,
+    `IndexMismatchError` (another model or chunking, or a newer schema) or `NoArticlesError`."""
+    settings = settings or Settings.from_env()
+    started = time.perf_counter()
+    paths = list(paths)
+    where = describe_url(url)
+    report = BuildReport(Path(where))
+    roots = [Path(p).expanduser().resolve() for p in paths]
+    files = _shard_files(paths, shard) if shard != (0, 1) else paths
+    found, read_files = _load_articles(files, settings, report) if files else ([], set())
+    if not found and shard == (0, 1):
+        problems = "; ".join(str(n) for n in report.notices) or "no article files found"
+        raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
+
+    with connect(url, autocommit=True) as connection:
+        model = _prepare(connection, where, settings, rebuild)
+        stored = _stored_paths(connection, [a.content_hash for a in found])
+        new: list[Article] = []
+        for article in found:
+            if article.content_hash not in stored:
+                new.append(article)
+                continue
+            previous = stored[article.content_hash]
+            if previous != article.path and Path(_file_of(previous)).exists():
+                report.notices.append(_duplicate(article.path, previous))
+                continue
+            if previous != article.path:  # the file moved: the article follows it
+                connection.execute("UPDATE articles SET path = %s, name = %s WHERE "
+                                   "content_hash = %s", (article.path, article.name,
+                                                         article.content_hash))
+            report.unchanged.append(article.path)
+        replaced = _paths_held(connection, [a.path for a in new])
+        for article in new:
+            (report.updated if article.path in replaced else report.added).append(article.path)
+        for article in _write_new(connection, new, model, settings, report, progress):
+            for listed in (report.added, report.updated):
+                if article.path in listed:
+                    listed.remove(article.path)
+            report.unchanged.append(article.path)
+        kept_hashes = {a.content_hash for a in found}
+        report.removed.extend(_remove_gone(connection, roots, read_files, kept_hashes))
+        report.articles_total, report.chunks_total = connection.execute(
+            "SELECT articles, chunks FROM corpus_stats").fetchone()
+    report.written = bool(report.added or report.updated or report.removed)
+    _export_query_model(settings, model, report)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _duplicate(path: str, previous: str):
+    from qa.index.load import Notice
+
+    return Notice(path, "duplicate", f"same article as {previous}; stored once")
+
+
+def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
+             rebuild: bool) -> str | None:
+    """Create or migrate the store and record (or check) its model and chunking; with
+    `rebuild`, empty it first. Returns the model to embed with."""
+    existing = read_meta(connection, where) if schema_version(connection) else {}
+    model = settings.model or existing.get("model")
+    model_name = resolve_model(model)[0]
+    embedder = get_embedder(model)
+    migrate(connection, where, embedder.dimension)
+    chunking = f"{CHUNKER_VERSION}/{settings.chunk_words}/{settings.chunk_overlap_sentences}"
+    wanted = {"model": model_name, "dimension": str(embedder.dimension), "chunking": chunking}
+    with connection.transaction():
+        if rebuild:
+            connection.execute("DELETE FROM articles")
+            connection.execute("UPDATE corpus_stats SET articles = 0, chunks = 0, "
+                               "chunk_words = 0, article_words = 0, generation = generation + 1")
+            connection.execute("DELETE FROM store_meta")
+        for key, value in wanted.items():
+            connection.execute("INSERT INTO store_meta (key, value) VALUES (%s, %s) "
+                               "ON CONFLICT (key) DO NOTHING", (key, value))
+        recorded = dict(connection.execute("SELECT key, value FROM store_meta").fetchall())
+    different = [k for k, v in wanted.items() if recorded.get(k) != v]
+    if different:
+        raise IndexMismatchError(
+            f"The PostgreSQL store at {where} holds vectors of model {recorded.get('model')!r} "
+            f"(chunking {recorded.get('chunking')}), not {model_name!r} (chunking {chunking}); "
+            f"index with --model {recorded.get('model')}, or replace everything: "
+            f"qa index PATH... --rebuild --store URL")
+    return model
+
+
+def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str, str]:
+    rows = connection.execute("SELECT content_hash, path FROM articles "
+                              "WHERE content_hash = ANY(%s)", (hashes,)).fetchall()
+    return dict(rows)
+
+
+def _paths_held(connection: psycopg.Connection, paths: list[str]) -> set[str]:
+    rows = connection.execute("SELECT path FROM articles WHERE path = ANY(%s)",
+                              (paths,)).fetchall()
+    return {row[0] for row in rows}
+
+
+def _write_new(connection: psycopg.Connection, articles: list[Article], model: str | None,
+               settings: Settings, report: BuildReport, progress: Progress | None
+               ) -> list[Article]:
+    """Embed `articles` a batch at a time and write each in its own transaction. Returns
+    those another writer stored meanwhile (nothing of them was written)."""
+    skipped: list[Article] = []
+    for begin in range(0, len(articles), _BATCH):
+        batch = articles[begin:begin + _BATCH]
+        scratch = BuildReport(report.index_dir)
+        chunks, _, sentences = _assemble(batch, None, model, settings, scratch, None)
+        report.chunks_embedded += scratch.chunks_embedded
+        chunk_row = sentence_row = 0
+        for article in batch:
+            count = sum(1 for c in chunks if c.article_id == article.id)
+            own = chunks[chunk_row:chunk_row + count]
+            vectors = sum(len(c.sentences) for c in own)
+            if not write_article(connection, article, own,
+                                 sentences[sentence_row:sentence_row + vectors]):
+                skipped.append(article)
+            chunk_row, sentence_row = chunk_row + count, sentence_row + vectors
+        if progress is not None:
+            progress(min(begin + _BATCH, len(articles)), len(articles))
+    return skipped
+
+
+def write_article(connection: psycopg.Connection, article: Article, chunks: list[Chunk],
+                  sentence_vectors: np.ndarray) -> bool:
+    """Write one article with its chunks, sentence vectors and postings in one transaction;
+    an older version from the same path is replaced in it. False when the article (same
+    content hash) is already stored: nothing is written then."""
+    from pgvector.psycopg import HalfVector
+
+    chunk_terms = [Counter(tokenize(f"{article.title}\n{c.text}")) for c in chunks]
+    article_terms = Counter(tokenize(f"{article.title}\n{article.text}"))
+    chunk_words = [sum(t.values()) for t in chunk_terms]
+    words = sum(article_terms.values())
+    with connection.transaction():
+        inserted = connection.execute(
+            "INSERT INTO articles (content_hash, id, path, name, title, text, source, author, "
+            "published, published_on, url, section, captions, chunk_count, chunk_words, words) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            (article.content_hash, article.id, article.path, article.name, article.title,
+             article.text, article.source, article.author, article.published,
+             article.published_date, article.url, article.section,
+             _json(list(article.captions)), len(chunks), sum(chunk_words), words)).fetchone()
+        if inserted is None:
+            return False
+        _delete_where(connection, "path = %s AND content_hash <> %s",
+                      (article.path, article.content_hash))
+        with connection.cursor() as cursor:
+            with cursor.copy("COPY chunks (id, article_id, seq, start_offset, end_offset, "
+                             "text, words) FROM STDIN") as copy:
+                for seq, (chunk, n) in enumerate(zip(chunks, chunk_words)):
+                    copy.write_row((chunk.id, article.id, seq, chunk.start, chunk.end,
+                                    chunk.text, n))
+            with cursor.copy("COPY sentences (chunk_id, i, start_offset, end_offset, "
+                             "embedding) FROM STDIN") as copy:
+                row = 0
+                for chunk in chunks:
+                    for i, (start, end) in enumerate(chunk.sentences):
+                        vector = sentence_vectors[row]
+                        copy.write_row((chunk.id, i, start, end,
+                                        HalfVector(vector) if vector.any() else None))
+                        row += 1
+            with cursor.copy("COPY chunk_terms (term, chunk_id, tf, words) FROM STDIN") as copy:
+                for chunk, terms, n in zip(chunks, chunk_terms, chunk_words):
+                    for term, tf in terms.items():
+                        copy.write_row((term, chunk.id, tf, n))
+            with cursor.copy("COPY article_terms (term, article_id, tf, words) "
+                             "FROM STDIN") as copy:
+                for term, tf in article_terms.items():
+                    copy.write_row((term, article.id, tf, words))
+        connection.execute(  # last: the one row every writer updates is held briefly
+            "UPDATE corpus_stats SET articles = articles + 1, chunks = chunks + %s, "
+            "chunk_words = chunk_words + %s, article_words = article_words + %s, "
+            "generation = generation + 1", (len(chunks), sum(chunk_words), words))
+    return True
+
+
+def write_articles(url: str, articles: list[Article], settings: Settings | None = None) -> int:
+    """Embed and write `articles` (already cleaned) into the store at `url`; returns how many
+    were new. For callers that hold articles rather than files (the LangChain adapter)."""
+    settings = settings or Settings.from_env()
+    where = describe_url(url)
+    with connect(url, autocommit=True) as connection:
+        model = _prepare(connection, where, settings, rebuild=False)
+        stored = _stored_paths(connection, [a.content_hash for a in articles])
+        new = [a for a in articles if a.content_hash not in stored]
+        skipped = _write_new(connection, new, model, settings, BuildReport(Path(where)), None)
+    return len(new) - len(skipped)
+
+
+def delete_articles(url: str, ids: list[str]) -> int:
+    """Delete the articles with these ids in one transaction; returns how many."""
+    with connect(url, autocommit=True) as connection:
+        return len(_delete_where(connection, "id = ANY(%s)", (ids,)))
+
+
+#: Deletes articles and takes them off the corpus counters in one statement; `{condition}`
+#: is a constant SQL fragment, its values are parameters.
+_DELETE = """WITH gone AS (DELETE FROM articles WHERE {condition}
+                 RETURNING path, chunk_count, chunk_words, words),
+    counted AS (UPDATE corpus_stats SET articles = articles - (SELECT count(*) FROM gone),
+                chunks = chunks - (SELECT coalesce(sum(chunk_count), 0) FROM gone),
+                chunk_words = chunk_words - (SELECT coalesce(sum(chunk_words), 0) FROM gone),
+                article_words = article_words - (SELECT coalesce(sum(words), 0) FROM gone),
+                generation = generation + 1
+                WHERE EXISTS (SELECT 1 FROM gone))
+SELECT path FROM gone"""
+
+
+def _delete_where(connection: psycopg.Connection, condition: str,
+                  values: tuple) -> list[str]:
+    """Delete the articles matching `condition` and return their paths."""
+    rows = connection.execute(_DELETE.format(condition=condition), values).fetchall()
+    return [row[0] for row in rows]
+
+
+def _remove_gone(connection: psycopg.Connection, roots: list[Path], read_files: set[str],
+                 kept_hashes: set[str]) -> list[str]:
+    """Remove the articles under `roots` whose file is gone, or was read and no longer holds
+    them. Each in its own transaction."""
+    removed: list[str] = []
+    for root in roots:
+        rows = connection.execute("SELECT content_hash, path FROM articles WHERE "
+                                  "starts_with(path, %s)", (str(root),)).fetchall()
+        for content_hash, path in rows:
+            if content_hash in kept_hashes or not _under(path, roots):
+                continue
+            file = _file_of(path)
+            if file in read_files or not Path(file).exists():
+                removed.extend(_delete_where(connection, "content_hash = %s", (content_hash,)))
+    return removed
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)

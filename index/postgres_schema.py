@@ -1,0 +1,211 @@
+"""The PostgreSQL store's connection and schema: URLs shown without passwords, connecting with
+one clear error, and versioned migrations.
+
+    schema_version (version, applied_at)   one row per applied migration
+    store_meta     (key, value)            model, dimension, chunking of every stored vector
+    corpus_stats   one row                 article/chunk counts and word totals (BM25's N and
+                                           average lengths), bumped in each article's
+                                           transaction; `generation` counts changes
+    articles       content_hash PK         one cleaned article; id = hash prefix; `name` (file
+                                           name) and `published_on` for filters
+    chunks         id PK                   article_id -> articles.id (cascade), exact character
+                                           offsets into articles.text, words (BM25 length)
+    sentences      (chunk_id, i) PK        each chunk sentence's offsets and its vector in
+                                           context, halfvec(dimension), HNSW (inner product)
+    chunk_terms    (term, chunk_id)        BM25 postings of chunk text (title + chunk)
+    article_terms  (term, article_id)      BM25 postings of whole articles (the article prior)
+
+Migrations run in one transaction under an advisory lock, so writers starting together apply
+them once. A store whose schema is newer than this program's is refused, never changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, QAError
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = ["SCHEMA_VERSION", "connect", "describe_url", "is_store_url", "migrate",
+           "read_meta", "require_psycopg", "schema_version", "unavailable"]
+
+#: The newest schema this program reads and writes.
+SCHEMA_VERSION = 1
+#: pg_advisory_xact_lock key of migrations ("article-qa" in ASCII, truncated to 63 bits).
+_MIGRATION_LOCK = 0x61727469636C65
+
+_INSTALL = "pip install 'article-qa[postgres]'"
+
+
+def is_store_url(value: object) -> bool:
+    """Whether a `--store` value names a PostgreSQL database (else it is a directory)."""
+    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
+
+
+def require_psycopg() -> Any:
+    """The psycopg module, or `QAError` with the command that installs it."""
+    try:
+        import psycopg
+    except ImportError:
+        raise QAError(f"A postgresql:// store needs psycopg: {_INSTALL}") from None
+    return psycopg
+
+
+def describe_url(url: str) -> str:
+    """`postgresql://user@host:port/db`: where the store is, never its password."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(unreadable URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = str(parts.get("host") or "localhost")
+    host = f"[{host}]" if host.startswith("/") else host  # a Unix socket directory
+    return f"postgresql://{user}{host}:{parts.get('port') or 5432}/{parts.get('dbname', '')}"
+
+
+def unavailable(url: str, exc: BaseException) -> QAError:
+    """The typed error for a database that cannot be reached: where, and why in one line,
+    without the password."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    from qa.core.errors import StoreUnavailableError
+
+    reason = " ".join(str(exc).split())
+    try:
+        password = conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        password = None
+    if password:
+        reason = reason.replace(str(password), "***")
+    return StoreUnavailableError(f"Cannot reach the PostgreSQL store at {describe_url(url)}: "
+                                 f"{reason[:200]}")
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection to the store, or `StoreUnavailableError`/`InputError` in one line."""
+    psycopg = require_psycopg()
+    from pgvector.psycopg import register_vector
+
+    try:
+        connection = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.ProgrammingError as exc:  # a malformed URL
+        raise InputError(f"--store: not a PostgreSQL URL ({describe_url(url)}): "
+                         f"{str(exc).splitlines()[0][:160]}") from None
+    except psycopg.OperationalError as exc:
+        raise unavailable(url, exc) from None
+    with contextlib.suppress(psycopg.ProgrammingError):  # no vector extension yet
+        register_vector(connection)
+    return connection
+
+
+def _migration_1(dimension: int) -> list[str]:
+    vector = f"halfvec({int(dimension)})"
+    return [
+        "CREATE EXTENSION IF NOT EXISTS vector",
+        "CREATE TABLE store_meta (key text PRIMARY KEY, value text NOT NULL)",
+        """CREATE TABLE corpus_stats (
+            one boolean PRIMARY KEY DEFAULT true CHECK (one),
+            articles bigint NOT NULL DEFAULT 0, chunks bigint NOT NULL DEFAULT 0,
+            chunk_words bigint NOT NULL DEFAULT 0, article_words bigint NOT NULL DEFAULT 0,
+            generation bigint NOT NULL DEFAULT 0)""",
+        "INSERT INTO corpus_stats DEFAULT VALUES",
+        """CREATE TABLE articles (
+            content_hash text PRIMARY KEY,
+            id text NOT NULL UNIQUE,
+            path text NOT NULL,
+            name text NOT NULL,
+            title text NOT NULL, text text NOT NULL,
+            source text NOT NULL DEFAULT '', author text NOT NULL DEFAULT '',
+            published text NOT NULL DEFAULT '', published_on date,
+            url text NOT NULL DEFAULT '', section text NOT NULL DEFAULT '',
+            captions jsonb NOT NULL DEFAULT '[]',
+            chunk_count integer NOT NULL, chunk_words integer NOT NULL,
+            words integer NOT NULL,
+            added_at timestamptz NOT NULL DEFAULT now())""",
+        "CREATE INDEX articles_path ON articles (path)",
+        "CREATE INDEX articles_source ON articles (source)",
+        "CREATE INDEX articles_name ON articles (name)",
+        "CREATE INDEX articles_published_on ON articles (published_on)",
+        """CREATE TABLE chunks (
+            id text PRIMARY KEY,
+            article_id text NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            seq integer NOT NULL,
+            start_offset integer NOT NULL, end_offset integer NOT NULL,
+            text text NOT NULL, words integer NOT NULL,
+            CHECK (end_offset >= start_offset))""",
+        "CREATE INDEX chunks_article ON chunks (article_id, seq)",
+        f"""CREATE TABLE sentences (
+            chunk_id text NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+            i integer NOT NULL,
+            start_offset integer NOT NULL, end_offset integer NOT NULL,
+            embedding {vector},
+            PRIMARY KEY (chunk_id, i))""",
+        "CREATE INDEX sentences_hnsw ON sentences USING hnsw (embedding halfvec_ip_ops) "
+        "WITH (m = 16, ef_construction = 64)",
+        """CREATE TABLE chunk_terms (
+            term text NOT NULL,
+            chunk_id text NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+            tf integer NOT NULL, words integer NOT NULL,
+            PRIMARY KEY (term, chunk_id))""",
+        "CREATE INDEX chunk_terms_chunk ON chunk_terms (chunk_id)",
+        """CREATE TABLE article_terms (
+            term text NOT NULL,
+            article_id text NOT NULL REFERENCES articles (id) ON DELETE CASCADE,
+            tf integer NOT NULL, words integer NOT NULL,
+            PRIMARY KEY (term, article_id))""",
+        "CREATE INDEX article_terms_article ON article_terms (article_id)",
+    ]
+
+
+def schema_version(connection: psycopg.Connection) -> int:
+    """The store's schema version; 0 when the database holds no article-qa store."""
+    exists = connection.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def check_version(version: int, where: str) -> None:
+    """Refuse a store made by a newer article-qa (its schema could be read wrongly)."""
+    if version > SCHEMA_VERSION:
+        raise IndexMismatchError(
+            f"The PostgreSQL store at {where} has schema version {version}, made by a newer "
+            f"article-qa; this one reads up to version {SCHEMA_VERSION}. Upgrade: "
+            "pip install -U 'article-qa[postgres]'")
+
+
+def migrate(connection: psycopg.Connection, where: str, dimension: int) -> None:
+    """Create the store or bring its schema up to `SCHEMA_VERSION`, in one transaction."""
+    migrations = {1: _migration_1}
+    with connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        connection.execute("CREATE TABLE IF NOT EXISTS schema_version ("
+                           "version integer PRIMARY KEY, applied_at timestamptz NOT NULL "
+                           "DEFAULT now())")
+        version = schema_version(connection)
+        check_version(version, where)
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in migrations[number](dimension):
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+    from pgvector.psycopg import register_vector
+
+    register_vector(connection)
+
+
+def read_meta(connection: psycopg.Connection, where: str) -> dict[str, str]:
+    """The store's recorded model, dimension and chunking; `IndexNotFoundError` when the
+    database holds no store, `IndexMismatchError` when it is of a newer schema."""
+    version = schema_version(connection)
+    if version == 0:
+        raise IndexNotFoundError(where, "--store")
+    check_version(version, where)
+    return dict(connection.execute("SELECT key, value FROM store_meta").fetchall())
