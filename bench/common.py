@@ -1,12 +1,12 @@
-"""Shared helpers of the benchmarks: corpus and questions, quality metrics, timing, machine.
+"""Shared helpers of the benchmarks: corpus and questions, retrieval quality, timing, machine.
 
-Nothing here imports the project: the baselines must be measurable before `index/` and `qa/`
-exist, and the same metric code scores every system.
+The metrics are `qa.evaluate`'s (what `qa eval` reports), so the same code scores every
+system. Only light parts of `qa` are imported here: a child's peak RSS (wait4) starts from its
+parent's, so the driving process must stay small.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
@@ -18,14 +18,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.evaluate import CONTEXT_CHARS, contains_answer, first_gold_rank, percentile
+from qa.evaluate import load_questions as load_question_file
+
 __all__ = [
     "BENCH_DIR",
-    "CONTEXT_CHARS",
     "DEFAULT_ARTICLES",
     "DEFAULT_QUESTIONS",
     "REPO",
     "Hit",
     "Quality",
+    "child_env",
     "dir_size",
     "load_articles",
     "load_questions",
@@ -42,8 +45,6 @@ REPO = BENCH_DIR.parent
 SHARED = REPO.parent / "shared"
 DEFAULT_ARTICLES = SHARED / "eval" / "newsqa" / "articles"
 DEFAULT_QUESTIONS = SHARED / "eval" / "newsqa" / "questions_dev.jsonl"
-#: "gold answer inside the retrieved context": rank-ordered chunk texts cut at this budget.
-CONTEXT_CHARS = 4000
 
 
 def model_path() -> str:
@@ -59,8 +60,15 @@ def load_articles(folder: str | Path) -> list[tuple[str, str]]:
 
 
 def load_questions(path: str | Path, limit: int | None = None) -> list[dict]:
-    rows = [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The first `limit` (default all) questions of a JSONL set, as `qa eval` reads them."""
+    rows = load_question_file(Path(path))
     return rows[:limit] if limit else rows
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment of a measured child process (`python -m bench.…` runs from REPO)."""
+    return {**os.environ, "TOKENIZERS_PARALLELISM": os.environ.get(
+        "TOKENIZERS_PARALLELISM", "false"), **extra}
 
 
 @dataclass(frozen=True)
@@ -100,36 +108,23 @@ def score(questions: Sequence[dict], context_of: Callable[[dict], list[Hit]],
     for q in questions:
         gold = {_base(s) for s in q["sources"]}
         hits = context_of(q)
-        context = "\n\n".join(h.text for h in hits)[:CONTEXT_CHARS].lower()
-        answers = [a.strip().lower() for a in q["answers"] if a.strip()]
-        in_ctx += any(a in context for a in answers)
+        in_ctx += contains_answer("\n\n".join(h.text for h in hits)[:CONTEXT_CHARS],
+                                  q["answers"])
         top4 += any(_base(h.source) in gold for h in hits[:4])
         ranking = ranking_of(q) if ranking_of else hits
-        articles: list[str] = []
-        for h in ranking:
-            name = _base(h.source)
-            if name not in articles:
-                articles.append(name)
-        for rank, name in enumerate(articles, 1):
-            if name in gold:
-                rr += 1 / rank
-                r5 += rank <= 5
-                break
+        rank = first_gold_rank(list(dict.fromkeys(_base(h.source) for h in ranking)), gold)
+        r5 += 0 < rank <= 5
+        rr += 1 / rank if rank else 0.0
     n = max(len(questions), 1)
     return Quality(len(questions), in_ctx / n, top4 / n, r5 / n, rr / n)
 
 
 def percentiles(seconds: Iterable[float]) -> dict[str, float]:
     """p50/p95/mean in milliseconds."""
-    ms = sorted(s * 1000 for s in seconds)
+    ms = [s * 1000 for s in seconds]
     if not ms:
         return {"p50_ms": float("nan"), "p95_ms": float("nan"), "mean_ms": float("nan")}
-
-    def pct(p: float) -> float:
-        i = min(len(ms) - 1, max(0, round(p / 100 * (len(ms) - 1))))
-        return ms[i]
-
-    return {"p50_ms": round(pct(50), 3), "p95_ms": round(pct(95), 3),
+    return {"p50_ms": round(percentile(ms, 0.5), 3), "p95_ms": round(percentile(ms, 0.95), 3),
             "mean_ms": round(statistics.fmean(ms), 3), "n": len(ms)}
 
 

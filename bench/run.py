@@ -22,14 +22,12 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.common import (
     BENCH_DIR,
     DEFAULT_ARTICLES,
     DEFAULT_QUESTIONS,
     REPO,
+    child_env,
     dir_size,
     load_questions,
     machine,
@@ -40,19 +38,12 @@ PY = sys.executable
 QA_BIN = str(Path(sys.executable).with_name("qa"))
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def step(name: str, argv: list[str], log: dict, *, json_out: bool = True) -> dict:
     """Run one measured step in a new process and record it under `log[name]`."""
     print(f"[bench] {name}: {' '.join(argv[:6])}{' ...' if len(argv) > 6 else ''}",
           file=sys.stderr, flush=True)
     load_before = os.getloadavg()[0]
-    result = run_child(argv, env=_env(), cwd=REPO)
+    result = run_child(argv, env=child_env(), cwd=REPO)
     result["load_avg"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     result["cpu_s"] = round(result["cpu_s"], 3)
     if result["returncode"] != 0:
@@ -140,47 +131,38 @@ def measure(args) -> dict:
 
     # ours
     idx = work / "ours"
-    if importable("index") and importable("qa"):
-        build = [PY, "-m", "bench.ours", "build", "--articles", str(args.articles),
-                 "--index-dir", str(idx)]
-        if want("ours_build"):
-            step("ours_build", build, log)
-        if want("ours_reindex"):
-            step("ours_reindex", build, log)
-        if want("ours_reindex_cli"):
-            step("ours_reindex_cli", [QA_BIN, "index", str(args.articles), "--index-dir",
-                                      str(idx)], log, json_out=False)
-        log["ours_index_bytes"] = dir_size(idx)
-        log["ours_query_model_bytes"] = dir_size(work / "cache")
-        if want("ours_serve"):
-            step("ours_serve", [PY, "-m", "bench.ours", "serve", "--index-dir", str(idx),
-                                *q_args], log)
-        if want("ours_cold_ask"):
-            repeat("ours_cold_ask", [QA_BIN, "ask", question, "--index-dir", str(idx)], log,
-                   args.cold_runs)
-        if want("ours_help"):
-            repeat("ours_help", [QA_BIN, "--help"], log, 5)
-        if want("ours_eval") and not args.skip_eval:
-            argv = [QA_BIN, "eval", str(args.questions), "--index-dir", str(idx), "--json"]
-            if args.limit:
-                argv += ["--limit", str(args.limit)]
-            r = step("ours_eval", argv, log, json_out=False)
-            if r["returncode"] == 0:
-                data = json.loads(r.pop("stdout"))
-                data.pop("failures", None)
-                r["data"] = data
-    else:
-        log["ours_missing"] = "index/ or qa/ is not importable yet"
+    build = [PY, "-m", "bench.ours", "build", "--articles", str(args.articles),
+             "--index-dir", str(idx)]
+    if want("ours_build"):
+        step("ours_build", build, log)
+    if want("ours_reindex"):
+        step("ours_reindex", build, log)
+    if want("ours_reindex_cli"):
+        step("ours_reindex_cli", [QA_BIN, "index", str(args.articles), "--index-dir",
+                                  str(idx)], log, json_out=False)
+    log["ours_index_bytes"] = dir_size(idx)
+    log["ours_query_model_bytes"] = dir_size(work / "cache")
+    if want("ours_serve"):
+        step("ours_serve", [PY, "-m", "bench.ours", "serve", "--index-dir", str(idx),
+                            *q_args], log)
+    if want("ours_cold_ask"):
+        repeat("ours_cold_ask", [QA_BIN, "ask", question, "--index-dir", str(idx)], log,
+               args.cold_runs)
+    if want("ours_help"):
+        repeat("ours_help", [QA_BIN, "--help"], log, 5)
+    if want("ours_eval") and not args.skip_eval:
+        argv = [QA_BIN, "eval", str(args.questions), "--index-dir", str(idx), "--json"]
+        if args.limit:
+            argv += ["--limit", str(args.limit)]
+        r = step("ours_eval", argv, log, json_out=False)
+        if r["returncode"] == 0:
+            data = json.loads(r.pop("stdout"))
+            data.pop("failures", None)
+            r["data"] = data
     if not redo:
         log["total_s"] = time.time() - started
     log["machine"]["load_avg_at_end"] = os.getloadavg()
     return log
-
-
-def importable(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
 
 
 # ------------------------------------------------------------------ report
@@ -388,8 +370,6 @@ def write_report(log: dict, out: Path) -> None:
                 seen.append(command)
     lines += seen
     lines += ["```", "", "Raw figures: `bench/results/results.json`. Chart: `bench.png`.", ""]
-    if log.get("ours_missing"):
-        lines.insert(4, f"**ours not measured: {log['ours_missing']}.**\n")
     (out / "REPORT.md").write_text("\n".join(lines))
     chart(rows, log, out / "bench.png")
 

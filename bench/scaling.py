@@ -32,14 +32,12 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from bench.common import (
     BENCH_DIR,
     DEFAULT_ARTICLES,
     DEFAULT_QUESTIONS,
     REPO,
+    child_env,
     dir_size,
     load_questions,
     machine,
@@ -82,17 +80,10 @@ def make_corpus(source: Path, factor: int, out: Path) -> dict:
     return {"articles": len(files) * factor, "text_mb": size / 1e6}
 
 
-def _env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
-
-
 def _child_json(argv: list[str]) -> dict:
     print(f"[scaling] {' '.join(argv[2:6])} ...", file=sys.stderr, flush=True)
     load = os.getloadavg()[0]
-    r = run_child(argv, env=_env(), cwd=REPO, timeout=6 * 3600)
+    r = run_child(argv, env=child_env(), cwd=REPO, timeout=6 * 3600)
     if r["returncode"]:
         raise SystemExit(f"failed: {argv}\n{r['stderr'][-2000:]}")
     data = json.loads([x for x in r["stdout"].splitlines() if x.startswith("{")][-1])

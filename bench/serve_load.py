@@ -31,10 +31,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench.common import BENCH_DIR, REPO, SHARED, machine, percentiles, run_child
+from bench.common import (
+    BENCH_DIR,
+    REPO,
+    SHARED,
+    child_env,
+    machine,
+    percentiles,
+    run_child,
+)
 from qa.core.settings import Settings
 from tests.live import live_server  # the same `qa serve` subprocess the UI tests start
 
@@ -49,14 +54,6 @@ ISSUE = {"throughput_rps": 6.2, "p50_ms": 2300, "p95_ms": 3200, "rss_before_mb":
 CLIENTS = {"gradio_client": {"httpx_kwargs": {"timeout": 60}},
            "gradio_client ssl_verify=False": {"ssl_verify": False,
                                               "httpx_kwargs": {"timeout": 60}}}
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    env["GRADIO_ANALYTICS_ENABLED"] = "False"
-    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
-    return env
 
 
 def _rss_mb(pid: int) -> float:
@@ -233,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             "servers": {"before": 1, "after": Settings().answer_concurrency,
                         **{f"concurrency {n}": n for n in args.also}}}
     work = Path(tempfile.mkdtemp(prefix="serve-load-"))
+    env = child_env(GRADIO_ANALYTICS_ENABLED="False")
     try:
         index_dir = work / "index"
         built = run_child([sys.executable, "-m", "qa", "index", str(REPO / "seeds"),
-                           "--index-dir", str(index_dir)], env=_env(), cwd=REPO)
+                           "--index-dir", str(index_dir)], env=env, cwd=REPO)
         if built["returncode"]:
             raise SystemExit(built["stderr"])
         with ExitStack() as stack:
@@ -246,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 folder.mkdir()
                 live = stack.enter_context(live_server(
                     ["--index-dir", index_dir, "--concurrency", str(concurrency)], folder,
-                    _env(), timeout=180))
+                    env, timeout=180))
                 servers[name] = (live["url"], live["proc"].pid)
             for round_ in range(args.rounds):
                 for client, kwargs in CLIENTS.items():

@@ -7,6 +7,7 @@ import json
 import re
 import string
 from collections import Counter
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +16,8 @@ from qa.core.errors import InputError
 if TYPE_CHECKING:
     from qa.engine import QA
 
-__all__ = ["CONTEXT_CHARS", "contains_answer", "evaluate", "exact_match", "format_report",
-           "load_questions", "token_f1"]
+__all__ = ["CONTEXT_CHARS", "contains_answer", "evaluate", "exact_match", "first_gold_rank",
+           "format_report", "load_questions", "percentile", "token_f1"]
 
 #: the retrieved-context budget in which the gold answer is looked for.
 CONTEXT_CHARS = 4000
@@ -65,7 +66,14 @@ def contains_answer(text: str, answers: list[str]) -> bool:
     return any(a.strip().lower() in low for a in answers if a.strip())
 
 
-def _percentile(values: list[float], q: float) -> float:
+def first_gold_rank(ranking: Sequence[str], gold: Collection[str]) -> int:
+    """1-based rank of the first gold name in `ranking` (distinct articles, best first), or 0
+    when none is there: recall@k counts ranks up to k, MRR averages 1/rank."""
+    return next((rank for rank, name in enumerate(ranking, 1) if name in gold), 0)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The `q` quantile (0-1) of `values` by nearest rank; 0.0 for no values."""
     if not values:
         return 0.0
     ordered = sorted(values)
@@ -97,7 +105,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         answerable += 1
         passages = engine.retrieve(item["question"], k=10)
         articles = list(dict.fromkeys(p.article.name for p in passages))[:5]
-        hit = next((rank for rank, name in enumerate(articles, 1) if name in sources), 0)
+        hit = first_gold_rank(articles, sources)
         recall5 += bool(hit)
         mrr += 1 / hit if hit else 0.0
         context = "\n".join(p.chunk.text for p in passages)[:CONTEXT_CHARS]
@@ -135,8 +143,8 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         "article_recall_at_5": share(recall5, answerable),
         "mrr": share(mrr, answerable),
         "answer_in_context_4000": share(in_context, answerable),
-        "latency_p50_ms": round(_percentile(latencies, 0.5) * 1000, 1),
-        "latency_p95_ms": round(_percentile(latencies, 0.95) * 1000, 1),
+        "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+        "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "mode": (engine.llm_spec and "llm") or "extractive",
         "oracle": oracle,
         "failures": failures,
