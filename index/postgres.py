@@ -157,7 +157,8 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
         if rebuild:
             connection.execute("DELETE FROM articles")
             connection.execute("UPDATE corpus_stats SET articles = 0, chunks = 0, "
-                               "chunk_words = 0, article_words = 0, generation = generation + 1")
+                               "sentences = 0, chunk_words = 0, article_words = 0, "
+                               "generation = generation + 1")
             connection.execute("DELETE FROM store_meta")
         for key, value in wanted.items():
             connection.execute("INSERT INTO store_meta (key, value) VALUES (%s, %s) "
@@ -194,7 +195,7 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
     for begin in range(0, len(articles), _BATCH):
         batch = articles[begin:begin + _BATCH]
         scratch = BuildReport(report.index_dir)
-        chunks, _, sentences = _assemble(batch, None, model, settings, scratch, None)
+        chunks, *_, sentences = _assemble(batch, None, model, settings, scratch, None)
         report.chunks_embedded += scratch.chunks_embedded
         chunk_row = sentence_row = 0
         for article in batch:
@@ -224,13 +225,15 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
     with connection.transaction():
         inserted = connection.execute(
             "INSERT INTO articles (content_hash, id, path, name, title, text, source, author, "
-            "published, published_on, url, section, captions, chunk_count, chunk_words, words) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s) "
+            "published, published_on, url, section, captions, chunk_count, sentence_count, "
+            "chunk_words, words) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s::jsonb, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING RETURNING id",
             (article.content_hash, article.id, article.path, article.name, article.title,
              article.text, article.source, article.author, article.published,
              article.published_date, article.url, article.section,
-             _json(list(article.captions)), len(chunks), sum(chunk_words), words)).fetchone()
+             _json(list(article.captions)), len(chunks), len(sentence_vectors),
+             sum(chunk_words), words)).fetchone()
         if inserted is None:
             return False
         _delete_where(connection, "path = %s AND content_hash <> %s",
@@ -260,8 +263,9 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
                     copy.write_row((term, article.id, tf, words))
         connection.execute(  # last: the one row every writer updates is held briefly
             "UPDATE corpus_stats SET articles = articles + 1, chunks = chunks + %s, "
-            "chunk_words = chunk_words + %s, article_words = article_words + %s, "
-            "generation = generation + 1", (len(chunks), sum(chunk_words), words))
+            "sentences = sentences + %s, chunk_words = chunk_words + %s, "
+            "article_words = article_words + %s, generation = generation + 1",
+            (len(chunks), len(sentence_vectors), sum(chunk_words), words))
     return True
 
 
@@ -287,9 +291,10 @@ def delete_articles(url: str, ids: list[str]) -> int:
 #: Deletes articles and takes them off the corpus counters in one statement; `{condition}`
 #: is a constant SQL fragment, its values are parameters.
 _DELETE = """WITH gone AS (DELETE FROM articles WHERE {condition}
-                 RETURNING path, chunk_count, chunk_words, words),
+                 RETURNING path, chunk_count, sentence_count, chunk_words, words),
     counted AS (UPDATE corpus_stats SET articles = articles - (SELECT count(*) FROM gone),
                 chunks = chunks - (SELECT coalesce(sum(chunk_count), 0) FROM gone),
+                sentences = sentences - (SELECT coalesce(sum(sentence_count), 0) FROM gone),
                 chunk_words = chunk_words - (SELECT coalesce(sum(chunk_words), 0) FROM gone),
                 article_words = article_words - (SELECT coalesce(sum(words), 0) FROM gone),
                 generation = generation + 1

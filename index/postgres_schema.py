@@ -3,7 +3,7 @@ one clear error, and versioned migrations.
 
     schema_version (version, applied_at)   one row per applied migration
     store_meta     (key, value)            model, dimension, chunking of every stored vector
-    corpus_stats   one row                 article/chunk counts and word totals (BM25's N and
+    corpus_stats   one row                 article/chunk/sentence counts, word totals (BM25's N,
                                            average lengths), bumped in each article's
                                            transaction; `generation` counts changes
     articles       content_hash PK         one cleaned article; id = hash prefix; `name` (file
@@ -113,6 +113,7 @@ def _migration_1(dimension: int) -> list[str]:
         """CREATE TABLE corpus_stats (
             one boolean PRIMARY KEY DEFAULT true CHECK (one),
             articles bigint NOT NULL DEFAULT 0, chunks bigint NOT NULL DEFAULT 0,
+            sentences bigint NOT NULL DEFAULT 0,
             chunk_words bigint NOT NULL DEFAULT 0, article_words bigint NOT NULL DEFAULT 0,
             generation bigint NOT NULL DEFAULT 0)""",
         "INSERT INTO corpus_stats DEFAULT VALUES",
@@ -126,8 +127,8 @@ def _migration_1(dimension: int) -> list[str]:
             published text NOT NULL DEFAULT '', published_on date,
             url text NOT NULL DEFAULT '', section text NOT NULL DEFAULT '',
             captions jsonb NOT NULL DEFAULT '[]',
-            chunk_count integer NOT NULL, chunk_words integer NOT NULL,
-            words integer NOT NULL,
+            chunk_count integer NOT NULL, sentence_count integer NOT NULL,
+            chunk_words integer NOT NULL, words integer NOT NULL,
             added_at timestamptz NOT NULL DEFAULT now())""",
         "CREATE INDEX articles_path ON articles (path)",
         "CREATE INDEX articles_source ON articles (source)",

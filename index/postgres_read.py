@@ -1,0 +1,235 @@
+"""The PostgreSQL store's read side: `qa.core.store.ArticleStore` answered by SQL.
+
+Nothing of the corpus is held by the reading process: each ranked list is one query
+(dense: the HNSW index over sentence vectors; lexical: BM25 summed over the postings of the
+question's terms, with N and average lengths from `corpus_stats`), and records are loaded by
+id. A new article is seen by the next question (its transaction has committed); the only
+per-process state is the list of publishers, refreshed whenever `corpus_stats.generation`
+moves. Any number of processes can read one database.
+
+Connections are kept in a small pool; one that fails is dropped, and the question that met
+the failure gets a `StoreUnavailableError` naming the host and port (never the password).
+The next question connects afresh, so answers resume once the database is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from qa.index.postgres_schema import (
+    connect,
+    describe_url,
+    read_meta,
+    require_psycopg,
+    unavailable,
+)
+
+from qa.core.errors import IndexMismatchError
+from qa.core.records import Article, ArticleFilter, Chunk
+from qa.core.store import StoreStats
+from qa.lexical import tokenize
+
+if TYPE_CHECKING:
+    import numpy as np
+    import psycopg
+
+__all__ = ["PostgresStore", "open_postgres_store"]
+
+#: sentences drawn per chunk wanted (as the directory store): a chunk's best sentences often
+#: come together.
+SENTENCES_PER_CHUNK = 4
+#: HNSW candidate list: at least the sentences asked for (pgvector returns at most this many).
+MIN_EF_SEARCH = 100
+#: idle connections kept per process.
+_POOL = 8
+
+_ADMITS = """(%(sources)s::text[] IS NULL OR a.source = ANY(%(sources)s)
+              OR a.name = ANY(%(sources)s))
+         AND (%(since)s::date IS NULL OR a.published_on >= %(since)s)
+         AND (%(until)s::date IS NULL OR a.published_on <= %(until)s)"""
+
+_DENSE = """SELECT s.chunk_id FROM sentences s {join}
+WHERE s.embedding IS NOT NULL {admits}
+ORDER BY s.embedding <#> %(vector)s::halfvec LIMIT %(limit)s"""
+
+#: Okapi BM25 (k1 1.2, b 0.75) over postings `{terms}` (term, {key}, tf, words) of the
+#: question's distinct terms; N and the total length from corpus_stats columns `{n}`, `{words}`.
+_BM25 = """WITH q(term) AS (SELECT unnest(%(terms)s::text[])),
+df AS (SELECT p.term, count(*)::float8 AS df FROM {terms} p JOIN q USING (term)
+       GROUP BY p.term),
+st AS (SELECT {n}::float8 AS n, greatest({words}::float8 / greatest({n}, 1), 1e-9) AS avgdl
+       FROM corpus_stats)
+SELECT p.{key} FROM {terms} p JOIN df USING (term) CROSS JOIN st {join}
+WHERE true {admits}
+GROUP BY p.{key}
+ORDER BY sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * p.tf * 2.2
+             / (p.tf + 1.2 * (0.25 + 0.75 * p.words / st.avgdl))) DESC, p.{key}
+LIMIT %(limit)s"""
+
+_ARTICLE_COLUMNS = ("id, path, title, text, source, author, published, url, section, "
+                    "captions, content_hash")
+
+
+def open_postgres_store(url: str, model: str | None = None) -> PostgresStore:
+    """The store in the database at `url`. Raises `StoreUnavailableError` (unreachable),
+    `IndexNotFoundError` (no store there yet) or `IndexMismatchError` (a newer schema, or
+    vectors of another model than `model`)."""
+    return PostgresStore(url, model)
+
+
+class PostgresStore:
+    """`ArticleStore` over one PostgreSQL database (see the module doc)."""
+
+    def __init__(self, url: str, model: str | None = None) -> None:
+        from qa.index.embed import resolve_model
+
+        require_psycopg()
+        self.url = url
+        #: where the store is, without the password (for messages and status lines).
+        self.where = describe_url(url)
+        self._idle: list[psycopg.Connection] = []
+        self._lock = threading.Lock()
+        self._publishers: tuple[int, tuple[str, ...]] = (-1, ())
+        with self._connection() as connection:
+            meta = read_meta(connection, self.where)
+        self.model, self.dimension = meta["model"], int(meta["dimension"])
+        if model is not None and resolve_model(model)[0] != self.model:
+            raise IndexMismatchError(
+                f"The PostgreSQL store at {self.where} holds vectors of model {self.model!r}, "
+                f"not {resolve_model(model)[0]!r}; ask with --model {self.model} or "
+                f"rebuild it: qa index PATH... --rebuild --store URL --model {model}")
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; a failure of the database drops it and becomes
+        `StoreUnavailableError`."""
+        import psycopg
+
+        with self._lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = connect(self.url, autocommit=True)
+        try:
+            yield connection
+        except psycopg.OperationalError as exc:
+            connection.close()
+            raise unavailable(self.url, exc) from None
+        except BaseException:
+            connection.close()
+            raise
+        with self._lock:
+            if len(self._idle) < _POOL and not connection.closed:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _rows(self, sql: str, params: dict[str, Any] | tuple = (),
+              settings: dict[str, str] | None = None) -> list[tuple]:
+        with self._connection() as connection, connection.transaction():
+            for name, value in (settings or {}).items():
+                connection.execute("SELECT set_config(%s, %s, true)", (name, value))
+            return connection.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        """Close the idle connections (the store can still be used: it reconnects)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    # -- ArticleStore -----------------------------------------------------------------------
+
+    def stats(self) -> StoreStats:
+        articles, chunks, sentences, generation = self._rows(
+            "SELECT articles, chunks, sentences, generation FROM corpus_stats")[0]
+        seen, publishers = self._publishers
+        if seen != generation:
+            publishers = tuple(row[0] for row in self._rows(
+                "SELECT DISTINCT source FROM articles WHERE source <> '' ORDER BY 1"))
+            self._publishers = (generation, publishers)
+        return StoreStats(articles, chunks, sentences, self.model, self.dimension,
+                          publishers)
+
+    def dense_chunks(self, vector: np.ndarray, n: int,
+                     where: ArticleFilter | None = None) -> list[str]:
+        """Chunks by their best sentence among the HNSW index's top `SENTENCES_PER_CHUNK * n`
+        sentences (under a filter, an iterative index scan keeps looking until enough
+        admitted sentences are found)."""
+        from pgvector.psycopg import HalfVector
+
+        limit = n * SENTENCES_PER_CHUNK
+        join = "JOIN chunks c ON c.id = s.chunk_id JOIN articles a ON a.id = c.article_id" \
+            if where is not None else ""
+        sql = _DENSE.format(join=join, admits=f"AND {_ADMITS}" if where is not None else "")
+        rows = self._rows(sql, {"vector": HalfVector(vector), "limit": limit, **_filter(where)},
+                          {"hnsw.ef_search": str(max(MIN_EF_SEARCH, limit)),
+                           "hnsw.iterative_scan": "strict_order"})
+        return list(dict.fromkeys(row[0] for row in rows))[:n]
+
+    def lexical_chunks(self, question: str, n: int,
+                       where: ArticleFilter | None = None) -> list[str]:
+        join = "JOIN chunks c ON c.id = p.chunk_id JOIN articles a ON a.id = c.article_id" \
+            if where is not None else ""
+        return self._bm25("chunk_terms", "chunk_id", "chunks", "chunk_words", join,
+                          question, n, where)
+
+    def lexical_articles(self, question: str, n: int,
+                         where: ArticleFilter | None = None) -> list[str]:
+        join = "JOIN articles a ON a.id = p.article_id" if where is not None else ""
+        return self._bm25("article_terms", "article_id", "articles", "article_words", join,
+                          question, n, where)
+
+    def _bm25(self, terms: str, key: str, n_column: str, words_column: str, join: str,
+              question: str, n: int, where: ArticleFilter | None) -> list[str]:
+        """The `n` best ids by BM25 (all SQL names here are constants of this module)."""
+        query_terms = sorted(set(tokenize(question)))
+        if not query_terms:
+            return []
+        sql = _BM25.format(terms=terms, key=key, n=n_column, words=words_column, join=join,
+                           admits=f"AND {_ADMITS}" if where is not None else "")
+        rows = self._rows(sql, {"terms": query_terms, "limit": n, **_filter(where)})
+        return [row[0] for row in rows]
+
+    def chunks(self, ids: Sequence[str]) -> list[Chunk]:
+        rows = self._rows(
+            "SELECT c.id, c.article_id, c.start_offset, c.end_offset, c.text, "
+            "coalesce(s.starts, '{}'), coalesce(s.ends, '{}') FROM chunks c "
+            "LEFT JOIN LATERAL (SELECT array_agg(start_offset ORDER BY i) AS starts, "
+            "array_agg(end_offset ORDER BY i) AS ends FROM sentences WHERE chunk_id = c.id) s "
+            "ON true WHERE c.id = ANY(%s)", (list(ids),))
+        found = {row[0]: Chunk(row[0], row[1], row[2], row[3], row[4],
+                               tuple(zip(row[5], row[6]))) for row in rows}
+        return [found[i] for i in ids]
+
+    def articles(self, ids: Sequence[str]) -> list[Article]:
+        rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s)",
+                          (list(ids),))
+        found = {row[0]: _article(row) for row in rows}
+        return [found[i] for i in ids]
+
+    def sources(self, names: Collection[str]) -> frozenset[str]:
+        names = list(names)
+        rows = self._rows("SELECT source FROM articles WHERE source = ANY(%(n)s) UNION "
+                          "SELECT name FROM articles WHERE name = ANY(%(n)s)", {"n": names})
+        return frozenset(row[0] for row in rows)
+
+    def sample_articles(self, n: int) -> list[Article]:
+        rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY added_at, id "
+                          "LIMIT %s", (n,))
+        return [_article(row) for row in rows]
+
+
+def _filter(where: ArticleFilter | None) -> dict[str, Any]:
+    if where is None:
+        return {}
+    return {"sources": sorted(where.sources) or None, "since": where.since,
+            "until": where.until}
+
+
+def _article(row: tuple) -> Article:
+    return Article(id=row[0], path=row[1], title=row[2], text=row[3], source=row[4],
+                   author=row[5], published=row[6], url=row[7], section=row[8],
+                   captions=tuple(row[9]), content_hash=row[10])
