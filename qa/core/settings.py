@@ -40,6 +40,7 @@ ENVIRONMENT = {
     "QA_INDEX_DIR": "index directory",
     "QA_CACHE_DIR": "cache of exported query models",
     "QA_MODEL": "sentence-transformers model name or path",
+    "QA_STORE": "PostgreSQL URL of the index (postgresql://...), instead of QA_INDEX_DIR",
     "QA_MAX_FILE_MB": "largest article file (or upload) in MB",
     "QA_AUTH": "login of `qa serve`, user:password",
 }
@@ -52,6 +53,10 @@ class Settings:
     a bad value raises `InputError` naming it."""
 
     index_dir: Path = field(default_factory=_default_index_dir)
+    #: where the index lives instead of `index_dir`: a PostgreSQL + pgvector database
+    #: (`postgresql://user@host:5432/db`; needs `pip install 'article-qa[postgres]'`). Kept
+    #: out of `repr` (it may hold a password).
+    store: str | None = field(default=None, repr=False)
     #: derived files shared by all indexes: the ONNX copies of embedding models.
     cache_dir: Path = field(default_factory=_default_cache_dir)
     #: sentence-transformers model name or path; None = the index's own (or the bundled) model.
@@ -92,6 +97,10 @@ class Settings:
         object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
         if self.reader_dir is not None:
             object.__setattr__(self, "reader_dir", Path(self.reader_dir).expanduser())
+        if self.store is not None and not (isinstance(self.store, str) and self.store.startswith(
+                ("postgresql://", "postgres://"))):
+            raise InputError("store must be a PostgreSQL URL (postgresql://user@host:5432/db); "
+                             "a directory index is chosen with index_dir / --index-dir.")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.type != "int":
@@ -116,6 +125,8 @@ class Settings:
             env["cache_dir"] = Path(environ["QA_CACHE_DIR"])
         if environ.get("QA_MODEL"):
             env["model"] = environ["QA_MODEL"]
+        if environ.get("QA_STORE"):
+            env["store"] = environ["QA_STORE"]
         if environ.get("QA_MAX_FILE_MB"):
             env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
         env.update({k: v for k, v in overrides.items() if v is not None})
