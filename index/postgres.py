@@ -33,6 +33,7 @@ from qa.index.build import (
     _file_of,
     _load_articles,
     _under,
+    build_index,
 )
 from qa.index.embed import get_embedder, resolve_model
 from qa.index.load import find_files, location
@@ -47,7 +48,8 @@ if TYPE_CHECKING:
     import numpy as np
     import psycopg
 
-__all__ = ["delete_articles", "index_into_postgres", "parse_shard", "write_articles"]
+__all__ = ["delete_articles", "index_into", "index_into_postgres", "parse_shard",
+           "write_article", "write_articles"]
 
 #: Articles embedded together before each is written in its own transaction.
 _BATCH = 16
@@ -80,6 +82,20 @@ def _shard_files(paths: list[str | Path], shard: tuple[int, int]) -> list[Path]:
             if int(hashlib.sha1(relative.encode()).hexdigest()[:8], 16) % n == i:
                 files.append(file)
     return files
+
+
+def index_into(paths: Iterable[str | Path], settings: Settings, *, rebuild: bool = False,
+               shard: str | None = None, progress: Progress | None = None) -> BuildReport:
+    """Index `paths` into the store `settings` names: the PostgreSQL database
+    `settings.store`, else the index directory (`build_index`). `shard` ("i/n") splits a
+    folder among writers of one database."""
+    if settings.store:
+        return index_into_postgres(paths, settings.store, settings, rebuild=rebuild,
+                                   shard=parse_shard(shard), progress=progress)
+    if shard is not None:
+        raise InputError("--shard splits a folder among writers of one PostgreSQL store: "
+                         "give --store postgresql://... (an index directory has one writer).")
+    return build_index(paths, settings, rebuild=rebuild, progress=progress)
 
 
 def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Settings | None = None,
@@ -149,9 +165,11 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
     existing = read_meta(connection, where) if schema_version(connection) else {}
     model = settings.model or existing.get("model")
     model_name = resolve_model(model)[0]
+    chunking = f"{CHUNKER_VERSION}/{settings.chunk_words}/{settings.chunk_overlap_sentences}"
+    if not rebuild:  # refused before the model loads
+        _check_same(existing, {"model": model_name, "chunking": chunking}, where)
     embedder = get_embedder(model)
     migrate(connection, where, embedder.dimension)
-    chunking = f"{CHUNKER_VERSION}/{settings.chunk_words}/{settings.chunk_overlap_sentences}"
     wanted = {"model": model_name, "dimension": str(embedder.dimension), "chunking": chunking}
     with connection.transaction():
         if rebuild:
@@ -164,14 +182,19 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
             connection.execute("INSERT INTO store_meta (key, value) VALUES (%s, %s) "
                                "ON CONFLICT (key) DO NOTHING", (key, value))
         recorded = dict(connection.execute("SELECT key, value FROM store_meta").fetchall())
-    different = [k for k, v in wanted.items() if recorded.get(k) != v]
-    if different:
+    _check_same(recorded, wanted, where)
+    return model
+
+
+def _check_same(recorded: dict[str, str], wanted: dict[str, str], where: str) -> None:
+    """`IndexMismatchError` unless the store (when it records them) holds vectors made as
+    `wanted` says (model, dimension, chunking)."""
+    if any(key in recorded and recorded[key] != value for key, value in wanted.items()):
         raise IndexMismatchError(
             f"The PostgreSQL store at {where} holds vectors of model {recorded.get('model')!r} "
-            f"(chunking {recorded.get('chunking')}), not {model_name!r} (chunking {chunking}); "
-            f"index with --model {recorded.get('model')}, or replace everything: "
-            f"qa index PATH... --rebuild --store URL")
-    return model
+            f"(chunking {recorded.get('chunking')}), not {wanted['model']!r} (chunking "
+            f"{wanted['chunking']}); index with --model {recorded.get('model')}, or replace "
+            "everything: qa index PATH... --rebuild --store URL")
 
 
 def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str, str]:

