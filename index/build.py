@@ -8,21 +8,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.index.chunk import chunk_article
+from qa.index.chunk import CHUNKER_VERSION, chunk_article
 from qa.index.clean import clean_record
 from qa.index.embed import get_embedder, resolve_model
 from qa.index.load import Notice, find_files, load_file, location
 from qa.index.onnx_embed import export_query_model
 from qa.index.store import FORMAT_VERSION, open_index, write_generation, writer_lock
 
-from qa.core.errors import IndexNotFoundError, InputError, NoArticlesError, QAError
+from qa.core.errors import IndexNotFoundError, NoArticlesError, QAError, UnusableFileError
 from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
 
 __all__ = ["BuildReport", "build_index"]
-
-#: Bump when cleaning or chunking changes, so that stored chunks are cut again.
-CHUNKER_VERSION = 2  # 2: no title before chunks of articles without a headline
 
 #: progress(done, total) is called while chunks are embedded.
 Progress = Callable[[int, int], None]
@@ -89,9 +86,8 @@ def _load_articles(paths: Iterable[str | Path], settings: Settings,
         resolved = location(file)
         try:
             records, file_notices = load_file(file, settings.max_file_bytes)
-        except InputError as exc:
-            action = "refused" if ": refused:" in str(exc) else "skipped"
-            report.notices.append(Notice(str(file), action, str(exc).split(": ", 2)[-1]))
+        except UnusableFileError as exc:
+            report.notices.append(Notice(exc.path, exc.action, exc.reason))
             continue
         read_files.add(resolved)
         report.notices.extend(file_notices)
@@ -137,7 +133,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
                     "overlap": settings.chunk_overlap_sentences}
         reusable = old is not None and old.model == model_name \
-            and old.manifest.get("chunking") == chunking and old.sentence_vectors is not None
+            and old.manifest.get("chunking") == chunking
         if old is not None and not reusable:
             report.notices.append(Notice(str(settings.index_dir), "rebuilding",
                                          "model, chunking or format changed: re-embedding "
@@ -186,19 +182,20 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             return report
 
         articles = list(kept.values())
-        chunks, vectors, sentences = _assemble(articles, old if reusable else None,
-                                               model, settings, report, progress)
+        chunks, sentences = _assemble(articles, old if reusable else None, model, settings,
+                                      report, progress)
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": model_name,
-            "dimension": int(vectors.shape[1]),
+            "dimension": int(sentences.shape[1]),
             "articles": len(articles),
             "chunks": len(chunks),
             "chunking": chunking,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "article_hashes": {a.id: a.content_hash for a in articles},
         }
-        write_generation(settings.index_dir, manifest, articles, chunks, vectors, sentences)
+        write_generation(settings.index_dir, manifest, articles, chunks, sentences,
+                         settings.hnsw_threshold)
         _export_query_model(settings, model, report)
     report.written = True
     report.articles_total, report.chunks_total = len(articles), len(chunks)
@@ -216,8 +213,8 @@ def _export_query_model(settings: Settings, model: str | None, report: BuildRepo
 
 def _assemble(articles: list[Article], old, model: str | None, settings: Settings,
               report: BuildReport, progress: Progress | None):
-    """Chunks, their vectors and their sentences' vectors for `articles`, reusing `old`'s
-    where the article is unchanged."""
+    """Chunks and their sentences' vectors (in context, chunk by chunk) for `articles`,
+    reusing `old`'s where the article is unchanged."""
     import numpy as np
 
     reuse: dict[str, list[int]] = {}
@@ -241,16 +238,16 @@ def _assemble(articles: list[Article], old, model: str | None, settings: Setting
     todo = [i for i, row in enumerate(rows) if row < 0]
     embedder = get_embedder(model)
     dimension = int(old.manifest["dimension"]) if old else embedder.dimension
-    vectors = np.zeros((len(chunks), dimension), dtype=np.float32)
     # float16, as stored: at 16x NewsQA that is 300 MB of sentence vectors instead of 600
     sentences = np.zeros((sum(len(c.sentences) for c in chunks), dimension), dtype=np.float16)
     first = np.cumsum([0] + [len(c.sentences) for c in chunks])
     for i, row in enumerate(rows):
         if row >= 0:
-            vectors[i] = old.embeddings[row]
             sentences[first[i]:first[i + 1]] = old.sentence_vectors_of(row)
     by_id = {a.id: a for a in articles}
     step = settings.embed_batch_size * 8  # a slice's token embeddings stay small
+    if progress is not None:
+        progress(0, len(todo))
     for begin in range(0, len(todo), step):
         texts, spans = [], []
         for i in todo[begin:begin + step]:
@@ -258,15 +255,13 @@ def _assemble(articles: list[Article], old, model: str | None, settings: Setting
             shift = len(text) - len(chunks[i].text) - chunks[i].start
             texts.append(text)
             spans.append([(s + shift, e + shift) for s, e in chunks[i].sentences])
-        fresh, fresh_sentences = embedder.embed_with_spans(texts, spans,
-                                                           settings.embed_batch_size)
+        _, fresh_sentences = embedder.embed_with_spans(texts, spans, settings.embed_batch_size)
         row = 0
-        for n, i in enumerate(todo[begin:begin + step]):
-            vectors[i] = fresh[n]
+        for i in todo[begin:begin + step]:
             count = len(chunks[i].sentences)
             sentences[first[i]:first[i + 1]] = fresh_sentences[row:row + count]
             row += count
         if progress is not None:
             progress(min(begin + step, len(todo)), len(todo))
     report.chunks_embedded = len(todo)
-    return chunks, vectors, sentences
+    return chunks, sentences

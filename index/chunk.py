@@ -8,7 +8,10 @@ import re
 
 from qa.core.records import Article, Chunk
 
-__all__ = ["chunk_article", "split_sentences"]
+__all__ = ["CHUNKER_VERSION", "chunk_article", "split_sentences"]
+
+#: Bump when cleaning or chunking changes, so that stored chunks are cut again.
+CHUNKER_VERSION = 2  # 2: no title before chunks of articles without a headline
 
 _ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "lt", "gen", "col", "capt", "sgt", "cpl",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from qa.index.html_text import html_to_record
 
-from qa.core.errors import InputError
+from qa.core.errors import InputError, UnusableFileError
 
 __all__ = ["MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord", "decode", "find_files",
            "load_file", "location"]
@@ -123,9 +123,9 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
 
 def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
     """Bytes to text: UTF-8, else Western (cp1252, or latin-1 where cp1252 has no character)
-    unless detection is clearly more plausible. Raises `InputError` for binary."""
+    unless detection is clearly more plausible. Raises `UnusableFileError` for binary."""
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:8192]:
-        raise InputError(f"{path}: refused: binary file, not text")
+        raise UnusableFileError(path, "refused", "binary file, not text")
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
@@ -148,24 +148,26 @@ def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
 
 
 def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]]:
-    """Read one file into raw records. Raises `InputError` when the file cannot be used."""
+    """Read one file into raw records. Raises `UnusableFileError` when it cannot be used."""
     name = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise InputError(f"{name}: skipped: unsupported file type {suffix or '(none)'} "
-                         f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        raise UnusableFileError(name, "skipped",
+                                f"unsupported file type {suffix or '(none)'} "
+                                f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise InputError(f"{name}: refused: {size / 1e6:.1f} MB is over the "
-                             f"{max_bytes / 1e6:.1f} MB limit (set QA_MAX_FILE_MB to raise it)")
+            raise UnusableFileError(name, "refused",
+                                    f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} "
+                                    "MB limit (set QA_MAX_FILE_MB to raise it)")
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{name}: skipped: cannot read it ({exc.strerror})") from None
+        raise UnusableFileError(name, "skipped", f"cannot read it ({exc.strerror})") from None
     text, notice = decode(data, name)
     notices = [notice] if notice else []
     if not text.strip():
-        raise InputError(f"{name}: skipped: empty file")
+        raise UnusableFileError(name, "skipped", "empty file")
     if suffix in (".json", ".jsonl"):
         records = list(_json_records(text, name, jsonl=suffix == ".jsonl"))
     elif suffix in (".html", ".htm"):
@@ -175,7 +177,7 @@ def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]
         records = [RawRecord(name, text)]
     records = [r for r in records if r.text.strip()]
     if not records:
-        raise InputError(f"{name}: skipped: no article text found")
+        raise UnusableFileError(name, "skipped", "no article text found")
     return records, notices
 
 
@@ -189,7 +191,7 @@ def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
     many = len(objects) > 1
     for n, obj in enumerate(objects, 1):
         if not isinstance(obj, dict):
-            raise InputError(f"{name}: refused: item {n} is not a JSON object")
+            raise UnusableFileError(name, "refused", f"item {n} is not a JSON object")
         body = next((obj[f] for f in _BODY_FIELDS if isinstance(obj.get(f), str)), "")
         fields = {}
         for key, names in _META_FIELDS.items():
@@ -209,12 +211,13 @@ def _parse_json(text: str, name: str, where: str = "") -> object:
         if bracket in "[{":
             depth += 1
             if depth > MAX_JSON_DEPTH:
-                raise InputError(f"{name}: refused: JSON nested more than {MAX_JSON_DEPTH} "
-                                 f"levels deep{' ' + where if where else ''}")
+                raise UnusableFileError(name, "refused",
+                                        f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+                                        f"{' ' + where if where else ''}")
         elif bracket in "]}":
             depth -= 1
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: refused: malformed JSON "
-                         f"{where or f'at line {exc.lineno}'} ({exc.msg})") from None
+        raise UnusableFileError(name, "refused", "malformed JSON "
+                                f"{where or f'at line {exc.lineno}'} ({exc.msg})") from None

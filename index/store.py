@@ -4,11 +4,12 @@
     INDEX_DIR/gen-*/manifest.json   format version, model, dimension, counts, hashes,
                                     sequence number, every other file's size and sha256
     INDEX_DIR/gen-*/articles.jsonl  one cleaned article per line
-    INDEX_DIR/gen-*/chunks.jsonl    one chunk per line, in vector order
-    INDEX_DIR/gen-*/embeddings.npy  float32 vectors, row i = chunk i
-    INDEX_DIR/gen-*/sentences.npy   float16 vectors of each chunk's sentences in context,
-                                    chunk by chunk (absent in indexes built before them)
-    INDEX_DIR/gen-*/vectors.faiss   the FAISS index over those vectors
+    INDEX_DIR/gen-*/chunks.jsonl    one chunk per line, with its sentences' offsets
+    INDEX_DIR/gen-*/sentences.faiss the FAISS index retrieval searches, and the only copy of
+                                    the vectors: each chunk sentence embedded in the chunk's
+                                    context, chunk by chunk in chunks.jsonl order, as float16
+                                    codes (inner product = cosine); exact (flat) below
+                                    `Settings.hnsw_threshold` vectors, approximate (HNSW) above
 
 A build writes a complete new generation beside the current one and then swaps `CURRENT`,
 so a crash or kill at any moment leaves the previous index loadable and unchanged. The
@@ -60,53 +61,48 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT_VERSION", "StoredIndex", "current_generation", "load_generation", "open_index",
            "write_generation", "writer_lock"]
 
-FORMAT_VERSION = 1
-#: Above this many vectors the FAISS index is approximate (HNSW) instead of exact (flat).
-HNSW_THRESHOLD = 200_000
-_REQUIRED = ("articles.jsonl", "chunks.jsonl", "embeddings.npy", "vectors.faiss")
+#: 2: one FAISS index over the sentence vectors (sentences.faiss), which retrieval searches;
+#: version 1's chunk vectors (embeddings.npy, vectors.faiss) and sentences.npy are gone.
+FORMAT_VERSION = 2
+_REQUIRED = ("articles.jsonl", "chunks.jsonl", "sentences.faiss")
+#: HNSW: neighbours per node, and the candidate lists while building and searching (a search
+#: for k results looks at max(efSearch, k)).
+HNSW_NEIGHBOURS = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 256
 
 
 @dataclass
 class StoredIndex:
-    """A loaded index generation: articles, chunks in vector order, vectors, manifest."""
+    """A loaded index generation: articles, chunks, the sentence vectors' FAISS index and the
+    manifest. Retrieval reads it through `qa.index.directory_store.DirectoryStore`."""
 
     path: Path
     manifest: dict[str, Any]
     articles: dict[str, Article]
     chunks: list[Chunk]
-    embeddings: np.ndarray
-    #: the FAISS index (inner product over normalised vectors = cosine similarity).
-    faiss: Any = field(repr=False)
-    #: each chunk's sentences embedded in the chunk's context, chunk by chunk; None when the
-    #: index predates them.
-    sentence_vectors: np.ndarray | None = field(default=None, repr=False)
+    #: the FAISS index over every chunk sentence's vector in context, chunk by chunk (inner
+    #: product over normalised vectors = cosine similarity; a zero vector: the sentence fell
+    #: outside the model's window).
+    sentences: Any = field(repr=False)
     #: why this generation answers instead of the one `CURRENT` names (None: it is current).
     fallback: str | None = None
-    _first_sentence: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    #: row of each chunk's first sentence vector; the last entry is the number of vectors.
+    first_sentence: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        row = 0
-        for chunk in self.chunks:
-            self._first_sentence[chunk.id] = row
-            row += len(chunk.sentences)
+        import numpy as np
+
+        self.first_sentence = np.cumsum([0] + [len(c.sentences) for c in self.chunks])
 
     @property
     def model(self) -> str:
         return str(self.manifest["model"])
 
-    def sentence_vector(self, chunk: Chunk, i: int) -> np.ndarray | None:
-        """The vector of `chunk.sentences[i]` in context; None if not stored (or it fell
-        outside the model's window)."""
-        if self.sentence_vectors is None:
-            return None
-        vector = self.sentence_vectors[self._first_sentence[chunk.id] + i]
-        return vector if vector.any() else None
-
     def sentence_vectors_of(self, row: int) -> np.ndarray:
-        """The stored sentence vectors of the chunk in vector row `row`."""
-        assert self.sentence_vectors is not None
-        first = self._first_sentence[self.chunks[row].id]
-        return self.sentence_vectors[first:first + len(self.chunks[row].sentences)]
+        """The stored sentence vectors (float32) of the chunk in row `row` of `chunks`."""
+        first, end = int(self.first_sentence[row]), int(self.first_sentence[row + 1])
+        return self.sentences.reconstruct_n(first, end - first)
 
     def chunks_of(self, article_id: str) -> list[Chunk]:
         return [c for c in self.chunks if c.article_id == article_id]
@@ -198,29 +194,25 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
     if not isinstance(manifest.get("model"), str):
         raise GenerationDamaged("manifest.json names no model")
     records = manifest.get("files")
-    if not isinstance(records, dict):  # built before sizes and checksums were recorded
-        present = [n for n in ("sentences.npy",) if (generation / n).exists()]
-        records = {name: {} for name in (*_REQUIRED, *present)}
+    if not isinstance(records, dict):  # sizes and checksums not recorded
+        records = {name: {} for name in _REQUIRED}
     verify_sizes(generation, records)
     articles = _parse(generation / "articles.jsonl", lambda p: {
         a["id"]: Article.from_dict(a) for a in _read_jsonl(p)})
     chunks = _parse(generation / "chunks.jsonl",
                     lambda p: [Chunk.from_dict(c) for c in _read_jsonl(p)])
-    embeddings = _parse(generation / "embeddings.npy", _load_array)
-    sentences = None
-    if (generation / "sentences.npy").exists():
-        sentences = _parse(generation / "sentences.npy", _load_array)
+    sentences = _parse(generation / "sentences.faiss", _read_faiss)
+    _check_consistent(manifest, articles, chunks, sentences)
+    return StoredIndex(generation, manifest, articles, chunks, sentences)
+
+
+def _read_faiss(path: Path) -> Any:
     import faiss
 
-    vectors = _parse(generation / "vectors.faiss", lambda p: faiss.read_index(str(p)))
-    _check_consistent(manifest, articles, chunks, embeddings, sentences, vectors)
-    return StoredIndex(generation, manifest, articles, chunks, embeddings, vectors, sentences)
-
-
-def _load_array(path: Path) -> np.ndarray:
-    import numpy as np
-
-    return np.load(path, allow_pickle=False, mmap_mode="r")
+    index = faiss.read_index(str(path))
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
 
 
 def _parse(path: Path, read: Callable[[Path], Any]) -> Any:
@@ -237,7 +229,7 @@ def _parse(path: Path, read: Callable[[Path], Any]) -> Any:
 
 
 def _check_consistent(manifest: dict, articles: dict[str, Article], chunks: list[Chunk],
-                      embeddings: np.ndarray, sentences: np.ndarray | None, vectors: Any) -> None:
+                      sentences: Any) -> None:
     """Raise `GenerationDamaged` when the files of a generation do not fit together."""
     dimension = manifest.get("dimension")
     problems = [
@@ -248,14 +240,9 @@ def _check_consistent(manifest: dict, articles: dict[str, Article], chunks: list
          f"chunks.jsonl holds {len(chunks)} chunks, the manifest says {manifest.get('chunks')}"),
         (any(c.article_id not in articles for c in chunks),
          "chunks.jsonl names articles that articles.jsonl does not hold"),
-        (embeddings.shape != (len(chunks), dimension),
-         f"embeddings.npy holds {embeddings.shape} vectors for {len(chunks)} chunks of "
-         f"dimension {dimension}"),
-        (sentences is not None and sentences.shape != (
-            sum(len(c.sentences) for c in chunks), dimension),
-         "sentences.npy does not hold one vector per chunk sentence"),
-        (vectors.ntotal != len(chunks) or vectors.d != dimension,
-         f"vectors.faiss holds {vectors.ntotal} vectors for {len(chunks)} chunks"),
+        (sentences.ntotal != sum(len(c.sentences) for c in chunks) or sentences.d != dimension,
+         f"sentences.faiss holds {sentences.ntotal} vectors of dimension {sentences.d}, not one "
+         f"of dimension {dimension} per chunk sentence"),
     ]
     for failed, problem in problems:
         if failed:
@@ -275,29 +262,33 @@ def _write_jsonl(path: Path, rows: Iterator[dict] | list[dict]) -> None:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _build_faiss(embeddings: np.ndarray) -> Any:
+def _build_faiss(vectors: np.ndarray, hnsw_threshold: int) -> Any:
+    """The FAISS index over `vectors`, stored as float16 codes (half the memory of float32,
+    the same ranking): exhaustive (flat) below `hnsw_threshold` vectors, HNSW above."""
     import faiss
+    import numpy as np
 
-    dimension = embeddings.shape[1]
-    if len(embeddings) >= HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dimension, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = 128
+    dimension = vectors.shape[1]
+    fp16 = faiss.ScalarQuantizer.QT_fp16
+    if len(vectors) >= hnsw_threshold:
+        index = faiss.IndexHNSWSQ(dimension, fp16, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
     else:
-        index = faiss.IndexFlatIP(dimension)
-    if len(embeddings):
-        index.add(embeddings)
+        index = faiss.IndexScalarQuantizer(dimension, fp16, faiss.METRIC_INNER_PRODUCT)
+    for start in range(0, len(vectors), 65536):  # float32 copies one slice at a time
+        index.add(np.ascontiguousarray(vectors[start:start + 65536], dtype=np.float32))
     return index
 
 
 def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[Article],
-                     chunks: list[Chunk], embeddings: np.ndarray,
-                     sentence_vectors: np.ndarray) -> Path:
+                     chunks: list[Chunk], sentence_vectors: np.ndarray,
+                     hnsw_threshold: int) -> Path:
     """Write a complete generation beside the current one, then make it current atomically.
+    `sentence_vectors`: every chunk sentence's vector, chunk by chunk (see the module doc).
     The generation that was current stays (a reader may be opening it); older ones and
     unfinished builds are removed. Call with `writer_lock` held."""
     import faiss
-    import numpy as np
 
     index_dir.mkdir(parents=True, exist_ok=True)
     existing = generations(index_dir)
@@ -308,10 +299,11 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
     try:
         _write_jsonl(tmp / "articles.jsonl", [a.to_dict() for a in articles])
         _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
-        np.save(tmp / "embeddings.npy", np.ascontiguousarray(embeddings, dtype=np.float32))
-        np.save(tmp / "sentences.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16))
-        faiss.write_index(_build_faiss(embeddings), str(tmp / "vectors.faiss"))
-        manifest = {**manifest, "files": file_records(tmp),
+        search = _build_faiss(sentence_vectors, hnsw_threshold)
+        faiss.write_index(search, str(tmp / "sentences.faiss"))
+        manifest = {**manifest, "sentences": int(search.ntotal),
+                    "search": "hnsw" if hasattr(search, "hnsw") else "flat",
+                    "files": file_records(tmp),
                     "sequence": 1 + max((sequence_of(g) for g in existing), default=0)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
         for written in tmp.iterdir():

@@ -17,9 +17,9 @@ from qa.core.settings import Settings
 from qa.extract import extract_answer
 from qa.followup import cap_question, standalone_question
 from qa.index.build import BuildReport, build_index
+from qa.index.directory_store import open_store
 from qa.index.embed import get_embedder
 from qa.index.onnx_embed import load_query_model
-from qa.index.store import open_index
 from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
 from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
@@ -86,21 +86,22 @@ class QA:
         self._retriever = self._open()
 
     def _open(self) -> HybridRetriever:
-        index = open_index(self.settings.index_dir, self.settings.model)
+        store = open_store(self.settings.index_dir, self.settings.model)
+        model = store.stats().model
         threads = self.settings.query_threads
-        embedder = load_query_model(self.settings.cache_dir, index.model, threads)
+        embedder = load_query_model(self.settings.cache_dir, model, threads)
         if embedder is None:  # no ONNX copy: sentence-transformers (loads torch, slower)
             import torch
 
             torch.set_num_threads(threads)
-            embedder = get_embedder(self.settings.model or index.model)
-        return HybridRetriever(index, embedder, candidates=self.settings.candidates)
+            embedder = get_embedder(self.settings.model or model)
+        return HybridRetriever(store, embedder, candidates=self.settings.candidates)
 
     @property
     def stats(self) -> dict[str, Any]:
-        index = self._retriever.index
-        return {"articles": len(index.articles), "chunks": len(index.chunks),
-                "model": index.model, "index_dir": str(self.settings.index_dir)}
+        stats = self._retriever.store.stats()
+        return {"articles": stats.articles, "chunks": stats.chunks, "model": stats.model,
+                "index_dir": str(self.settings.index_dir)}
 
     @property
     def reader(self) -> Reader:
@@ -115,7 +116,8 @@ class QA:
         """Questions that the loaded articles can answer, made from their titles."""
         from qa.examples import example_questions
 
-        return example_questions(list(self._retriever.index.articles.values()), n)
+        # the first 1,000 articles: every one of a folder, a bounded sample of a large store
+        return example_questions(self._retriever.store.sample_articles(1000), n)
 
     def retrieve(self, question: str, k: int | None = None, *,
                  sources: list[str] | None = None, since: date | str | None = None,
@@ -125,7 +127,7 @@ class QA:
         question = self._clean_question(question)
         k = check_k(k, self.settings)
         retriever = self._retriever
-        where = article_filter(sources, since, until, retriever.index.articles.values())
+        where = article_filter(sources, since, until, retriever.store)
         return retriever.retrieve(question, k, where=where)
 
     def answer(self, question: str, history: list | None = None, k: int | None = None, *,
@@ -143,8 +145,7 @@ class QA:
         k = check_k(k, self.settings)
         use_llm = check_mode(mode, bool(self.llm_spec))
         messages = check_history(history, self.settings)
-        where = article_filter(sources, since, until,
-                               self._retriever.index.articles.values())
+        where = article_filter(sources, since, until, self._retriever.store)
         if use_llm and not self.llm_spec:
             raise LLMError("No language model is configured: start with --llm SPEC "
                            "(see README, 'Generated answers').")

@@ -5,12 +5,12 @@ that names the parameter and says what is allowed."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import date
 
 from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
-from qa.core.records import Article, ArticleFilter
+from qa.core.records import ArticleFilter
 from qa.core.settings import Settings
+from qa.core.store import ArticleStore
 from qa.followup import normalize_history
 
 __all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
@@ -64,19 +64,15 @@ def check_mode(mode: object, llm_available: bool) -> bool:
 
 
 def article_filter(sources: object, since: object, until: object,
-                   articles: Iterable[Article] = ()) -> ArticleFilter | None:
+                   store: ArticleStore) -> ArticleFilter | None:
     """The articles an answer may cite. `sources`: a publisher or file name, or a list of
-    them, each naming one of `articles`; `since`/`until`: dates (YYYY-MM-DD)."""
+    them, each naming an article of `store`; `since`/`until`: dates (YYYY-MM-DD)."""
     names = _source_names(sources)
     if names:
-        publishers: set[str] = set()
-        files: set[str] = set()
-        for article in articles:
-            publishers.add(article.source)
-            files.add(article.name)
-        unknown = [n for n in names if n not in publishers and n not in files]
+        known = store.sources(names)
+        unknown = [n for n in names if n not in known]
         if unknown:
-            shown = ", ".join(sorted(p for p in publishers if p)[:10]) or "none"
+            shown = ", ".join(store.stats().publishers[:10]) or "none"
             raise InputError(f"sources: no indexed article is from "
                              f"{', '.join(map(repr, unknown))}; use a publisher ({shown}) or "
                              "an article's file name.")

@@ -20,7 +20,8 @@ from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
 def _snapshot(index_dir: Path) -> dict:
     index = open_index(index_dir)
     return {"gen": index.path.name, "articles": sorted(index.articles),
-            "chunks": [c.id for c in index.chunks], "vectors": index.embeddings.sum()}
+            "chunks": [c.id for c in index.chunks],
+            "vectors": index.sentences.reconstruct_n(0, index.sentences.ntotal).sum()}
 
 
 def test_seed_index_holds_both_articles_with_normalised_vectors(seed_index: Path) -> None:
@@ -29,23 +30,28 @@ def test_seed_index_holds_both_articles_with_normalised_vectors(seed_index: Path
     index = open_index(seed_index)
     assert sorted(a.name for a in index.articles.values()) == [INDEPENDENT, GUARDIAN]
     assert index.manifest["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert index.manifest["dimension"] == 384 == index.embeddings.shape[1]
-    assert index.faiss.ntotal == len(index.chunks) == index.manifest["chunks"]
-    assert np.allclose(np.linalg.norm(index.embeddings, axis=1), 1.0, atol=1e-4)
+    assert index.manifest["dimension"] == 384 == index.sentences.d
+    assert len(index.chunks) == index.manifest["chunks"]
     for chunk in index.chunks:
         article = index.articles[chunk.article_id]
         assert article.text[chunk.start:chunk.end] == chunk.text
         assert "Sign up to read" not in chunk.text and "Get all your news" not in chunk.text
-    # every chunk sentence has a vector in context, and they rank sentences sensibly
-    assert index.sentence_vectors.shape == (sum(len(c.sentences) for c in index.chunks), 384)
-    assert np.allclose(np.linalg.norm(index.sentence_vectors.astype(np.float32), axis=1), 1,
-                       atol=1e-2)
+    # every chunk sentence has a vector in context, in the FAISS index retrieval searches
+    # (exact below the HNSW threshold), and they rank sentences sensibly
+    count = sum(len(c.sentences) for c in index.chunks)
+    assert index.sentences.ntotal == count == index.manifest["sentences"]
+    assert index.manifest["search"] == "flat" and not hasattr(index.sentences, "hnsw")
+    vectors = index.sentences.reconstruct_n(0, count)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-2)
     from qa.index.embed import get_embedder
 
     question = get_embedder().embed(["Who was killed by a car bomb in Balashikha?"])[0]
-    best = max(((index.sentence_vector(c, i) @ question, index.articles[c.article_id].text[s:e])
-                for c in index.chunks for i, (s, e) in enumerate(c.sentences)))
+    best = max(((index.sentence_vectors_of(row)[i] @ question,
+                 index.articles[c.article_id].text[s:e])
+                for row, c in enumerate(index.chunks) for i, (s, e) in enumerate(c.sentences)))
     assert "Balashikha" in best[1] and "car" in best[1]
+    assert sorted(p.name for p in index.path.iterdir()) == [
+        "articles.jsonl", "chunks.jsonl", "manifest.json", "sentences.faiss"]
     # the stored files are plain JSON lines, not pickles
     first = json.loads((index.path / "articles.jsonl").read_text().splitlines()[0])
     assert first["title"] and first["text"]
@@ -76,7 +82,6 @@ def test_reindex_embeds_only_what_changed(index_copy: Path, tmp_path: Path) -> N
                   and kept.articles[c.article_id].name == INDEPENDENT):
         row = [c.id for c in before.chunks].index(chunk.id)
         new_row = [c.id for c in kept.chunks].index(chunk.id)
-        assert (kept.embeddings[new_row] == before.embeddings[row]).all()
         assert (kept.sentence_vectors_of(new_row) == before.sentence_vectors_of(row)).all()
 
     (corpus / INDEPENDENT).unlink()
@@ -128,14 +133,17 @@ def test_failure_while_embedding_leaves_the_previous_index(index_copy: Path, tmp
     assert _snapshot(index_copy) == before
 
 
-def test_index_of_another_model_or_format_is_refused_with_the_fix(index_copy: Path) -> None:
+@pytest.mark.parametrize("version", [1, 99])
+def test_index_of_another_model_or_format_is_refused_with_the_fix(index_copy: Path,
+                                                                  version: int) -> None:
     with pytest.raises(IndexMismatchError, match=r"built with model .*all-MiniLM-L6-v2.*--rebuild"):
         open_index(index_copy, model="/models/other-model")
     manifest_path = open_index(index_copy).path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["format_version"] = 99
+    manifest["format_version"] = version  # 1: chunk vectors, before the searched FAISS index
     manifest_path.write_text(json.dumps(manifest))
-    rebuild = r"format version 99.*qa index PATH\.\.\. --rebuild"
+    rebuild = rf"format version {version}, this program reads version 2.*qa index PATH\.\.\. " \
+              r"--rebuild"
     with pytest.raises(IndexMismatchError, match=rebuild):
         open_index(index_copy)
 
@@ -177,3 +185,20 @@ def test_cli_index_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
                                  str(tmp_path / "ix")], capture_output=True, text=True)
         assert result.returncode == 1
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_large_index_is_searched_approximately_with_the_same_top_passages(
+        seed_index: Path, tmp_path: Path) -> None:
+    from qa import QA
+
+    settings = Settings.from_env(index_dir=tmp_path / "hnsw", hnsw_threshold=50)
+    build_index([SEEDS], settings)
+    index = open_index(settings.index_dir)
+    assert index.manifest["search"] == "hnsw" and hasattr(index.sentences, "hnsw")
+    assert index.sentences.ntotal == index.manifest["sentences"] > 50
+    question = "Who was killed by a car bomb in Balashikha?"
+    approximate = [p.chunk.id for p in QA(settings=settings).retrieve(question, k=3)]
+    exact = [p.chunk.id for p in QA(index_dir=seed_index).retrieve(question, k=3)]
+    assert approximate == exact
+    check = CliRunner().invoke(cli, ["index", "--check", "--index-dir", str(settings.index_dir)])
+    assert check.exit_code == 0, check.output

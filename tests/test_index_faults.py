@@ -21,8 +21,7 @@ from qa.core.errors import IndexDamagedError, IndexFallbackWarning
 from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers, run_cli
 
-FILES = ["articles.jsonl", "chunks.jsonl", "embeddings.npy", "sentences.npy", "vectors.faiss",
-         "manifest.json"]
+FILES = ["articles.jsonl", "chunks.jsonl", "sentences.faiss", "manifest.json"]
 
 
 @pytest.fixture(scope="module")
@@ -132,11 +131,6 @@ def test_a_damaged_file_falls_back_or_fails_typed_and_loses_nothing(
         _strip_checksums(damaged_copy)
     current = _current(damaged_copy)
     _damage(current / name, how)
-    if legacy and name == "sentences.npy" and how == "deleted":
-        # indexes built before sentence vectors have none: it opens without them
-        assert open_index(damaged_copy).sentence_vectors is None
-        return
-
     with pytest.warns(IndexFallbackWarning, match=f"{current.name} is damaged.*newest intact"):
         assert_old_data_answers(damaged_copy, 2)  # the previous generation answers
     check = run_cli("index", "--check", "--index-dir", damaged_copy)
@@ -171,7 +165,7 @@ def test_a_tampered_manifest_is_damage_not_a_traceback(damaged_copy: Path, tampe
         assert_old_data_answers(damaged_copy, 2)
 
 
-@pytest.mark.parametrize("name", ["chunks.jsonl", "embeddings.npy", "vectors.faiss"])
+@pytest.mark.parametrize("name", ["chunks.jsonl", "sentences.faiss"])
 def test_without_an_intact_generation_the_error_names_rebuild_and_nothing_is_deleted(
         damaged_copy: Path, two_generations: Path, name: str) -> None:
     current = _current(damaged_copy)
@@ -212,14 +206,14 @@ def test_check_finds_a_changed_byte_and_accepts_an_index_without_checksums(
     assert healthy.stdout.count("ok: ") == 2 and "match their recorded sizes and sha256" \
         in healthy.stdout
 
-    vectors = _current(damaged_copy) / "embeddings.npy"
+    vectors = _current(damaged_copy) / "sentences.faiss"
     data = bytearray(vectors.read_bytes())
     data[-7] ^= 0x40  # same size: only the checksum tells
     vectors.write_bytes(bytes(data))
     assert len(open_index(damaged_copy).articles) == 3  # opening checks sizes only
     flipped = run_cli("index", "--check", "--index-dir", damaged_copy)
     assert flipped.exit_code == 1
-    assert "embeddings.npy does not match its recorded sha256" in flipped.stdout
+    assert "sentences.faiss does not match its recorded sha256" in flipped.stdout
     assert "rebuild it: qa index PATH... --rebuild" in str(flipped.exception)
 
     _strip_checksums(damaged_copy)

@@ -75,6 +75,16 @@ def test_deeply_nested_json_is_refused_alone_and_the_rest_is_indexed(index_copy:
     assert_old_data_answers(index_copy, 4)
 
 
+def test_a_file_name_holding_colons_keeps_its_notice_whole(tmp_path: Path) -> None:
+    folder = tmp_path / "drafts: refused: not really"
+    folder.mkdir()
+    (folder / "note: empty.txt").write_text("")
+    (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    result = run_cli("index", folder, "--index-dir", tmp_path / "index")
+    assert result.exit_code == 0, result.output
+    assert f"{folder / 'note: empty.txt'}: skipped: empty file\n" in result.stderr
+
+
 LATIN1 = ["The naïve reporter met José Muñoz at the café in Zürich.",
           "naïve Muñoz",
           "Die Bürger in München äußerten große Sorge. Schön.",

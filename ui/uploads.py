@@ -11,7 +11,10 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from qa.index.load import SUPPORTED_SUFFIXES as ALLOWED_SUFFIXES
 from qa.index.load import location
+
+from qa.core.settings import Settings
 
 __all__ = [
     "ALLOWED_SUFFIXES",
@@ -24,9 +27,8 @@ __all__ = [
     "store_uploads",
 ]
 
-ALLOWED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 MAX_UPLOAD_FILES = 20
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+MAX_UPLOAD_BYTES = Settings.max_file_bytes
 
 
 class UploadError(ValueError):

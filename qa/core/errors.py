@@ -17,6 +17,7 @@ __all__ = [
     "QuestionTooLongError",
     "ReaderModelError",
     "StoreUnavailableError",
+    "UnusableFileError",
 ]
 
 
@@ -34,6 +35,15 @@ class ConfigWarning(UserWarning):
 
 class NoArticlesError(InputError):
     """Nothing under the given paths could be indexed."""
+
+
+class UnusableFileError(InputError):
+    """An article file cannot be indexed: `action` is "refused" (unsafe or too large) or
+    "skipped" (nothing to index in it), `reason` says why."""
+
+    def __init__(self, path: object, action: str, reason: str) -> None:
+        super().__init__(f"{path}: {action}: {reason}")
+        self.path, self.action, self.reason = str(path), action, reason
 
 
 class IndexNotFoundError(QAError):

@@ -72,6 +72,10 @@ class Settings:
     #: retrieval: passages handed to the answerer, and candidates drawn from each retriever.
     k: int = 6
     candidates: int = 40
+    #: an index of at least this many sentence vectors is searched approximately (FAISS HNSW,
+    #: recall@40 ~0.98 of exact in bench/results/NOTES.md), a smaller one exactly (flat: ~10
+    #: ms per question at 60k vectors, growing with the count).
+    hnsw_threshold: int = 200_000
     #: torch threads while serving questions: one short query gains nothing from more, and
     #: on a busy 2-core machine more threads wait on each other (10x slower, measured).
     query_threads: int = 1
