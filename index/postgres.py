@@ -113,9 +113,6 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     roots = [Path(p).expanduser().resolve() for p in paths]
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = _load_articles(files, settings, report) if files else ([], set())
-    if not found and shard == (0, 1):
-        problems = "; ".join(str(n) for n in report.notices) or "no article files found"
-        raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
 
     with connect(url, autocommit=True) as connection:
         model = _prepare(connection, where, settings, rebuild)
@@ -146,6 +143,9 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         report.removed.extend(_remove_gone(connection, roots, read_files, kept_hashes))
         report.articles_total, report.chunks_total = connection.execute(
             "SELECT articles, chunks FROM corpus_stats").fetchone()
+    if not found and not report.articles_total and shard == (0, 1):
+        problems = "; ".join(str(n) for n in report.notices) or "no article files found"
+        raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
     report.written = bool(report.added or report.updated or report.removed)
     _export_query_model(settings, model, report)
     report.seconds = time.perf_counter() - started
