@@ -23,6 +23,9 @@ _index_dir = click.option("--index-dir", type=click.Path(path_type=Path), defaul
 _model = click.option("--model", default=None, help="sentence-transformers model name or "
                       "path [env QA_MODEL; default: the index's own, else the bundled "
                       "all-MiniLM-L6-v2].")
+_store = click.option("--store", default=None, metavar="URL", help="Keep the index in this "
+                      "PostgreSQL + pgvector database instead of a directory: "
+                      "postgresql://user@host:5432/db [env QA_STORE].")
 _llm = click.option("--llm", default=None, metavar="SPEC", help="Answer with a language model "
                     "(see README): openai:URL#MODEL, ollama:MODEL, gguf:PATH or smollm2.")
 
@@ -42,13 +45,17 @@ def cli() -> None:
 @cli.command("index")
 @click.argument("paths", nargs=-1)
 @_index_dir
+@_store
 @_model
 @click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
+@click.option("--shard", default=None, metavar="I/N", help="With --store: index only the I-th "
+              "of N parts of the files (0 <= I < N), one writer per part.")
 @click.option("--max-file-mb", type=float, default=None, help="Refuse larger files [default 5].")
 @click.option("--check", is_flag=True, help="Only verify the index (every file's size and "
               "sha256) and say what is wrong; exit 1 when it is damaged.")
-def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | None,
-                  rebuild: bool, max_file_mb: float | None, check: bool) -> None:
+def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | None,
+                  model: str | None, rebuild: bool, shard: str | None,
+                  max_file_mb: float | None, check: bool) -> None:
     """Build or update the index from article files and folders (.txt .md .html .json .jsonl).
 
     Unchanged articles are not embedded again; articles whose files under PATHS were deleted
@@ -57,21 +64,29 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, model: str | N
     if check:
         if paths:
             raise click.UsageError("--check verifies the index only: give it no PATHS.")
+        if store:
+            raise click.UsageError("--check verifies an index directory; PostgreSQL checks "
+                                   "its own data (each article is one transaction).")
         _check(_settings(index_dir).index_dir)
         return
     if not paths:
         raise click.UsageError("Missing argument 'PATHS...' (or use --check).")
     from qa.core.settings import megabytes
-    from qa.index.build import build_index
+    from qa.index.postgres import index_into
 
     max_bytes = None if max_file_mb is None else megabytes(max_file_mb, "--max-file-mb")
-    settings = _settings(index_dir, model, max_file_bytes=max_bytes)
-    report = build_index(paths, settings, rebuild=rebuild, progress=_progress_bar())
+    settings = _settings(index_dir, model, max_file_bytes=max_bytes, store=store)
+    report = index_into(paths, settings, rebuild=rebuild, shard=shard, progress=_progress_bar())
     for notice in report.notices:
         click.echo(str(notice), err=True)
     for path in report.removed:
         click.echo(f"{path}: removed: file is gone", err=True)
-    click.echo(f"{report.summary}\nindex: {settings.index_dir}")
+    if settings.store:
+        from qa.index.postgres_schema import describe_url
+
+        click.echo(f"{report.summary}\nstore: {describe_url(settings.store)}")
+    else:
+        click.echo(f"{report.summary}\nindex: {settings.index_dir}")
 
 
 def _check(index_dir: Path) -> None:
@@ -110,6 +125,7 @@ def _progress_bar():
 @cli.command()
 @click.argument("question")
 @_index_dir
+@_store
 @_model
 @_llm
 @click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
@@ -120,14 +136,15 @@ def _progress_bar():
               help="Only articles published on or after this date.")
 @click.option("--until", default=None, metavar="YYYY-MM-DD",
               help="Only articles published on or before this date.")
-def ask(question: str, index_dir: Path | None, model: str | None, llm: str | None,
+def ask(question: str, index_dir: Path | None, store: str | None, model: str | None,
+        llm: str | None,
         k: int | None, as_json: bool, sources: tuple[str, ...], since: str | None,
         until: str | None) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
     from qa.engine import QA
     from qa.render import render_answer
 
-    engine = QA(settings=_settings(index_dir, model), llm=llm)
+    engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
     where = {"k": k, "sources": list(sources), "since": since, "until": until}
     if as_json:
         click.echo(json.dumps(engine.answer(question, **where).to_dict(), ensure_ascii=False,
@@ -142,6 +159,7 @@ def ask(question: str, index_dir: Path | None, model: str | None, llm: str | Non
 
 @cli.command()
 @_index_dir
+@_store
 @_model
 @_llm
 @click.option("--host", default="127.0.0.1", show_default=True,
@@ -157,7 +175,8 @@ def ask(question: str, index_dir: Path | None, model: str | None, llm: str | Non
               help="Answers computed at the same time [default: one per CPU core, 2 to 8].")
 @click.option("--index", "index_paths", multiple=True, type=click.Path(),
               help="Index these files/folders first (repeatable).")
-def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str, port: int,
+def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str | None,
+          host: str, port: int,
           auth_file: Path | None, auth: str | None, concurrency: int | None,
           index_paths: tuple[str, ...]) -> None:
     """Open the chat in the browser (Gradio).
@@ -169,11 +188,11 @@ def serve(index_dir: Path | None, model: str | None, llm: str | None, host: str,
     from qa.ui.serve import serve as launch
 
     credentials = _logins(auth_file, auth)
-    settings = _settings(index_dir, model, answer_concurrency=concurrency)
+    settings = _settings(index_dir, model, answer_concurrency=concurrency, store=store)
     if index_paths:
-        from qa.index.build import build_index
+        from qa.index.postgres import index_into
 
-        click.echo(build_index(index_paths, settings, progress=_progress_bar()).summary)
+        click.echo(index_into(index_paths, settings, progress=_progress_bar()).summary)
     engine = QA(settings=settings, llm=llm)
     if llm:
         click.echo(f"loading language model {llm} ...")
@@ -205,6 +224,7 @@ def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] |
 @cli.command("eval")
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_index_dir
+@_store
 @_model
 @_llm
 @click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
@@ -212,13 +232,14 @@ def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] |
 @click.option("--oracle", is_flag=True,
               help="Answer each question from its gold source articles only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def eval_command(questions: Path, index_dir: Path | None, model: str | None, llm: str | None,
+def eval_command(questions: Path, index_dir: Path | None, store: str | None,
+                 model: str | None, llm: str | None,
                  k: int | None, limit: int | None, oracle: bool, as_json: bool) -> None:
     """Measure answers on a question set (JSONL: question, answers, sources)."""
     from qa.engine import QA
     from qa.evaluate import evaluate, format_report, load_questions
 
-    engine = QA(settings=_settings(index_dir, model), llm=llm)
+    engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
     report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 

@@ -9,20 +9,25 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import LLMError
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
 from qa.extract import extract_answer
 from qa.followup import cap_question, standalone_question
-from qa.index.build import BuildReport, build_index
+from qa.index.build import BuildReport
 from qa.index.directory_store import open_store
 from qa.index.embed import get_embedder
 from qa.index.onnx_embed import load_query_model
+from qa.index.postgres import index_into
 from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
 from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
+
+if TYPE_CHECKING:
+    from qa.core.store import ArticleStore
+    from qa.vectorstore import ArticleVectorStore
 
 __all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
 
@@ -75,8 +80,10 @@ class QA:
     """
 
     def __init__(self, index_dir: str | Path | None = None, *, settings: Settings | None = None,
-                 model: str | None = None, llm: str | None = None) -> None:
-        self.settings = settings or Settings.from_env(index_dir=index_dir, model=model)
+                 model: str | None = None, llm: str | None = None,
+                 store: str | None = None) -> None:
+        self.settings = settings or Settings.from_env(index_dir=index_dir, model=model,
+                                                      store=store)
         self.llm_spec = llm
         self._chat_model: Any = None
         self._write_lock = threading.Lock()
@@ -86,7 +93,12 @@ class QA:
         self._retriever = self._open()
 
     def _open(self) -> HybridRetriever:
-        store = open_store(self.settings.index_dir, self.settings.model)
+        if self.settings.store:  # PostgreSQL: nothing of the corpus is loaded here
+            from qa.index.postgres_read import open_postgres_store
+
+            store = open_postgres_store(self.settings.store, self.settings.model)
+        else:
+            store = open_store(self.settings.index_dir, self.settings.model)
         model = store.stats().model
         threads = self.settings.query_threads
         embedder = load_query_model(self.settings.cache_dir, model, threads)
@@ -101,7 +113,13 @@ class QA:
     def stats(self) -> dict[str, Any]:
         stats = self._retriever.store.stats()
         return {"articles": stats.articles, "chunks": stats.chunks, "model": stats.model,
-                "index_dir": str(self.settings.index_dir)}
+                "index_dir": str(self.settings.index_dir),
+                "store": getattr(self.store, "where", str(self.settings.index_dir))}
+
+    @property
+    def store(self) -> ArticleStore:
+        """The store answering now (the index directory's, or a PostgreSQL database)."""
+        return self._retriever.store
 
     @property
     def reader(self) -> Reader:
@@ -219,11 +237,17 @@ class QA:
 
         return answer_chain(self)
 
+    def as_vectorstore(self) -> ArticleVectorStore:
+        """This index as a LangChain `VectorStore` (see `qa.vectorstore`)."""
+        from qa.vectorstore import ArticleVectorStore
+
+        return ArticleVectorStore(self)
+
     def add_files(self, paths: list[str | Path],
                   progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Index more article files into this QA's index and start answering from them."""
         with self._write_lock:
-            report = build_index(paths, self.settings, progress=progress)
+            report = index_into(paths, self.settings, progress=progress)
             self._retriever = self._open()
         return report
 
