@@ -97,7 +97,7 @@ def _child_json(argv: list[str]) -> dict:
 # ------------------------------------------------------------------ FAISS flat vs approximate
 
 def faiss_compare(index_dir: Path, queries: list[str], k_values: list[int]) -> dict:
-    """Flat vs HNSW vs IVF over the vectors stored in `index_dir`, queried with the
+    """Flat vs HNSW vs IVF over the sentence vectors stored in `index_dir`, queried with the
     embedded `queries`; recall@k of each approximate index against flat at equal k."""
     import faiss
     import numpy as np
@@ -105,7 +105,8 @@ def faiss_compare(index_dir: Path, queries: list[str], k_values: list[int]) -> d
     from qa.index.store import current_generation
 
     generation = current_generation(index_dir)
-    vectors = np.ascontiguousarray(np.load(generation / "embeddings.npy"), dtype=np.float32)
+    stored = faiss.read_index(str(generation / "sentences.faiss"))  # what retrieval searches
+    vectors = np.ascontiguousarray(stored.reconstruct_n(0, stored.ntotal), dtype=np.float32)
     n, d = vectors.shape
     q = np.ascontiguousarray(get_embedder(None).embed(queries), dtype=np.float32)
     kmax = max(k_values)
