@@ -3,11 +3,13 @@
 >>> from qa import answer
 >>> a = answer("Who was killed by a car bomb in Balashikha?")
 >>> print(a.text); print(a.citations[0].article.title)
+>>> for piece in stream("Who is Keith Kellogg?"): print(piece, end="")
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +28,8 @@ from qa.core.errors import (
 from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage
 
 if TYPE_CHECKING:
-    from qa.engine import QA, AnswerStream
+    from qa.answering.stream import AnswerStream
+    from qa.engine import QA
 
 __all__ = [
     "ABSTAIN_TEXT",
@@ -46,6 +49,7 @@ __all__ = [
     "QAError",
     "QuestionTooLongError",
     "answer",
+    "stream",
 ]
 
 _default: dict[Path, QA] = {}
@@ -53,18 +57,19 @@ _default_lock = threading.Lock()
 
 
 def __getattr__(name: str) -> object:  # lazy: `import qa` must not load torch
-    if name in ("QA", "AnswerStream"):
-        from qa import engine
+    if name == "QA":
+        from qa.engine import QA
 
-        return getattr(engine, name)
+        return QA
+    if name == "AnswerStream":
+        from qa.answering.stream import AnswerStream
+
+        return AnswerStream
     raise AttributeError(name)
 
 
-def answer(question: str, history: list | None = None, k: int | None = None, *,
-           index_dir: str | Path | None = None, stream: bool = False,
-           mode: str | None = None) -> Answer | AnswerStream:
-    """Answer `question` from the default index (or `index_dir`) with cited passages.
-    See `QA.answer`; the `QA` object is created once per index and reused."""
+def _engine(index_dir: str | Path | None) -> QA:
+    """The `QA` over the default index (or `index_dir`), created once per index and reused."""
     from qa.core.settings import Settings
     from qa.engine import QA
 
@@ -73,4 +78,22 @@ def answer(question: str, history: list | None = None, k: int | None = None, *,
         engine = _default.get(settings.index_dir)
         if engine is None:
             engine = _default[settings.index_dir] = QA(settings=settings)
-    return engine.answer(question, history, k, stream=stream, mode=mode)
+    return engine
+
+
+def answer(question: str, history: list | None = None, k: int | None = None, *,
+           index_dir: str | Path | None = None, stream: bool = False,
+           mode: str | None = None) -> Answer | AnswerStream:
+    """Answer `question` from the default index (or `index_dir`) with cited passages.
+    See `QA.answer`. (`stream=True` is deprecated: use `qa.stream`.)"""
+    if stream:
+        warnings.warn("qa.answer(stream=True) is deprecated: use qa.stream(), which returns "
+                      "the same AnswerStream.", DeprecationWarning, stacklevel=2)
+        return _engine(index_dir).stream(question, history, k, mode=mode)
+    return _engine(index_dir).answer(question, history, k, mode=mode)
+
+
+def stream(question: str, history: list | None = None, k: int | None = None, *,
+           index_dir: str | Path | None = None, mode: str | None = None) -> AnswerStream:
+    """`answer` as it is produced: iterate for the text, then read `.answer`. See `QA.stream`."""
+    return _engine(index_dir).stream(question, history, k, mode=mode)

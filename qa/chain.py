@@ -1,9 +1,13 @@
 """LangChain interoperability: the hybrid retriever as a `BaseRetriever`, and the answering
-pipeline as a runnable, so both plug into a LangChain user's own chains."""
+pipeline as a runnable, so both plug into a LangChain user's own chains.
+
+This module knows `QA` only by what it uses (`Answerer`): `qa.engine` imports it (for
+`QA.as_retriever` and `QA.as_chain`); it never imports `qa.engine`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
@@ -12,10 +16,16 @@ from langchain_core.runnables import Runnable, RunnableLambda
 
 from qa.core.records import Answer, Passage
 
-if TYPE_CHECKING:
-    from qa.engine import QA
+__all__ = ["Answerer", "ArticleRetriever", "answer_chain", "passage_document"]
 
-__all__ = ["ArticleRetriever", "answer_chain", "passage_document"]
+
+class Answerer(Protocol):
+    """What these adapters need of a `qa.QA`."""
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Passage]: ...
+
+    def answer(self, question: str, history: list | None = None, k: int | None = None, *,
+               mode: str | None = None) -> Answer: ...
 
 
 def passage_document(passage: Passage) -> Document:
@@ -31,7 +41,7 @@ def passage_document(passage: Passage) -> Document:
 class ArticleRetriever(BaseRetriever):
     """Dense + lexical retrieval over an article index, as a LangChain retriever."""
 
-    qa: Any
+    qa: Any  # an `Answerer` (pydantic takes it as is)
     k: int = 6
 
     def _get_relevant_documents(self, query: str, *,
@@ -39,7 +49,7 @@ class ArticleRetriever(BaseRetriever):
         return [passage_document(p) for p in self.qa.retrieve(query, self.k)]
 
 
-def answer_chain(qa: QA) -> Runnable[Any, Answer]:
+def answer_chain(qa: Answerer) -> Runnable[Any, Answer]:
     """A runnable taking a question (str) or {"question", "history", "k", "mode"} and returning
     the cited `Answer` — the very pipeline behind `qa.answer`."""
 

@@ -1,20 +1,30 @@
-"""`QA`: the long-lived question-answering object behind the Python API, the CLI and the UI."""
+"""`QA`: the long-lived question-answering object behind the Python API, the CLI and the UI.
+
+Two ways to ask, one answer type each, never a shape chosen by a flag: `QA.answer()` returns
+the finished `Answer`; `QA.stream()` returns an `AnswerStream` that yields the text as it is
+produced and whose `.answer` blocks for the same `Answer`. Both run one generator,
+`QA._pieces`, in the caller's thread: the inputs are checked when the call is made, then
+retrieval and answering run as the stream is read (`answer()` reads it to the end). The
+final `Answer` is made once, from the answer to the standalone question and what only the
+engine knows (the question as asked, notes on the model's failures, the mode, timings).
+"""
 
 from __future__ import annotations
 
-import queue
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
+from qa.answering.extractive import extract_answer
+from qa.answering.stream import AnswerStream, Pieces
 from qa.core.errors import LLMError
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
-from qa.extract import extract_answer
 from qa.followup import cap_question, standalone_question
 from qa.index.build import BuildReport
 from qa.index.directory_store import open_store
@@ -26,6 +36,9 @@ from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+    from qa.chain import ArticleRetriever
     from qa.core.store import ArticleStore
     from qa.vectorstore import ArticleVectorStore
 
@@ -34,41 +47,15 @@ __all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
 MAX_QUESTION_CHARS = Settings.max_question_chars
 
 
-class AnswerStream:
-    """Iterate to receive the answer text as it is produced; `.answer` is the final `Answer`
-    once iteration has finished."""
+@dataclass(frozen=True)
+class _Request:
+    """One question's checked inputs."""
 
-    def __init__(self, produce: Callable[[Callable[[str], None]], Answer]) -> None:
-        self._produce = produce
-        self.answer: Answer | None = None
-
-    def __iter__(self) -> Iterator[str]:
-        pieces: queue.Queue[str | None] = queue.Queue()
-        outcome: dict[str, Any] = {}
-        sent: list[str] = []
-
-        def run() -> None:
-            try:
-                outcome["answer"] = self._produce(pieces.put)
-            except BaseException as exc:  # re-raised in the consumer's thread below
-                outcome["error"] = exc
-            finally:
-                pieces.put(None)
-
-        threading.Thread(target=run, daemon=True).start()
-        while (piece := pieces.get()) is not None:
-            sent.append(piece)
-            yield piece
-        if "error" in outcome:
-            raise outcome["error"]
-        self.answer = outcome["answer"]
-        streamed = "".join(sent)
-        if not streamed:  # computed at once (extractive): hand it out word by word
-            yield from re.findall(r"\S+\s*", self.answer.text)
-        elif self.answer.text.startswith(streamed):
-            yield self.answer.text[len(streamed):]
-        else:  # the generated text was corrected after its citations were checked
-            yield "\n\n" + self.answer.text
+    question: str
+    messages: list[dict[str, str]]
+    k: int
+    use_llm: bool
+    where: ArticleFilter | None
 
 
 class QA:
@@ -148,6 +135,18 @@ class QA:
         where = article_filter(sources, since, until, retriever.store)
         return retriever.retrieve(question, k, where=where)
 
+    @overload
+    def answer(self, question: str, history: list | None = None, k: int | None = None, *,
+               stream: Literal[False] = False, mode: str | None = None,
+               sources: list[str] | None = None, since: date | str | None = None,
+               until: date | str | None = None) -> Answer: ...
+
+    @overload
+    def answer(self, question: str, history: list | None = None, k: int | None = None, *,
+               stream: Literal[True], mode: str | None = None,
+               sources: list[str] | None = None, since: date | str | None = None,
+               until: date | str | None = None) -> AnswerStream: ...
+
     def answer(self, question: str, history: list | None = None, k: int | None = None, *,
                stream: bool = False, mode: str | None = None,
                sources: list[str] | None = None, since: date | str | None = None,
@@ -157,8 +156,28 @@ class QA:
         `history`: earlier turns ([{"role", "content"}...] or [(question, answer)...]).
         `mode`: "extractive" (default) or "llm" (needs `llm=` when creating the QA).
         `sources` (publisher or file names), `since`, `until` (YYYY-MM-DD): cite only those
-        articles.
-        `stream=True` returns an `AnswerStream` that yields the text as it is produced."""
+        articles. To receive the text as it is produced, use `stream()` (`stream=True`, which
+        returns its `AnswerStream`, is deprecated)."""
+        if stream:
+            warnings.warn("QA.answer(stream=True) is deprecated: use QA.stream(), which "
+                          "returns the same AnswerStream.", DeprecationWarning, stacklevel=2)
+            return self.stream(question, history, k, mode=mode, sources=sources,
+                               since=since, until=until)
+        return self.stream(question, history, k, mode=mode, sources=sources, since=since,
+                           until=until).answer
+
+    def stream(self, question: str, history: list | None = None, k: int | None = None, *,
+               mode: str | None = None, sources: list[str] | None = None,
+               since: date | str | None = None,
+               until: date | str | None = None) -> AnswerStream:
+        """`answer()` as it is produced: iterate the `AnswerStream` for the text, then read
+        its `.answer` (which also waits for the end). Bad input raises here, before any
+        work; closing the stream early stops a generating model."""
+        return AnswerStream(self._pieces(self._request(question, history, k, mode, sources,
+                                                       since, until)))
+
+    def _request(self, question: object, history: object, k: object, mode: object,
+                 sources: object, since: object, until: object) -> _Request:
         question = self._clean_question(question)
         k = check_k(k, self.settings)
         use_llm = check_mode(mode, bool(self.llm_spec))
@@ -167,53 +186,46 @@ class QA:
         if use_llm and not self.llm_spec:
             raise LLMError("No language model is configured: start with --llm SPEC "
                            "(see README, 'Generated answers').")
+        return _Request(question, messages, k, use_llm, where)
 
-        def produce(emit: Callable[[str], None] | None) -> Answer:
-            return self._answer(question, messages, k, use_llm, where, emit)
-
-        if stream:
-            return AnswerStream(produce)
-        return produce(None)
-
-    def _answer(self, question: str, messages: list[dict[str, str]], k: int, use_llm: bool,
-                where: ArticleFilter | None, emit: Callable[[str], None] | None) -> Answer:
+    def _pieces(self, request: _Request) -> Pieces:
+        """Retrieve, then answer (with the model when asked, falling back to extraction):
+        yields the generated text as it comes, returns the final `Answer`."""
         started = time.perf_counter()
         retriever = self._retriever
         notes: list[str] = []
         limit = self.settings.max_question_chars
-        standalone = standalone_question(question, messages, limit)
-        if use_llm:
-            try:
-                from qa.generate import rewrite_question
+        standalone = standalone_question(request.question, request.messages, limit)
+        if request.use_llm and request.messages:
+            from qa.answering.rewrite import rewrite_question
 
-                if messages:
-                    standalone = cap_question(rewrite_question(
-                        question, messages, self.chat_model, fallback=standalone), limit)
+            try:
+                standalone = cap_question(rewrite_question(
+                    request.question, request.messages, self.chat_model, fallback=standalone),
+                    limit)
             except LLMError as exc:
                 notes.append(f"The language model could not rewrite the question ({exc}).")
-        passages = retriever.retrieve(standalone, k, where=where)
+        passages = retriever.retrieve(standalone, request.k, where=request.where)
         retrieved = time.perf_counter()
-        answer = None
-        if use_llm and not notes:
-            try:
-                from qa.generate import generate_answer
+        made = None
+        if request.use_llm and not notes:
+            from qa.answering.generate import iter_answer
 
-                answer = generate_answer(standalone, passages, messages, self.chat_model,
-                                         on_token=emit, embedder=retriever.embedder)
-                answer.mode = "llm"
+            try:
+                made = yield from iter_answer(standalone, passages, request.messages,
+                                              self.chat_model, embedder=retriever.embedder)
             except LLMError as exc:
                 notes.append(f"The language model failed ({exc}); showing the extractive "
                              "answer instead.")
-        if answer is None:
-            answer = extract_answer(standalone, passages, self._reader)
-            answer.mode = "llm-fallback" if use_llm else "extractive"
-        answer.question = question
-        answer.standalone_question = standalone
-        answer.notes = notes + answer.notes
+        if made is None:
+            made = extract_answer(standalone, passages, self._reader)
         done = time.perf_counter()
-        answer.timings = {**answer.timings, "retrieve": retrieved - started,
-                          "answer": done - retrieved, "total": done - started}
-        return answer
+        fallback = request.use_llm and made.mode != "llm"
+        return replace(made, question=request.question, standalone_question=standalone,
+                       mode="llm-fallback" if fallback else made.mode,
+                       notes=notes + made.notes,
+                       timings={**made.timings, "retrieve": retrieved - started,
+                                "answer": done - retrieved, "total": done - started})
 
     @property
     def chat_model(self) -> Any:
@@ -225,13 +237,13 @@ class QA:
                 self._chat_model = make_chat_model(self.llm_spec)
         return self._chat_model
 
-    def as_retriever(self, k: int | None = None) -> Any:
+    def as_retriever(self, k: int | None = None) -> ArticleRetriever:
         """This index's hybrid retrieval as a LangChain `BaseRetriever`."""
         from qa.chain import ArticleRetriever
 
         return ArticleRetriever(qa=self, k=check_k(k, self.settings))
 
-    def as_chain(self) -> Any:
+    def as_chain(self) -> Runnable[Any, Answer]:
         """The answering pipeline as a LangChain runnable (see `qa.chain.answer_chain`)."""
         from qa.chain import answer_chain
 
@@ -254,7 +266,6 @@ class QA:
     def reload(self) -> None:
         """Pick up an index rebuilt by another process (e.g. `qa index`)."""
         self._retriever = self._open()
-
 
     def _clean_question(self, question: object) -> str:
         return clean_question(question, self.settings)

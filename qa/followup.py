@@ -5,39 +5,21 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["cap_question", "normalize_history", "standalone_question"]
+from qa.core.text import NAME_PHRASE, strip_markers
+
+__all__ = ["cap_question", "standalone_question"]
 
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|"
                        r"these|those|there)\b", re.I)
 _POSSESSIVE = {"his", "her", "hers", "their", "its"}
-_NAME = re.compile(r"\b[A-Z][\w’'-]+(?:\s+(?:[A-Z][\w’'-]+|of|de|al|bin|van|von))*\s*"
-                   r"(?<!\s)")
-_MARKER = re.compile(r"\s*\[\d+\]")
-
-
-def normalize_history(history: list | None) -> list[dict[str, str]]:
-    """Accept [{"role", "content"}...] or [(question, answer)...]; return role/content dicts."""
-    messages: list[dict[str, str]] = []
-    for turn in history or []:
-        if isinstance(turn, dict):
-            content = turn.get("content")
-            if isinstance(content, list):  # multimodal message parts
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
-            if turn.get("role") in ("user", "assistant") and isinstance(content, str):
-                messages.append({"role": turn["role"], "content": content})
-        elif isinstance(turn, list | tuple) and len(turn) == 2:
-            question, reply = turn
-            messages.append({"role": "user", "content": str(question or "")})
-            messages.append({"role": "assistant", "content": str(reply or "")})
-    return messages
 
 
 def _main_name(answer: str, question: str) -> str | None:
     """The first multi-word or repeated proper name of the previous answer that the previous
     question did not already contain."""
-    text = _MARKER.sub("", answer)
+    text = strip_markers(answer)
     names = []
-    for match in _NAME.finditer(text):
+    for match in NAME_PHRASE.finditer(text):
         name = match.group().strip()
         first = match.start() == 0 or text[max(0, match.start() - 2):match.start()].strip() in ".!?"
         if first and " " not in name:

@@ -11,10 +11,9 @@ from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
 from qa.core.records import ArticleFilter
 from qa.core.settings import Settings
 from qa.core.store import ArticleStore
-from qa.followup import normalize_history
 
 __all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
-           "clean_question"]
+           "clean_question", "normalize_history"]
 
 MODES = ("extractive", "llm")
 #: at most this many `sources`, each at most this long.
@@ -134,4 +133,21 @@ def check_history(history: object, settings: Settings) -> list[dict[str, str]]:
         raise InputError(f"history: the last {len(messages)} messages hold {total:,} "
                          f"characters; at most {settings.max_history_chars:,} together "
                          "(send fewer turns).")
+    return messages
+
+
+def normalize_history(history: list | None) -> list[dict[str, str]]:
+    """Accept [{"role", "content"}...] or [(question, answer)...]; return role/content dicts."""
+    messages: list[dict[str, str]] = []
+    for turn in history or []:
+        if isinstance(turn, dict):
+            content = turn.get("content")
+            if isinstance(content, list):  # multimodal message parts
+                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+            if turn.get("role") in ("user", "assistant") and isinstance(content, str):
+                messages.append({"role": turn["role"], "content": content})
+        elif isinstance(turn, list | tuple) and len(turn) == 2:
+            question, reply = turn
+            messages.append({"role": "user", "content": str(question or "")})
+            messages.append({"role": "assistant", "content": str(reply or "")})
     return messages

@@ -1,53 +1,18 @@
-"""Words and BM25: the lexical half of retrieval, and term weights for answer extraction."""
+"""BM25: the lexical half of retrieval (its terms come from `qa.core.text.tokenize`)."""
 
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from qa.core.text import tokenize
+
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["BM25", "STOPWORDS", "tokenize"]
-
-STOPWORDS = frozenset("""
-a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further
-had has have having he her here hers herself him himself his how i if in into is it its itself
-just me more most my myself no nor not now of off on once only or other our ours ourselves out
-over own same she should so some such than that the their theirs them themselves then there
-these they this those through to too under until up very was we were what when where which
-while who whom whose why will with would you your yours yourself yourselves also said says say
-told according one s t did does done get got many much
-""".split())  # noqa: SIM905 (a word list reads better as text)
-
-_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
-
-
-def _fold(text: str) -> str:
-    text = text.replace("’", "'").replace("‘", "'").lower()
-    if text.isascii():
-        return text
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-
-
-def _stem(word: str) -> str:
-    word = word.removesuffix("'s").replace(".", "").replace("'", "")
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def tokenize(text: str, keep_stopwords: bool = False) -> list[str]:
-    """Lower-cased, accent-folded, lightly stemmed words (stopwords dropped by default)."""
-    words = (_stem(w) for w in _WORD.findall(_fold(text)))
-    return [w for w in words if w and (keep_stopwords or w not in STOPWORDS)]
+__all__ = ["BM25"]
 
 
 class BM25:

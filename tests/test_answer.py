@@ -72,7 +72,7 @@ def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
 
 
 def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:
-    stream = seed_qa.answer("Which Putin aide described the talks as constructive?", stream=True)
+    stream = seed_qa.stream("Which Putin aide described the talks as constructive?")
     pieces = list(stream)
     assert len(pieces) > 3 and "".join(pieces) == stream.answer.text
     assert "Ushakov" in stream.answer.text

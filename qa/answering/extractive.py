@@ -7,10 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage, ShortAnswer
+from qa.answering.abstention import abstain
+from qa.core.records import Answer, Citation, Passage, ShortAnswer
 from qa.reader.model import Reader, SpanGuess
 
-__all__ = ["MAX_WORDS", "compose_answer", "extract_answer", "read_spans", "related_passages"]
+__all__ = ["MAX_WORDS", "compose_answer", "extract_answer", "read_spans"]
 
 #: the quoted evidence of one answer is at most this many words.
 MAX_WORDS = 50
@@ -27,8 +28,7 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -
     ranked = read_spans(question, passages, reader)
     confidence = reader.confidence(ranked[0].margin) if ranked else 0.0
     if not ranked or confidence < reader.threshold:
-        return Answer(question=question, text=ABSTAIN_TEXT, abstained=True,
-                      related=related_passages(passages), confidence=round(confidence, 4))
+        return abstain(question, passages, confidence=round(confidence, 4))
     return compose_answer(question, passages, ranked, confidence)
 
 
@@ -104,8 +104,3 @@ def _escape(text: str) -> str:
     """`text` safe inside Markdown bold."""
     return re.sub(r"([\\*_`\[\]])", r"\\\1", text)
 
-
-def related_passages(passages: Sequence[Passage], n: int = 3) -> list[Citation]:
-    """The first `n` passages as citations to show beside an abstention (not claims)."""
-    return [Citation(i, p.article, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
-            for i, p in enumerate(passages[:n], 1)]

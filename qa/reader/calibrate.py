@@ -55,10 +55,10 @@ def build_once(articles: list[Path], index_dir: Path) -> None:
 def _margins(index_dir: Path, questions: list[dict], model_dir: Path, k: int
              ) -> list[tuple[float, bool]]:
     """(best margin, answer holds a gold string) per question; margin -inf without spans."""
+    from qa.answering.extractive import compose_answer, read_spans
     from qa.core.settings import Settings
     from qa.engine import QA
     from qa.evaluate import contains_answer
-    from qa.extract import compose_answer, read_spans
 
     engine = QA(settings=Settings.from_env(index_dir=index_dir, reader_dir=model_dir))
     reader = engine.reader

@@ -69,7 +69,8 @@ def load_paragraphs(path: Path) -> list[_Paragraph]:
 
 def make_examples(paragraphs: list[_Paragraph], seed: int = 0) -> Iterator[Example]:
     """An answer passage and two no-answer passages for every question, shuffled by `seed`."""
-    from qa.lexical import BM25, tokenize
+    from qa.core.text import tokenize
+    from qa.lexical import BM25
 
     rng = random.Random(seed)
     bm25 = BM25([p.context for p in paragraphs])

@@ -1,0 +1,68 @@
+"""Calling a chat model: its reply as a stream of text pieces, with a deadline, and every
+failure of the model, its server or the network raised as one `LLMError` that says what
+went wrong.
+
+No thread of its own: the model streams in the caller's thread. The backend's own timeout
+bounds each wait (it is passed as `timeout=`: the OpenAI client's request timeout, the
+in-process model's generation limit); the deadline is checked between pieces. Closing the
+stream early closes the model's stream, which stops the generation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from qa.answering.prompt import Messages
+from qa.core.errors import LLMError
+
+__all__ = ["chat_reply", "stream_reply"]
+
+_TIMEOUT_ERRORS = {"TimeoutError", "APITimeoutError", "ReadTimeout", "ConnectTimeout",
+                   "TimeoutException"}
+
+
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+def _as_llm_error(exc: Exception, timeout: float) -> LLMError:
+    names = _names(exc)
+    text = str(exc).strip() or type(exc).__name__
+    if names & _TIMEOUT_ERRORS:
+        return LLMError(f"the model did not answer within {timeout:.0f} s ({text})")
+    if names & {"APIConnectionError", "ConnectError", "ConnectionError"}:
+        return LLMError(f"the model server could not be reached ({text})")
+    if names & {"AuthenticationError", "PermissionDeniedError"}:
+        return LLMError(f"the model server refused the API key ({text}); check OPENAI_API_KEY")
+    if names & {"NotFoundError"}:
+        return LLMError(f"the model server does not know that model ({text})")
+    return LLMError(f"{type(exc).__name__}: {text}")
+
+
+def stream_reply(chat_model: Any, messages: Messages, timeout: float,
+                 stop: list[str] | None = None) -> Iterator[str]:
+    """The pieces of the model's reply as it writes them. Raises `LLMError` on any model
+    error and once the reply has taken longer than `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    kwargs: dict[str, Any] = {"timeout": timeout}
+    if stop:
+        kwargs["stop"] = stop
+    try:
+        for chunk in chat_model.stream(messages, **kwargs):
+            text = chunk.text if hasattr(chunk, "text") else str(chunk)
+            if text:
+                yield str(text)
+            if time.monotonic() > deadline:
+                raise LLMError(f"the model did not finish within {timeout:.0f} s")
+    except LLMError:
+        raise
+    except Exception as exc:  # any backend's failure: reported as the model's
+        raise _as_llm_error(exc, timeout) from exc
+
+
+def chat_reply(chat_model: Any, messages: Messages, timeout: float,
+               stop: list[str] | None = None) -> str:
+    """The model's whole reply (see `stream_reply`)."""
+    return "".join(stream_reply(chat_model, messages, timeout, stop))

@@ -1,0 +1,87 @@
+"""`AnswerStream`: an answer that streams when iterated and blocks for its final value.
+
+The code that makes an answer is a generator: it yields the text as it is produced and
+returns the finished `Answer`. `AnswerStream` wraps that generator once, in the caller's
+thread (no thread, no queue): iterating it yields the pieces; `.answer` is the final
+`Answer`, running the rest of the generator first when it has not finished (as `llm`'s
+`Response` streams when iterated and blocks in `.text()`). The pieces end with the final
+text: an answer computed at once (extractive) is handed out word by word, the rest of one
+that was streamed follows it, and one whose text changed after the stream (citations
+checked, or a fallback to extraction) follows it in full after a blank line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Iterator
+
+from qa.core.records import Answer
+
+__all__ = ["AnswerStream", "Pieces"]
+
+#: what makes an answer: text pieces as they are produced, then the `Answer` returned.
+Pieces = Generator[str, None, Answer]
+
+
+class AnswerStream:
+    """Iterate for the answer text as it is produced; `.answer` blocks until it is done.
+
+    >>> stream = qa.stream("Who is Keith Kellogg?")
+    >>> for piece in stream: print(piece, end="")
+    >>> stream.answer.citations
+    """
+
+    def __init__(self, pieces: Pieces) -> None:
+        self._pieces = pieces
+        self._sent: list[str] = []
+        self._answer: Answer | None = None
+        self._started = False
+
+    def __iter__(self) -> Iterator[str]:
+        """The text as it is produced (again from the start once the answer is done)."""
+        if self._answer is not None:
+            yield from self._sent
+            return
+        if self._started:
+            raise RuntimeError("this answer's stream was read once already and stopped "
+                               "before the answer was finished")
+        self._started = True
+        try:
+            answer = yield from self._tap()
+        finally:
+            self._pieces.close()  # a reader that stops early stops the model
+        for piece in _rest(answer.text, "".join(self._sent)):
+            self._sent.append(piece)
+            yield piece
+        self._answer = answer
+
+    def _tap(self) -> Pieces:
+        while True:
+            try:
+                piece = self._pieces.send(None)
+            except StopIteration as done:
+                return done.value
+            self._sent.append(piece)
+            yield piece
+
+    @property
+    def answer(self) -> Answer:
+        """The final `Answer` (reads the rest of the stream first, if need be)."""
+        if self._answer is None:
+            for _ in self:
+                pass
+        assert self._answer is not None
+        return self._answer
+
+    def close(self) -> None:
+        """Stop making the answer (a generating model stops at its next piece)."""
+        self._pieces.close()
+
+
+def _rest(final: str, streamed: str) -> list[str]:
+    """What follows the streamed text so that the pieces add up to the final text."""
+    if not streamed:  # computed at once: word by word
+        return re.findall(r"\S+\s*", final)
+    if final.startswith(streamed):
+        return [final[len(streamed):]] if final != streamed else []
+    return ["\n\n" + final]  # the text was corrected after its citations were checked

@@ -1,0 +1,158 @@
+"""Text handling every layer shares: words (tokenizer, stemmer, stopwords), sentences, the
+citation markers `[n]` of answers, and proper names.
+
+One tokenizer serves both lexical retrieval (BM25) and the support checks of generated
+answers, so that "a word of the question" means the same thing everywhere; one sentence
+splitter serves chunking and the checking of generated replies. Imports nothing else from
+the project.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+
+__all__ = [
+    "CITATION_MARKER",
+    "NAME_OR_NUMBER",
+    "NAME_PHRASE",
+    "STOPWORDS",
+    "content_words",
+    "fold",
+    "marker_numbers",
+    "one_line",
+    "shorten",
+    "split_sentences",
+    "stem",
+    "strip_markers",
+    "tokenize",
+]
+
+# ---------------------------------------------------------------------------------------------
+# Words
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further
+had has have having he her here hers herself him himself his how i if in into is it its itself
+just me more most my myself no nor not now of off on once only or other our ours ourselves out
+over own same she should so some such than that the their theirs them themselves then there
+these they this those through to too under until up very was we were what when where which
+while who whom whose why will with would you your yours yourself yourselves also said says say
+told according one s t did does done get got many much
+""".split())  # noqa: SIM905 (a word list reads better as text)
+
+_WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+
+
+def fold(text: str) -> str:
+    """`text` lower-cased, with curly apostrophes straightened and accents removed."""
+    text = text.replace("’", "'").replace("‘", "'").lower()
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def stem(word: str) -> str:
+    """A folded word, lightly stemmed: possessive, dots, apostrophes and plural -s removed."""
+    word = word.removesuffix("'s").replace(".", "").replace("'", "")
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Folded, lightly stemmed words of `text`, stopwords dropped (BM25's terms)."""
+    words = (stem(w) for w in _WORD.findall(fold(text)))
+    return [w for w in words if w and w not in STOPWORDS]
+
+
+def content_words(text: str) -> set[str]:
+    """The distinct terms of `text` that carry meaning: `tokenize` less one-letter words."""
+    return {w for w in tokenize(text) if len(w) > 1 or w.isdigit()}
+
+
+def one_line(text: str) -> str:
+    """`text` with every run of whitespace, line breaks included, made one space."""
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    text = one_line(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# ---------------------------------------------------------------------------------------------
+# Sentences
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "lt", "gen", "col", "capt", "sgt", "cpl",
+    "maj", "gov", "sen", "rep", "rev", "hon", "pres", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec", "no", "vs", "etc", "inc", "ltd", "co", "corp",
+    "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "mt", "ft", "ave", "fig", "approx", "dept",
+    "est", "univ", "adm", "cmdr", "gens", "sens", "reps",
+}
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
+_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+def _is_abbreviation(text: str, dot_end: int) -> bool:
+    match = _WORD_BEFORE.search(text, max(0, dot_end - 12), dot_end)
+    if not match:
+        return False
+    word = match.group(1).lower()
+    return word in _ABBREVIATIONS or len(word) == 1  # "J. Smith", "U.S." style initials
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans `(start, end)` in `text`; paragraph breaks always end a sentence."""
+    spans: list[tuple[int, int]] = []
+    for paragraph in re.finditer(r"[^\n]+", text):
+        base, p_text = paragraph.start(), paragraph.group()
+        cuts = [0]
+        for match in _BOUNDARY.finditer(p_text):
+            if p_text[match.start()] == "." and _is_abbreviation(p_text, match.start() + 1):
+                continue
+            cuts.append(match.end())
+        cuts.append(len(p_text))
+        for s, e in itertools.pairwise(cuts):
+            raw = p_text[s:e]
+            if raw.strip():
+                lead, trail = len(raw) - len(raw.lstrip()), len(raw) - len(raw.rstrip())
+                spans.append((base + s + lead, base + e - trail))
+    return spans
+
+
+# ---------------------------------------------------------------------------------------------
+# Citation markers and names
+
+#: a citation marker as answers write it, and as models do: "[1]", "[1, 2]", "[Passage 1]",
+#: "[passages 1 and 3]", "[1-2]"; group 1 holds the numbers.
+CITATION_MARKER = re.compile(r"\[\s*((?:passages?|source|p\.?)?\s*\d{1,3}"
+                             r"(?:\s*(?:,|;|&|and|-|–)\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
+                             re.IGNORECASE)
+_MARKER_WITH_SPACE = re.compile(r"\s*" + CITATION_MARKER.pattern, re.IGNORECASE)
+
+_NAME_WORD = r"(?:[A-Z][\w'’-]*[a-z][\w'’-]*|[A-Z]{2,})"
+#: a name or a number: a capitalised word with a lower-case letter in it, an acronym, or a
+#: number (the facts a weak model most often makes up).
+NAME_OR_NUMBER = re.compile(rf"\b(?:{_NAME_WORD}|\d[\d,.]*\d|\d)\b")
+#: a proper name of one or more words: "Yaroslav Moskalik", "Bank of England", "NATO".
+NAME_PHRASE = re.compile(rf"\b{_NAME_WORD}(?:\s+(?:{_NAME_WORD}|of|de|al|bin|van|von))*\b")
+
+def marker_numbers(body: str) -> list[int]:
+    """The passage numbers in a marker's body (`CITATION_MARKER` group 1), ranges expanded."""
+    nums = [int(x) for x in re.findall(r"\d{1,3}", body)]
+    if re.search(r"\d\s*[-–]\s*\d", body) and len(nums) == 2 and 0 < nums[1] - nums[0] < 10:
+        nums = list(range(nums[0], nums[1] + 1))
+    return list(dict.fromkeys(nums))
+
+
+def strip_markers(text: str) -> str:
+    """`text` without its citation markers (and the spaces before them)."""
+    return _MARKER_WITH_SPACE.sub("", text)
