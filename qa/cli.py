@@ -150,7 +150,7 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
         click.echo(json.dumps(engine.answer(question, **where).to_dict(), ensure_ascii=False,
                               indent=2))
         return
-    stream = engine.answer(question, stream=True, **where)
+    stream = engine.stream(question, **where)
     for piece in stream:
         click.echo(piece, nl=False)
     click.echo()
