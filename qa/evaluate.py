@@ -4,7 +4,6 @@ and latency."""
 from __future__ import annotations
 
 import json
-import re
 import string
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import InputError
+from qa.core.text import strip_markers
 
 if TYPE_CHECKING:
     from qa.engine import QA
@@ -21,7 +21,6 @@ __all__ = ["CONTEXT_CHARS", "contains_answer", "evaluate", "exact_match", "first
 
 #: the retrieved-context budget in which the gold answer is looked for.
 CONTEXT_CHARS = 4000
-_MARKER = re.compile(r"\s*\[\d+\]")
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
@@ -110,7 +109,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         mrr += 1 / hit if hit else 0.0
         context = "\n".join(p.chunk.text for p in passages)[:CONTEXT_CHARS]
         in_context += contains_answer(context, golds)
-        text = _MARKER.sub("", result.text)
+        text = strip_markers(result.text)
         f1s.append(0.0 if result.abstained else max(token_f1(text, g) for g in golds))
         short = "" if result.abstained else (result.short.text if result.short else text)
         short_f1s.append(max(token_f1(short, g) for g in golds) if short else 0.0)
