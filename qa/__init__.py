@@ -13,18 +13,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.core.errors import (
-    EmptyQuestionError,
-    IndexDamagedError,
-    IndexFallbackWarning,
-    IndexMismatchError,
-    IndexNotFoundError,
-    InputError,
-    LLMError,
-    NoArticlesError,
-    QAError,
-    QuestionTooLongError,
-)
+from qa.core import errors as _errors
+from qa.core.errors import *  # noqa: F403 (every typed error is public: one list, errors.__all__)
 from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage
 
 if TYPE_CHECKING:
@@ -37,19 +27,10 @@ __all__ = [
     "Answer",
     "AnswerStream",
     "Citation",
-    "EmptyQuestionError",
-    "IndexDamagedError",
-    "IndexFallbackWarning",
-    "IndexMismatchError",
-    "IndexNotFoundError",
-    "InputError",
-    "LLMError",
-    "NoArticlesError",
     "Passage",
-    "QAError",
-    "QuestionTooLongError",
     "answer",
     "stream",
+    *_errors.__all__,
 ]
 
 _default: dict[Path, QA] = {}
