@@ -174,30 +174,60 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
 @click.option("--concurrency", type=click.IntRange(1, 64), default=None,
               help="Answers computed at the same time [default: one per CPU core, 2 to 8].")
 @click.option("--index", "index_paths", multiple=True, type=click.Path(),
-              help="Index these files/folders first (repeatable).")
+              help="Index these files/folders first (repeatable); the page is up meanwhile "
+              "and shows the progress.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the chat in the web browser.")
 def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str | None,
           host: str, port: int,
           auth_file: Path | None, auth: str | None, concurrency: int | None,
-          index_paths: tuple[str, ...]) -> None:
-    """Open the chat in the browser (Gradio).
+          index_paths: tuple[str, ...], open_browser: bool) -> None:
+    """Serve the chat on http://HOST:PORT (Gradio); --open opens it in the browser.
 
-    A login is read from --auth-file, else --auth, else the QA_AUTH environment variable
-    (user:password); without one, anyone who can reach the port may ask and upload.
-    Repeated failed logins from one address are slowed down (429, waits doubling)."""
-    from qa.engine import QA
+    With --index, the page is up at once, shows how far indexing has come and takes
+    questions when the index is ready. A login is read from --auth-file, else --auth, else
+    the QA_AUTH environment variable (user:password); without one, anyone who can reach the
+    port may ask and upload. Repeated failed logins from one address are slowed down (429,
+    waits doubling)."""
     from qa.ui.serve import serve as launch
+    from qa.ui.startup import EngineLoader
 
     credentials = _logins(auth_file, auth)
     settings = _settings(index_dir, model, answer_concurrency=concurrency, store=store)
+    if index_paths:  # the page is up while the index builds
+        loader = EngineLoader(lambda report: _load_engine(settings, llm, index_paths, report),
+                              settings)  # started by `launch` once the page is up
+    else:  # a missing or damaged index fails here, with its message, before serving
+        loader = EngineLoader.loaded(_load_engine(settings, llm, (), None))
+    launch(loader, host=host, port=port, auth=credentials, open_browser=open_browser,
+           announce=lambda url: click.echo(f"Chat on {url} (Ctrl+C to stop)"))
+
+
+def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report):
+    """Index `index_paths` (if any), then open the engine and warm it up; `report(stage,
+    done, total)` follows the progress (the terminal shows a bar too)."""
+    from qa.engine import QA
+
     if index_paths:
         from qa.index.postgres import index_into
 
-        click.echo(index_into(index_paths, settings, progress=_progress_bar()).summary)
+        bar = _progress_bar()
+
+        def progress(done: int, total: int) -> None:
+            bar(done, total)
+            report("Embedding passages", done, total)
+
+        report("Reading the articles and loading the embedding model", 0, 0)
+        click.echo(index_into(index_paths, settings, progress=progress).summary)
+    if report is not None:
+        report("Loading the index", 0, 0)
     engine = QA(settings=settings, llm=llm)
+    engine.retrieve("warm up", k=1)  # load the query model now, not on the first question
     if llm:
         click.echo(f"loading language model {llm} ...")
         engine.chat_model  # noqa: B018 (load before the first question, not during it)
-    launch(engine, host=host, port=port, auth=credentials)
+    stats = engine.stats
+    click.echo(f"Ready: {stats['articles']} articles, {stats['chunks']} passages.")
+    return engine
 
 
 def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] | None:

@@ -1,9 +1,12 @@
-"""Example questions for a corpus: the people its articles mention most."""
+"""Example questions for a corpus, of several kinds, made from its own articles: who someone
+is, how many of something, why something happened, what happened somewhere (an overview),
+and how two publishers differ (a comparison)."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from qa.core.records import Article
 
@@ -11,11 +14,34 @@ __all__ = ["example_questions"]
 
 _NAME = re.compile(r"(?<![A-Z][a-z]\s)\b([A-Z][a-z]+\s+[A-Z][a-z]+)\b(?!\s+[A-Z])")
 _TITLES = {"Mr", "Mrs", "Ms", "Dr", "Lt", "Gen", "Col", "Sgt", "Prof", "Sen", "Gov", "Rep"}
+_NUMBER = (r"\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
+           r"thirty|forty|fifty|sixty|hundreds?|thousands?|dozens?")
+#: "... nine thousand visitors tasted ciders from sixty orchards." -> noun and what follows.
+_COUNT = re.compile(rf"\b(?:{_NUMBER})(?:\s+(?:{_NUMBER}))*\s+(?P<noun>[a-z]{{3,}}s)\s+"
+                    r"(?P<verb>(?:were|are|have|had|[a-z]{3,}ed))\b(?P<rest>[^.;:!?”\"]{0,70})[.;]")
+#: "The vote was delayed because ..." -> "Why was the vote delayed?"
+_BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s))(?P<subject>[A-Z][\w’' -]{2,50}?)\s+"
+                      r"(?P<aux>is|was|are|were|has|had|will|would|could)\s+"
+                      r"(?P<rest>[^.;:!?,]{3,70}?),?\s+because\b")
+_PLACE = re.compile(r"\bin ([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)\b")
+_MONTHS = {"January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
+           "Thursday", "Friday", "Saturday", "Sunday"}
 
 
 def example_questions(articles: list[Article], n: int = 4) -> list[str]:
-    """Up to `n` "Who is ...?" questions about names that recur in the articles, spread over
-    as many articles as possible."""
+    """Up to `n` questions the articles can answer, of as many kinds as they allow (why, how
+    many, an overview, a comparison), then "Who is ...?" about the names they mention most."""
+    people = _people(articles)
+    kinds: list[Callable[[list[Article]], str | None]] = [_why, _how_many, _overview, _compare]
+    questions = [f"Who is {name}?" for name in people[:1]]
+    questions += [q for q in (kind(articles) for kind in kinds) if q][:n - len(questions)]
+    questions += [f"Who is {name}?" for name in people[1:]][:n - len(questions)]
+    return questions
+
+
+def _people(articles: list[Article]) -> list[str]:
+    """Names of people that recur in the articles, spread over as many articles as possible."""
     lower_words = {w for a in articles for w in re.findall(r"\b[a-z]+\b", a.text)}
     counts: Counter[str] = Counter()
     home: dict[str, str] = {}
@@ -29,13 +55,49 @@ def example_questions(articles: list[Article], n: int = 4) -> list[str]:
                 continue  # seen only at the start of sentences ("Although Trump")
             counts[name] += article.text.count(name) + article.text.count(words[-1])
             home.setdefault(name, article.id)
-    questions: list[str] = []
+    names: list[str] = []
     used: set[str] = set()
     for name, _ in counts.most_common():
-        if len(questions) == n:
-            break
         if home[name] in used and len(used) < len(articles):
             continue
         used.add(home[name])
-        questions.append(f"Who is {name}?")
-    return questions
+        names.append(name)
+    return names
+
+
+def _how_many(articles: list[Article]) -> str | None:
+    for article in articles:
+        if match := _COUNT.search(article.text):
+            rest = " ".join(match["rest"].split())
+            return f"How many {match['noun']} {match['verb']}{' ' + rest if rest else ''}?"
+    return None
+
+
+def _why(articles: list[Article]) -> str | None:
+    for article in articles:
+        if match := _BECAUSE.search(article.text):
+            subject = match["subject"]
+            if subject.split()[0] in ("The", "A", "An", "This", "That", "Its"):
+                subject = subject[0].lower() + subject[1:]
+            return f"Why {match['aux']} {subject} {' '.join(match['rest'].split())}?"
+    return None
+
+
+def _overview(articles: list[Article]) -> str | None:
+    places = Counter(p for a in articles for p in _PLACE.findall(a.text) if p not in _MONTHS)
+    return f"What happened in {places.most_common(1)[0][0]}?" if places else None
+
+
+def _compare(articles: list[Article]) -> str | None:
+    """Two publishers on what both mention most, when the articles come from two or more."""
+    by_source: dict[str, Counter[str]] = {}
+    for article in articles:
+        if article.source:
+            name = re.sub(r"\s+[-–]\s+\w+$", "", article.source)  # "The Guardian - UK"
+            by_source.setdefault(name, Counter()).update(_NAME.findall(article.text))
+    if len(by_source) < 2:
+        return None
+    (a, names_a), (b, names_b) = sorted(by_source.items(), key=lambda kv: -kv[1].total())[:2]
+    shared = (names_a & names_b).most_common(1)
+    topic = shared[0][0] if shared else "the story"
+    return f"How do {a} and {b} describe {topic}?"

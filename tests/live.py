@@ -22,9 +22,10 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None = None,
-                timeout: float = 120) -> Iterator[dict]:
+                timeout: float = 120, ready: bool = True) -> Iterator[dict]:
     """`qa serve ARGS` run with this interpreter, Gradio's cache in `base/gradio`; yields
-    {"url", "proc", "log"} once the page answers, and stops the server afterwards."""
+    {"url", "proc", "log", "listening_s"} once the page answers and (when `ready`) the
+    server has said "Ready:" (its index is loaded), and stops the server afterwards."""
     import httpx
 
     port = free_port()
@@ -37,20 +38,24 @@ def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None =
              str(port), *map(str, args)], cwd=base, env=env, stdout=log,
             stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
+        listening_s = None
         try:
-            while True:
+            while listening_s is None or (ready and "Ready:" not in log_path.read_text()):
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
+                if listening_s is None:
+                    try:
+                        if httpx.get(url, timeout=2).status_code == 200:
+                            listening_s = time.monotonic() - started
+                            continue
+                    except httpx.HTTPError:
+                        pass
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"server not up:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-            yield {"url": url, "proc": proc, "log": log_path}
+                time.sleep(0.1)
+            yield {"url": url, "proc": proc, "log": log_path, "listening_s": listening_s}
         finally:
             proc.terminate()
             try:

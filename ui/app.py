@@ -1,54 +1,40 @@
-"""The Gradio page: chat with streamed, cited answers; citation viewer; uploads; settings."""
+"""The Gradio page: a conversation of cited answers, example questions, filters, uploads.
+
+`create_app` lays the page out (`_layout`) and connects its events (`_connect`) to the
+`Handlers` of one engine. The engine may still be loading (`EngineLoader`): the page is up at
+once, shows the indexing progress and takes questions when the index is ready."""
+
+from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.ui.render import answer_markdown, citation_html, citation_label, md_escape, status_markdown
+from qa.ui.render import answer_html, error_html, esc, pending_html, welcome_html
+from qa.ui.startup import EngineLoader
 from qa.ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uploads
-
-from qa.core.settings import Settings
 
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["APP_CSS", "MAX_TURNS", "UPLOAD_CACHE", "app_theme", "create_app", "public_answer"]
+    from qa.core.records import Answer, Article
+    from qa.core.settings import Settings
+    from qa.engine import QA
+
+__all__ = ["MAX_TURNS", "UPLOAD_CACHE", "Handlers", "create_app", "public_answer"]
 
 #: Gradio's copies of uploaded files: every minute, those older than 10 minutes (uploaded
 #: but never sent to an event) are deleted; the app deletes the others once it has read them.
 UPLOAD_CACHE = (60, 600)
 #: turns a conversation keeps (and shows): the oldest go first.
 MAX_TURNS = 100
-
-#: Page styles; Gradio 6 takes CSS at launch, so `serve` passes this.
-APP_CSS = """
-#qa-title h2 { font-weight: 600; margin-bottom: .25rem; }
-#qa-citation .qa-cite-title { margin: 0 0 .25rem; font-size: 1.05rem; }
-#qa-citation .qa-cite-meta, #qa-citation .qa-cite-file { margin: 0; opacity: .8; font-size: .9rem; }
-#qa-citation .qa-flag { margin: .4rem 0; color: #b45309; font-weight: 600; }
-#qa-citation .qa-cite-context { white-space: pre-wrap; margin: .5rem 0 0; padding: .5rem .75rem;
-  border-left: 3px solid #9ca3af; max-height: 420px; overflow-y: auto; line-height: 1.5; }
-#qa-citation mark { background: #fde68a; color: inherit; padding: 0 .1em; }
-"""
-
-def app_theme() -> Any:
-    """Gradio's default theme on system fonts (its bundled bold face lacks some glyphs)."""
-    import gradio as gr
-
-    return gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
-                             font_mono=["ui-monospace", "Consolas", "monospace"])
+#: the fewest passages an answer may read: with fewer, most answers are abstentions.
+MIN_K = 3
 
 
-#: Scroll the citation's context so that the highlighted quote is in view.
-_SCROLL_TO_MARK = """() => { const m = document.querySelector('#qa-citation mark');
-  const q = m && m.closest('blockquote');
-  if (q) q.scrollTop = Math.max(0, m.offsetTop - q.offsetTop - 60); }"""
-
-_HINT = '<p class="qa-hint">Select a citation to see its passage in context.</p>'
-
-
-def public_answer(answer: Any) -> dict:
+def public_answer(answer: Answer) -> dict:
     """`answer.to_dict()` without server paths: each article's `path` becomes `file`, its
     file name (a dict with a "path" key would also be taken for a file by gradio_client)."""
     data = answer.to_dict()
@@ -60,7 +46,7 @@ def public_answer(answer: Any) -> dict:
 
 
 def _history(turns: list[dict], last: int) -> list[dict]:
-    """The `last` turns of the conversation as messages for `qa.answer`."""
+    """The `last` answered turns of the conversation as messages for `QA.answer`."""
     messages: list[dict] = []
     for turn in turns[-last:]:
         if turn.get("answer") is not None:
@@ -69,205 +55,190 @@ def _history(turns: list[dict], last: int) -> list[dict]:
     return messages
 
 
-def _chat(turns: list[dict], question: str | None = None, partial: str | None = None) -> list:
-    """Chatbot messages for the finished turns plus an optional turn in progress."""
-    messages: list[dict] = []
-    for turn in turns:
-        messages += [{"role": "user", "content": md_escape(turn["question"])},
-                     {"role": "assistant", "content": turn["markdown"]}]
-    if question is not None:
-        messages.append({"role": "user", "content": md_escape(question)})
-        if partial:
-            messages.append({"role": "assistant", "content": md_escape(partial)})
-    return messages
+def _conversation(turns: list[dict], welcome: str) -> str:
+    """The finished turns, or the opening card before the first question."""
+    if not turns:
+        return welcome
+    return '<div class="qa-conv">' + "".join(t["html"] for t in turns) + "</div>"
 
 
-def _cites(answer: Any) -> list[list[str]]:
-    """`[label, html]` for each citation, then each related passage, of an answer."""
-    short = answer.short
-    return ([[citation_label(c), citation_html(c, short=short if short and short.citation == c.n
-                                                else None)] for c in answer.citations]
-            + [[citation_label(c, related=True), citation_html(c, related=True)]
-               for c in answer.related])
+def _alert(message: str) -> str:
+    return f'<div class="qa-conv qa-live"><p class="qa-flag" role="alert">{esc(message)}</p></div>'
 
 
-def create_app(qa: Any) -> "gr.Blocks":
-    """Build the Gradio page over a loaded `qa.QA` (not launched)."""
-    import gradio as gr
+def _articles(engine: QA, n: int = 1000) -> list[Article]:
+    """Up to `n` of the indexed articles (`QA` has no public accessor for its store yet)."""
+    return engine._retriever.store.sample_articles(n)
 
-    from qa.core.errors import QAError
 
-    def status() -> str:
-        return status_markdown(qa.stats)
+def _welcome(engine: QA) -> str:
+    return welcome_html(_articles(engine, 50), engine.stats["articles"])
 
-    def picker(turns: list[dict], index: int | None) -> Any:
-        if index is None or not 0 <= index < len(turns):
-            return gr.Radio(choices=[], value=None, label="Citations")
-        turn = turns[index]
-        heading = "Citations for" if turn["cites"] else "No citations for"
-        return gr.Radio(choices=[(label, str(i)) for i, (label, _) in enumerate(turn["cites"])],
-                        value=None, label=f"{heading}: {turn['question'][:80]}")
 
-    def respond(message: str, turns: list[dict], k: float | None,
-                mode: str) -> Iterator[tuple]:
+def _sources(engine: QA) -> list[str]:
+    """The publishers of the indexed articles."""
+    return sorted(engine._retriever.store.stats().publishers)
+
+
+class Handlers:
+    """What the page's events do, over the engine of one `EngineLoader`."""
+
+    def __init__(self, loader: EngineLoader) -> None:
+        self.loader = loader
+        self.settings: Settings = loader.settings
+
+    # -- page state ----------------------------------------------------------------------
+
+    def status(self) -> str:
+        """The status line: the articles loaded, or how far indexing has come."""
+        engine, state = self.loader.engine, self.loader.state
+        if engine is not None:
+            stats = engine.stats
+            sources = _sources(engine)
+            names = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more"
+                                              if len(sources) > 3 else "")
+            return (f"Ready: {stats['articles']} articles"
+                    f"{' from ' + esc(names) if names else ''}, {stats['chunks']} passages.")
+        if state.error:
+            return f"The articles could not be loaded: {esc(state.error)}"
+        if state.total:
+            return (f"Indexing the articles: {state.stage.lower()}, {state.done} of "
+                    f"{state.total}. You can ask once this is done.")
+        return f"Indexing the articles: {state.stage.lower()}… You can ask once this is done."
+
+    def refresh(self, turns: list[dict] | None) -> tuple:
+        """Status, opening card, examples, filters, Ask button, mode, timer: all from the
+        engine when it is ready (the timer then stops)."""
+        import gradio as gr
+
+        engine = self.loader.engine
+        status = f'<p role="status">{self.status()}</p>'
+        if engine is None:
+            return (status, gr.skip(), gr.skip(), gr.skip(), gr.Button(interactive=False),
+                    gr.skip(), gr.Timer(active=not self.loader.state.error))
+        welcome = _welcome(engine)
+        examples = [[q] for q in engine.example_questions(4)]
+        return (status, _conversation(turns or [], welcome), gr.Dataset(samples=examples),
+                gr.CheckboxGroup(choices=_sources(engine)), gr.Button(interactive=True),
+                gr.Radio(visible=engine.llm_available), gr.Timer(active=False))
+
+    def reset(self) -> tuple:
+        """A new conversation: no turns, the opening card."""
+        engine = self.loader.engine
+        return [], _welcome(engine) if engine else "", ""
+
+    # -- answering -----------------------------------------------------------------------
+
+    def respond(self, message: str, turns: list[dict], k: float | None, mode: str | None,
+                sources: list[str] | None, since: str | None,
+                until: str | None) -> Iterator[tuple]:
+        """Answer `message` in the conversation, streaming; outputs: question box,
+        conversation, turn in progress, turns, Ask button."""
+        import gradio as gr
+
+        from qa.core.errors import QAError
+
         question = (message or "").strip()
-        if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        qa = self.loader.engine
+        if not question or qa is None:
+            why = ("The articles are still being indexed: ask again in a moment." if question
+                   else "Type a question first.")
+            yield gr.skip(), gr.skip(), _alert(why), gr.skip(), gr.skip()
             return
         turns = list(turns or [])[1 - MAX_TURNS:]  # a session's memory stays bounded
-        yield "", _chat(turns, question), turns, gr.skip(), gr.skip(), gr.skip()
+        busy = gr.Button(interactive=False, value="Answering…")
+        yield "", gr.skip(), pending_html(question, ""), turns, busy
         text = ""
+        n = len(turns)
+        where = {"sources": list(sources or []) or None, "since": (since or "").strip() or None,
+                 "until": (until or "").strip() or None}
         try:
-            if isinstance(k, float) and k.is_integer():  # the slider sends 6.0
-                k = int(k)
-            stream = qa.answer(question, history=_history(turns, settings.max_history_turns),
-                               k=k, mode=mode, stream=True)
+            k = int(k) if k is not None else None  # the slider sends 6.0
+            stream = qa.stream(question, history=_history(turns, self.settings.max_history_turns),
+                               k=k, mode=mode, **where)
             for piece in stream:
                 text += piece
-                yield gr.skip(), _chat(turns, question, text), gr.skip(), gr.skip(), \
-                    gr.skip(), gr.skip()
+                yield gr.skip(), gr.skip(), pending_html(question, text), gr.skip(), gr.skip()
             answer = stream.answer
         except QAError as exc:
-            turns.append({"question": question, "answer": None, "cites": [],
-                          "markdown": f"⚠️ {md_escape(exc)}"})
-            yield gr.skip(), _chat(turns), turns, picker(turns, len(turns) - 1), _HINT, None
-            return
-        turns.append({"question": question, "answer": answer.text,
-                      "markdown": answer_markdown(answer), "cites": _cites(answer)})
-        last = len(turns) - 1
-        yield gr.skip(), _chat(turns), turns, picker(turns, last), _HINT, last
-
-    def show_citation(choice: str | None, turns: list[dict], shown: int | None) -> str:
-        if choice is None or shown is None or not 0 <= shown < len(turns):
-            return _HINT
-        cites = turns[shown]["cites"]
-        i = int(choice)
-        return cites[i][1] if 0 <= i < len(cites) else _HINT
-
-    def select_message(turns: list[dict], evt: gr.SelectData) -> tuple:
-        index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-        shown = int(index) // 2 if index is not None else None
-        return picker(turns, shown), _HINT, shown
-
-    def reset() -> tuple:
-        return [], [], picker([], None), _HINT, None
-
-    def add_articles(paths: list[str] | None,
-                     progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-        if not paths:
-            return gr.skip(), gr.skip(), gr.skip()
-        folder = Path(qa.stats["index_dir"]) / "uploads"
-        before = set(folder.iterdir()) if folder.is_dir() else set()
-        try:
-            stored = store_uploads(list(paths), qa.stats["index_dir"],
-                                   max_bytes=settings.max_file_bytes)
-        except UploadError as exc:
-            return f"❌ {md_escape(exc)}", status(), None
-        finally:  # Gradio's cached copies are servable: keep only ours
-            _forget([Path(p) for p in paths], folders=True)
-        progress(0, desc="Reading articles…")
-
-        def on_progress(done: int, total: int) -> None:
-            progress((done, max(total, 1)), desc="Embedding passages", unit="passages")
-
-        try:
-            report = qa.add_files([str(p) for p in stored], progress=on_progress)
-        except QAError as exc:
-            _forget([p for p in stored if p not in before])
-            return f"❌ Not added: {md_escape(exc)}", status(), None
-        refused = [n for n in report.notices if n.action in ("refused", "skipped")]
-        kept = md_escape(", ".join(p.name for p in drop_unindexed(stored, report.kept_files)))
-        if report.added or report.updated:
-            head = f"✅ Added {kept}. {md_escape(report.summary)}"
-        elif refused:
-            head = "❌ Nothing was added."
+            turns.append({"question": question, "answer": None,
+                          "html": error_html(n, question, str(exc))})
         else:
-            head = f"ℹ️ Already indexed{': ' + kept if kept else ''}. {md_escape(report.summary)}"
-        lines = [head] + [
-            f"{'❌' if n in refused else '⚠️'} {md_escape(Path(n.path).name)}: "
-            f"{md_escape(n.action)}: {md_escape(n.message)}" for n in report.notices]
-        return "  \n".join(lines), status(), None
+            turns.append({"question": question, "answer": answer.text,
+                          "html": answer_html(n, question, answer, latest=True)})
+        ready = gr.Button(interactive=True, value="Ask")
+        yield gr.skip(), _conversation(turns, ""), "", turns, ready
 
-    def ask(question: str, history: list[dict] | None = None, k: int | None = None,
+    def ask(self, question: str, history: list[dict] | None = None, k: int | None = None,
             mode: str | None = None) -> dict:
         """Answer a question from the indexed articles; returns the answer with citations.
 
         history: earlier messages, [{"role": "user"|"assistant", "content": str}, ...]."""
+        import gradio as gr
+
+        from qa.core.errors import QAError
+
+        qa = self.loader.engine
+        if qa is None:
+            raise gr.Error("The articles are still being indexed: ask again in a moment.")
         try:
             return public_answer(qa.answer(question, history=history or None, k=k, mode=mode))
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
 
-    settings = getattr(qa, "settings", None) or Settings()
-    default_k = settings.k
-    concurrency = settings.answer_concurrency
-    modes = ["extractive", "llm"] if qa.llm_available else ["extractive"]
-    private: dict[str, Any] = {"api_visibility": "private"}
+    # -- uploads -------------------------------------------------------------------------
 
-    with gr.Blocks(title="Article QA", analytics_enabled=False,
-                   delete_cache=UPLOAD_CACHE) as demo:
-        gr.Markdown("## Article QA\nAsk about the indexed news articles. Every answer cites "
-                    "the passages it comes from; select a citation to read it in context.",
-                    elem_id="qa-title")
-        status_line = gr.Markdown(status(), elem_id="qa-status")
-        turns = gr.State([])
-        shown = gr.State(None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
-                chatbot = gr.Chatbot(
-                    label="Conversation", elem_id="qa-chat", height=520, latex_delimiters=[],
-                    allow_tags=False, sanitize_html=True, feedback_options=None,
-                    buttons=["copy"], placeholder="Ask a question about the articles.")
-                with gr.Row():
-                    box = gr.Textbox(show_label=False, placeholder="Type a question, then Enter",
-                                     elem_id="qa-question", scale=5, max_lines=4,
-                                     autofocus=True, submit_btn=False,
-                                     max_length=settings.max_question_chars)
-                    ask_btn = gr.Button("Ask", variant="primary", scale=1, min_width=80)
-                examples = gr.Dataset(components=[box], label="Example questions",
-                                      samples=[[q] for q in qa.example_questions(4)],
-                                      elem_id="qa-examples", layout="table")
-                new_btn = gr.Button("New conversation", size="sm", variant="secondary")
-            with gr.Column(scale=2):
-                picker_box = gr.Radio(choices=[], label="Citations", elem_id="qa-citations")
-                detail = gr.HTML(_HINT, elem_id="qa-citation", js_on_load=None,
-                                 apply_default_css=True)
-                with gr.Accordion("Settings", open=False):
-                    k_slider = gr.Slider(1, 12, value=default_k, step=1,
-                                         label="Passages to search (k)")
-                    mode_radio = gr.Radio(
-                        modes, value="extractive", label="Answer mode",
-                        info=None if qa.llm_available else "No language model configured: "
-                        "answers quote the articles.")
-                with gr.Accordion("Add articles", open=False, elem_id="qa-upload-box"):
-                    files = gr.File(label="Article files (" + " ".join(ALLOWED_SUFFIXES) + ")",
-                                    file_count="multiple", file_types=list(ALLOWED_SUFFIXES),
-                                    type="filepath", elem_id="qa-upload")
-                    upload_msg = gr.Markdown(elem_id="qa-upload-msg")
+    def add_articles(self, paths: list[str] | None, progress: Any = None) -> tuple:
+        """Store and index uploaded files; outputs: message, status line, file box."""
+        from qa.core.errors import QAError
 
-        chat_io: dict[str, Any] = {
-            "fn": respond, "inputs": [box, turns, k_slider, mode_radio],
-            "outputs": [box, chatbot, turns, picker_box, detail, shown],
-            "concurrency_id": "answer", "concurrency_limit": concurrency,
-            "show_progress": "minimal", **private,
-        }
-        box.submit(**chat_io)
-        ask_btn.click(**chat_io)
-        examples.click(lambda sample: sample[0], examples, box, queue=False,
-                       **private).then(**chat_io)
-        for clear in (new_btn.click, chatbot.clear):
-            clear(reset, None, [turns, chatbot, picker_box, detail, shown], queue=False,
-                  **private)
-        picker_box.change(show_citation, [picker_box, turns, shown], detail, queue=False,
-                          **private).then(None, js=_SCROLL_TO_MARK, **private)
-        chatbot.select(select_message, [turns], [picker_box, detail, shown], queue=False,
-                       **private)
-        files.upload(lambda: "", None, upload_msg, queue=False, **private).then(
-            add_articles, files, [upload_msg, status_line, files], concurrency_id="upload",
-            concurrency_limit=1, **private)
-        demo.load(status, None, status_line, queue=False, **private)
-        gr.api(ask, api_name="ask", concurrency_id="answer", concurrency_limit=concurrency)
-    return demo
+        qa = self.loader.engine
+        if not paths:
+            return "", f'<p role="status">{self.status()}</p>', None
+        try:
+            if qa is None:
+                raise UploadError("The articles are still being indexed: add files once the "
+                                  "page says Ready.")
+            index_dir = self.settings.index_dir
+            folder = Path(index_dir) / "uploads"
+            before = set(folder.iterdir()) if folder.is_dir() else set()
+            stored = store_uploads(list(paths), index_dir, max_bytes=self.settings.max_file_bytes)
+        except UploadError as exc:
+            return _upload_message("Not added", str(exc)), self.refresh_status(), None
+        finally:  # Gradio's cached copies are servable: keep only ours
+            _forget([Path(p) for p in paths], folders=True)
+
+        def on_progress(done: int, total: int) -> None:
+            if progress is not None:
+                progress((done, max(total, 1)), desc="Reading the articles", unit="passages")
+
+        try:
+            report = qa.add_files([str(p) for p in stored], progress=on_progress)
+        except QAError as exc:
+            _forget([p for p in stored if p not in before])
+            return _upload_message("Not added", str(exc)), self.refresh_status(), None
+        refused = [n for n in report.notices if n.action in ("refused", "skipped")]
+        kept = ", ".join(p.name for p in drop_unindexed(stored, report.kept_files))
+        if report.added or report.updated:
+            head = ("Added", f"{kept}: {len(report.added) + len(report.updated)} article(s); "
+                             f"the index now holds {report.articles_total} articles.")
+        elif refused:
+            head = ("Not added", "no article was added.")
+        else:
+            head = ("Already indexed", kept or "nothing new.")
+        lines = [_upload_message(*head)] + [
+            _upload_message("Not added" if n in refused else "Note",
+                            f"{Path(n.path).name}: {n.action}: {n.message}")
+            for n in report.notices]
+        return "".join(lines), self.refresh_status(), None
+
+    def refresh_status(self) -> str:
+        return f'<p role="status">{self.status()}</p>'
+
+
+def _upload_message(label: str, text: str) -> str:
+    kind = "qa-flag" if label == "Not added" else "qa-muted"
+    return f'<p class="{kind}"><b>{esc(label)}:</b> {esc(text)}</p>'
 
 
 def _forget(paths: list[Path], folders: bool = False) -> None:
@@ -278,3 +249,126 @@ def _forget(paths: list[Path], folders: bool = False) -> None:
         if folders:
             with contextlib.suppress(OSError):  # not empty: not only ours
                 path.parent.rmdir()
+
+
+@dataclass
+class _Page:
+    """The page's components that events read or write."""
+
+    status: Any
+    chat: Any
+    live: Any
+    box: Any
+    ask: Any
+    examples: Any
+    new: Any
+    k: Any
+    mode: Any
+    sources: Any
+    since: Any
+    until: Any
+    files: Any
+    upload_msg: Any
+    turns: Any
+    timer: Any
+
+
+def _layout(settings: Settings, loader: EngineLoader) -> _Page:
+    """Place the components: title and status; the conversation, the question box and
+    examples; beside them, filters, settings and uploads."""
+    import gradio as gr
+
+    gr.HTML("<h1>Article QA</h1><p>Ask about the indexed news articles. Every answer cites "
+            "the passages it comes from.</p>", elem_id="qa-title", js_on_load=None)
+    status = gr.HTML(f'<p role="status">{Handlers(loader).status()}</p>', elem_id="qa-status",
+                     js_on_load=None)
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=320):
+            with gr.Column(elem_id="qa-chat"):
+                chat = gr.HTML("", elem_id="qa-history", js_on_load=None)
+                live = gr.HTML("", elem_id="qa-live", js_on_load=None)
+            with gr.Row(equal_height=False, elem_id="qa-ask-row"):
+                box = gr.Textbox(label="Your question", placeholder="Type a question, then "
+                                 "press Enter", elem_id="qa-question", scale=5, max_lines=4,
+                                 autofocus=True, max_length=settings.max_question_chars)
+                ask = gr.Button("Ask", variant="primary", scale=0, min_width=110,
+                                elem_id="qa-ask", interactive=loader.engine is not None)
+            examples = gr.Dataset(components=[box], label="Example questions", samples=[],
+                                  elem_id="qa-examples", layout="gallery")
+        with gr.Column(scale=1, min_width=260):
+            new = gr.Button("New conversation", variant="secondary", elem_id="qa-new")
+            with gr.Accordion("Filter articles", open=False, elem_id="qa-filters"):
+                sources = gr.CheckboxGroup([], label="Publishers", info="Answer only from "
+                                           "these (none ticked: all).", elem_id="qa-sources")
+                since = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD",
+                                   max_length=10, elem_id="qa-since")
+                until = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD",
+                                   max_length=10, elem_id="qa-until")
+            with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
+                k = gr.Slider(MIN_K, 12, value=max(settings.k, MIN_K), step=1,
+                              label="Passages to read", elem_id="qa-k",
+                              info="How many of the best-matching passages an answer may draw "
+                              "on. More can find answers spread over an article; fewer is "
+                              "faster.")
+                mode = gr.Radio(["extractive", "llm"], value="extractive", visible=False,
+                                label="Answer with", elem_id="qa-mode",
+                                info="extractive: quote the articles; llm: the language model "
+                                "writes the answer from the passages it cites.")
+            with gr.Accordion("Add articles", open=False, elem_id="qa-upload-box"):
+                files = gr.File(label="Article files (" + " ".join(ALLOWED_SUFFIXES) + ")",
+                                file_count="multiple", type="filepath", elem_id="qa-upload")
+                upload_msg = gr.HTML("", elem_id="qa-upload-msg", js_on_load=None)
+    return _Page(status, chat, live, box, ask, examples, new, k, mode, sources, since, until,
+                 files, upload_msg, gr.State([]),
+                 gr.Timer(1.0, active=loader.engine is None))
+
+
+def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
+    """Wire the page's events to the handlers."""
+    import gradio as gr
+
+    concurrency = handlers.settings.answer_concurrency
+    private: dict[str, Any] = {"api_visibility": "private"}
+    chat_io: dict[str, Any] = {
+        "fn": handlers.respond,
+        "inputs": [page.box, page.turns, page.k, page.mode, page.sources, page.since,
+                   page.until],
+        "outputs": [page.box, page.chat, page.live, page.turns, page.ask],
+        "concurrency_id": "answer", "concurrency_limit": concurrency,
+        "show_progress": "hidden", **private,
+    }
+    page.box.submit(**chat_io)
+    page.ask.click(**chat_io)
+    page.examples.click(lambda sample: sample[0], page.examples, page.box, queue=False,
+                        **private).then(**chat_io)
+    page.new.click(handlers.reset, None, [page.turns, page.chat, page.live], queue=False,
+                   **private)
+    refresh_io = ([page.turns], [page.status, page.chat, page.examples, page.sources,
+                                 page.ask, page.mode, page.timer])
+    page.timer.tick(handlers.refresh, *refresh_io, queue=False, show_progress="hidden",
+                    **private)
+    demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
+
+    def add_articles(paths: list[str] | None,
+                     progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        return handlers.add_articles(paths, progress)
+
+    page.files.upload(lambda: "", None, page.upload_msg, queue=False, **private).then(
+        add_articles, page.files, [page.upload_msg, page.status, page.files],
+        concurrency_id="upload", concurrency_limit=1, **private).then(
+        handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
+    gr.api(handlers.ask, api_name="ask", concurrency_id="answer",
+           concurrency_limit=concurrency)
+
+
+def create_app(engine: QA | EngineLoader) -> gr.Blocks:
+    """Build the Gradio page over a `qa.QA`, or over an `EngineLoader` still making one
+    (not launched; `qa.ui.serve` launches it with `qa.ui.assets`' theme, CSS and script)."""
+    import gradio as gr
+
+    loader = engine if isinstance(engine, EngineLoader) else EngineLoader.loaded(engine)
+    with gr.Blocks(title="Article QA", analytics_enabled=False,
+                   delete_cache=UPLOAD_CACHE) as demo:
+        page = _layout(loader.settings, loader)
+        _connect(page, Handlers(loader), demo)
+    return demo

@@ -1,21 +1,35 @@
-"""Escaped rendering of answers and citations: article text never reaches the page as markup."""
+"""Escaped HTML for the conversation: article and user text never reach the page as markup.
+
+Each answer shows its text with `[n]` chips, then its sources, each a `<details>` that opens
+the quoted passage in context and, inside it, the whole article; a Copy button carries the
+answer as plain text with numbered sources."""
 
 from __future__ import annotations
 
 import html
 import re
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from qa.core.records import Answer, Article, Citation
 
 __all__ = [
-    "answer_markdown",
+    "answer_html",
+    "answer_plain",
+    "article_line",
     "citation_html",
-    "citation_label",
+    "error_html",
     "esc",
     "md_escape",
-    "status_markdown",
+    "pending_html",
+    "welcome_html",
 ]
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$^=:])")
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+#: characters of context either side of a quote in the passage view.
+CONTEXT_CHARS = 400
 
 
 def esc(text: object) -> str:
@@ -32,83 +46,162 @@ def _date(published: str) -> str:
     return published[:10] if re.match(r"\d{4}-\d\d-\d\d", published or "") else published
 
 
-def _byline(article: Any) -> list[str]:
-    return [p for p in (article.source, article.author, _date(article.published)) if p]
+def article_line(article: Article) -> str:
+    """`headline · source · date` as plain text (parts the article lacks are left out)."""
+    return " · ".join(p for p in (article.title or article.name, article.source,
+                                  _date(article.published)) if p)
 
 
-def citation_label(citation: Any, related: bool = False) -> str:
-    """Plain-text label for the citation picker, e.g. `[1] Title — Source`."""
+def welcome_html(articles: Iterable[Article], total: int, limit: int = 6) -> str:
+    """The opening card: which articles are loaded (`total`, the first `limit` of
+    `articles` listed) and how to ask."""
+    articles = sorted(articles, key=lambda a: (a.published or "", a.title), reverse=True)
+    items = "".join(
+        f"<li><b>{esc(a.title or a.name)}</b>"
+        f"{''.join(f' · {esc(p)}' for p in (a.source, _date(a.published)) if p)}</li>"
+        for a in articles[:limit])
+    shown = min(limit, len(articles))
+    more = f"<li>… and {total - shown:,} more</li>" if total > shown else ""
+    count = f"{total:,} article{'s' if total != 1 else ''}"
+    return (f'<div class="qa-conv"><section class="qa-card" aria-label="Loaded articles">'
+            f"<h2>{count} loaded</h2><ul>{items}{more}</ul>"
+            '<p class="qa-muted">Ask a question below or pick an example. Every answer cites '
+            "its sources: select a number such as [1] to read the passage.</p></section></div>")
+
+
+def _with_short(text: str, answer: Answer) -> str:
+    """Escaped answer text, the reader's short answer in bold and `[n]` as chips."""
+    short = answer.short.text if answer.short is not None else ""
+    bold = f"**{short}**"
+    lead = ""
+    if short and text.startswith(bold):
+        lead, text = f'<strong class="qa-short">{esc(short)}</strong>', text[len(bold):]
+    return lead + esc(text)
+
+
+def _chips(escaped: str, turn: int, numbers: set[int]) -> str:
+    """Escaped text with each `[n]` of a known citation made a button that opens it."""
+    def chip(match: re.Match[str]) -> str:
+        n = int(match[1])
+        if n not in numbers:
+            return match[0]
+        return (f'<button type="button" class="qa-chip" data-cite="qa-t{turn}-c{n}" '
+                f'aria-label="Source {n}">[{n}]</button>')
+    return _MARKER.sub(chip, escaped)
+
+
+def _mark(text: str, start: int, end: int, strong: tuple[int, int] | None = None) -> str:
+    """`text[start:end]` in `<mark>` (and a bold part of it), all escaped."""
+    inner = esc(text[start:end])
+    if strong is not None and start <= strong[0] < strong[1] <= end:
+        a, b = strong
+        inner = (f"{esc(text[start:a])}<strong class=\"qa-short\">{esc(text[a:b])}</strong>"
+                 f"{esc(text[b:end])}")
+    return f"<mark>{inner}</mark>"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
+                  opened: bool = False, strong: tuple[int, int] | None = None) -> str:
+    """One source of an answer: a summary line with its own quote; opened, the passage in
+    context with the quote highlighted, then "Show the whole article"."""
     article = citation.article
-    tag = " (related, not evidence)" if related else (
-        "" if citation.supported else " (unsupported)")
-    source = f" — {article.source}" if article.source else ""
-    return f"[{citation.n}] {article.title or article.name}{source}{tag}"
-
-
-def citation_html(citation: Any, related: bool = False, chars: int = 400,
-                  short: Any = None) -> str:
-    """The citation's article details and its quote highlighted with `<mark>` in context;
-    the `short` answer (offsets inside the quote) is also set in bold."""
-    article = citation.article
-    before, quote, after = citation.context(chars=chars)
-    marked = esc(quote)
-    if short is not None and citation.start <= short.start < short.end <= citation.end:
-        a, b = short.start - citation.start, short.end - citation.start
-        marked = (f'{esc(quote[:a])}<strong class="qa-short">{esc(quote[a:b])}</strong>'
-                  f"{esc(quote[b:])}")
-    before = ("…" if citation.start - len(before) > 0 else "") + before
-    after = after + ("…" if citation.end + len(after) < len(article.text) else "")
-    meta = " · ".join(esc(p) for p in _byline(article))
+    text = article.text
+    lo = max(0, citation.start - CONTEXT_CHARS)
+    hi = min(len(text), citation.end + CONTEXT_CHARS)
+    context = (("…" if lo else "") + esc(text[lo:citation.start])
+               + _mark(text, citation.start, citation.end, strong)
+               + esc(text[citation.end:hi]) + ("…" if hi < len(text) else ""))
+    whole = (esc(text[:citation.start]) + _mark(text, citation.start, citation.end, strong)
+             + esc(text[citation.end:]))
+    meta = " · ".join(esc(p) for p in (article.source, article.author, _date(article.published))
+                      if p)
     url = article.url if re.match(r"https?://", article.url or "", re.I) else ""
     link = (f' · <a href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">'
             "original</a>" if url else "")
     if related:
-        flag = ('<p class="qa-flag">Related passage: the articles do not answer the question; '
-                "this is only the closest text found.</p>")
+        flag = ('<p class="qa-flag">Related passage: not an answer, only the closest text '
+                "found.</p>")
     elif not citation.supported:
         flag = ('<p class="qa-flag">Unsupported: this passage does not clearly back the '
                 "sentence that cites it.</p>")
     else:
         flag = ""
+    source = article.source or article.title or article.name
     return (
-        f'<div class="qa-cite" data-n="{citation.n}">'
-        f'<h3 class="qa-cite-title">[{citation.n}] {esc(article.title or article.name)}</h3>'
-        f'<p class="qa-cite-meta">{meta}{link}</p>'
-        f'<p class="qa-cite-file">{esc(article.name)}</p>{flag}'
-        f'<blockquote class="qa-cite-context">{esc(before)}<mark>{marked}</mark>'
-        f"{esc(after)}</blockquote></div>"
+        f'<details class="qa-cite" id="qa-t{turn}-{"r" if related else "c"}{citation.n}"'
+        f'{" open" if opened else ""}><summary>[{citation.n}] “{esc(_one_line(citation.quote))}” '
+        f'<span class="qa-cite-src">— {esc(source)}</span></summary>'
+        f'<div class="qa-passage"><p class="qa-meta qa-title">{esc(article.title or article.name)}'
+        f"</p><p class=\"qa-meta\">{meta}{link}{' · ' if meta or link else ''}"
+        f"{esc(article.name)}</p>{flag}"
+        f'<blockquote class="qa-context">{context}</blockquote>'
+        f'<details class="qa-whole"><summary>Show the whole article</summary>'
+        f'<div class="qa-context" tabindex="0">{whole}</div></details></div></details>'
     )
 
 
-def answer_markdown(answer: Any) -> str:
-    """An assistant chat message: the answer, its numbered citations, related passages."""
-    parts = [md_escape(answer.text)]
-    if answer.short is not None and " — " in answer.text:
-        # the short answer first, in bold; then its quoted evidence (escaped as text)
-        evidence = answer.text.split(" — ", 1)[1]
-        parts = [f"**{md_escape(answer.short.text)}** — {md_escape(evidence)}"]
+def answer_plain(answer: Answer) -> str:
+    """The answer as plain text with numbered sources (what Copy puts on the clipboard)."""
+    lines = [answer.text.replace("**", "")]
+    lines += answer.notes
+    for head, cites in (("Sources", answer.citations), ("Related passages", answer.related)):
+        if cites:
+            lines.append(f"\n{head}:")
+            lines += [f"[{c.n}] “{_one_line(c.quote, 300)}” — {article_line(c.article)}"
+                      for c in cites]
+    return "\n".join(lines)
+
+
+def _question(question: str) -> str:
+    return f'<p class="qa-q"><span class="qa-who">You:</span> {esc(question)}</p>'
+
+
+def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) -> str:
+    """One finished turn: the question, the answer with chips, its sources, Copy."""
+    strong = None
+    if answer.short is not None and 0 < answer.short.citation <= len(answer.citations):
+        strong = (answer.short.start, answer.short.end)
+    body = _chips(_with_short(answer.text, answer), turn, {c.n for c in answer.citations})
+    parts = [f'<p class="qa-answer">{body}</p>']
     if answer.abstained:
-        parts[0] = f"**{parts[0]}**"
-        parts.append("*No passage in the indexed articles answers this question.*")
-    for note in answer.notes:
-        parts.append(f"*{md_escape(note)}*")
+        parts.append('<p class="qa-note">No passage in the indexed articles answers this '
+                     "question.</p>")
+    parts += [f'<p class="qa-note">{esc(note)}</p>' for note in answer.notes]
     if answer.citations:
-        lines = ["**Sources**"]
-        for c in answer.citations:
-            flag = "" if c.supported else " *(unsupported)*"
-            byline = md_escape(" · ".join(_byline(c.article)))
-            lines.append(f"\\[{c.n}\\] {md_escape(c.article.title or c.article.name)}"
-                         f"{' — ' + byline if byline else ''}{flag}")
-        parts.append("  \n".join(lines))
+        short_n = answer.short.citation if answer.short is not None else 0
+        items = "".join(
+            "<li>" + citation_html(c, turn, opened=latest and i == 0,
+                                   strong=strong if c.n == short_n else None) + "</li>"
+            for i, c in enumerate(answer.citations))
+        parts.append(f'<p class="qa-sources-head">Sources</p><ol class="qa-sources">{items}</ol>')
     if answer.related:
-        lines = ["**Related passages** (not evidence)"]
-        lines += [f"\\[{c.n}\\] {md_escape(c.article.title or c.article.name)}"
-                  for c in answer.related]
-        parts.append("  \n".join(lines))
-    return "\n\n".join(parts)
+        items = "".join(f"<li>{citation_html(c, turn, related=True)}</li>"
+                        for c in answer.related)
+        parts.append('<p class="qa-sources-head">Related passages (not evidence)</p>'
+                     f'<ol class="qa-sources">{items}</ol>')
+    parts.append(f'<button type="button" class="qa-copy" data-copy="{esc(answer_plain(answer))}"'
+                 ' aria-label="Copy this answer as plain text">Copy</button>')
+    return (f'<section class="qa-turn" aria-label="Answer {turn + 1}">{_question(question)}'
+            f'<div class="qa-a"><span class="qa-sr">Answer: </span>{"".join(parts)}</div>'
+            "</section>")
 
 
-def status_markdown(stats: dict) -> str:
-    """The status line: index size and embedding model."""
-    return (f"Index: **{stats.get('articles', 0)}** articles, **{stats.get('chunks', 0)}** "
-            f"passages · model {md_escape(stats.get('model', '?'))}")
+def error_html(turn: int, question: str, message: str) -> str:
+    """A turn that failed: the question and why, in one line."""
+    return (f'<section class="qa-turn" aria-label="Answer {turn + 1}">{_question(question)}'
+            f'<div class="qa-a"><p class="qa-flag">Not answered: {esc(message)}</p></div>'
+            "</section>")
+
+
+def pending_html(question: str, partial: str) -> str:
+    """The turn being answered: the question and the text streamed so far."""
+    text = esc(partial.replace("**", "")) if partial else '<span class="qa-muted">Searching the ' \
+        "articles…</span>"
+    return (f'<div class="qa-conv qa-live"><section class="qa-turn" aria-busy="true">'
+            f'{_question(question)}<div class="qa-a"><span class="qa-sr">Answer: </span>'
+            f'<p class="qa-answer">{text}</p></div></section></div>')

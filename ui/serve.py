@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import stat
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from qa.core.errors import ConfigWarning
-from qa.core.settings import Settings
+
+if TYPE_CHECKING:
+    import gradio as gr
+    from qa.ui.startup import EngineLoader
+    from starlette.middleware import Middleware
+
+    from qa.engine import QA
 
 __all__ = ["Login", "parse_auth", "read_auth_file", "serve"]
 
@@ -52,27 +59,62 @@ def read_auth_file(path: str | Path) -> list[Login]:
     return logins  # type: ignore[return-value]
 
 
-def serve(qa: Any, host: str = "127.0.0.1", port: int = 7860,
+def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
           auth: str | Login | list[Login] | None = None, *, open_browser: bool = False,
-          quiet: bool = False, block: bool = True) -> str:
-    """Serve `create_app(qa)` on http://host:port and return its local URL.
+          block: bool = True, announce: Callable[[str], None] | None = None) -> str:
+    """Serve `create_app(engine)` on http://host:port and return its local URL.
 
-    `auth` ("user:password", or a list of (user, password)) requires a login; failed logins
-    are throttled per client. Request bodies are capped (`qa.settings.max_request_bytes`;
-    uploads: `max_file_bytes` per file) before Gradio reads them, and Gradio's cached
-    uploads are deleted after 10 minutes. Only that cache is served; the index directory is
-    blocked outright. With `block=False` the server runs in a background thread (tests,
-    notebooks)."""
-    from qa.ui.app import APP_CSS, app_theme, create_app
+    `engine` may be an `EngineLoader` not yet started: it starts once the page is up, which
+    shows its progress. `auth` ("user:password", or a list of (user, password)) requires a
+    login; failed logins are throttled per client. Request bodies are capped
+    (`settings.max_request_bytes`; uploads: `max_file_bytes` per file) before Gradio reads
+    them, and Gradio's cached uploads are deleted after 10 minutes. Only that cache is
+    served; the index directory is blocked outright. Gradio prints nothing: `announce(url)`
+    is called once the page is up. With `block=False` the server runs in a background thread
+    (tests, notebooks); otherwise this returns only when stopped, and raises the loader's
+    error (after closing the server) when the engine could not be made."""
+    from qa.ui.assets import APP_CSS, APP_JS, app_theme
+    from qa.ui.placeholder import StartingPage
+    from qa.ui.startup import EngineLoader
+
+    credentials = auth if isinstance(auth, list) else parse_auth(auth)
+    loader = engine if isinstance(engine, EngineLoader) else EngineLoader.loaded(engine)
+    starting = StartingPage(host, port)  # answers while Gradio is imported
+    try:
+        demo, guard = _build(loader)
+    finally:
+        starting.close()
+    settings = loader.settings
+    _, url, _ = demo.launch(
+        server_name=host, server_port=port, auth=credentials,
+        auth_message="Log in to ask questions about the articles." if credentials else None,
+        inbrowser=open_browser, quiet=True, share=False, prevent_thread_lock=True,
+        allowed_paths=[], blocked_paths=[str(settings.index_dir)],
+        max_file_size=settings.max_file_bytes, ssr_mode=False, mcp_server=False,
+        enable_monitoring=False, run_history=False, footer_links=["api"],
+        show_error=True, css=APP_CSS, js=APP_JS, theme=app_theme(),
+        app_kwargs={"middleware": [guard]},
+    )
+    if announce is not None:
+        announce(url)
+    loader.start()  # after the page is up: loading would slow the start down
+    if block:
+        if loader.wait() is None and loader.error is not None:
+            demo.close()
+            raise loader.error
+        demo.block_thread()
+    return url
+
+
+def _build(loader: EngineLoader) -> tuple[gr.Blocks, Middleware]:
+    """The page, queued, and the middleware that caps its requests."""
+    from qa.ui.app import create_app
     from qa.ui.guard import EdgeGuard, EdgeLimits
     from qa.ui.uploads import MAX_UPLOAD_FILES, cached_uploads
     from starlette.middleware import Middleware
 
-    credentials = auth if isinstance(auth, list) else parse_auth(auth)
-    settings = getattr(qa, "settings", None) or Settings()
-    if hasattr(qa, "retrieve"):  # load the embedding model now, not on the first question
-        qa.retrieve("warm up", k=1)
-    demo = create_app(qa)
+    settings = loader.settings
+    demo = create_app(loader)
     demo.queue(default_concurrency_limit=1, max_size=64)
     per_event = MAX_UPLOAD_FILES * settings.max_file_bytes
     limits = EdgeLimits(max_body=settings.max_request_bytes,
@@ -80,13 +122,4 @@ def serve(qa: Any, host: str = "127.0.0.1", port: int = 7860,
                         max_pending_files=5 * MAX_UPLOAD_FILES)
     guard = Middleware(EdgeGuard, limits=limits,  # type: ignore[arg-type]
                        pending_uploads=lambda: cached_uploads(demo.upload_file_set))
-    _, url, _ = demo.launch(
-        server_name=host, server_port=port, auth=credentials,
-        auth_message="Log in to ask questions about the articles." if credentials else None,
-        inbrowser=open_browser, quiet=quiet, share=False, prevent_thread_lock=not block,
-        allowed_paths=[], blocked_paths=[str(qa.stats["index_dir"])],
-        max_file_size=settings.max_file_bytes, ssr_mode=False, mcp_server=False,
-        enable_monitoring=False, run_history=False, footer_links=["api"],
-        show_error=True, css=APP_CSS, theme=app_theme(), app_kwargs={"middleware": [guard]},
-    )
-    return url
+    return demo, guard
