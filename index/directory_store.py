@@ -6,6 +6,7 @@ over the chunks and the articles, built when the store opens (it is derived from
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +51,8 @@ class DirectoryStore:
                                                                   for c in chunks])
         self._chunk_bm25 = BM25([f"{articles[c.article_id].title}\n{c.text}" for c in chunks])
         self._article_bm25 = BM25([f"{a.title}\n{a.text}" for a in articles.values()])
+        #: per filter, which articles it admits (a few filters recur: cache them).
+        self._admits = lru_cache(maxsize=64)(self._article_mask)
         self._stats = StoreStats(len(articles), len(chunks), int(index.sentences.ntotal),
                                  index.model, int(index.manifest["dimension"]),
                                  tuple(sorted({a.source for a in articles.values() if a.source})))
@@ -89,8 +92,7 @@ class DirectoryStore:
 
         scores = self._article_bm25.scores(question)
         if where is not None:
-            scores = np.where([where.admits(a) for a in self.index.articles.values()],
-                              scores, 0.0)
+            scores = np.where(self._admits(where), scores, 0.0)
         top = np.argsort(-scores)[:n]
         return [self._article_ids[i] for i in top[scores[top] > 0]]
 
@@ -108,13 +110,15 @@ class DirectoryStore:
     def sample_articles(self, n: int) -> list[Article]:
         return list(self.index.articles.values())[:n]
 
-    def _admitted(self, where: ArticleFilter) -> np.ndarray:
-        """Per chunk row, whether `where` admits its article."""
+    def _article_mask(self, where: ArticleFilter) -> np.ndarray:
+        """Per article (in stored order), whether `where` admits it."""
         import numpy as np
 
-        by_article = np.array([where.admits(a) for a in self.index.articles.values()],
-                              dtype=bool)
-        return by_article[self._chunk_article]
+        return np.array([where.admits(a) for a in self.index.articles.values()], dtype=bool)
+
+    def _admitted(self, where: ArticleFilter) -> np.ndarray:
+        """Per chunk row, whether `where` admits its article."""
+        return self._admits(where)[self._chunk_article]
 
     def _similarity(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Inner products of `vector` with the sentence vectors in `rows`."""

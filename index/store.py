@@ -104,9 +104,6 @@ class StoredIndex:
         first, end = int(self.first_sentence[row]), int(self.first_sentence[row + 1])
         return self.sentences.reconstruct_n(first, end - first)
 
-    def chunks_of(self, article_id: str) -> list[Chunk]:
-        return [c for c in self.chunks if c.article_id == article_id]
-
 
 def _rebuild_hint(index_dir: Path) -> str:
     return f"rebuild it: qa index PATH... --rebuild --index-dir {index_dir}"

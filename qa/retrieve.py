@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from qa.index.embed import TextEmbedder
 
 __all__ = ["ARTICLE_CANDIDATES", "ARTICLE_WEIGHT", "RRF_K", "HybridRetriever", "article_prior",
-           "fuse", "spread"]
+           "fuse", "ranked", "spread"]
 
 RRF_K = 60
 #: how much the article's own rank adds to a chunk's score, and how many articles are ranked.
