@@ -78,6 +78,24 @@ def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:
     assert "Ushakov" in stream.answer.text
 
 
+def test_answer_and_stream_give_the_same_answer(seed_qa) -> None:
+    from qa import Answer, AnswerStream
+
+    question = "Who was killed by a car bomb in Balashikha?"
+    answer = seed_qa.answer(question)
+    assert isinstance(answer, Answer) and "Moskalik" in answer.text
+    stream = seed_qa.stream(question)
+    assert isinstance(stream, AnswerStream)
+    assert stream.answer.text == answer.text  # blocks until done, without being iterated
+    assert "".join(stream) == answer.text  # the pieces can still be read afterwards
+    assert stream.answer.citations == answer.citations
+    with pytest.warns(DeprecationWarning, match=r"QA\.stream"):
+        old = seed_qa.answer(question, stream=True)
+    assert isinstance(old, AnswerStream) and old.answer.text == answer.text
+    with pytest.raises(EmptyQuestionError):  # bad input fails at the call, before any reading
+        seed_qa.stream("   ")
+
+
 @pytest.mark.parametrize(("question", "error"), [("", EmptyQuestionError),
                                                  ("   \n\t ", EmptyQuestionError),
                                                  ("x" * 100_000, QuestionTooLongError)])

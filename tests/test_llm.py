@@ -661,3 +661,29 @@ def test_unreachable_broken_and_slow_servers_raise_llm_error(stub_server):
         list(generate.generate_answer("Who was killed?", passages, [], slow, timeout=1,
                                       embedder=None))
     assert time.monotonic() - started < 4
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the engine
+
+
+def test_qa_streams_a_generated_answer_and_falls_back_to_extraction(seed_index, stub_server,
+                                                                    monkeypatch):
+    from qa import QA
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    question = "Who was killed by a car bomb in Balashikha?"
+    engine = QA(index_dir=seed_index, llm=f"openai:{stub_server.url}#stub")
+    stream = engine.stream(question)
+    pieces = list(stream)
+    answer = stream.answer
+    assert answer.mode == "llm" and answer.question == question
+    assert len(pieces) > 5 and "".join(pieces).endswith(answer.text)
+    assert set(answer.timings) >= {"generate", "check", "retrieve", "answer", "total"}
+    assert engine.answer(question).text == answer.text  # the same answer, not streamed
+    follow = engine.answer("How old was he?", history=HISTORY)  # rewritten by the model first
+    assert follow.mode == "llm" and follow.standalone_question
+    broken = QA(index_dir=seed_index, llm=f"openai:{stub_server.url}#broken")
+    fallback = broken.answer(question)
+    assert fallback.mode == "llm-fallback" and "Moskalik" in fallback.text
+    assert any("language model" in note for note in fallback.notes)

@@ -8,6 +8,12 @@ thread (no thread, no queue): iterating it yields the pieces; `.answer` is the f
 text: an answer computed at once (extractive) is handed out word by word, the rest of one
 that was streamed follows it, and one whose text changed after the stream (citations
 checked, or a fallback to extraction) follows it in full after a blank line.
+
+Why two calls (`QA.answer` → `Answer`, `QA.stream` → `AnswerStream`) rather than one lazy
+type for both: `Answer` stays a plain record (fields, `to_dict`, equality, the output of the
+LangChain runnable) that never blocks when a field is read, and what a call returns never
+depends on a flag. `AnswerStream` is the only streaming type, and every answer, streamed or
+not, is made by the same generator.
 """
 
 from __future__ import annotations
