@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from qa.answering.extractive import extract_answer
+from qa.answering.followup import cap_question, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
 from qa.core.errors import LLMError
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
-from qa.followup import cap_question, standalone_question
 from qa.index.build import BuildReport
 from qa.index.directory_store import open_store
 from qa.index.embed import get_embedder

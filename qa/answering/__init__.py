@@ -8,6 +8,7 @@
 - `support`: how well a passage backs a claim.
 - `check`: a model's reply made into an `Answer` whose citations are checked.
 - `generate`: prompt → model → markers → check, as a stream of text then the `Answer`.
+- `followup`: follow-up questions made standalone without a model (the previous turn).
 - `rewrite`: follow-up questions made standalone by the model.
 - `stream`: `AnswerStream`, the answer that streams when iterated and blocks for its value.
 
