@@ -42,7 +42,7 @@ from qa.index.postgres_schema import connect, describe_url, migrate, read_meta, 
 from qa.core.errors import IndexMismatchError, InputError, NoArticlesError
 from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
-from qa.lexical import tokenize
+from qa.core.text import tokenize
 
 if TYPE_CHECKING:
     import numpy as np

@@ -30,7 +30,7 @@ from qa.index.postgres_schema import (
 from qa.core.errors import IndexMismatchError
 from qa.core.records import Article, ArticleFilter, Chunk
 from qa.core.store import StoreStats
-from qa.lexical import tokenize
+from qa.core.text import tokenize
 
 if TYPE_CHECKING:
     import numpy as np

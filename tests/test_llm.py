@@ -68,7 +68,7 @@ def passages_for(seed_chunks, *needles: str, k: int = 3) -> list[Passage]:
 
 def make_passage(text: str, title: str = "Test article", article_id: str = "t1") -> Passage:
     article = Article(id=article_id, path=f"/tmp/{article_id}.txt", title=title, text=text)
-    from qa.index.chunk import split_sentences
+    from qa.core.text import split_sentences
 
     sentences = tuple(split_sentences(text))
     chunk = Chunk(f"{article_id}:0", article_id, 0, len(text), text, sentences)

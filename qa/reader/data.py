@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.index.chunk import split_sentences
+from qa.core.text import split_sentences
 
 __all__ = ["Example", "load_paragraphs", "make_examples"]
 
