@@ -24,8 +24,9 @@ def free_port() -> int:
 def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None = None,
                 timeout: float = 120, ready: bool = True) -> Iterator[dict]:
     """`qa serve ARGS` run with this interpreter, Gradio's cache in `base/gradio`; yields
-    {"url", "proc", "log", "listening_s"} once the page answers and (when `ready`) the
-    server has said "Ready:" (its index is loaded), and stops the server afterwards."""
+    {"url", "proc", "log", "listening_s"} once the chat answers (`listening_s`: when the port
+    first answered, maybe with the "starting" page) and, when `ready`, its index is loaded;
+    stops the server afterwards."""
     import httpx
 
     port = free_port()
@@ -42,7 +43,8 @@ def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None =
         deadline = started + timeout
         listening_s = None
         try:
-            while listening_s is None or (ready and "Ready:" not in log_path.read_text()):
+            while listening_s is None or "Chat on " not in (log := log_path.read_text()) \
+                    or (ready and "Ready:" not in log):
                 if proc.poll() is not None:
                     raise RuntimeError(f"server exited:\n{log_path.read_text()[-3000:]}")
                 if listening_s is None:

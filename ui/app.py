@@ -220,8 +220,9 @@ class Handlers:
         refused = [n for n in report.notices if n.action in ("refused", "skipped")]
         kept = ", ".join(p.name for p in drop_unindexed(stored, report.kept_files))
         if report.added or report.updated:
-            head = ("Added", f"{kept}: {len(report.added) + len(report.updated)} article(s); "
-                             f"the index now holds {report.articles_total} articles.")
+            added = len(report.added) + len(report.updated)
+            head = ("Added", f"{kept}: {added} article{'s' if added != 1 else ''}; the index "
+                             f"now holds {report.articles_total} articles.")
         elif refused:
             head = ("Not added", "no article was added.")
         else:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from qa.core.text import content_words, shorten, split_sentences
+
 if TYPE_CHECKING:
     from qa.core.records import Answer, Article, Citation
 
@@ -21,12 +23,10 @@ __all__ = [
     "citation_html",
     "error_html",
     "esc",
-    "md_escape",
     "pending_html",
     "welcome_html",
 ]
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>$^=:])")
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 #: characters of context either side of a quote in the passage view.
 CONTEXT_CHARS = 400
@@ -35,11 +35,6 @@ CONTEXT_CHARS = 400
 def esc(text: object) -> str:
     """HTML-escape `text` for use in element content or a quoted attribute."""
     return html.escape(str(text), quote=True).replace("$", "&#36;")
-
-
-def md_escape(text: object) -> str:
-    """Escape `text` for Markdown: HTML-escaped, and Markdown syntax neutralised."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
 
 def _date(published: str) -> str:
@@ -100,24 +95,30 @@ def _mark(text: str, start: int, end: int, strong: tuple[int, int] | None = None
     return f"<mark>{inner}</mark>"
 
 
-def _one_line(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
+def closest_sentence(citation: Citation, question: str) -> tuple[int, int]:
+    """Article offsets of the sentence of `citation`'s quote that shares the most words
+    with `question` (what a related passage highlights, not the whole passage)."""
+    words = content_words(question)
+    quote = citation.quote
+    spans = split_sentences(quote) or [(0, len(quote))]
+    a, b = max(spans, key=lambda span: len(words & content_words(quote[span[0]:span[1]])))
+    return citation.start + a, citation.start + b
 
 
 def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
-                  opened: bool = False, strong: tuple[int, int] | None = None) -> str:
+                  opened: bool = False, strong: tuple[int, int] | None = None,
+                  span: tuple[int, int] | None = None) -> str:
     """One source of an answer: a summary line with its own quote; opened, the passage in
-    context with the quote highlighted, then "Show the whole article"."""
+    context with the quote (or only `span` of it) highlighted, then "Show the whole
+    article"."""
     article = citation.article
     text = article.text
-    lo = max(0, citation.start - CONTEXT_CHARS)
-    hi = min(len(text), citation.end + CONTEXT_CHARS)
-    context = (("…" if lo else "") + esc(text[lo:citation.start])
-               + _mark(text, citation.start, citation.end, strong)
-               + esc(text[citation.end:hi]) + ("…" if hi < len(text) else ""))
-    whole = (esc(text[:citation.start]) + _mark(text, citation.start, citation.end, strong)
-             + esc(text[citation.end:]))
+    start, end = span or (citation.start, citation.end)
+    lo = max(0, start - CONTEXT_CHARS)
+    hi = min(len(text), end + CONTEXT_CHARS)
+    context = (("…" if lo else "") + esc(text[lo:start]) + _mark(text, start, end, strong)
+               + esc(text[end:hi]) + ("…" if hi < len(text) else ""))
+    whole = esc(text[:start]) + _mark(text, start, end, strong) + esc(text[end:])
     meta = " · ".join(esc(p) for p in (article.source, article.author, _date(article.published))
                       if p)
     url = article.url if re.match(r"https?://", article.url or "", re.I) else ""
@@ -132,9 +133,10 @@ def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
     else:
         flag = ""
     source = article.source or article.title or article.name
+    summary = f"[{citation.n}] “{esc(shorten(text[start:end], 160))}”"
     return (
         f'<details class="qa-cite" id="qa-t{turn}-{"r" if related else "c"}{citation.n}"'
-        f'{" open" if opened else ""}><summary>[{citation.n}] “{esc(_one_line(citation.quote))}” '
+        f'{" open" if opened else ""}><summary>{summary} '
         f'<span class="qa-cite-src">— {esc(source)}</span></summary>'
         f'<div class="qa-passage"><p class="qa-meta qa-title">{esc(article.title or article.name)}'
         f"</p><p class=\"qa-meta\">{meta}{link}{' · ' if meta or link else ''}"
@@ -152,7 +154,7 @@ def answer_plain(answer: Answer) -> str:
     for head, cites in (("Sources", answer.citations), ("Related passages", answer.related)):
         if cites:
             lines.append(f"\n{head}:")
-            lines += [f"[{c.n}] “{_one_line(c.quote, 300)}” — {article_line(c.article)}"
+            lines += [f"[{c.n}] “{shorten(c.quote, 300)}” — {article_line(c.article)}"
                       for c in cites]
     return "\n".join(lines)
 
@@ -180,8 +182,11 @@ def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) 
             for i, c in enumerate(answer.citations))
         parts.append(f'<p class="qa-sources-head">Sources</p><ol class="qa-sources">{items}</ol>')
     if answer.related:
-        items = "".join(f"<li>{citation_html(c, turn, related=True)}</li>"
-                        for c in answer.related)
+        items = "".join(
+            "<li>" + citation_html(c, turn, related=True,
+                                   span=closest_sentence(c, answer.standalone_question
+                                                         or answer.question)) + "</li>"
+            for c in answer.related)
         parts.append('<p class="qa-sources-head">Related passages (not evidence)</p>'
                      f'<ol class="qa-sources">{items}</ol>')
     parts.append(f'<button type="button" class="qa-copy" data-copy="{esc(answer_plain(answer))}"'
