@@ -127,7 +127,8 @@ def test_cli_reports_bad_settings_and_arguments_in_one_line(seed_index: Path,
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.splitlines() == [
         "Warning: QA_INDEX is not an article-qa setting and is ignored; did you mean "
-        "QA_INDEX_DIR? known: QA_INDEX_DIR, QA_CACHE_DIR, QA_MODEL, QA_MAX_FILE_MB, QA_AUTH.",
+        "QA_INDEX_DIR? known: QA_INDEX_DIR, QA_CACHE_DIR, QA_MODEL, QA_STORE, QA_MAX_FILE_MB, "
+        "QA_AUTH.",
         "Error: QA_MAX_FILE_MB must be a number of megabytes above 0 and at most 1024 (e.g. 5),"
         " not 'abc'."]
     for args, message in [(["-k", "0"], "k must be a whole number"),
