@@ -20,9 +20,11 @@ _NUMBER = (r"\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
 _COUNT = re.compile(rf"\b(?:{_NUMBER})(?:\s+(?:{_NUMBER}))*\s+(?P<noun>[a-z]{{3,}}s)\s+"
                     r"(?P<verb>(?:were|are|have|had|[a-z]{3,}ed))\b(?P<rest>[^.;:!?”\"]{0,70})[.;]")
 #: "The vote was delayed because ..." -> "Why was the vote delayed?"
-_BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s))(?P<subject>[A-Z][\w’' -]{2,50}?)\s+"
+_BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))"
+                      r"(?P<subject>[A-Z][\w’'-]*(?:\s+[\w’'-]+){0,3}?)\s+"
                       r"(?P<aux>is|was|are|were|has|had|will|would|could)\s+"
                       r"(?P<rest>[^.;:!?,]{3,70}?),?\s+because\b")
+_REPORTING = {"said", "says", "told", "added", "claimed", "reported", "argued", "warned"}
 _PLACE = re.compile(r"\bin ([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)\b")
 _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
@@ -75,8 +77,10 @@ def _how_many(articles: list[Article]) -> str | None:
 
 def _why(articles: list[Article]) -> str | None:
     for article in articles:
-        if match := _BECAUSE.search(article.text):
+        for match in _BECAUSE.finditer(article.text):
             subject = match["subject"]
+            if _REPORTING & set(subject.lower().split()):
+                continue  # "Supporters said the wall": not the subject of "was needed"
             if subject.split()[0] in ("The", "A", "An", "This", "That", "Its"):
                 subject = subject[0].lower() + subject[1:]
             return f"Why {match['aux']} {subject} {' '.join(match['rest'].split())}?"

@@ -86,6 +86,17 @@ class Handlers:
     def __init__(self, loader: EngineLoader) -> None:
         self.loader = loader
         self.settings: Settings = loader.settings
+        #: (articles, passages) -> opening card, example questions, publishers: made once
+        #: per state of the index, not on every page load.
+        self._intro: tuple[tuple[int, int], tuple[str, list[list[str]], list[str]]] | None = None
+
+    def _introduce(self, engine: QA) -> tuple[str, list[list[str]], list[str]]:
+        stats = engine.stats
+        key = (stats["articles"], stats["chunks"])
+        if self._intro is None or self._intro[0] != key:
+            self._intro = (key, (_welcome(engine), [[q] for q in engine.example_questions(4)],
+                                 _sources(engine)))
+        return self._intro[1]
 
     # -- page state ----------------------------------------------------------------------
 
@@ -112,20 +123,19 @@ class Handlers:
         import gradio as gr
 
         engine = self.loader.engine
-        status = f'<p role="status">{self.status()}</p>'
+        status = self.refresh_status()
         if engine is None:
             return (status, gr.skip(), gr.skip(), gr.skip(), gr.Button(interactive=False),
                     gr.skip(), gr.Timer(active=not self.loader.state.error))
-        welcome = _welcome(engine)
-        examples = [[q] for q in engine.example_questions(4)]
+        welcome, examples, sources = self._introduce(engine)
         return (status, _conversation(turns or [], welcome), gr.Dataset(samples=examples),
-                gr.CheckboxGroup(choices=_sources(engine)), gr.Button(interactive=True),
+                gr.CheckboxGroup(choices=sources), gr.Button(interactive=True),
                 gr.Radio(visible=engine.llm_available), gr.Timer(active=False))
 
     def reset(self) -> tuple:
         """A new conversation: no turns, the opening card."""
         engine = self.loader.engine
-        return [], _welcome(engine) if engine else "", ""
+        return [], self._introduce(engine)[0] if engine else "", ""
 
     # -- answering -----------------------------------------------------------------------
 
@@ -194,7 +204,7 @@ class Handlers:
 
         qa = self.loader.engine
         if not paths:
-            return "", f'<p role="status">{self.status()}</p>', None
+            return "", self.refresh_status(), None
         try:
             if qa is None:
                 raise UploadError("The articles are still being indexed: add files once the "
@@ -234,6 +244,7 @@ class Handlers:
         return "".join(lines), self.refresh_status(), None
 
     def refresh_status(self) -> str:
+        """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
 
 
@@ -274,14 +285,15 @@ class _Page:
     timer: Any
 
 
-def _layout(settings: Settings, loader: EngineLoader) -> _Page:
+def _layout(handlers: Handlers) -> _Page:
     """Place the components: title and status; the conversation, the question box and
     examples; beside them, filters, settings and uploads."""
     import gradio as gr
 
     gr.HTML("<h1>Article QA</h1><p>Ask about the indexed news articles. Every answer cites "
             "the passages it comes from.</p>", elem_id="qa-title", js_on_load=None)
-    status = gr.HTML(f'<p role="status">{Handlers(loader).status()}</p>', elem_id="qa-status",
+    settings, ready = handlers.settings, handlers.loader.engine is not None
+    status = gr.HTML(handlers.refresh_status(), elem_id="qa-status",
                      js_on_load=None)
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
@@ -293,7 +305,7 @@ def _layout(settings: Settings, loader: EngineLoader) -> _Page:
                                  "press Enter", elem_id="qa-question", scale=5, max_lines=4,
                                  autofocus=True, max_length=settings.max_question_chars)
                 ask = gr.Button("Ask", variant="primary", scale=0, min_width=110,
-                                elem_id="qa-ask", interactive=loader.engine is not None)
+                                elem_id="qa-ask", interactive=ready)
             examples = gr.Dataset(components=[box], label="Example questions", samples=[],
                                   elem_id="qa-examples", layout="gallery")
         with gr.Column(scale=1, min_width=260):
@@ -321,7 +333,7 @@ def _layout(settings: Settings, loader: EngineLoader) -> _Page:
                 upload_msg = gr.HTML("", elem_id="qa-upload-msg", js_on_load=None)
     return _Page(status, chat, live, box, ask, examples, new, k, mode, sources, since, until,
                  files, upload_msg, gr.State([]),
-                 gr.Timer(1.0, active=loader.engine is None))
+                 gr.Timer(1.0, active=not ready))
 
 
 def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
@@ -370,6 +382,6 @@ def create_app(engine: QA | EngineLoader) -> gr.Blocks:
     loader = engine if isinstance(engine, EngineLoader) else EngineLoader.loaded(engine)
     with gr.Blocks(title="Article QA", analytics_enabled=False,
                    delete_cache=UPLOAD_CACHE) as demo:
-        page = _layout(loader.settings, loader)
-        _connect(page, Handlers(loader), demo)
+        handlers = Handlers(loader)
+        _connect(_layout(handlers), handlers, demo)
     return demo
