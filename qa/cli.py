@@ -100,7 +100,7 @@ def _check(index_dir: Path) -> None:
         raise verdict.error()
 
 
-def _progress_bar():
+def _progress_bar(label: str = "embedding chunks"):
     """A progress callback that draws a bar once embedding takes more than a moment."""
     import time
 
@@ -111,7 +111,7 @@ def _progress_bar():
         if bar is None:
             if time.monotonic() - float(state["started"]) < 1.0 and done < total:  # type: ignore[arg-type]
                 return
-            bar = state["bar"] = click.progressbar(length=total, label="embedding chunks",
+            bar = state["bar"] = click.progressbar(length=total, label=label,
                                                    file=sys.stderr)
             bar.__enter__()
         bar.update(done - int(state["done"]))  # type: ignore[union-attr, call-overload]
@@ -210,7 +210,7 @@ def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report
     if index_paths:
         from qa.index.postgres import index_into
 
-        bar = _progress_bar()
+        bar = _progress_bar("embedding passages")
 
         def progress(done: int, total: int) -> None:
             bar(done, total)

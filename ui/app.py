@@ -19,7 +19,7 @@ from qa.ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_u
 if TYPE_CHECKING:
     import gradio as gr
 
-    from qa.core.records import Answer, Article
+    from qa.core.records import Answer
     from qa.core.settings import Settings
     from qa.engine import QA
 
@@ -66,18 +66,14 @@ def _alert(message: str) -> str:
     return f'<div class="qa-conv qa-live"><p class="qa-flag" role="alert">{esc(message)}</p></div>'
 
 
-def _articles(engine: QA, n: int = 1000) -> list[Article]:
-    """Up to `n` of the indexed articles (`QA` has no public accessor for its store yet)."""
-    return engine._retriever.store.sample_articles(n)
-
-
 def _welcome(engine: QA) -> str:
-    return welcome_html(_articles(engine, 50), engine.stats["articles"])
+    """The opening card: the articles of the engine's store."""
+    return welcome_html(engine.store.sample_articles(50), engine.stats["articles"])
 
 
 def _sources(engine: QA) -> list[str]:
     """The publishers of the indexed articles."""
-    return sorted(engine._retriever.store.stats().publishers)
+    return sorted(engine.store.stats().publishers)
 
 
 class Handlers:
