@@ -56,10 +56,14 @@ def _history(turns: list[dict], last: int) -> list[dict]:
 
 
 def _conversation(turns: list[dict], welcome: str) -> str:
-    """The finished turns, or the opening card before the first question."""
+    """The finished turns, or the opening card before the first question. A turn holds its
+    `Answer` (whose articles the store shares), not its HTML: a session stays small."""
     if not turns:
         return welcome
-    return '<div class="qa-conv">' + "".join(t["html"] for t in turns) + "</div>"
+    last = len(turns) - 1
+    return '<div class="qa-conv">' + "".join(
+        answer_html(i, t["question"], t["result"], latest=i == last) if t["result"]
+        else error_html(i, t["question"], t["error"]) for i, t in enumerate(turns)) + "</div>"
 
 
 def _alert(message: str) -> str:
@@ -155,7 +159,6 @@ class Handlers:
         busy = gr.Button(interactive=False, value="Answering…")
         yield "", gr.skip(), pending_html(question, ""), turns, busy
         text = ""
-        n = len(turns)
         where = {"sources": list(sources or []) or None, "since": (since or "").strip() or None,
                  "until": (until or "").strip() or None}
         try:
@@ -167,11 +170,10 @@ class Handlers:
                 yield gr.skip(), gr.skip(), pending_html(question, text), gr.skip(), gr.skip()
             answer = stream.answer
         except QAError as exc:
-            turns.append({"question": question, "answer": None,
-                          "html": error_html(n, question, str(exc))})
+            turns.append({"question": question, "answer": None, "result": None,
+                          "error": str(exc)})
         else:
-            turns.append({"question": question, "answer": answer.text,
-                          "html": answer_html(n, question, answer, latest=True)})
+            turns.append({"question": question, "answer": answer.text, "result": answer})
         ready = gr.Button(interactive=True, value="Ask")
         yield gr.skip(), _conversation(turns, ""), "", turns, ready
 
