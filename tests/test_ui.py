@@ -99,7 +99,7 @@ def _login(browser, server: dict, viewport: dict, scheme: str = "light"):
     pg.fill("input[data-testid=textbox]", AUTH[0])
     pg.fill("input[type=password]", AUTH[1])
     pg.get_by_role("button", name="Login").click()
-    pg.wait_for_selector("#qa-history .qa-card")
+    pg.wait_for_selector("#qa-history .qa-card[aria-label='Loaded articles']")
     return pg
 
 

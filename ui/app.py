@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.ui.render import answer_html, error_html, esc, pending_html, welcome_html
+from qa.ui.render import (
+    answer_html,
+    error_html,
+    esc,
+    loading_html,
+    pending_html,
+    welcome_html,
+)
 from qa.ui.startup import EngineLoader
 from qa.ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uploads
 
@@ -112,10 +119,9 @@ class Handlers:
                     f"{' from ' + esc(names) if names else ''}, {stats['chunks']} passages.")
         if state.error:
             return f"The articles could not be loaded: {esc(state.error)}"
-        if state.total:
-            return (f"Indexing the articles: {state.stage.lower()}, {state.done} of "
-                    f"{state.total}. You can ask once this is done.")
-        return f"Indexing the articles: {state.stage.lower()}… You can ask once this is done."
+        count = f", {state.done} of {state.total}" if state.total else "…"
+        return (f"Indexing the articles: {state.stage.lower()}{count} "
+                f"({self.loader.seconds:.0f} s). You can ask once this is done.")
 
     def refresh(self, turns: list[dict] | None) -> tuple:
         """Status, opening card, examples, filters, Ask button, mode, timer: all from the
@@ -125,8 +131,10 @@ class Handlers:
         engine = self.loader.engine
         status = self.refresh_status()
         if engine is None:
-            return (status, gr.skip(), gr.skip(), gr.skip(), gr.Button(interactive=False),
-                    gr.skip(), gr.Timer(active=not self.loader.state.error))
+            state = self.loader.state
+            return (status, loading_html(state.done, state.total, bool(state.error)),
+                    gr.skip(), gr.skip(), gr.Button(interactive=False), gr.skip(),
+                    gr.Timer(active=not state.error))
         welcome, examples, sources = self._introduce(engine)
         return (status, _conversation(turns or [], welcome), gr.Dataset(samples=examples),
                 gr.CheckboxGroup(choices=sources), gr.Button(interactive=True),
@@ -296,7 +304,8 @@ def _layout(handlers: Handlers) -> _Page:
     with gr.Row(equal_height=False):
         with gr.Column(scale=3, min_width=320):
             with gr.Column(elem_id="qa-chat"):
-                chat = gr.HTML("", elem_id="qa-history", js_on_load=None)
+                chat = gr.HTML("" if ready else loading_html(0, 0), elem_id="qa-history",
+                               js_on_load=None)
                 live = gr.HTML("", elem_id="qa-live", js_on_load=None)
             with gr.Row(equal_height=False, elem_id="qa-ask-row"):
                 box = gr.Textbox(label="Your question", placeholder="Type a question, then "

@@ -42,6 +42,7 @@ APP_CSS = """
   background: var(--qa-card); padding: .7rem .9rem; margin: 0 0 .7rem; }
 .qa-card h2, .qa-turn h2 { font-size: 1rem; margin: 0 0 .35rem; }
 .qa-card ul { margin: .2rem 0 0; padding-left: 1.1rem; }
+.qa-card progress { width: 100%; height: .9rem; accent-color: #1d4ed8; }
 .qa-card li, .qa-muted { color: var(--qa-muted); }
 .qa-card li b { color: var(--qa-text); font-weight: 600; }
 .qa-q { font-weight: 600; margin: 0 0 .4rem; }

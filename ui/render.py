@@ -23,6 +23,7 @@ __all__ = [
     "citation_html",
     "error_html",
     "esc",
+    "loading_html",
     "pending_html",
     "welcome_html",
 ]
@@ -62,6 +63,20 @@ def welcome_html(articles: Iterable[Article], total: int, limit: int = 6) -> str
             f"<h2>{count} loaded</h2><ul>{items}{more}</ul>"
             '<p class="qa-muted">Ask a question below or pick an example. Every answer cites '
             "its sources: select a number such as [1] to read the passage.</p></section></div>")
+
+
+def loading_html(done: int, total: int, failed: bool = False) -> str:
+    """The card shown while the index builds: a progress bar (of passages embedded, when
+    known), or why loading failed."""
+    if failed:
+        return ('<div class="qa-conv"><section class="qa-card"><h2>The articles could not be '
+                "loaded</h2><p>See the status line above and the terminal.</p></section></div>")
+    bar = (f'<progress max="{total}" value="{done}" aria-label="Passages embedded">'
+           f"{done} of {total}</progress>" if total else
+           '<progress aria-label="Indexing the articles"></progress>')
+    return ('<div class="qa-conv"><section class="qa-card" aria-busy="true"><h2>Indexing the '
+            f"articles</h2>{bar}<p class=\"qa-muted\">The chat takes questions as soon as "
+            "the index is ready.</p></section></div>")
 
 
 def _with_short(text: str, answer: Answer) -> str:

@@ -4,6 +4,7 @@ first index builds, the page shows its progress and questions wait for it."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ class EngineLoader:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._started = False
+        self._started_at = 0.0
         #: why loading failed (a `QAError`), or None.
         self.error: Exception | None = None
 
@@ -58,6 +60,7 @@ class EngineLoader:
         with self._lock:
             if not self._started:
                 self._started = True
+                self._started_at = time.monotonic()
                 threading.Thread(target=self._run, name="qa-load", daemon=True).start()
         return self
 
@@ -90,6 +93,11 @@ class EngineLoader:
     @property
     def state(self) -> LoadState:
         return self._state
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since loading started (0 before)."""
+        return time.monotonic() - self._started_at if self._started_at else 0.0
 
     def wait(self, timeout: float | None = None) -> QA | None:
         """The engine once loaded (or None after `timeout` seconds or a failure)."""
