@@ -25,7 +25,8 @@ _model = click.option("--model", default=None, help="sentence-transformers model
                       "all-MiniLM-L6-v2].")
 _store = click.option("--store", default=None, metavar="URL", help="Keep the index in this "
                       "PostgreSQL + pgvector database instead of a directory: "
-                      "postgresql://user@host:5432/db [env QA_STORE].")
+                      "postgresql://user@host:5432/db [env QA_STORE]. A password in it is "
+                      "visible in `ps`: prefer QA_STORE, PGPASSWORD or ~/.pgpass.")
 _llm = click.option("--llm", default=None, metavar="SPEC", help="Answer with a language model "
                     "(see README): openai:URL#MODEL, ollama:MODEL, gguf:PATH or smollm2.")
 
