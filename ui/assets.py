@@ -48,6 +48,7 @@ APP_CSS = """
 .qa-q { font-weight: 600; margin: 0 0 .4rem; }
 .qa-who { display: inline-block; min-width: 4.2rem; color: var(--qa-muted); font-weight: 500; }
 .qa-a p { margin: .3rem 0; }
+.qa-answer { white-space: pre-line; }  /* an overview's lines, a generated answer's paragraphs */
 .qa-overview, .qa-note { color: var(--qa-muted); font-style: italic; }
 .qa-conv button.qa-chip { background: var(--qa-chip-bg); color: var(--qa-chip-text);
   border: 0; border-radius: .4rem; padding: 0 .35em; margin: 0 .1em; font: inherit;
