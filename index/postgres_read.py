@@ -95,6 +95,12 @@ class PostgresStore:
         self._publishers: tuple[int, tuple[str, ...]] = (-1, ())
         with self._connection() as connection:
             meta = read_meta(connection, self.where)
+            version = connection.execute("SELECT extversion FROM pg_extension "
+                                         "WHERE extname = 'vector'").fetchone()
+        #: pgvector 0.8 keeps scanning the HNSW index until a filter has admitted enough
+        #: rows (iterative scans); 0.7 (halfvec's first version) may return fewer then.
+        self._scan_settings = {"hnsw.iterative_scan": "strict_order"} \
+            if version and _version(version[0]) >= (0, 8) else {}
         self.model, self.dimension = meta["model"], int(meta["dimension"])
         if model is not None and resolve_model(model)[0] != self.model:
             raise IndexMismatchError(
@@ -166,7 +172,7 @@ class PostgresStore:
         sql = _DENSE.format(join=join, admits=f"AND {_ADMITS}" if where is not None else "")
         rows = self._rows(sql, {"vector": HalfVector(vector), "limit": limit, **_filter(where)},
                           {"hnsw.ef_search": str(max(MIN_EF_SEARCH, limit)),
-                           "hnsw.iterative_scan": "strict_order"})
+                           **(self._scan_settings if where is not None else {})})
         return list(dict.fromkeys(row[0] for row in rows))[:n]
 
     def lexical_chunks(self, question: str, n: int,
@@ -220,6 +226,10 @@ class PostgresStore:
         rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY added_at, id "
                           "LIMIT %s", (n,))
         return [_article(row) for row in rows]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
 
 
 def _filter(where: ArticleFilter | None) -> dict[str, Any]:
