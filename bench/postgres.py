@@ -136,8 +136,8 @@ def probe(url: str, questions: list[dict], with_fts: bool = True) -> dict:
     from qa.index.embed import get_embedder
     from qa.index.postgres_read import PostgresStore
 
+    from qa.core.text import tokenize
     from qa.evaluate import first_gold_rank
-    from qa.lexical import tokenize
 
     store = PostgresStore(url)
     with psycopg.connect(url, autocommit=True) as connection:
