@@ -130,7 +130,7 @@ def ask_in_browser(pg, question: str) -> dict:
                          arg=before)
     full = time.perf_counter() - started
     turn = pg.locator("#qa-history .qa-turn").nth(before)
-    return {"turn": turn, "text": turn.locator(".qa-answer").inner_text(),
+    return {"turn": turn, "text": turn.locator(".qa-answer, .qa-flag").first.inner_text(),
             "labels": turn.locator("details.qa-cite > summary").all_inner_texts(),
             "first_token_s": first, "full_s": full}
 
@@ -263,6 +263,19 @@ def test_browser_copy_gives_plain_text_and_small_things(page) -> None:
     assert label.count() == 1
     assert page.locator("h1").inner_text() == "Article QA"
     assert "\\" not in (result["turn"].get_attribute("aria-label") or "")
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_filters_limit_the_sources(page) -> None:
+    page.locator("#qa-filters").get_by_text("Filter articles").click()
+    page.locator("#qa-sources").get_by_text("The Guardian - UK").click()
+    result = ask_in_browser(page, "Who is Steve Witkoff?")
+    labels = result["labels"]
+    assert labels and all("The Guardian" in label for label in labels), labels
+    page.fill("#qa-since textarea, #qa-since input", "last week")
+    result = ask_in_browser(page, "Who is Steve Witkoff?")
+    assert "YYYY-MM-DD" in result["turn"].inner_text()  # a bad date says how to write it
 
 
 @pytest.mark.browser
