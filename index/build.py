@@ -182,6 +182,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             return report
 
         articles = list(kept.values())
+        # export first, while the process holds only the model: its peak (+280 MB) then
+        # does not land on top of the embedded corpus (bench/results/BUILD_MEMORY.md)
+        _export_query_model(settings, model, report)
         chunks, sentences = _assemble(articles, old if reusable else None, model, settings,
                                       report, progress)
         manifest = {
@@ -196,7 +199,6 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         }
         write_generation(settings.index_dir, manifest, articles, chunks, sentences,
                          settings.hnsw_threshold)
-        _export_query_model(settings, model, report)
     report.written = True
     report.articles_total, report.chunks_total = len(articles), len(chunks)
     report.seconds = time.perf_counter() - started

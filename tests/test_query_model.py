@@ -67,3 +67,27 @@ def test_without_a_query_model_questions_use_sentence_transformers_until_the_nex
     qa.reload()
     assert isinstance(qa._retriever.embedder, OnnxEmbedder)
     assert "Moskalik" in qa.answer(QUESTIONS[0]).text
+
+
+def test_chunk_and_sentence_vectors_do_not_depend_on_the_batch() -> None:
+    from qa.index.embed import get_embedder
+
+    sentences = ["Maxim Moskalik was killed by a car bomb in Balashikha.",
+                 "Steve Witkoff met Vladimir Putin in Moscow.", "Talks went on for hours."]
+    texts = [" ".join(sentences[:n]) for n in (3, 1, 2)] + ["No spans here.", sentences[2]]
+    spans = []
+    for text in texts:
+        found = [(text.find(s), text.find(s) + len(s)) for s in sentences if s in text]
+        spans.append(sorted(found))
+    embedder = get_embedder()
+    together, together_spans = embedder.embed_with_spans(texts, spans, batch_size=2)
+    alone = [embedder.embed_with_spans([t], [s], batch_size=1) for t, s in zip(texts, spans)]
+    assert together.shape == (5, 384) and together_spans.shape == (7, 384)
+    assert np.allclose(together, np.concatenate([v for v, _ in alone]), atol=1e-5)
+    assert np.allclose(together_spans, np.concatenate([s for _, s in alone]), atol=1e-5)
+    assert np.allclose(together, embedder.embed(texts), atol=1e-5)
+    # a sentence's vector is its own tokens' mean, in whatever chunk it sits
+    moskalik = [row for row, (t, s) in enumerate((t, s) for t, ss in zip(texts, spans)
+                                                 for s in ss) if t[s[0]:s[1]] == sentences[0]]
+    similarity = together_spans[moskalik] @ together_spans[moskalik].T
+    assert len(moskalik) == 3 and similarity.min() > 0.8, similarity  # 0.87 measured
