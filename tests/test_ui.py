@@ -245,6 +245,11 @@ def test_browser_citations_open_in_the_conversation(page, tmp_path: Path) -> Non
 @needs_chromium
 def test_browser_copy_gives_plain_text_and_small_things(page) -> None:
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    example = page.locator("#qa-examples button").first
+    question = example.inner_text().strip()
+    example.click()  # an example question is asked at once
+    page.wait_for_selector("#qa-history .qa-turn")
+    assert question in page.locator("#qa-history .qa-q").first.inner_text()
     page.click("#qa-ask")  # an empty question says so
     page.wait_for_selector("#qa-live [role=alert]")
     assert "Type a question first" in page.inner_text("#qa-live")

@@ -115,8 +115,8 @@ class Handlers:
             sources = _sources(engine)
             names = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more"
                                               if len(sources) > 3 else "")
-            return (f"Ready: {stats['articles']} articles"
-                    f"{' from ' + esc(names) if names else ''}, {stats['chunks']} passages.")
+            return (f"Ready: {stats['articles']:,} articles"
+                    f"{' from ' + esc(names) if names else ''}, {stats['chunks']:,} passages.")
         if state.error:
             return f"The articles could not be loaded: {esc(state.error)}"
         count = f", {state.done} of {state.total}" if state.total else "…"
