@@ -19,6 +19,11 @@ MAX_WORDS = 50
 #: the best one's (NewsQA dev, first 600 questions, run 1: answer accuracy 39.2% with the
 #: best sentence alone, 43.8% with a gap of 4, 44.0% always).
 RUNNER_UP_GAP = 4.0
+#: spans are ranked by margin + RANK_PRIOR / (the passage's retrieval rank): retrieval knows
+#: which passages are on topic, the reader what answers. NewsQA dev, all 2,049 questions:
+#: answer accuracy 40.7 -> 41.8%, citation accuracy 59.6 -> 62.0% (better on both halves;
+#: 3 is no better).
+RANK_PRIOR = 2.0
 _WORD_SPAN = re.compile(r"\S+")
 
 
@@ -33,9 +38,10 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -
 
 
 def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> list[SpanGuess]:
-    """The reader's best span in each passage, best first."""
+    """The reader's best span in each passage, best first (see `RANK_PRIOR`)."""
     guesses = reader.read(question, [p.chunk.text for p in passages])
-    return sorted(guesses, key=lambda g: g.margin, reverse=True)
+    return sorted(guesses, key=lambda g: g.margin + RANK_PRIOR / passages[g.passage].rank,
+                  reverse=True)
 
 
 def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[SpanGuess],
