@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
 from qa.answering.followup import cap_question, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
@@ -217,6 +218,8 @@ class QA:
             except LLMError as exc:
                 notes.append(f"The language model failed ({exc}); showing the extractive "
                              "answer instead.")
+        if made is None and is_broad(standalone):
+            made = digest_answer(standalone, passages, retriever.embedder.embed)
         if made is None:
             made = extract_answer(standalone, passages, self._reader)
         done = time.perf_counter()

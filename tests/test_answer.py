@@ -58,6 +58,32 @@ def test_unanswerable_questions_abstain_and_show_related(seed_qa, question: str)
         r.article.text[r.start:r.end] == r.quote for r in answer.related)
 
 
+def test_abstention_shows_each_related_passage_as_one_sentence(seed_qa) -> None:
+    answer = seed_qa.answer("What is the capital of Peru?")
+    assert answer.abstained and answer.text == "The articles don't say."
+    for related in answer.related:
+        assert related.article.text[related.start:related.end] == related.quote
+        assert 0 < len(related.quote.split()) <= 60 and related.quote.count(". ") <= 1
+
+
+@pytest.mark.parametrize("question", ["What happened in Russia?", "Summarise the articles",
+                                      "How do the Guardian and the Independent differ in "
+                                      "describing the car bomb?"])
+def test_broad_questions_get_a_digest_citing_both_articles(seed_qa, question: str) -> None:
+    answer = seed_qa.answer(question)
+    assert answer.mode == "digest" and not answer.abstained
+    assert answer.text.startswith("Overview from 2 articles:")
+    assert {c.article.name for c in answer.citations} == {GUARDIAN, INDEPENDENT}
+    for c in answer.citations:
+        assert c.article.text[c.start:c.end] == c.quote and f"{c.quote} [{c.n}]" in answer.text
+
+
+def test_a_summary_quotes_each_articles_lead(seed_qa) -> None:
+    answer = seed_qa.answer("Summarise the articles")
+    assert all(c.start == c.article.text.index(c.quote) < 200 for c in answer.citations)
+    assert any("Witkoff has met Vladimir Putin" in c.quote for c in answer.citations)
+
+
 def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
     first = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
     follow = seed_qa.answer("How old was he?", history=[

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 
 from qa.core.records import ABSTAIN_TEXT, Answer, Citation, Passage
+from qa.core.text import content_words
 
 __all__ = ["abstain", "is_abstention", "related_passages"]
 
@@ -23,17 +24,25 @@ _ABSTAIN_PATTERNS = re.compile(
 )
 
 
-def related_passages(passages: Sequence[Passage], n: int = 3) -> list[Citation]:
-    """The first `n` passages as citations to show beside an abstention (not claims)."""
-    return [Citation(i, p.article, p.chunk.text, p.chunk.start, p.chunk.end, p.score)
-            for i, p in enumerate(passages[:n], 1)]
+def related_passages(question: str, passages: Sequence[Passage], n: int = 3) -> list[Citation]:
+    """The first `n` passages, each as its sentence sharing most words with `question`, to
+    show beside an abstention (not claims)."""
+    asked = content_words(question)
+    related = []
+    for i, passage in enumerate(passages[:n], 1):
+        text = passage.article.text
+        spans = passage.chunk.sentences or [(passage.chunk.start, passage.chunk.end)]
+        start, end = max(spans, key=lambda span: len(asked & content_words(text[span[0]:span[1]])))
+        related.append(Citation(i, passage.article, text[start:end], start, end, passage.score))
+    return related
 
 
 def abstain(question: str, passages: Sequence[Passage], *, mode: str = "extractive",
             confidence: float = 0.0, notes: Sequence[str] = ()) -> Answer:
     """The abstention for `question`, offering the first retrieved passages as related."""
     return Answer(question=question, text=ABSTAIN_TEXT, abstained=True, mode=mode,
-                  related=related_passages(passages), confidence=confidence, notes=list(notes))
+                  related=related_passages(question, passages), confidence=confidence,
+                  notes=list(notes))
 
 
 def is_abstention(text: str) -> bool:

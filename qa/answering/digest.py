@@ -1,0 +1,123 @@
+"""Broad questions get a digest instead of an abstention.
+
+"What happened in Russia?", "Summarise the articles" or "How do the Guardian and the
+Independent differ on the car bomb?" ask for no single fact: a reader that looks for one
+answer span finds none and would say "The articles don't say." while on-topic passages sit
+right there. A digest answers them with the sentence closest to the question from each
+relevant article, quoted exactly and cited, and says that it is an overview."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from qa.core.records import Answer, Article, Citation, Passage
+from qa.core.text import content_words, escape_markdown, split_sentences, tokenize
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["DIGEST_MODE", "digest_answer", "is_broad"]
+
+DIGEST_MODE = "digest"
+#: articles summarised at most, and sentences quoted from each.
+MAX_ARTICLES = 3
+SENTENCES_PER_ARTICLE = 1
+#: an article is on topic when its closest sentence has at least this cosine to the question
+#: (all-MiniLM-L6-v2; seed questions on topic score 0.35-0.7, off-topic ones below 0.2).
+MIN_SIMILARITY = 0.25
+#: words that name no topic: "summarise the articles", "what's the news".
+_GENERIC = frozenset({"article", "articles", "news", "story", "stories", "report", "reports",
+                      "paper", "papers", "source", "sources", "uk", "us", "latest", "today"})
+
+_BROAD = re.compile(
+    r"^\s*(?:so\s+|and\s+|ok(?:ay)?,?\s+)?(?:"
+    r"what(?:'s|\s+is|\s+has)?\s+(?:happened|happening|going\s+on|new|the\s+(?:news|story|"
+    r"latest|gist))\b(?!\s+to\b)|"
+    r"(?:please\s+)?(?:summari[sz]e|sum\s+up|recap|brief\s+me|give\s+(?:me\s+)?(?:an?\s+)?"
+    r"(?:overview|summary|rundown|recap))|"
+    r"(?:an?\s+)?(?:overview|summary)\b|"
+    r"tell\s+me\s+(?:about|what)|"
+    r"what\s+do\s+(?:the\s+)?(?:articles?|reports?|sources?|papers?)\s+say|"
+    r"compare|contrast|"
+    r"how\s+do(?:es)?\s+.+\s+(?:differ|compare|contrast)|"
+    r"what(?:'s|\s+(?:is|are))\s+the\s+differences?\b"
+    r")", re.IGNORECASE)
+
+
+def is_broad(question: str) -> bool:
+    """Whether `question` asks for an overview or a comparison rather than one fact ("what
+    happened to X?" asks for one fact: X's fate)."""
+    return bool(_BROAD.search(question))
+
+
+def digest_answer(question: str, passages: Sequence[Passage],
+                  embed: Callable[[list[str]], np.ndarray]) -> Answer | None:
+    """An overview of `passages` for a broad `question`: per article (in retrieval order, at
+    most `MAX_ARTICLES`), its sentence closest to the question's topic, cited; its lead
+    sentence when the question names no topic ("Summarise the articles"). An article named
+    in the question (by publisher) is always included. None when no article is on topic.
+    `embed` turns texts into unit vectors (the retriever's query model)."""
+    articles: dict[str, list[tuple[Article, int, int]]] = {}
+    for passage in passages:
+        sentences = articles.setdefault(passage.article.id, [])
+        sentences += [(passage.article, start, end) for start, end in passage.chunk.sentences]
+    topic = _topic(question)
+    picked = _leads(articles) if not content_words(topic) - _GENERIC else \
+        _closest(topic, question, articles, embed)
+    if not picked:
+        return None
+    citations = [Citation(n, article, article.text[s:e], s, e, round(score, 4))
+                 for n, (article, s, e, score) in enumerate(picked, 1)]
+    count = len(citations)
+    lines = [f"Overview from {count} article{'s' if count > 1 else ''}:"]
+    lines += [f"- {_label(c)}: {c.quote} [{c.n}]" for c in citations]
+    return Answer(question=question, text="\n".join(lines), citations=citations,
+                  mode=DIGEST_MODE)
+
+
+def _topic(question: str) -> str:
+    """`question` without its broad phrasing: "what happened in Russia?" -> "in Russia?"."""
+    return _BROAD.sub("", question, count=1)
+
+
+def _leads(articles: dict[str, list[tuple[Article, int, int]]]
+           ) -> list[tuple[Article, int, int, float]]:
+    """The first sentence of each of the first `MAX_ARTICLES` articles."""
+    picked = []
+    for sentences in list(articles.values())[:MAX_ARTICLES]:
+        article = sentences[0][0]
+        spans = split_sentences(article.text)
+        if spans:
+            picked.append((article, *spans[0], 1.0))
+    return picked
+
+
+def _closest(topic: str, question: str, articles: dict[str, list[tuple[Article, int, int]]],
+             embed: Callable[[list[str]], np.ndarray]) -> list[tuple[Article, int, int, float]]:
+    """Per article, its retrieved sentence closest to `topic`, if on topic or named."""
+    import numpy as np
+
+    candidates = [c for sentences in articles.values() for c in sentences]
+    if not candidates:
+        return []
+    similarity = embed([a.text[s:e] for a, s, e in candidates]) @ embed([topic])[0]
+    asked = set(tokenize(question))
+    picked = []
+    at = 0
+    for sentences in articles.values():
+        scores = similarity[at:at + len(sentences)]
+        at += len(sentences)
+        best = int(np.argmax(scores))
+        named = bool(asked & (set(tokenize(sentences[0][0].source)) - _GENERIC))
+        if scores[best] >= MIN_SIMILARITY or named:
+            picked.append((*sentences[best], float(scores[best])))
+    named_first = sorted(picked, key=lambda p: not (asked & set(tokenize(p[0].source))))
+    return named_first[:MAX_ARTICLES]
+
+
+def _label(citation: Citation) -> str:
+    """Who says it: the publisher, else the headline."""
+    article = citation.article
+    return escape_markdown(article.source or article.title or article.name)
