@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from qa.core.records import Answer, Article, Citation, Passage
-from qa.core.text import content_words, escape_markdown, split_sentences, tokenize
+from qa.core.text import content_words, split_sentences, tokenize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -120,4 +120,4 @@ def _closest(topic: str, question: str, articles: dict[str, list[tuple[Article, 
 def _label(citation: Citation) -> str:
     """Who says it: the publisher, else the headline."""
     article = citation.article
-    return escape_markdown(article.source or article.title or article.name)
+    return article.source or article.title or article.name

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 from qa.answering.abstention import abstain
 from qa.core.records import Answer, Citation, Passage, ShortAnswer
-from qa.core.text import escape_markdown
 from qa.reader.model import Reader, SpanGuess
 
 __all__ = ["MAX_WORDS", "compose_answer", "extract_answer", "read_spans"]
@@ -73,7 +72,7 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
     short = ShortAnswer(passage.article.text[start:end], start, end, citation=1)
     lead = "…" if quotes[0][0] > _sentence_of(passage, start)[0] else ""
     tail = "…" if quotes[0][1] < _sentence_of(passage, end - 1)[1] else ""
-    body = f"**{escape_markdown(short.text)}** — {lead}{citations[0].quote}{tail} [1]"
+    body = f"**{short.text}** — {lead}{citations[0].quote}{tail} [1]"
     body += "".join(f" {c.quote} [{c.n}]" for c in citations[1:])
     return Answer(question=question, text=body, citations=citations, short=short,
                   confidence=round(confidence, 4))

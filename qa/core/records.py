@@ -193,7 +193,8 @@ class ShortAnswer:
 
 @dataclass
 class Answer:
-    """An answer: `text` carries [n] markers that refer to `citations[n-1]`."""
+    """An answer: plain text whose [n] markers refer to `citations[n-1]`; an extractive
+    answer leads with its short answer in `**…**`."""
 
     question: str
     text: str

@@ -19,7 +19,6 @@ __all__ = [
     "NAME_PHRASE",
     "STOPWORDS",
     "content_words",
-    "escape_markdown",
     "fold",
     "marker_numbers",
     "one_line",
@@ -157,8 +156,3 @@ def marker_numbers(body: str) -> list[int]:
 def strip_markers(text: str) -> str:
     """`text` without its citation markers (and the spaces before them)."""
     return _MARKER_WITH_SPACE.sub("", text)
-
-
-def escape_markdown(text: str) -> str:
-    """`text` safe inside Markdown (bold, list items): its markup characters escaped."""
-    return re.sub(r"([\\*_`\[\]])", r"\\\1", text)
