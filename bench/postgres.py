@@ -340,7 +340,9 @@ def report(log: dict, out: Path) -> None:
         f"{'the first ' + str(log['limit']) if log['limit'] else 'all'} of NewsQA dev.",
         "",
         "Command: `python -m bench.postgres" + (f" --limit {log['limit']}" if log["limit"]
-                                               else "") + "`",
+                                               else "")
+        + (f" --probe-questions {probe_log['questions']}" if probe_log["questions"] != 500
+           else "") + "`",
         "",
         "## Quality, latency, memory (`qa eval --json` against each store)",
         "",
@@ -399,6 +401,12 @@ def report(log: dict, out: Path) -> None:
         f"Dense side: HNSW (m 16, ef_construction 64, ef_search 160) finds "
         f"{probe_log['hnsw_recall_at_40'] * 100:.1f}% of the exact top-40 sentences; query "
         f"p50 {hnsw['p50_ms']:.1f} ms, p95 {hnsw['p95_ms']:.1f} ms.",
+        "",
+        "The machine was shared with other work while this ran (load average 9-19 on 2 "
+        "cores): wall times and latencies are inflated and noisy, CPU seconds and the "
+        "quality figures are not. Not measured here: 16 concurrent clients against 2 "
+        "`qa serve --store` replicas (`bench/serve_load.py` starts directory-store servers "
+        "only).",
         "",
     ]
     (out / "POSTGRES.md").write_text("\n".join(lines))
