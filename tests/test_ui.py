@@ -272,6 +272,17 @@ def test_browser_copy_gives_plain_text_and_small_things(page) -> None:
 
 @pytest.mark.browser
 @needs_chromium
+def test_browser_broad_question_gets_a_digest_citing_both_articles(page) -> None:
+    result = ask_in_browser(page, "How do the Guardian and the Independent differ in "
+                                  "describing the car bomb?")
+    assert result["text"].startswith("Overview from 2 articles"), result["text"]
+    labels = " ".join(result["labels"])
+    assert "Guardian" in labels and "Independent" in labels, labels
+    assert open_citation(result["turn"], 2)["mark"] in result["text"]
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_browser_filters_limit_the_sources(page) -> None:
     page.locator("#qa-filters").get_by_text("Filter articles").click()
     page.locator("#qa-sources").get_by_text("The Guardian - UK").click()
