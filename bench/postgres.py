@@ -132,7 +132,8 @@ def probe(url: str, questions: list[dict], with_fts: bool = True) -> dict:
     """Lexical (BM25 postings against full-text search, unless `with_fts` is False) and
     dense (HNSW against exact) figures measured in the database at `url`."""
     import psycopg
-    from pgvector.psycopg import HalfVector, register_vector
+    from pgvector import HalfVector
+    from pgvector.psycopg import register_vector
     from qa.index.embed import get_embedder
     from qa.index.postgres_read import PostgresStore
 

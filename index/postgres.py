@@ -239,7 +239,7 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
     """Write one article with its chunks, sentence vectors and postings in one transaction;
     an older version from the same path is replaced in it. False when the article (same
     content hash) is already stored: nothing is written then."""
-    from pgvector.psycopg import HalfVector
+    from pgvector import HalfVector
 
     chunk_terms = [Counter(tokenize(f"{article.title}\n{c.text}")) for c in chunks]
     article_terms = Counter(tokenize(f"{article.title}\n{article.text}"))

@@ -164,7 +164,7 @@ class PostgresStore:
         """Chunks by their best sentence among the HNSW index's top `SENTENCES_PER_CHUNK * n`
         sentences (under a filter, an iterative index scan keeps looking until enough
         admitted sentences are found)."""
-        from pgvector.psycopg import HalfVector
+        from pgvector import HalfVector
 
         limit = n * SENTENCES_PER_CHUNK
         join = "JOIN chunks c ON c.id = s.chunk_id JOIN articles a ON a.id = c.article_id" \
