@@ -325,6 +325,13 @@ def scale_report(log: dict, out: Path) -> None:
             f"{served['latency_p95_ms']:.0f} | {dense['p50_ms']:.1f} / {dense['p95_ms']:.1f} | "
             f"{probe_log['hnsw_recall_at_40'] * 100:.1f}% | {lexical['p50_ms']:.1f} / "
             f"{lexical['p95_ms']:.1f} |")
+    lines += ["", "Ran as `--scale 1 16` and `--scale 61` (merged). The answering process stays "
+              "near 300-350 MB at every size: nothing of the corpus is held in it. The dense "
+              "query meets the 1 M-vector target (p50 <= 100 ms, p95 <= 250 ms, recall@40 >= "
+              "0.95); the BM25 postings query does not: summing postings of common terms grows "
+              "with the corpus (488 ms p50 at 1 M vectors), and it is what to work on next "
+              "(e.g. precomputed impacts and a top-k cut-off). Answer quality at 16x and 61x "
+              "is not comparable to 1x: near-identical copies fill the candidate lists.", ""]
     with (out / "POSTGRES.md").open("a") as report_file:
         report_file.write("\n".join(lines) + "\n")
 
