@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from qa.core.text import content_words, shorten, split_sentences
+from qa.core.text import shorten
 
 if TYPE_CHECKING:
     from qa.core.records import Answer, Article, Citation
@@ -110,25 +110,13 @@ def _mark(text: str, start: int, end: int, strong: tuple[int, int] | None = None
     return f"<mark>{inner}</mark>"
 
 
-def closest_sentence(citation: Citation, question: str) -> tuple[int, int]:
-    """Article offsets of the sentence of `citation`'s quote that shares the most words
-    with `question` (what a related passage highlights, not the whole passage)."""
-    words = content_words(question)
-    quote = citation.quote
-    spans = split_sentences(quote) or [(0, len(quote))]
-    a, b = max(spans, key=lambda span: len(words & content_words(quote[span[0]:span[1]])))
-    return citation.start + a, citation.start + b
-
-
 def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
-                  opened: bool = False, strong: tuple[int, int] | None = None,
-                  span: tuple[int, int] | None = None) -> str:
+                  opened: bool = False, strong: tuple[int, int] | None = None) -> str:
     """One source of an answer: a summary line with its own quote; opened, the passage in
-    context with the quote (or only `span` of it) highlighted, then "Show the whole
-    article"."""
+    context with the quote highlighted, then "Show the whole article"."""
     article = citation.article
     text = article.text
-    start, end = span or (citation.start, citation.end)
+    start, end = citation.start, citation.end
     lo = max(0, start - CONTEXT_CHARS)
     hi = min(len(text), end + CONTEXT_CHARS)
     context = (("…" if lo else "") + esc(text[lo:start]) + _mark(text, start, end, strong)
@@ -198,9 +186,7 @@ def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) 
         parts.append(f'<p class="qa-sources-head">Sources</p><ol class="qa-sources">{items}</ol>')
     if answer.related:
         items = "".join(
-            "<li>" + citation_html(c, turn, related=True,
-                                   span=closest_sentence(c, answer.standalone_question
-                                                         or answer.question)) + "</li>"
+            "<li>" + citation_html(c, turn, related=True) + "</li>"
             for c in answer.related)
         parts.append('<p class="qa-sources-head">Related passages (not evidence)</p>'
                      f'<ol class="qa-sources">{items}</ol>')

@@ -102,19 +102,22 @@ def _closest(topic: str, question: str, articles: dict[str, list[tuple[Article, 
     candidates = [c for sentences in articles.values() for c in sentences]
     if not candidates:
         return []
-    similarity = embed([a.text[s:e] for a, s, e in candidates]) @ embed([topic])[0]
+    vectors = embed([topic] + [a.text[s:e] for a, s, e in candidates])
+    similarity = vectors[1:] @ vectors[0]
     asked = set(tokenize(question))
-    picked = []
+    named: list[tuple[Article, int, int, float]] = []
+    on_topic: list[tuple[Article, int, int, float]] = []
     at = 0
     for sentences in articles.values():
         scores = similarity[at:at + len(sentences)]
         at += len(sentences)
         best = int(np.argmax(scores))
-        named = bool(asked & (set(tokenize(sentences[0][0].source)) - _GENERIC))
-        if scores[best] >= MIN_SIMILARITY or named:
-            picked.append((*sentences[best], float(scores[best])))
-    named_first = sorted(picked, key=lambda p: not (asked & set(tokenize(p[0].source))))
-    return named_first[:MAX_ARTICLES]
+        pick = (*sentences[best], float(scores[best]))
+        if asked & (set(tokenize(sentences[0][0].source)) - _GENERIC):
+            named.append(pick)
+        elif scores[best] >= MIN_SIMILARITY:
+            on_topic.append(pick)
+    return (named + on_topic)[:MAX_ARTICLES]
 
 
 def _label(citation: Citation) -> str:
