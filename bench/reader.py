@@ -72,8 +72,7 @@ def main() -> None:
         results["latency"] = _latency(_engine(args.work / "all", articles), questions[:200])
         results["latency_load"] = _load_average()
         print("latency", results["latency"], flush=True)
-        (out / "reader.json").write_text(json.dumps(results, indent=2) + "\n")
-        (out / "READER.md").write_text(_report(results))
+        _write(results, out)
         return
     results: dict = {"machine": machine(), "questions": len(questions)}
     full = _engine(args.work / "all", articles)
@@ -98,7 +97,11 @@ def main() -> None:
     results["latency"] = _latency(full, questions[:200])
     results["latency_load"] = _load_average()
     print("latency", results["latency"], flush=True)
+    _write(results, out)
 
+
+def _write(results: dict, out: Path) -> None:
+    """`reader.json` and the `READER.md` table drawn from it."""
     (out / "reader.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "READER.md").write_text(_report(results))
 
