@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -121,9 +122,24 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
     return sorted(found)
 
 
+#: byte-order marks of the wider Unicode encodings (UTF-32 first: its LE mark starts like
+#: UTF-16's); "Unicode" text saved by Windows Notepad is UTF-16 LE with a mark.
+_UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+                 (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
 def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
     """Bytes to text: UTF-8, else Western (cp1252, or latin-1 where cp1252 has no character)
-    unless detection is clearly more plausible. Raises `UnusableFileError` for binary."""
+    unless detection is clearly more plausible; UTF-16 and UTF-32 by their byte-order mark.
+    Raises `UnusableFileError` for binary."""
+    for mark, encoding in _UNICODE_BOMS:
+        if data.startswith(mark):
+            try:
+                return data[len(mark):].decode(encoding), Notice(path, "decoded",
+                                                                 f"read as {encoding}")
+            except UnicodeDecodeError:
+                raise UnusableFileError(path, "refused",
+                                        f"starts like {encoding} but is not") from None
     if data.startswith(_BINARY_MAGIC) or b"\x00" in data[:8192]:
         raise UnusableFileError(path, "refused", "binary file, not text")
     try:

@@ -3,13 +3,16 @@ nested JSON, Latin-1 text. Each is handled on its own; the rest is indexed and n
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from pathlib import Path
 
+import pytest
 from qa.index import open_index
 from qa.index.load import decode
 
+from qa.core.errors import UnusableFileError
 from tests.faults import assert_old_data_answers, run_cli
 
 
@@ -123,3 +126,16 @@ def test_other_encodings_are_still_detected() -> None:
         decoded, notice = decode(text.encode(encoding), "x.txt")
         assert decoded == text, encoding
         assert notice is not None and "not UTF-8; read as" in notice.message
+
+
+def test_utf16_and_utf32_with_a_byte_order_mark_are_text(tmp_path: Path) -> None:
+    text = "Muñoz said the naïve plan “failed” — twice."
+    for encoding in ("utf-16", "utf-16-be", "utf-32"):
+        data = text.encode(encoding)
+        if encoding == "utf-16-be":
+            data = codecs.BOM_UTF16_BE + data
+        decoded, notice = decode(data, "x.txt")
+        assert decoded == text, encoding
+        assert notice is not None and "read as utf-" in notice.message
+    with pytest.raises(UnusableFileError, match="starts like utf-16-le"):
+        decode(codecs.BOM_UTF16_LE + b"\x00\xd8", "x.txt")  # a lone surrogate
