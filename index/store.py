@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.index.generations import (
+    POINTER,
     GenerationDamaged,
     file_records,
     fsync_dir,
@@ -319,11 +320,18 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
 
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's writer lock; a second writer waits until the first is done."""
+    """Hold the index's writer lock; a second writer waits until the first is done. Raises
+    `IndexDamagedError` before any work when the pointer cannot be replaced."""
     index_dir.mkdir(parents=True, exist_ok=True)
     with (index_dir / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
+            pointer = index_dir / POINTER
+            if pointer.is_dir() and not pointer.is_symlink():
+                raise IndexDamagedError(
+                    f"{pointer} is a folder, not the one-line file naming the current "
+                    f"generation, so no build can switch to a new one. Move it out of the "
+                    f"index; the generations beside it are untouched.")
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -87,6 +87,20 @@ def test_garbage_current_falls_back_and_the_next_index_keeps_every_article(
     assert_old_data_answers(damaged_copy, 4)
 
 
+def test_current_as_a_folder_stops_a_build_before_it_writes(damaged_copy: Path,
+                                                            tmp_path: Path) -> None:
+    before = sorted(p.name for p in damaged_copy.iterdir())
+    (damaged_copy / "CURRENT").unlink()
+    (damaged_copy / "CURRENT").mkdir()
+    indexed = run_cli("index", _one_article(tmp_path), "--index-dir", damaged_copy)
+    assert indexed.exit_code == 1 and isinstance(indexed.exception, IndexDamagedError)
+    assert "CURRENT is a folder" in str(indexed.exception)
+    assert sorted(p.name for p in damaged_copy.iterdir()) == before  # no orphan generation
+    (damaged_copy / "CURRENT").rmdir()
+    with pytest.warns(IndexFallbackWarning, match="CURRENT is missing"):
+        assert len(open_index(damaged_copy).articles) == 3
+
+
 def test_current_is_never_followed_out_of_the_index_directory(damaged_copy: Path,
                                                               tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
