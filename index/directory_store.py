@@ -103,9 +103,9 @@ class DirectoryStore:
         return [self.index.articles[i] for i in ids]
 
     def sources(self, names: Collection[str]) -> frozenset[str]:
-        wanted = set(names)
+        wanted = {n.lower() for n in names}
         return frozenset(name for a in self.index.articles.values()
-                         for name in (a.source, a.name) if name in wanted)
+                         for name in (a.source, a.name) if name and name.lower() in wanted)
 
     def sample_articles(self, n: int) -> list[Article]:
         return list(self.index.articles.values())[:n]

@@ -217,9 +217,10 @@ class PostgresStore:
         return [found[i] for i in ids]
 
     def sources(self, names: Collection[str]) -> frozenset[str]:
-        names = list(names)
-        rows = self._rows("SELECT source FROM articles WHERE source = ANY(%(n)s) UNION "
-                          "SELECT name FROM articles WHERE name = ANY(%(n)s)", {"n": names})
+        wanted = [n.lower() for n in names]
+        rows = self._rows("SELECT source FROM articles WHERE lower(source) = ANY(%(n)s) UNION "
+                          "SELECT name FROM articles WHERE lower(name) = ANY(%(n)s)",
+                          {"n": wanted})
         return frozenset(row[0] for row in rows)
 
     def sample_articles(self, n: int) -> list[Article]:

@@ -65,11 +65,14 @@ def check_mode(mode: object, llm_available: bool) -> bool:
 def article_filter(sources: object, since: object, until: object,
                    store: ArticleStore) -> ArticleFilter | None:
     """The articles an answer may cite. `sources`: a publisher or file name, or a list of
-    them, each naming an article of `store`; `since`/`until`: dates (YYYY-MM-DD)."""
+    them, each naming an article of `store` (in any case); `since`/`until`: dates
+    (YYYY-MM-DD)."""
     names = _source_names(sources)
+    known: frozenset[str] = frozenset()
     if names:
         known = store.sources(names)
-        unknown = [n for n in names if n not in known]
+        spelled = {k.lower() for k in known}
+        unknown = [n for n in names if n.lower() not in spelled]
         if unknown:
             shown = ", ".join(store.stats().publishers[:10]) or "none"
             raise InputError(f"sources: no indexed article is from "
@@ -78,7 +81,7 @@ def article_filter(sources: object, since: object, until: object,
     first, last = _date(since, "since"), _date(until, "until")
     if first and last and first > last:
         raise InputError(f"since ({first}) is after until ({last}): no article can match.")
-    return ArticleFilter.of(names, first, last)
+    return ArticleFilter.of(known, first, last)
 
 
 def _source_names(sources: object) -> list[str]:

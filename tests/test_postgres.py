@@ -100,7 +100,7 @@ def test_filters_and_the_cli_read_the_store(seeded: str, seed_qa) -> None:
 
     database = QA(store=seeded)
     question = "Who was killed by a car bomb in Balashikha?"
-    for sources in (["The Guardian - UK"], ["000_5213ba787b876419.txt"]):
+    for sources in (["The Guardian - UK"], ["000_5213ba787b876419.txt"], ["THE GUARDIAN - uk"]):
         assert [p.chunk.id for p in database.retrieve(question, sources=sources)] == \
             [p.chunk.id for p in seed_qa.retrieve(question, sources=sources)]
     result = CliRunner().invoke(cli, ["ask", question, "--json"], env={"QA_STORE": seeded})

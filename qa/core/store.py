@@ -89,8 +89,9 @@ class ArticleStore(Protocol):
         ...
 
     def sources(self, names: Collection[str]) -> frozenset[str]:
-        """Those of `names` that are the publisher (`Article.source`) or the file name
-        (`Article.name`) of at least one stored article (checks a source filter)."""
+        """The publishers (`Article.source`) and file names (`Article.name`) of stored
+        articles that equal one of `names`, ignoring case, as stored (checks a source
+        filter and spells it as the articles do)."""
         ...
 
     def sample_articles(self, n: int) -> list[Article]:
