@@ -237,9 +237,12 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
 def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgServer
                                                      ) -> None:
     from qa import QA
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
 
     url = seeded.replace("postgres:@", "postgres:hunter2@")  # trust auth ignores it
     reader = QA(store=url)
+    chat = Handlers(EngineLoader.loaded(reader))
     question = "Who was killed by a car bomb in Balashikha?"
     assert "Moskalik" in reader.answer(question).text
     assert "hunter2" not in json.dumps(reader.stats) + repr(reader.settings)
@@ -248,8 +251,12 @@ def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgS
         with pytest.raises(StoreUnavailableError) as lost:
             reader.answer(question)
         assert "hunter2" not in str(lost.value) and "Cannot reach" in str(lost.value)
+        status = chat.status()  # the chat's status line says so instead of failing
+        assert "Cannot reach" in status and "resume when it is back" in status
+        assert "hunter2" not in status
     finally:
         pg_server.start()
+    assert chat.status().startswith("Ready: 2 articles")
     answer = reader.answer(question)
     assert "Moskalik" in answer.text
     assert "hunter2" not in json.dumps(answer.to_dict())

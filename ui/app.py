@@ -108,11 +108,17 @@ class Handlers:
     # -- page state ----------------------------------------------------------------------
 
     def status(self) -> str:
-        """The status line: the articles loaded, or how far indexing has come."""
+        """The status line: the articles loaded, how far indexing has come, or that the
+        store cannot be reached just now."""
+        from qa.core.errors import StoreUnavailableError
+
         engine, state = self.loader.engine, self.loader.state
         if engine is not None:
-            stats = engine.stats
-            sources = _sources(engine)
+            try:
+                stats = engine.stats
+                sources = _sources(engine)
+            except StoreUnavailableError as exc:
+                return f"{esc(str(exc))} Answers resume when it is back."
             names = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more"
                                               if len(sources) > 3 else "")
             return (f"Ready: {stats['articles']:,} articles"
@@ -125,8 +131,10 @@ class Handlers:
 
     def refresh(self, turns: list[dict] | None) -> tuple:
         """Status, opening card, examples, filters, Ask button, mode, timer: all from the
-        engine when it is ready (the timer then stops)."""
+        engine when it is ready and its store reachable (the timer then stops)."""
         import gradio as gr
+
+        from qa.core.errors import StoreUnavailableError
 
         engine = self.loader.engine
         status = self.refresh_status()
@@ -135,7 +143,11 @@ class Handlers:
             return (status, loading_html(state.done, state.total, bool(state.error)),
                     gr.skip(), gr.skip(), gr.Button(interactive=False), gr.skip(),
                     gr.Timer(active=not state.error))
-        welcome, examples, sources = self._introduce(engine)
+        try:
+            welcome, examples, sources = self._introduce(engine)
+        except StoreUnavailableError:  # the status says so; the timer tries again
+            return (status, gr.skip(), gr.skip(), gr.skip(), gr.Button(interactive=True),
+                    gr.skip(), gr.Timer(active=True))
         return (status, _conversation(turns or [], welcome), gr.Dataset(samples=examples),
                 gr.CheckboxGroup(choices=sources), gr.Button(interactive=True),
                 gr.Radio(visible=engine.llm_available), gr.Timer(active=False))
