@@ -43,6 +43,9 @@ class TrainConfig:
     layers: int = 6
     seed: int = 0
     threads: int = 2
+    #: run the forward pass in bfloat16 (autocast; the weights stay float32) when the CPU
+    #: has bf16 instructions (AMX, AVX512-BF16): 1.4x faster steps on this machine.
+    bf16: bool = True
     #: use only the first N paragraphs, and stop after N steps (tests, quick trials).
     limit_paragraphs: int | None = None
     max_steps: int | None = None
@@ -117,6 +120,8 @@ def train(config: TrainConfig, log=print) -> TrainReport:
 
     model = BertForQuestionAnswering.from_pretrained(model_path, num_hidden_layers=config.layers)
     model.train()
+    bf16 = config.bf16 and torch.cpu._is_avx512_bf16_supported()
+    log(f"bfloat16 autocast: {'on' if bf16 else 'off'}")
     batches = _batches(examples, config.batch_size, rng)
     total = config.max_steps or math.ceil(len(batches) * config.epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
@@ -136,8 +141,10 @@ def train(config: TrainConfig, log=print) -> TrainReport:
         batch = encode_pairs(tokenizer, [e.question for e in chunk],
                              [e.passage for e in chunk], config.max_length)
         starts, ends = _labels(batch, chunk)
-        output = model(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()},
-                       start_positions=torch.tensor(starts), end_positions=torch.tensor(ends))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            output = model(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()},
+                           start_positions=torch.tensor(starts),
+                           end_positions=torch.tensor(ends))
         output.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -173,6 +180,7 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from qa.reader.features import encode_pairs
+    from qa.reader.model import FORMAT
 
     class Logits(torch.nn.Module):
         def __init__(self) -> None:
@@ -213,7 +221,7 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
         report.int8_logit_cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
         shutil.move(str(staged), out / "reader.onnx")
     shutil.copy(model_path / "tokenizer.json", out / "tokenizer.json")
-    meta = {"format": 1, "max_length": config.max_length, "base_model": "all-MiniLM-L6-v2",
+    meta = {"format": FORMAT, "max_length": config.max_length, "base_model": "all-MiniLM-L6-v2",
             "layers": config.layers, "trained": date.today().isoformat(),
             "training": {k: v for k, v in asdict(report).items() if k != "losses"}}
     (out / "reader.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -232,6 +240,8 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
 @click.option("--layers", type=click.IntRange(1, 6), default=TrainConfig.layers,
               show_default=True)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--bf16/--no-bf16", default=TrainConfig.bf16, show_default=True,
+              help="bfloat16 autocast when the CPU supports it.")
 @click.option("--limit-paragraphs", type=int, default=None, help="Train on the first N only.")
 @click.option("--max-steps", type=int, default=None, help="Stop after N steps.")
 @click.option("--keep-float", type=click.Path(dir_okay=False, path_type=Path), default=None,
