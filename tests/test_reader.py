@@ -39,7 +39,9 @@ def test_the_shipped_reader_marks_the_answer_span() -> None:
     best = max(guesses, key=lambda g: g.margin)
     assert best.passage == 1
     assert passages[1][best.start:best.end] == "Yaroslav Moskalik"
-    assert reader.confidence(best.margin) > reader.confidence(guesses[0].margin)
+    assert reader.confidence(best.margin, 1.0) > reader.confidence(guesses[0].margin, 1.0)
+    # a passage that lacks the question's words makes the same span less likely right
+    assert reader.confidence(best.margin, 0.2) < reader.confidence(best.margin, 1.0)
 
 
 def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
@@ -107,3 +109,34 @@ def test_ask_json_carries_the_short_answer_and_confidence(seed_index: Path) -> N
     assert data["short"]["text"] == "Yuri Ushakov" and data["short"]["citation"] == 1
     quote = data["citations"][0]["quote"]
     assert data["short"]["text"] in quote and 0 < data["confidence"] <= 1
+
+
+def test_two_long_quotes_share_the_fifty_words_and_keep_their_spans() -> None:
+    from qa.answering.extractive import MAX_WORDS, compose_answer
+    from qa.core.records import Article, Chunk, Passage
+    from qa.core.text import split_sentences
+    from qa.reader.model import SpanGuess
+
+    filler = " ".join(f"word{i}" for i in range(30))
+    text = (f"The council met on Monday and after a long debate about {filler} the motion "
+            f"was carried by 31 votes to 12. Later the mayor said that {filler} the vote "
+            f"was a victory for the town's residents.")
+    article = Article(id="a", path="council.txt", title="Council", text=text)
+    sentences = tuple(split_sentences(text))
+    chunk = Chunk("c", "a", 0, len(text), text, sentences)
+    passages = [Passage(chunk, article, 1.0, 1)]
+    first = text.index("31 votes to 12")
+    second = text.index("a victory")
+    ranked = [SpanGuess(0, first, first + len("31 votes to 12"), 5.0),
+              SpanGuess(0, second, second + len("a victory"), 1.0)]
+    answer = compose_answer("What was the result of the vote?", passages, ranked, 0.9)
+    assert answer.short.text == "31 votes to 12"
+    assert [c.n for c in answer.citations] == [1, 2]
+    words = answer.text.replace("**", "").split()
+    assert len([w for w in words if not w.startswith("[")]) <= MAX_WORDS + 1  # + the dash
+    assert "31 votes to 12" in answer.citations[0].quote
+    assert "a victory" in answer.citations[1].quote
+    for citation in answer.citations:  # cut quotes are still the article's exact text
+        assert text[citation.start:citation.end] == citation.quote
+        assert f"…{citation.quote}…" in answer.text or f"{citation.quote}…" in answer.text \
+            or f"…{citation.quote}" in answer.text

@@ -2,12 +2,15 @@
 
     python -m qa.reader.calibrate --model-dir qa/reader/model
 
-1. Confidence: over the dev questions answered from an index of all dev articles, a
-   logistic fit of "the answer holds a gold string" on the best span's margin.
-2. Threshold: index only the dev articles whose file name's MD5 starts with 0-b. Questions
-   on those are answerable; questions on the others (c-f) are not, since their article is
-   missing. The threshold is the highest confidence at which at most `--max-false-abstention`
-   of the answerable questions abstain.
+Two indexes: all dev articles, and only those whose file name's MD5 starts with 0-b (the
+held-out index). On the held-out index, questions on the other articles (c-f) cannot be
+answered, since their article is missing.
+1. Confidence: a logistic function of the best span's margin and of the share of the
+   question's words its passage holds. Their mix is the one that best tells answerable from
+   unanswerable questions on the held-out index; its scale and bias fit "the answer is
+   right": "holds a gold string" on the full index, never for the unanswerable questions.
+2. Threshold: the highest confidence at which at most 8% (`max_false_abstention`) of the
+   answerable held-out questions abstain.
 Both are written into the model's `reader.json`. Tuning only: nothing is trained on NewsQA.
 """
 
@@ -16,10 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Calibration", "build_once", "calibrate", "held_out_split"]
 
@@ -30,8 +37,7 @@ DEFAULT_NEWSQA = Path(__file__).resolve().parents[2].parent / "shared/eval/newsq
 class Calibration:
     """The fitted confidence, the chosen threshold, and what they give on dev."""
 
-    scale: float
-    shift: float
+    weights: dict[str, float]
     threshold: float
     answerable_abstained: float
     unanswerable_abstained: float
@@ -52,42 +58,67 @@ def build_once(articles: list[Path], index_dir: Path) -> None:
         build_index([str(p) for p in articles], Settings(index_dir=index_dir))
 
 
-def _margins(index_dir: Path, questions: list[dict], model_dir: Path, k: int
-             ) -> list[tuple[float, bool]]:
-    """(best margin, answer holds a gold string) per question; margin -inf without spans."""
-    from qa.answering.extractive import compose_answer, read_spans
+@dataclass(frozen=True)
+class _Point:
+    """What the confidence sees of one question's best span, and whether its answer is right."""
+
+    margin: float
+    coverage: float
+    correct: bool
+
+
+def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int
+            ) -> list[_Point | None]:
+    """One point per question, None where the reader finds no span at all."""
+    from qa.answering.extractive import compose_answer, question_coverage, read_spans
     from qa.core.settings import Settings
     from qa.engine import QA
     from qa.evaluate import contains_answer
 
     engine = QA(settings=Settings.from_env(index_dir=index_dir, reader_dir=model_dir))
-    reader = engine.reader
     out = []
     for item in questions:
         passages = engine.retrieve(item["question"], k)
-        ranked = read_spans(item["question"], passages, reader)
+        ranked = read_spans(item["question"], passages, engine.reader)
         if not ranked:
-            out.append((float("-inf"), False))
+            out.append(None)
             continue
         text = compose_answer(item["question"], passages, ranked, 1.0).text
-        out.append((ranked[0].margin, contains_answer(text, item["answers"])))
+        out.append(_Point(ranked[0].margin,
+                          question_coverage(item["question"], passages[ranked[0].passage]),
+                          bool(item["answers"]) and contains_answer(text, item["answers"])))
     return out
 
 
-def _fit(points: list[tuple[float, bool]]) -> tuple[float, float]:
-    """Logistic regression of correctness on margin (Newton's method, slight L2)."""
+def _logistic(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Logistic regression weights (last column of `features` all ones for the bias), by
+    Newton's method with a slight L2 penalty."""
     import numpy as np
 
-    x = np.array([m for m, _ in points if np.isfinite(m)])
-    y = np.array([c for m, c in points if np.isfinite(m)], dtype=float)
-    w = np.zeros(2)
-    features = np.stack([x, np.ones_like(x)], 1)
+    w = np.zeros(features.shape[1])
     for _ in range(50):
         p = 1 / (1 + np.exp(-features @ w))
-        gradient = features.T @ (p - y) + 1e-3 * w
-        hessian = (features * (p * (1 - p))[:, None]).T @ features + 1e-3 * np.eye(2)
+        gradient = features.T @ (p - labels) + 1e-3 * w
+        hessian = (features * (p * (1 - p))[:, None]).T @ features + 1e-3 * np.eye(len(w))
         w -= np.linalg.solve(hessian, gradient)
-    return float(w[0]), float(w[1])
+    return w
+
+
+def _fit(held: list[tuple[_Point, bool]], judged: list[_Point]) -> dict[str, float]:
+    """The confidence's weights in two steps. The direction: which mix of margin and
+    coverage best tells the held-out questions whose article is indexed from those whose
+    article is not (`held`: point, answerable). The scale: a logistic fit of being right
+    (`judged`) on that mix, so that the confidence is a probability."""
+    import numpy as np
+
+    features = np.array([[p.margin, p.coverage, 1.0] for p, _ in held])
+    direction = _logistic(features, np.array([ok for _, ok in held], dtype=float))[:2]
+    mix = np.array([[p.margin, p.coverage] for p in judged]) @ direction
+    scale, bias = _logistic(np.stack([mix, np.ones_like(mix)], 1),
+                            np.array([p.correct for p in judged], dtype=float))
+    margin, coverage = scale * direction
+    return {"margin": round(float(margin), 4), "coverage": round(float(coverage), 4),
+            "bias": round(float(bias), 4)}
 
 
 def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
@@ -96,27 +127,35 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
     import numpy as np
 
     from qa.evaluate import load_questions
+    from qa.reader.model import calibrated_confidence
 
     articles = sorted((newsqa / "articles").iterdir())
     questions = load_questions(newsqa / "questions_dev.jsonl")
     build_once(articles, work / "all")
     build_once([p for p in articles if held_out_split(p.name)], work / "held-out")
-    log(f"{len(questions)} questions: fitting confidence on the full index")
-    scale, shift = _fit(_margins(work / "all", questions, model_dir, k))
-    log(f"confidence = sigmoid({scale:.3f} * margin + {shift:.3f}); choosing the threshold")
-    held = _margins(work / "held-out", questions, model_dir, k)
+    log(f"{len(questions)} questions, on the full and the held-out index")
+    full = _points(work / "all", questions, model_dir, k)
+    held = _points(work / "held-out", questions, model_dir, k)
     answerable = np.array([held_out_split(q["sources"][0]) for q in questions])
-    confidence = 1 / (1 + np.exp(-(scale * np.array([m for m, _ in held]) + shift)))
+    # Right or wrong on the full index; on the held-out one, questions whose article is
+    # missing can only be answered wrong.
+    missing = [replace(p, correct=False) for p, ok in zip(held, answerable) if p and not ok]
+    weights = _fit([(p, ok) for p, ok in zip(held, answerable) if p],
+                   [p for p in full if p] + missing)
+    log(f"confidence = sigmoid({weights['margin']} * margin + {weights['coverage']} * coverage "
+        f"+ {weights['bias']}); choosing the threshold")
+    confidence = np.array([calibrated_confidence(weights, p.margin, p.coverage) if p else 0.0
+                           for p in held])
     candidates = np.unique(np.round(confidence, 3))
     ok = [t for t in candidates
           if (confidence[answerable] < t).mean() <= max_false_abstention]
     threshold = float(max(ok)) if ok else 0.0
-    result = Calibration(scale, shift, threshold,
+    result = Calibration(weights, threshold,
                          float((confidence[answerable] < threshold).mean()),
                          float((confidence[~answerable] < threshold).mean()), len(questions))
     meta_path = model_dir / "reader.json"
     meta = json.loads(meta_path.read_text())
-    meta.update({"calibration": [round(scale, 4), round(shift, 4)],
+    meta.update({"calibration": weights,
                  "threshold": round(threshold, 3),
                  "calibrated_on": {"set": "NewsQA dev", "k": k,
                                    "answerable_abstained": round(result.answerable_abstained, 4),

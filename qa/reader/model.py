@@ -2,7 +2,8 @@
 
 The model files live in one directory (by default `qa/reader/model/`, shipped with the
 package): `reader.onnx` (int8), `tokenizer.json` and `reader.json` (format, lengths and the
-calibration that turns a span's margin over "no answer" into a probability of being right).
+calibration that turns a span's margin over "no answer", and how much of the question its
+passage covers, into a probability of being right).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 
 from qa.core.errors import ReaderModelError
 
-__all__ = ["MODEL_DIR", "Reader", "SpanGuess", "load_reader"]
+__all__ = ["MODEL_DIR", "Reader", "SpanGuess", "calibrated_confidence", "load_reader"]
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
-FORMAT = 1
+FORMAT = 2
 _REBUILD = "python -m qa.reader.train --out qa/reader/model"
 #: tokens per question + passage pair when answering; indexed chunks (~120 words) fit whole.
 READ_LENGTH = 256
@@ -54,14 +55,16 @@ class Reader:
                                        f"with: {_REBUILD}")
         try:
             meta = json.loads(files["reader.json"].read_text(encoding="utf-8"))
-            self.calibration: tuple[float, float] = tuple(meta.get("calibration", (1.0, 0.0)))
-            #: below this calibrated confidence the answer is an abstention.
-            self.threshold = float(meta.get("threshold", 0.5))
             if meta.get("format") != FORMAT:
                 raise ReaderModelError(
                     f"The reader model {files['reader.json']} has format "
                     f"{meta.get('format')!r}; this version reads format {FORMAT}. Rebuild it "
                     f"with: {_REBUILD}")
+            #: weights of the logistic confidence: margin, coverage and bias.
+            self.calibration: dict[str, float] = {
+                "margin": 1.0, "coverage": 0.0, "bias": 0.0, **meta.get("calibration", {})}
+            #: below this calibrated confidence the answer is an abstention.
+            self.threshold = float(meta.get("threshold", 0.5))
             self._tokenizer = load_tokenizer(str(files["tokenizer.json"]))
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
@@ -74,10 +77,10 @@ class Reader:
             raise ReaderModelError(f"The reader model in {directory} cannot be loaded ({exc}). "
                                    f"Rebuild it with: {_REBUILD}") from None
 
-    def confidence(self, margin: float) -> float:
-        """The calibrated probability (0-1) that a span with this margin answers right."""
-        scale, shift = self.calibration
-        return 1.0 / (1.0 + math.exp(-(scale * margin + shift)))
+    def confidence(self, margin: float, coverage: float) -> float:
+        """The calibrated probability (0-1) that a span with this margin answers right, when
+        its passage holds `coverage` (0-1) of the question's content words."""
+        return calibrated_confidence(self.calibration, margin, coverage)
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanGuess]:
         """The best span of every passage, in passage order (empty passages are skipped)."""
@@ -105,6 +108,12 @@ class Reader:
             guesses.append(SpanGuess(passage, int(offsets[s][0]), int(offsets[e][1]),
                                      float(pair[s, e]) - null))
         return guesses
+
+
+def calibrated_confidence(weights: dict[str, float], margin: float, coverage: float) -> float:
+    """The logistic confidence with `weights` ("margin", "coverage", "bias")."""
+    z = weights["margin"] * margin + weights["coverage"] * coverage + weights["bias"]
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 @lru_cache(maxsize=4)
