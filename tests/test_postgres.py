@@ -236,9 +236,10 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
 
 def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgServer
                                                      ) -> None:
-    from qa import QA
     from qa.ui.app import Handlers
     from qa.ui.startup import EngineLoader
+
+    from qa import QA
 
     url = seeded.replace("postgres:@", "postgres:hunter2@")  # trust auth ignores it
     reader = QA(store=url)
