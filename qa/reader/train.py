@@ -35,7 +35,7 @@ class TrainConfig:
 
     data: Path = DEFAULT_DATA
     out: Path = DEFAULT_OUT
-    epochs: float = 1.2
+    epochs: float = 2.0
     learning_rate: float = 8e-5
     batch_size: int = 16
     max_length: int = 192
