@@ -140,3 +140,20 @@ def test_two_long_quotes_share_the_fifty_words_and_keep_their_spans() -> None:
         assert text[citation.start:citation.end] == citation.quote
         assert f"…{citation.quote}…" in answer.text or f"{citation.quote}…" in answer.text \
             or f"…{citation.quote}" in answer.text
+
+
+def test_calibration_weights_the_feature_that_separates_missing_articles() -> None:
+    import random
+
+    from qa.reader.calibrate import _fit, _Point
+    from qa.reader.model import calibrated_confidence
+
+    rng = random.Random(0)
+    # answerable: the passage holds the question's words; unanswerable: it does not, and the
+    # reader's margin says little either way
+    held = [(_Point(rng.gauss(2, 3), rng.uniform(0.6, 1.0), False), True) for _ in range(200)]
+    held += [(_Point(rng.gauss(1, 3), rng.uniform(0.1, 0.7), False), False) for _ in range(200)]
+    judged = [_Point(p.margin, p.coverage, ok and p.margin > 0) for p, ok in held]
+    weights = _fit(held, judged)
+    assert weights["coverage"] > 0 and weights["margin"] > 0
+    assert calibrated_confidence(weights, 2.0, 0.9) > 0.5 > calibrated_confidence(weights, 2.0, 0.2)
