@@ -12,7 +12,8 @@ from qa.core.records import Answer, Citation, Passage, ShortAnswer
 from qa.core.text import NAME_OR_NUMBER, content_words
 from qa.reader.model import Reader, SpanGuess
 
-__all__ = ["MAX_WORDS", "compose_answer", "extract_answer", "question_coverage", "read_spans"]
+__all__ = ["MAX_WORDS", "compose_answer", "confidence_features", "extract_answer",
+           "question_coverage", "read_spans"]
 
 #: the quoted evidence of one answer is at most this many words.
 MAX_WORDS = 50
@@ -34,8 +35,7 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -
     """Read `passages` for `question`: a short answer with its cited evidence, or an
     abstention that lists the related passages."""
     ranked = read_spans(question, passages, reader)
-    confidence = reader.confidence(
-        ranked[0].margin, question_coverage(question, passages[ranked[0].passage])) \
+    confidence = reader.confidence(*confidence_features(question, passages, ranked)) \
         if ranked else 0.0
     if not ranked or confidence < reader.threshold:
         return abstain(question, passages, confidence=round(confidence, 4))
@@ -47,6 +47,13 @@ def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> li
     guesses = reader.read(question, [p.chunk.text for p in passages])
     return sorted(guesses, key=lambda g: g.margin + RANK_PRIOR / passages[g.passage].rank,
                   reverse=True)
+
+
+def confidence_features(question: str, passages: Sequence[Passage],
+                        ranked: Sequence[SpanGuess]) -> tuple[float, float]:
+    """What the reader's confidence is computed from: the best span's margin and how much of
+    the question its passage holds (`question_coverage`)."""
+    return ranked[0].margin, question_coverage(question, passages[ranked[0].passage])
 
 
 def question_coverage(question: str, passage: Passage) -> float:

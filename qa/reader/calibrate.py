@@ -70,7 +70,7 @@ class _Point:
 def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int
             ) -> list[_Point | None]:
     """One point per question, None where the reader finds no span at all."""
-    from qa.answering.extractive import compose_answer, question_coverage, read_spans
+    from qa.answering.extractive import compose_answer, confidence_features, read_spans
     from qa.core.settings import Settings
     from qa.engine import QA
     from qa.evaluate import contains_answer
@@ -84,8 +84,8 @@ def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int
             out.append(None)
             continue
         text = compose_answer(item["question"], passages, ranked, 1.0).text
-        out.append(_Point(ranked[0].margin,
-                          question_coverage(item["question"], passages[ranked[0].passage]),
+        margin, coverage = confidence_features(item["question"], passages, ranked)
+        out.append(_Point(margin, coverage,
                           bool(item["answers"]) and contains_answer(text, item["answers"])))
     return out
 
