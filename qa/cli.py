@@ -187,8 +187,8 @@ def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str
     With --index, the page is up at once, shows how far indexing has come and takes
     questions when the index is ready. A login is read from --auth-file, else --auth, else
     the QA_AUTH environment variable (user:password); without one, anyone who can reach the
-    port may ask and upload. Repeated failed logins from one address are slowed down (429,
-    waits doubling)."""
+    port may ask and upload. A login lasts 12 hours (QA_LOGIN_HOURS). Repeated failed
+    logins from one address are slowed down (429, waits doubling)."""
     from qa.ui.serve import serve as launch
     from qa.ui.startup import EngineLoader
 

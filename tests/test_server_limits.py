@@ -176,3 +176,43 @@ def test_failed_logins_are_throttled(guarded: dict) -> None:  # last: it locks t
     time.sleep(wait + 0.2)
     assert login(LOGIN[1]).status_code == 200
     assert login("guess6").status_code == 400  # a success resets the count
+
+
+def test_a_login_expires(tmp_path: Path, seed_index: Path) -> None:
+    """QA_LOGIN_HOURS=0.001 (3.6 s): the session cookie works, then the server forgets it."""
+    logins = tmp_path / "logins"
+    logins.write_text(f"{LOGIN[0]}:{LOGIN[1]}\n")
+    logins.chmod(0o600)
+    with live_server(["--index-dir", seed_index, "--auth-file", logins], tmp_path,
+                     {"QA_LOGIN_HOURS": "0.001"}, ready=False) as live, \
+            httpx.Client(base_url=live["url"], timeout=30) as session:
+        assert session.get("config").status_code == 401
+        assert session.post("login", data={"username": LOGIN[0],
+                                           "password": LOGIN[1]}).status_code == 200
+        config = session.get("config")
+        assert config.status_code == 200 and "components" in config.json()
+        time.sleep(4.0)
+        assert session.get("config").status_code == 401
+        assert session.post("login", data={"username": LOGIN[0],
+                                           "password": LOGIN[1]}).status_code == 200
+        assert session.get("config").status_code == 200
+
+
+def test_logins_are_forgotten_oldest_first() -> None:
+    from qa.ui.guard import ExpiringLogins
+
+    now = [0.0]
+    sessions = ExpiringLogins(lifetime=10, max_sessions=2, clock=lambda: now[0])
+    sessions["a"] = "editor"
+    now[0] = 5
+    sessions["b"] = "editor"
+    sessions["c"] = "reader"  # over max_sessions: "a" goes
+    assert "a" not in sessions and sessions.get("b") == "editor"
+    now[0] = 12  # "b" (5) and "c" (5) are 7 s old; nothing expires yet
+    assert sorted(sessions.keys()) == ["b", "c"]
+    now[0] = 15.5
+    assert sessions.get("b") is None and "c" not in sessions and not list(sessions.keys())
+    now[0] = 20.0
+    sessions["d"] = "editor"
+    del sessions["d"]
+    assert "d" not in sessions

@@ -1,5 +1,6 @@
 """Limits at the HTTP edge of `qa serve`, before Gradio reads a request: the size of a
-request body, failed logins per client, and the uploads waiting in Gradio's cache."""
+request body, failed logins per client, the uploads waiting in Gradio's cache, and how long
+a login lasts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EdgeGuard", "EdgeLimits", "LoginThrottle"]
+__all__ = ["EdgeGuard", "EdgeLimits", "ExpiringLogins", "LoginThrottle"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -49,6 +50,54 @@ class LoginThrottle:
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)
+
+
+class ExpiringLogins(dict[str, str]):
+    """Gradio's login sessions (cookie token -> user), each forgotten `lifetime` seconds
+    after its login, the oldest first beyond `max_sessions`: a copied cookie stops working.
+    Gradio keeps them in a plain dict, for as long as the server runs."""
+
+    def __init__(self, lifetime: float, max_sessions: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.lifetime = lifetime
+        self.max_sessions = max_sessions
+        self._clock = clock
+        self._logged_in: dict[str, float] = {}
+
+    def _forget_expired(self) -> None:
+        now = self._clock()
+        for token, when in list(self._logged_in.items()):  # oldest first
+            if now - when < self.lifetime and len(self._logged_in) <= self.max_sessions:
+                break
+            del self._logged_in[token]
+            super().pop(token, None)
+
+    def __setitem__(self, token: str, user: str) -> None:
+        self._logged_in.pop(token, None)
+        self._logged_in[token] = self._clock()
+        super().__setitem__(token, user)
+        self._forget_expired()
+
+    def __getitem__(self, token: str) -> str:
+        self._forget_expired()
+        return super().__getitem__(token)
+
+    def __contains__(self, token: object) -> bool:
+        self._forget_expired()
+        return super().__contains__(token)
+
+    def get(self, token: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._forget_expired()
+        return super().get(token, default)
+
+    def keys(self) -> Any:  # Gradio's "log out everywhere" walks the keys
+        self._forget_expired()
+        return super().keys()
+
+    def __delitem__(self, token: str) -> None:
+        self._logged_in.pop(token, None)
+        super().__delitem__(token)
 
 
 @dataclass(frozen=True)

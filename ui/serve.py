@@ -66,14 +66,16 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
 
     `engine` may be an `EngineLoader` not yet started: it starts once the page is up, which
     shows its progress. `auth` ("user:password", or a list of (user, password)) requires a
-    login; failed logins are throttled per client. Request bodies are capped
-    (`settings.max_request_bytes`; uploads: `max_file_bytes` per file) before Gradio reads
-    them, and Gradio's cached uploads are deleted after 10 minutes. Only that cache is
-    served; the index directory is blocked outright. Gradio prints nothing: `announce(url)`
-    is called once the page is up. With `block=False` the server runs in a background thread
-    (tests, notebooks); otherwise this returns only when stopped, and raises the loader's
-    error (after closing the server) when the engine could not be made."""
+    login, which lasts `settings.login_seconds`; failed logins are throttled per client.
+    Request bodies are capped (`settings.max_request_bytes`; uploads: `max_file_bytes` per
+    file) before Gradio reads them, and Gradio's cached uploads are deleted after 10
+    minutes. Only that cache is served; the index directory is blocked outright. Gradio
+    prints nothing: `announce(url)` is called once the page is up. With `block=False` the
+    server runs in a background thread (tests, notebooks); otherwise this returns only when
+    stopped, and raises the loader's error (after closing the server) when the engine could
+    not be made."""
     from qa.ui.assets import APP_CSS, APP_JS, app_theme
+    from qa.ui.guard import ExpiringLogins
     from qa.ui.placeholder import StartingPage
     from qa.ui.startup import EngineLoader
 
@@ -95,6 +97,8 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
         show_error=True, css=APP_CSS, js=APP_JS, theme=app_theme(),
         app_kwargs={"middleware": [guard]},
     )
+    if credentials:  # Gradio would keep every login for as long as it runs
+        demo.server_app.tokens = ExpiringLogins(settings.login_seconds)
     if announce is not None:
         announce(url)
     loader.start()  # after the page is up: loading would slow the start down

@@ -43,6 +43,7 @@ ENVIRONMENT = {
     "QA_STORE": "PostgreSQL URL of the index (postgresql://...), instead of QA_INDEX_DIR",
     "QA_MAX_FILE_MB": "largest article file (or upload) in MB",
     "QA_AUTH": "login of `qa serve`, user:password",
+    "QA_LOGIN_HOURS": "how long a login to `qa serve` lasts, in hours",
 }
 
 
@@ -95,6 +96,8 @@ class Settings:
     #: answers computed at the same time (the engine is safe to read from many threads).
     max_request_bytes: int = 1024 * 1024
     answer_concurrency: int = field(default_factory=_default_concurrency)
+    #: a login to the chat server lasts this long; then the browser must log in again.
+    login_seconds: int = 12 * 3600
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
@@ -133,6 +136,9 @@ class Settings:
             env["store"] = environ["QA_STORE"]
         if environ.get("QA_MAX_FILE_MB"):
             env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
+        if environ.get("QA_LOGIN_HOURS"):
+            hours = _number_in(environ["QA_LOGIN_HOURS"], "QA_LOGIN_HOURS", "hours", 24 * 366, 12)
+            env["login_seconds"] = max(1, round(hours * 3600))
         env.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **env)  # type: ignore[arg-type]
 
@@ -140,14 +146,19 @@ class Settings:
 def megabytes(value: str | float, name: str) -> int:
     """`value` megabytes in bytes; `InputError` naming `name` unless it is a number in
     (0, 1024]."""
+    return int(_number_in(value, name, "megabytes", 1024, 5) * 1024 * 1024)
+
+
+def _number_in(value: str | float, name: str, unit: str, most: float, example: float) -> float:
+    """`value` as a number in (0, `most`]; else `InputError` naming `name` and `unit`."""
     try:
-        mb = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        mb = float("nan")
-    if not 0 < mb <= 1024:  # also refuses nan and inf
-        raise InputError(f"{name} must be a number of megabytes above 0 and at most 1024 "
-                         f"(e.g. 5), not {value!r}.")
-    return int(mb * 1024 * 1024)
+        number = float("nan")
+    if not 0 < number <= most:  # also refuses nan and inf
+        raise InputError(f"{name} must be a number of {unit} above 0 and at most {most:g} "
+                         f"(e.g. {example:g}), not {value!r}.")
+    return number
 
 
 def _warn_unknown(environ: Mapping[str, str]) -> None:
