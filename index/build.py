@@ -27,9 +27,10 @@ Progress = Callable[[int, int], None]
 
 @dataclass
 class BuildReport:
-    """What one `build_index` call did."""
+    """What one `build_index` (or PostgreSQL indexing) call did."""
 
-    index_dir: Path
+    #: the directory index written, or None when it was a PostgreSQL store (`store`).
+    index_dir: Path | None
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -40,6 +41,8 @@ class BuildReport:
     chunks_total: int = 0
     seconds: float = 0.0
     written: bool = False
+    #: the PostgreSQL store written (its URL, password masked), or None for a directory.
+    store: str | None = None
 
     @property
     def kept_files(self) -> set[str]:

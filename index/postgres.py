@@ -109,7 +109,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     started = time.perf_counter()
     paths = list(paths)
     where = describe_url(url)
-    report = BuildReport(Path(where))
+    report = BuildReport(None, store=where)
     roots = [Path(p).expanduser().resolve() for p in paths]
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = _load_articles(files, settings, report) if files else ([], set())
@@ -217,7 +217,7 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
     skipped: list[Article] = []
     for begin in range(0, len(articles), _BATCH):
         batch = articles[begin:begin + _BATCH]
-        scratch = BuildReport(report.index_dir)
+        scratch = BuildReport(None, store=report.store)
         chunks, *_, sentences = _assemble(batch, None, model, settings, scratch, None)
         report.chunks_embedded += scratch.chunks_embedded
         chunk_row = sentence_row = 0
@@ -301,7 +301,7 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
         model = _prepare(connection, where, settings, rebuild=False)
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
-        skipped = _write_new(connection, new, model, settings, BuildReport(Path(where)), None)
+        skipped = _write_new(connection, new, model, settings, BuildReport(None, store=where), None)
     return len(new) - len(skipped)
 
 

@@ -127,6 +127,8 @@ def test_a_new_article_is_answerable_without_a_restart(pg_url: str, tmp_path: Pa
     (news / "otter.txt").unlink()  # a deleted file's article goes at the next index run
     report = index_into_postgres([news], pg_url, Settings.from_env())
     assert report.removed and reader.stats["articles"] == 2
+    assert report.index_dir is None and report.store is not None
+    assert report.store.startswith("postgresql://")  # was a Path: "postgresql:/..."
 
 
 def test_a_writer_killed_mid_ingest_leaves_no_partial_article(pg_url: str,
