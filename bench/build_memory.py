@@ -103,15 +103,15 @@ def _child(args) -> dict:
     with recorder.phase("import"):
         import torch.onnx
         from qa.index import build as build_module
-        from qa.index import embed, onnx_embed
+        from qa.index import embed, ingest, onnx_embed
 
         from qa.core.settings import Settings
-    recorder.wrap(build_module, "_load_articles", "load articles")
-    recorder.wrap(build_module, "_assemble", "chunk+embed")
+    recorder.wrap(ingest, "load_articles", "load articles")
+    recorder.wrap(ingest, "embed_chunks", "chunk+embed")
     recorder.wrap(embed.Embedder, "model", "load model")
     recorder.wrap(embed.Embedder, "embed_with_spans", "slice")
     recorder.wrap(build_module, "write_generation", "write generation")
-    recorder.wrap(build_module, "export_query_model", "query model export")
+    recorder.wrap(ingest, "export_query_model", "query model export")
     recorder.wrap(torch.onnx, "export", "torch.onnx.export")
     recorder.wrap(onnx_embed.OnnxEmbedder, "__init__", "onnx session")
     recorder.wrap(embed.Embedder, "embed", "st embed")

@@ -66,9 +66,9 @@ OPTIONS: dict[str, tuple[str, dict]] = {
 
 def make_chunks(target: int, articles_dir: Path) -> tuple[list[str], list[str]]:
     """`(texts, article file names)` of about `target` chunks of whole articles."""
-    from qa.index.build import embedding_text
     from qa.index.chunk import chunk_article
     from qa.index.clean import clean_record
+    from qa.index.ingest import embedding_text
     from qa.index.load import load_file
 
     texts: list[str] = []

@@ -24,18 +24,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.index.build import (
-    CHUNKER_VERSION,
-    BuildReport,
-    Progress,
-    _assemble,
-    _export_query_model,
-    _file_of,
-    _load_articles,
-    _under,
-    build_index,
-)
+from qa.index import ingest
+from qa.index.build import CHUNKER_VERSION, build_index
 from qa.index.embed import get_embedder, resolve_model
+from qa.index.ingest import BuildReport, Progress
 from qa.index.load import find_files, location
 from qa.index.postgres_schema import connect, describe_url, migrate, read_meta, schema_version
 
@@ -112,7 +104,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     report = BuildReport(None, store=where)
     roots = [Path(p).expanduser().resolve() for p in paths]
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
-    found, read_files = _load_articles(files, settings, report) if files else ([], set())
+    found, read_files = ingest.load_articles(files, settings, report) if files else ([], set())
 
     with connect(url, autocommit=True) as connection:
         model = _prepare(connection, where, settings, rebuild)
@@ -123,7 +115,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 new.append(article)
                 continue
             previous = stored[article.content_hash]
-            if previous != article.path and Path(_file_of(previous)).exists():
+            if previous != article.path and Path(ingest.file_of(previous)).exists():
                 report.notices.append(_duplicate(article.path, previous))
                 continue
             if previous != article.path:  # the file moved: the article follows it
@@ -147,7 +139,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         problems = "; ".join(str(n) for n in report.notices) or "no article files found"
         raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
     report.written = bool(report.added or report.updated or report.removed)
-    _export_query_model(settings, model, report)
+    ingest.note_query_model(settings, model, report)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -218,7 +210,7 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
     for begin in range(0, len(articles), _BATCH):
         batch = articles[begin:begin + _BATCH]
         scratch = BuildReport(None, store=report.store)
-        chunks, *_, sentences = _assemble(batch, None, model, settings, scratch, None)
+        chunks, *_, sentences = ingest.embed_chunks(batch, None, model, settings, scratch, None)
         report.chunks_embedded += scratch.chunks_embedded
         chunk_row = sentence_row = 0
         for article in batch:
@@ -341,9 +333,9 @@ def _remove_gone(connection: psycopg.Connection, roots: list[Path], read_files: 
         rows = connection.execute("SELECT content_hash, path FROM articles WHERE "
                                   "starts_with(path, %s)", (str(root),)).fetchall()
         for content_hash, path in rows:
-            if content_hash in kept_hashes or not _under(path, roots):
+            if content_hash in kept_hashes or not ingest.under(path, roots):
                 continue
-            file = _file_of(path)
+            file = ingest.file_of(path)
             if file in read_files or not Path(file).exists():
                 removed.extend(_delete_where(connection, "content_hash = %s", (content_hash,)))
     return removed
