@@ -67,7 +67,8 @@ class ExpiringLogins(dict[str, str]):
 
     def _forget_expired(self) -> None:
         now = self._clock()
-        for token, when in list(self._logged_in.items()):  # oldest first
+        while self._logged_in:
+            token, when = next(iter(self._logged_in.items()))  # the oldest login
             if now - when < self.lifetime and len(self._logged_in) <= self.max_sessions:
                 break
             del self._logged_in[token]
