@@ -11,7 +11,7 @@ import pytest
 
 from qa import QAError
 from qa.reader.model import MODEL_DIR, Reader
-from qa.reader.train import TrainConfig, train
+from qa.reader.train import TrainConfig, _deepen, train
 from tests.paths import SHARED
 
 SQUAD = SHARED / "train" / "squad_train.jsonl"
@@ -28,6 +28,25 @@ def test_a_few_training_steps_lower_the_loss_and_the_model_loads(tmp_path: Path)
     passage = "The game was played on February 7, 2016, at Levi's Stadium."
     (guess,) = reader.read("Where was the game played?", [passage])
     assert 0 <= guess.start < guess.end <= len(passage)
+
+
+def test_a_deeper_reader_repeats_the_base_layers_in_order_as_separate_copies() -> None:
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    model = BertForQuestionAnswering(BertConfig(
+        vocab_size=30, hidden_size=8, num_hidden_layers=3, num_attention_heads=2,
+        intermediate_size=16))
+    base = [layer.output.dense.weight.detach().clone() for layer in model.bert.encoder.layer]
+    _deepen(model, 5)
+    grown = model.bert.encoder.layer
+    copied_from = [next(i for i, weight in enumerate(base)
+                        if torch.equal(weight, layer.output.dense.weight)) for layer in grown]
+    assert copied_from == [0, 0, 1, 2, 2]
+    assert model.config.num_hidden_layers == 5
+    assert grown[0].output.dense.weight is not grown[1].output.dense.weight
+    out = model(input_ids=torch.tensor([[1, 2, 3]]))
+    assert out.start_logits.shape == (1, 3)
 
 
 def test_the_shipped_reader_marks_the_answer_span() -> None:

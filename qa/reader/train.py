@@ -39,7 +39,8 @@ class TrainConfig:
     learning_rate: float = 8e-5
     batch_size: int = 16
     max_length: int = 192
-    #: transformer layers kept from the 6 of MiniLM-L6 (the lowest ones).
+    #: transformer layers: fewer than MiniLM-L6's 6 keeps the lowest ones; more repeats them
+    #: in order, each copy then trained on its own (8: 0 1 1 2 3 4 4 5).
     layers: int = 6
     seed: int = 0
     threads: int = 2
@@ -118,7 +119,9 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     log(f"{len(paragraphs)} paragraphs, {len(examples)} training pairs "
         f"({sum(e.start is None for e in examples)} without an answer)")
 
-    model = BertForQuestionAnswering.from_pretrained(model_path, num_hidden_layers=config.layers)
+    model = BertForQuestionAnswering.from_pretrained(model_path,
+                                                     num_hidden_layers=min(config.layers, 6))
+    _deepen(model, config.layers)
     model.train()
     bf16 = config.bf16 and torch.cpu._is_avx512_bf16_supported()
     log(f"bfloat16 autocast: {'on' if bf16 else 'off'}")
@@ -169,6 +172,20 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     log(f"trained {total} steps in {seconds / 60:.1f} min; loss {report.first_loss:.3f} -> "
         f"{report.last_loss:.3f}; int8 agreement {report.int8_span_agreement:.3f}")
     return report
+
+
+def _deepen(model, layers: int) -> None:
+    """Grow the encoder to `layers` layers by repeating its own, spread evenly and in order."""
+    import copy
+
+    import torch
+
+    have = model.bert.encoder.layer
+    if layers <= len(have):
+        return
+    order = [round(i * (len(have) - 1) / (layers - 1)) for i in range(layers)]
+    model.bert.encoder.layer = torch.nn.ModuleList(copy.deepcopy(have[i]) for i in order)
+    model.config.num_hidden_layers = layers
 
 
 def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConfig,
@@ -241,7 +258,7 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
               show_default=True)
 @click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
 @click.option("--max-length", type=int, default=TrainConfig.max_length, show_default=True)
-@click.option("--layers", type=click.IntRange(1, 6), default=TrainConfig.layers,
+@click.option("--layers", type=click.IntRange(1, 12), default=TrainConfig.layers,
               show_default=True)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
 @click.option("--bf16/--no-bf16", default=TrainConfig.bf16, show_default=True,
