@@ -1,9 +1,9 @@
 """The PostgreSQL store's read side: `qa.core.store.ArticleStore` answered by SQL.
 
 Nothing of the corpus is held by the reading process: each ranked list is one query
-(dense: the HNSW index over sentence vectors; lexical: BM25 summed over the postings of the
-question's terms, with N and average lengths from `corpus_stats`), and records are loaded by
-id. A new article is seen by the next question (its transaction has committed); the only
+(dense: the HNSW index over sentence vectors; lexical: BM25 summed over each question term's
+postings of highest impact, with N and average lengths from `corpus_stats`), and records are
+loaded by id. A new article is seen by the next question (its transaction has committed); the only
 per-process state is the list of publishers, refreshed whenever `corpus_stats.generation`
 moves. Any number of processes can read one database.
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from qa.index.postgres_schema import (
     connect,
     describe_url,
+    impact,
     read_meta,
     require_psycopg,
     unavailable,
@@ -57,17 +58,27 @@ ORDER BY s.embedding <#> %(vector)s::halfvec LIMIT %(limit)s"""
 
 #: Okapi BM25 (k1 1.2, b 0.75) over postings `{terms}` (term, {key}, tf, words) of the
 #: question's distinct terms; N and the total length from corpus_stats columns `{n}`, `{words}`.
+#: Each term contributes its `%(per_term)s` postings of highest impact (the impact index, in
+#: order): exact while no term is in more chunks than that, and the cost stays bounded as the
+#: corpus grows (common terms weigh little). Filters apply while a term's postings are read.
 _BM25 = """WITH q(term) AS (SELECT unnest(%(terms)s::text[])),
-df AS (SELECT p.term, count(*)::float8 AS df FROM {terms} p JOIN q USING (term)
-       GROUP BY p.term),
+df AS MATERIALIZED (SELECT q.term, (SELECT count(*) FROM {terms} p WHERE p.term = q.term
+                                    )::float8 AS df FROM q),
 st AS (SELECT {n}::float8 AS n, greatest({words}::float8 / greatest({n}, 1), 1e-9) AS avgdl
-       FROM corpus_stats)
-SELECT p.{key} FROM {terms} p JOIN df USING (term) CROSS JOIN st {join}
-WHERE true {admits}
-GROUP BY p.{key}
-ORDER BY sum(ln(1 + (st.n - df.df + 0.5) / (df.df + 0.5)) * p.tf * 2.2
-             / (p.tf + 1.2 * (0.25 + 0.75 * p.words / st.avgdl))) DESC, p.{key}
+       FROM corpus_stats),
+hit AS (SELECT df.df, best.* FROM df CROSS JOIN LATERAL (
+            SELECT p.{key} AS id, p.tf, p.words FROM {terms} p {join}
+            WHERE p.term = df.term {admits}
+            ORDER BY {impact} DESC LIMIT %(per_term)s) best)
+SELECT hit.id FROM hit CROSS JOIN st
+GROUP BY hit.id
+ORDER BY sum(ln(1 + (st.n - hit.df + 0.5) / (hit.df + 0.5)) * hit.tf * 2.2
+             / (hit.tf + 1.2 * (0.25 + 0.75 * hit.words / st.avgdl))) DESC, hit.id
 LIMIT %(limit)s"""
+#: postings read per question term. 1 M sentence vectors (NewsQA 61 times, 196,000 chunks):
+#: 24 ms p50 against 690 ms reading them all, the same 3 best distinct chunks 99.2% of the
+#: time (10,000: 18 ms, 97.5%). NewsQA once has no term in more than 1,047 chunks.
+POSTINGS_PER_TERM = 20_000
 
 _ARTICLE_COLUMNS = ("id, path, title, text, source, author, published, url, section, "
                     "captions, content_hash")
@@ -195,8 +206,10 @@ class PostgresStore:
         if not query_terms:
             return []
         sql = _BM25.format(terms=terms, key=key, n=n_column, words=words_column, join=join,
-                           admits=f"AND {_ADMITS}" if where is not None else "")
-        rows = self._rows(sql, {"terms": query_terms, "limit": n, **_filter(where)})
+                           admits=f"AND {_ADMITS}" if where is not None else "",
+                           impact=impact(terms, "p"))
+        rows = self._rows(sql, {"terms": query_terms, "limit": n,
+                                "per_term": POSTINGS_PER_TERM, **_filter(where)})
         return [row[0] for row in rows]
 
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:

@@ -12,8 +12,10 @@ one clear error, and versioned migrations.
                                            offsets into articles.text, words (BM25 length)
     sentences      (chunk_id, i) PK        each chunk sentence's offsets and its vector in
                                            context, halfvec(dimension), HNSW (inner product)
-    chunk_terms    (term, chunk_id)        BM25 postings of chunk text (title + chunk)
-    article_terms  (term, article_id)      BM25 postings of whole articles (the article prior)
+    chunk_terms    (term, chunk_id)        BM25 postings of chunk text (title + chunk), and
+                                           by term in order of impact (version 2)
+    article_terms  (term, article_id)      BM25 postings of whole articles (the article prior),
+                                           the same
 
 Migrations run in one transaction under an advisory lock, so writers starting together apply
 them once. A store whose schema is newer than this program's is refused, never changed.
@@ -29,11 +31,16 @@ from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, Q
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["SCHEMA_VERSION", "connect", "describe_url", "is_store_url", "migrate",
-           "read_meta", "require_psycopg", "schema_version", "unavailable"]
+__all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "connect", "describe_url", "impact",
+           "is_store_url", "migrate", "read_meta", "require_psycopg", "schema_version",
+           "unavailable"]
 
 #: The newest schema this program reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The BM25 length (terms less stopwords) a posting's impact assumes for its chunk or article:
+#: about NewsQA's averages (69 and 296). Only the order in which a term's postings are read
+#: depends on it; scores use the corpus's real average.
+NOMINAL_WORDS = {"chunk_terms": 70, "article_terms": 300}
 #: pg_advisory_xact_lock key of migrations ("article-qa" in ASCII, truncated to 63 bits).
 _MIGRATION_LOCK = 0x61727469636C65
 
@@ -165,6 +172,23 @@ def _migration_1(dimension: int) -> list[str]:
     ]
 
 
+def impact(table: str, alias: str = "") -> str:
+    """The SQL expression of a posting's share of its BM25 score, idf aside (k1 1.2, b 0.75,
+    the length `NOMINAL_WORDS`): the order of the impact index of `table`, and of queries that
+    read it (`alias`: the table's alias there; the planner matches the expression itself)."""
+    column = f"{alias}." if alias else ""
+    return (f"{column}tf / ({column}tf + 0.3 + 0.9 * {column}words / "
+            f"{NOMINAL_WORDS[table]}.0)::float8")
+
+
+def _migration_2(dimension: int) -> list[str]:
+    """Postings by term in order of impact, so that a query can read a common term's best
+    postings only (`qa.index.postgres_read`), with what it needs inside the index."""
+    return [f"CREATE INDEX {table}_impact ON {table} (term, ({impact(table)}) DESC) "
+            f"INCLUDE ({key}, tf, words)"
+            for table, key in (("chunk_terms", "chunk_id"), ("article_terms", "article_id"))]
+
+
 def schema_version(connection: psycopg.Connection) -> int:
     """The store's schema version; 0 when the database holds no article-qa store."""
     exists = connection.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
@@ -185,7 +209,7 @@ def check_version(version: int, where: str) -> None:
 
 def migrate(connection: psycopg.Connection, where: str, dimension: int) -> None:
     """Create the store or bring its schema up to `SCHEMA_VERSION`, in one transaction."""
-    migrations = {1: _migration_1}
+    migrations = {1: _migration_1, 2: _migration_2}
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version ("

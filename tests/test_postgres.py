@@ -220,6 +220,34 @@ def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> N
             attempt()
 
 
+
+def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+    from qa.index import postgres_read
+    from qa.index.postgres import index_into_postgres
+
+    from qa.core.settings import Settings
+    from qa.core.text import tokenize
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    with psycopg.connect(pg_url, autocommit=True) as connection:  # as version 1 left it
+        connection.execute("DROP INDEX chunk_terms_impact, article_terms_impact")
+        connection.execute("DELETE FROM schema_version WHERE version = 2")
+    question = "Who was killed by the car bomb near Moscow?"
+    store = postgres_read.PostgresStore(pg_url)
+    every_posting = store.lexical_chunks(question, 5)  # read as it is, no impact index
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())  # a writer brings it to 2
+    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(2,)]
+    assert sorted(_rows(pg_url, "SELECT indexname FROM pg_indexes WHERE indexname LIKE "
+                                "'%%_impact'")) == [("article_terms_impact",),
+                                                    ("chunk_terms_impact",)]
+    assert store.lexical_chunks(question, 5) == every_posting
+    monkeypatch.setattr(postgres_read, "POSTINGS_PER_TERM", 1)
+    one_each = store.lexical_chunks(question, 50)
+    assert 0 < len(one_each) <= len(set(tokenize(question)))
+    assert every_posting[0] in one_each
+
 def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
     url = "postgresql://reader:s3cret-pw@127.0.0.1:1/news"
     for args in (["ask", "Who?", "--store", url], ["index", str(SEEDS), "--store", url]):
