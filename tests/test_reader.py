@@ -30,6 +30,23 @@ def test_a_few_training_steps_lower_the_loss_and_the_model_loads(tmp_path: Path)
     assert 0 <= guess.start < guess.end <= len(passage)
 
 
+def test_a_shortened_question_keeps_what_it_asks_and_loses_answer_words() -> None:
+    import random
+
+    from qa.core.text import content_words
+    from qa.reader.data import shorten_question
+
+    question = "How many solo tackles did Von Miller make at Super Bowl 50 in Santa Clara?"
+    evidence = "Von Miller made five solo tackles at Super Bowl 50 in Santa Clara."
+    shortened = {shorten_question(question, evidence, random.Random(seed)) for seed in range(20)}
+    for asked in shortened:
+        assert asked.startswith("How many solo") and asked.endswith("?")
+        rest = asked.removeprefix("How many solo")
+        assert 2 <= len(content_words(rest)) <= 4, asked
+    assert len(shortened) > 5
+    assert shorten_question("Who won?", "X won.", random.Random(0)) == "Who won?"
+
+
 def test_a_deeper_reader_repeats_the_base_layers_in_order_as_separate_copies() -> None:
     import torch
     from transformers import BertConfig, BertForQuestionAnswering
@@ -176,3 +193,26 @@ def test_calibration_weights_the_feature_that_separates_missing_articles() -> No
     weights = _fit(held, judged)
     assert weights["coverage"] > 0 and weights["margin"] > 0
     assert calibrated_confidence(weights, 2.0, 0.9) > 0.5 > calibrated_confidence(weights, 2.0, 0.2)
+
+
+def test_a_span_in_the_lead_of_the_best_retrieved_article_wins_a_close_call() -> None:
+    from qa.answering.extractive import LEAD_PRIOR, LEAD_WORDS, rank_spans
+    from qa.core.records import Article, Chunk, Passage
+    from qa.reader.model import SpanGuess
+
+    lead = "The mayor, Ann Lee, opened the bridge on Monday."
+    later = " ".join(["filler"] * LEAD_WORDS) + " Her deputy, Tom Reed, cut the ribbon."
+    text = f"{lead} {later}"
+    first = Article(id="a", path="a.txt", title="Bridge", text=text)
+    other = Article(id="b", path="b.txt", title="Bridge", text=text)
+    tail = text.index("Her deputy")
+    passages = [Passage(Chunk("a1", "a", 0, len(lead), lead), first, 1.0, 1),
+                Passage(Chunk("a2", "a", tail, len(text), text[tail:]), first, 0.9, 2),
+                Passage(Chunk("b1", "b", 0, len(lead), lead), other, 0.8, 3)]
+    in_lead = SpanGuess(0, lead.index("Ann Lee"), lead.index(", opened"), 1.0)
+    later_span = SpanGuess(1, 12, 20, 1.0 + 1.0 + LEAD_PRIOR - 0.5)
+    other_lead = SpanGuess(2, lead.index("Ann Lee"), lead.index(", opened"), 2.5)
+    ranked = rank_spans([later_span, other_lead, in_lead], passages)
+    # 1 + 2/1 + LEAD_PRIOR = 7 beats 5.5 + 2/2 (past the lead) and 2.5 + 2/3 (another
+    # article's lead gains nothing); without the lead prior the later span would win.
+    assert ranked == [in_lead, later_span, other_lead]
