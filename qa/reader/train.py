@@ -43,6 +43,9 @@ class TrainConfig:
     #: in order, each copy then trained on its own (8: 0 1 1 2 3 4 4 5).
     layers: int = 6
     seed: int = 0
+    #: share of the questions asked shorter, with fewer of the answer's words, as NewsQA's are
+    #: (`qa.reader.data.shorten_question`).
+    short_questions: float = 0.0
     threads: int = 2
     #: run the forward pass in bfloat16 (autocast; the weights stay float32) when the CPU
     #: has bf16 instructions (AMX, AVX512-BF16): 1.4x faster steps on this machine.
@@ -114,7 +117,8 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     _, model_path = resolve_model(None)
     tokenizer = load_tokenizer(str(Path(model_path) / "tokenizer.json"))
     paragraphs = load_paragraphs(config.data)[:config.limit_paragraphs]
-    examples = list(make_examples(paragraphs, seed=config.seed))
+    examples = list(make_examples(paragraphs, seed=config.seed,
+                                   short_questions=config.short_questions))
     held_back, examples = examples[:64], examples[64:]
     log(f"{len(paragraphs)} paragraphs, {len(examples)} training pairs "
         f"({sum(e.start is None for e in examples)} without an answer)")
@@ -261,6 +265,9 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
 @click.option("--layers", type=click.IntRange(1, 12), default=TrainConfig.layers,
               show_default=True)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
+@click.option("--short-questions", type=click.FloatRange(0, 1),
+              default=TrainConfig.short_questions, show_default=True,
+              help="Share of questions shortened to fewer of the answer's words, as NewsQA's.")
 @click.option("--bf16/--no-bf16", default=TrainConfig.bf16, show_default=True,
               help="bfloat16 autocast when the CPU supports it.")
 @click.option("--limit-paragraphs", type=int, default=None, help="Train on the first N only.")
