@@ -194,25 +194,3 @@ def test_calibration_weights_the_feature_that_separates_missing_articles() -> No
     assert weights["coverage"] > 0 and weights["margin"] > 0
     assert calibrated_confidence(weights, 2.0, 0.9) > 0.5 > calibrated_confidence(weights, 2.0, 0.2)
 
-
-def test_a_span_in_the_lead_of_the_best_retrieved_article_wins_a_close_call() -> None:
-    from qa.answering.extractive import LEAD_PRIOR, LEAD_WORDS, rank_spans
-    from qa.core.records import Article, Chunk, Passage
-    from qa.reader.model import SpanGuess
-
-    lead = "The mayor, Ann Lee, opened the bridge on Monday."
-    later = " ".join(["filler"] * LEAD_WORDS) + " Her deputy, Tom Reed, cut the ribbon."
-    text = f"{lead} {later}"
-    first = Article(id="a", path="a.txt", title="Bridge", text=text)
-    other = Article(id="b", path="b.txt", title="Bridge", text=text)
-    tail = text.index("Her deputy")
-    passages = [Passage(Chunk("a1", "a", 0, len(lead), lead), first, 1.0, 1),
-                Passage(Chunk("a2", "a", tail, len(text), text[tail:]), first, 0.9, 2),
-                Passage(Chunk("b1", "b", 0, len(lead), lead), other, 0.8, 3)]
-    in_lead = SpanGuess(0, lead.index("Ann Lee"), lead.index(", opened"), 1.0)
-    later_span = SpanGuess(1, 12, 20, 1.0 + 1.0 + LEAD_PRIOR - 0.5)
-    other_lead = SpanGuess(2, lead.index("Ann Lee"), lead.index(", opened"), 2.5)
-    ranked = rank_spans([later_span, other_lead, in_lead], passages)
-    # 1 + 2/1 + LEAD_PRIOR = 7 beats 5.5 + 2/2 (past the lead) and 2.5 + 2/3 (another
-    # article's lead gains nothing); without the lead prior the later span would win.
-    assert ranked == [in_lead, later_span, other_lead]

@@ -13,7 +13,7 @@ from qa.core.text import NAME_OR_NUMBER, content_words
 from qa.reader.model import Reader, SpanGuess
 
 __all__ = ["MAX_WORDS", "compose_answer", "confidence_features", "extract_answer",
-           "question_coverage", "rank_spans", "read_spans"]
+           "question_coverage", "read_spans"]
 
 #: the quoted evidence of one answer is at most this many words.
 MAX_WORDS = 50
@@ -28,16 +28,6 @@ RUNNER_UP_GAP = 6.0
 #: answer accuracy 40.7 -> 41.8%, citation accuracy 59.6 -> 62.0% (better on both halves;
 #: 3 is no better).
 RANK_PRIOR = 2.0
-#: and a span in the first LEAD_WORDS words of the best-retrieved passage's article gains
-#: LEAD_PRIOR: news puts its main facts first (71% of NewsQA dev's answers are in the first
-#: 130 words). Only that one article, so another article's lead does not win the answer.
-#: NewsQA dev, answerable questions, reader v2, no abstention, 1-1000 / 1001-2049: gold
-#: article given, answer accuracy 64.2 -> 65.2 / 63.2 -> 65.0%, short F1 41.5 -> 43.0 /
-#: 39.4 -> 41.4%; open retrieval, accuracy 45.9 -> 46.6 / 46.0 -> 46.0%, F1 30.0 -> 31.1 /
-#: 28.9 -> 29.8%, citation 61.1 -> 63.0 / 61.1 -> 62.8%. A lead prior on every article:
-#: open accuracy 47.4 / 45.9%, citation 62.0 / 60.6%; 2 or 6 instead of 4 do no better.
-LEAD_PRIOR = 4.0
-LEAD_WORDS = 130
 _WORD_SPAN = re.compile(r"\S+")
 
 
@@ -53,24 +43,10 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -
 
 
 def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> list[SpanGuess]:
-    """The reader's best span in each passage, best first (`rank_spans`)."""
-    return rank_spans(reader.read(question, [p.chunk.text for p in passages]), passages)
-
-
-def rank_spans(guesses: Sequence[SpanGuess], passages: Sequence[Passage]) -> list[SpanGuess]:
-    """`guesses` best first: the reader's margin, plus `RANK_PRIOR` for well-retrieved
-    passages and `LEAD_PRIOR` for a span in the lead of the best-retrieved article."""
-    if not guesses:
-        return []
-    lead_article = min(passages, key=lambda p: p.rank).article
-
-    def score(guess: SpanGuess) -> float:
-        passage = passages[guess.passage]
-        lead = passage.article.id == lead_article.id and \
-            len(lead_article.text[:passage.chunk.start + guess.start].split()) < LEAD_WORDS
-        return guess.margin + RANK_PRIOR / passage.rank + (LEAD_PRIOR if lead else 0.0)
-
-    return sorted(guesses, key=score, reverse=True)
+    """The reader's best span in each passage, best first (see `RANK_PRIOR`)."""
+    guesses = reader.read(question, [p.chunk.text for p in passages])
+    return sorted(guesses, key=lambda g: g.margin + RANK_PRIOR / passages[g.passage].rank,
+                  reverse=True)
 
 
 def confidence_features(question: str, passages: Sequence[Passage],
