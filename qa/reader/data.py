@@ -14,7 +14,8 @@ With `short_questions` > 0, that share of the questions is asked the way NewsQA'
 shorter and with fewer of the answer sentence's own words (SQuAD's questions hold 5.4 content
 words, 61% of them in the answer sentence; NewsQA dev's 3.2 and 45%, and 27% share none).
 Each word the answer sentence holds is dropped with even odds, then other words until four
-are left, never fewer than two. A model that cannot lean on word overlap has to read.
+are left, never fewer than two; the words naming what is asked stay. Measured, it did not
+help (model card: no better answer accuracy, lower short F1), so the default is off.
 """
 
 from __future__ import annotations
