@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from qa import QAError
-from qa.reader.model import MODEL_DIR, Reader
+from qa.reader.model import MODEL_DIR, ConfidenceFeatures, Reader
 from qa.reader.train import TrainConfig, _deepen, train
 from tests.paths import SHARED
 
@@ -47,6 +47,31 @@ def test_a_shortened_question_keeps_what_it_asks_and_loses_answer_words() -> Non
     assert shorten_question("Who won?", "X won.", random.Random(0)) == "Who won?"
 
 
+def test_the_shared_loss_ranks_the_answer_passage_above_the_question_s_other_passages() -> None:
+    import numpy as np
+    import torch
+
+    from qa.reader.data import Example
+    from qa.reader.train import _shared_loss
+
+    pairs = [Example("q?", "no answer here", None, None, 7), Example("q?", "it is here", 1, 3, 7)]
+    passage_mask = np.zeros((2, 6), dtype=bool)
+    passage_mask[:, 2:5] = True
+    starts, ends = [0, 3], [0, 4]
+
+    def loss(row_with_high_scores: int) -> float:
+        start = torch.zeros(2, 6)
+        end = torch.zeros(2, 6)
+        start[row_with_high_scores, 3] = end[row_with_high_scores, 4] = 20.0
+        start[:, 0] = end[:, 0] = 50.0  # [CLS] is outside the passages: never counted
+        return float(_shared_loss(start, end, passage_mask, pairs, starts, ends))
+
+    assert loss(1) < 1e-6
+    assert loss(0) > 19.0
+    assert float(_shared_loss(torch.zeros(2, 6), torch.zeros(2, 6), passage_mask, pairs[:1],
+                              [0], [0])) == 0.0
+
+
 def test_a_deeper_reader_repeats_the_base_layers_in_order_as_separate_copies() -> None:
     import torch
     from transformers import BertConfig, BertForQuestionAnswering
@@ -75,9 +100,11 @@ def test_the_shipped_reader_marks_the_answer_span() -> None:
     best = max(guesses, key=lambda g: g.margin)
     assert best.passage == 1
     assert passages[1][best.start:best.end] == "Yaroslav Moskalik"
-    assert reader.confidence(best.margin, 1.0) > reader.confidence(guesses[0].margin, 1.0)
+    assert reader.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5)) \
+        > reader.confidence(ConfidenceFeatures(guesses[0].margin, 1.0, 0.5))
     # a passage that lacks the question's words makes the same span less likely right
-    assert reader.confidence(best.margin, 0.2) < reader.confidence(best.margin, 1.0)
+    assert reader.confidence(ConfidenceFeatures(best.margin, 0.2, 0.5)) \
+        < reader.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5))
 
 
 def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
@@ -182,15 +209,22 @@ def test_calibration_weights_the_feature_that_separates_missing_articles() -> No
     import random
 
     from qa.reader.calibrate import _fit, _Point
-    from qa.reader.model import calibrated_confidence
+    from qa.reader.model import ConfidenceFeatures, calibrated_confidence
 
     rng = random.Random(0)
+
+    def point(margin: float, low: float, high: float, correct: bool = False) -> _Point:
+        return _Point(ConfidenceFeatures(rng.gauss(margin, 3), rng.uniform(low, high),
+                                         rng.uniform(0.2, 0.6)), correct)
+
     # answerable: the passage holds the question's words; unanswerable: it does not, and the
-    # reader's margin says little either way
-    held = [(_Point(rng.gauss(2, 3), rng.uniform(0.6, 1.0), False), True) for _ in range(200)]
-    held += [(_Point(rng.gauss(1, 3), rng.uniform(0.1, 0.7), False), False) for _ in range(200)]
-    judged = [_Point(p.margin, p.coverage, ok and p.margin > 0) for p, ok in held]
+    # reader's margin says little either way, the similarity nothing
+    held = [(point(2, 0.6, 1.0), True) for _ in range(200)]
+    held += [(point(1, 0.1, 0.7), False) for _ in range(200)]
+    judged = [_Point(p.features, ok and p.features.margin > 0) for p, ok in held]
     weights = _fit(held, judged)
     assert weights["coverage"] > 0 and weights["margin"] > 0
-    assert calibrated_confidence(weights, 2.0, 0.9) > 0.5 > calibrated_confidence(weights, 2.0, 0.2)
+    assert abs(weights["similarity"]) < weights["coverage"] / 4
+    assert calibrated_confidence(weights, ConfidenceFeatures(2.0, 0.9, 0.4)) > 0.5 \
+        > calibrated_confidence(weights, ConfidenceFeatures(2.0, 0.2, 0.4))
 

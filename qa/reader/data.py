@@ -45,6 +45,8 @@ class Example:
     passage: str
     start: int | None
     end: int | None
+    #: the question's number: the pairs of one question share it (shared normalisation).
+    question_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
     rng = random.Random(seed)
     bm25 = BM25([p.context for p in paragraphs])
     examples: list[Example] = []
+    asked_before = 0
     for index, paragraph in enumerate(paragraphs):
         sentences = split_sentences(paragraph.context)
         for question in paragraph.questions:
@@ -94,8 +97,9 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
             if short_questions and rng.random() < short_questions:
                 evidence = [paragraph.context[s:e] for s, e in sentences if s < end and start < e]
                 asked = shorten_question(question.text, " ".join(evidence), rng)
+            asked_before += 1
             examples.append(_answer_window(asked, paragraph.context, sentences,
-                                           start, end, rng))
+                                           start, end, rng, asked_before))
             gold = [a.lower() for a in question.answers if a.strip()]
             negatives = [_without_answer(paragraph.context, sentences, question.spans)]
             scores = bm25.scores(tokenize(question.text))
@@ -108,7 +112,7 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
                     spans = split_sentences(negative)
                     window = _window(negative, spans, rng.randrange(len(spans)), rng) \
                         if spans else negative
-                    examples.append(Example(asked, window, None, None))
+                    examples.append(Example(asked, window, None, None, asked_before))
     rng.shuffle(examples)
     yield from examples
 
@@ -154,13 +158,13 @@ def _window(text: str, sentences: list[tuple[int, int]], anchor: int,
 
 
 def _answer_window(question: str, context: str, sentences: list[tuple[int, int]], start: int,
-                   end: int, rng: random.Random) -> Example:
+                   end: int, rng: random.Random, question_id: int) -> Example:
     anchor = next((i for i, (s, e) in enumerate(sentences) if s <= start < e), 0)
     window = _window(context, sentences, anchor, rng)
     offset = context.find(window)
     if not window or not (offset <= start and end <= offset + len(window)):
         window, offset = context, 0  # the answer crosses a sentence boundary: whole paragraph
-    return Example(question, window, start - offset, end - offset)
+    return Example(question, window, start - offset, end - offset, question_id)
 
 
 def _without_answer(context: str, sentences: list[tuple[int, int]],
