@@ -49,6 +49,9 @@ class DirectoryStore:
         self._chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int64)
         self._sentence_chunk = np.repeat(np.arange(len(chunks)), [len(c.sentences)
                                                                   for c in chunks])
+        #: per chunk id, the rows of its sentence vectors.
+        first = np.cumsum([0] + [len(c.sentences) for c in chunks])
+        self._sentence_rows = {c.id: range(first[i], first[i + 1]) for i, c in enumerate(chunks)}
         self._chunk_bm25 = BM25([f"{articles[c.article_id].title}\n{c.text}" for c in chunks])
         self._article_bm25 = BM25([f"{a.title}\n{a.text}" for a in articles.values()])
         #: per filter, which articles it admits (a few filters recur: cache them).
@@ -95,6 +98,13 @@ class DirectoryStore:
             scores = np.where(self._admits(where), scores, 0.0)
         top = np.argsort(-scores)[:n]
         return [self._article_ids[i] for i in top[scores[top] > 0]]
+
+    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
+        import numpy as np
+
+        vector = vector.astype(np.float32)
+        rows = [np.array(self._sentence_rows[i], dtype=np.int64) for i in ids]
+        return [float(self._similarity(vector, r).max()) if len(r) else 0.0 for r in rows]
 
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
         return [self._chunk_by_id[i] for i in ids]

@@ -212,6 +212,16 @@ class PostgresStore:
                                 "per_term": POSTINGS_PER_TERM, **_filter(where)})
         return [row[0] for row in rows]
 
+    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
+        from pgvector import HalfVector
+
+        rows = self._rows(
+            "SELECT chunk_id, max(-(embedding <#> %(vector)s::halfvec)) FROM sentences "
+            "WHERE chunk_id = ANY(%(ids)s) AND embedding IS NOT NULL GROUP BY chunk_id",
+            {"vector": HalfVector(vector), "ids": list(ids)})
+        found = dict(rows)
+        return [float(found.get(i, 0.0)) for i in ids]
+
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
         rows = self._rows(
             "SELECT c.id, c.article_id, c.start_offset, c.end_offset, c.text, "

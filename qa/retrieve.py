@@ -95,7 +95,8 @@ class HybridRetriever:
         n = min(self.candidates, self.store.stats().chunks)
         if n == 0:
             return []
-        dense = self.store.dense_chunks(self.embed_query(question), n, where)
+        vector = self.embed_query(question)
+        dense = self.store.dense_chunks(vector, n, where)
         lexical = self.store.lexical_chunks(question, n, where)
         scores = fuse([(dense, 1.0), (lexical, self.lexical_weight)])
         chunks = {c.id: c for c in self.store.chunks(list(scores))}
@@ -106,5 +107,6 @@ class HybridRetriever:
         chosen = spread([chunks[i] for i in ranked(scores)], k, self.per_article)
         articles = {a.id: a for a in self.store.articles(list({c.article_id: None
                                                                for c in chosen}))}
-        return [Passage(chunk, articles[chunk.article_id], scores[chunk.id], rank)
-                for rank, chunk in enumerate(chosen, 1)]
+        similarities = self.store.similarities(vector, [c.id for c in chosen])
+        return [Passage(chunk, articles[chunk.article_id], scores[chunk.id], rank, similarity)
+                for rank, (chunk, similarity) in enumerate(zip(chosen, similarities), 1)]

@@ -103,6 +103,14 @@ def test_filters_and_the_cli_read_the_store(seeded: str, seed_qa) -> None:
     for sources in (["The Guardian - UK"], ["000_5213ba787b876419.txt"], ["THE GUARDIAN - uk"]):
         assert [p.chunk.id for p in database.retrieve(question, sources=sources)] == \
             [p.chunk.id for p in seed_qa.retrieve(question, sources=sources)]
+    # the passages' closeness to the question, as the answerer's confidence weighs it: the
+    # same in both stores (halfvec keeps 3 digits); the two closest tell of the attack
+    here, there = database.retrieve(question), seed_qa.retrieve(question)
+    assert [round(p.similarity, 2) for p in here] == [round(p.similarity, 2) for p in there]
+    by_closeness = sorted(there, key=lambda p: -p.similarity)
+    assert all("Moskalik" in p.chunk.text or "explosi" in p.chunk.text
+               for p in by_closeness[:2])
+    assert by_closeness[0].similarity > 0.5 > 0.3 > by_closeness[-1].similarity
     result = CliRunner().invoke(cli, ["ask", question, "--json"], env={"QA_STORE": seeded})
     assert result.exit_code == 0, result.output
     assert "Moskalik" in json.loads(result.stdout)["text"]

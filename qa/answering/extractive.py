@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from qa.answering.abstention import abstain
 from qa.core.records import Answer, Citation, Passage, ShortAnswer
 from qa.core.text import NAME_OR_NUMBER, content_words
-from qa.reader.model import Reader, SpanGuess
+from qa.reader.model import ConfidenceFeatures, Reader, SpanGuess
 
 __all__ = ["MAX_WORDS", "compose_answer", "confidence_features", "extract_answer",
            "question_coverage", "read_spans"]
@@ -35,7 +35,7 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -
     """Read `passages` for `question`: a short answer with its cited evidence, or an
     abstention that lists the related passages."""
     ranked = read_spans(question, passages, reader)
-    confidence = reader.confidence(*confidence_features(question, passages, ranked)) \
+    confidence = reader.confidence(confidence_features(question, passages, ranked)) \
         if ranked else 0.0
     if not ranked or confidence < reader.threshold:
         return abstain(question, passages, confidence=round(confidence, 4))
@@ -50,10 +50,12 @@ def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> li
 
 
 def confidence_features(question: str, passages: Sequence[Passage],
-                        ranked: Sequence[SpanGuess]) -> tuple[float, float]:
-    """What the reader's confidence is computed from: the best span's margin and how much of
-    the question its passage holds (`question_coverage`)."""
-    return ranked[0].margin, question_coverage(question, passages[ranked[0].passage])
+                        ranked: Sequence[SpanGuess]) -> ConfidenceFeatures:
+    """What the reader's confidence is computed from: the best span's margin, how much of
+    the question its passage holds (`question_coverage`) and how close it is in meaning."""
+    passage = passages[ranked[0].passage]
+    return ConfidenceFeatures(ranked[0].margin, question_coverage(question, passage),
+                              passage.similarity)
 
 
 def question_coverage(question: str, passage: Passage) -> float:

@@ -143,12 +143,14 @@ def _as_date(value: date | str | None, name: str) -> date | None:
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk, with its fused score and rank (1 = best)."""
+    """A retrieved chunk, with its fused score and rank (1 = best), and the cosine of the
+    question with the chunk's closest sentence."""
 
     chunk: Chunk
     article: Article
     score: float
     rank: int
+    similarity: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@
 Two indexes: all dev articles, and only those whose file name's MD5 starts with 0-b (the
 held-out index). On the held-out index, questions on the other articles (c-f) cannot be
 answered, since their article is missing.
-1. Confidence: a logistic function of the best span's margin and of the share of the
-   question's words its passage holds. Their mix is the one that best tells answerable from
+1. Confidence: a logistic function of the best span's margin, of the share of the
+   question's words its passage holds and of the passage's closeness to the question in
+   meaning (`ConfidenceFeatures`). Their mix is the one that best tells answerable from
    unanswerable questions on the held-out index; its scale and bias fit "the answer is
    right": "holds a gold string" on the full index, never for the unanswerable questions.
 2. Threshold: the highest confidence at which at most 8% (`max_false_abstention`) of the
@@ -19,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from qa.reader.model import ConfidenceFeatures
 
 if TYPE_CHECKING:
     import numpy as np
@@ -62,8 +65,7 @@ def build_once(articles: list[Path], index_dir: Path) -> None:
 class _Point:
     """What the confidence sees of one question's best span, and whether its answer is right."""
 
-    margin: float
-    coverage: float
+    features: ConfidenceFeatures
     correct: bool
 
 
@@ -84,8 +86,7 @@ def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int
             out.append(None)
             continue
         text = compose_answer(item["question"], passages, ranked, 1.0).text
-        margin, coverage = confidence_features(item["question"], passages, ranked)
-        out.append(_Point(margin, coverage,
+        out.append(_Point(confidence_features(item["question"], passages, ranked),
                           bool(item["answers"]) and contains_answer(text, item["answers"])))
     return out
 
@@ -105,20 +106,19 @@ def _logistic(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _fit(held: list[tuple[_Point, bool]], judged: list[_Point]) -> dict[str, float]:
-    """The confidence's weights in two steps. The direction: which mix of margin and
-    coverage best tells the held-out questions whose article is indexed from those whose
-    article is not (`held`: point, answerable). The scale: a logistic fit of being right
-    (`judged`) on that mix, so that the confidence is a probability."""
+    """The confidence's weights in two steps. The direction: which mix of the features best
+    tells the held-out questions whose article is indexed from those whose article is not
+    (`held`: point, answerable). The scale: a logistic fit of being right (`judged`) on that
+    mix, so that the confidence is a probability."""
     import numpy as np
 
-    features = np.array([[p.margin, p.coverage, 1.0] for p, _ in held])
-    direction = _logistic(features, np.array([ok for _, ok in held], dtype=float))[:2]
-    mix = np.array([[p.margin, p.coverage] for p in judged]) @ direction
+    features = np.array([[*astuple(p.features), 1.0] for p, _ in held])
+    direction = _logistic(features, np.array([ok for _, ok in held], dtype=float))[:-1]
+    mix = np.array([astuple(p.features) for p in judged]) @ direction
     scale, bias = _logistic(np.stack([mix, np.ones_like(mix)], 1),
                             np.array([p.correct for p in judged], dtype=float))
-    margin, coverage = scale * direction
-    return {"margin": round(float(margin), 4), "coverage": round(float(coverage), 4),
-            "bias": round(float(bias), 4)}
+    weights = dict(zip(ConfidenceFeatures.names(), (scale * direction).tolist()))
+    return {name: round(float(w), 4) for name, w in {**weights, "bias": bias}.items()}
 
 
 def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
@@ -142,9 +142,9 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
     missing = [replace(p, correct=False) for p, ok in zip(held, answerable) if p and not ok]
     weights = _fit([(p, ok) for p, ok in zip(held, answerable) if p],
                    [p for p in full if p] + missing)
-    log(f"confidence = sigmoid({weights['margin']} * margin + {weights['coverage']} * coverage "
-        f"+ {weights['bias']}); choosing the threshold")
-    confidence = np.array([calibrated_confidence(weights, p.margin, p.coverage) if p else 0.0
+    terms = " + ".join(f"{w} * {name}" for name, w in weights.items() if name != "bias")
+    log(f"confidence = sigmoid({terms} + {weights['bias']}); choosing the threshold")
+    confidence = np.array([calibrated_confidence(weights, p.features) if p else 0.0
                            for p in held])
     candidates = np.unique(np.round(confidence, 3))
     ok = [t for t in candidates

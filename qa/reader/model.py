@@ -2,8 +2,9 @@
 
 The model files live in one directory (by default `qa/reader/model/`, shipped with the
 package): `reader.onnx` (int8), `tokenizer.json` and `reader.json` (format, lengths and the
-calibration that turns a span's margin over "no answer", and how much of the question its
-passage covers, into a probability of being right).
+calibration that turns a span's margin over "no answer", how much of the question its
+passage covers and how close that passage is to it in meaning, into a probability of being
+right).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
 
 from qa.core.errors import ReaderModelError
 
-__all__ = ["MODEL_DIR", "Reader", "SpanGuess", "calibrated_confidence", "load_reader"]
+__all__ = ["MODEL_DIR", "ConfidenceFeatures", "Reader", "SpanGuess", "calibrated_confidence",
+           "load_reader"]
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 FORMAT = 2
@@ -26,6 +28,22 @@ _REBUILD = "python -m qa.reader.train --out qa/reader/model"
 READ_LENGTH = 256
 #: the longest answer span considered, in tokens.
 MAX_ANSWER_TOKENS = 24
+
+
+@dataclass(frozen=True)
+class ConfidenceFeatures:
+    """What the confidence in an answer is computed from (`qa.answering.extractive`)."""
+
+    #: the best span's score over its passage's "no answer" score.
+    margin: float
+    #: the share (0-1) of the question's content words that the span's passage holds.
+    coverage: float
+    #: the cosine of the question with the closest sentence of the span's passage.
+    similarity: float
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
@@ -60,9 +78,10 @@ class Reader:
                     f"The reader model {files['reader.json']} has format "
                     f"{meta.get('format')!r}; this version reads format {FORMAT}. Rebuild it "
                     f"with: {_REBUILD}")
-            #: weights of the logistic confidence: margin, coverage and bias.
-            self.calibration: dict[str, float] = {
-                "margin": 1.0, "coverage": 0.0, "bias": 0.0, **meta.get("calibration", {})}
+            #: weights of the logistic confidence: one per feature, and the bias (a feature
+            #: a model was not calibrated with weighs 0).
+            self.calibration: dict[str, float] = {"margin": 1.0, "bias": 0.0,
+                                                  **meta.get("calibration", {})}
             #: below this calibrated confidence the answer is an abstention.
             self.threshold = float(meta.get("threshold", 0.5))
             self._tokenizer = load_tokenizer(str(files["tokenizer.json"]))
@@ -77,10 +96,9 @@ class Reader:
             raise ReaderModelError(f"The reader model in {directory} cannot be loaded ({exc}). "
                                    f"Rebuild it with: {_REBUILD}") from None
 
-    def confidence(self, margin: float, coverage: float) -> float:
-        """The calibrated probability (0-1) that a span with this margin answers right, when
-        its passage holds `coverage` (0-1) of the question's content words."""
-        return calibrated_confidence(self.calibration, margin, coverage)
+    def confidence(self, features: ConfidenceFeatures) -> float:
+        """The calibrated probability (0-1) that the answer these features describe is right."""
+        return calibrated_confidence(self.calibration, features)
 
     def read(self, question: str, passages: Sequence[str]) -> list[SpanGuess]:
         """The best span of every passage, in passage order (empty passages are skipped)."""
@@ -110,9 +128,11 @@ class Reader:
         return guesses
 
 
-def calibrated_confidence(weights: dict[str, float], margin: float, coverage: float) -> float:
-    """The logistic confidence with `weights` ("margin", "coverage", "bias")."""
-    z = weights["margin"] * margin + weights["coverage"] * coverage + weights["bias"]
+def calibrated_confidence(weights: dict[str, float], features: ConfidenceFeatures) -> float:
+    """The logistic confidence with `weights` (per feature name, and "bias"; a missing
+    feature weighs 0)."""
+    z = weights["bias"] + sum(weights.get(name, 0.0) * value
+                              for name, value in zip(ConfidenceFeatures.names(), astuple(features)))
     return 1.0 / (1.0 + math.exp(-z))
 
 
