@@ -4,7 +4,8 @@
     python -m bench.reader --limit 300     # quicker
     python -m bench.reader --latency-only  # re-measure only the latency (on a quiet machine)
 
-Runs, in one process, each with `qa.evaluate.evaluate` (what `qa eval` prints):
+Runs each with `qa.evaluate.evaluate` (what `qa eval` prints), the first three in two
+worker processes side by side, then the last two alone:
 - open retrieval over an index of all 638 dev articles;
 - `--oracle`: each question restricted to its gold article;
 - held-out abstention: an index of the articles whose file name's MD5 starts with 0-b; the
@@ -21,6 +22,7 @@ import json
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from bench.common import BENCH_DIR, DEFAULT_ARTICLES, DEFAULT_QUESTIONS, SHARED, machine
@@ -34,6 +36,16 @@ def _engine(index_dir: Path, articles: list[Path]):
 
     build_once(articles, index_dir)
     return QA(index_dir=index_dir)
+
+
+def _evaluate(index_dir: Path, articles: list[Path], questions: list[dict],
+              oracle: bool = False) -> dict:
+    """`qa eval`'s report without its failure list."""
+    from qa.evaluate import evaluate
+
+    report = evaluate(_engine(index_dir, articles), questions, oracle=oracle)
+    report.pop("failures")
+    return report
 
 
 def _latency(engine, questions: list[dict]) -> dict[str, float]:
@@ -62,7 +74,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.evaluate import evaluate, load_questions
-    from qa.reader.calibrate import held_out_split
+    from qa.reader.calibrate import build_once, held_out_split
 
     articles = sorted(DEFAULT_ARTICLES.glob("*.txt"))
     questions = load_questions(DEFAULT_QUESTIONS)[:args.limit]
@@ -75,21 +87,21 @@ def main() -> None:
         _write(results, out)
         return
     results: dict = {"machine": machine(), "questions": len(questions)}
-    full = _engine(args.work / "all", articles)
-    for name, oracle in (("open", False), ("oracle", True)):
-        report = evaluate(full, questions, oracle=oracle)
-        report.pop("failures")
-        results[name] = report
-        print(name, json.dumps(report), flush=True)
-
-    held = _engine(args.work / "held-out", [p for p in articles if held_out_split(p.name)])
+    kept = [p for p in articles if held_out_split(p.name)]
     split = [{**q, "answers": q["answers"] if held_out_split(q["sources"][0]) else []}
              for q in questions]
-    report = evaluate(held, split)
-    report.pop("failures")
-    results["held_out"] = report
-    print("held_out", json.dumps(report), flush=True)
+    build_once(articles, args.work / "all")
+    build_once(kept, args.work / "held-out")
+    runs = {"open": (args.work / "all", articles, questions, False),
+            "oracle": (args.work / "all", articles, questions, True),
+            "held_out": (args.work / "held-out", kept, split, False)}
+    with ProcessPoolExecutor(2) as pool:
+        reports = {name: pool.submit(_evaluate, *run) for name, run in runs.items()}
+        for name, report in reports.items():
+            results[name] = report.result()
+            print(name, json.dumps(results[name]), flush=True)
 
+    full = _engine(args.work / "all", articles)
     seeds = _engine(args.work / "seeds", [BENCH_DIR.parent / "seeds"])
     report = evaluate(seeds, load_questions(SEED_QUESTIONS))
     results["seeds"] = {k: report[k] for k in ("answerable", "unanswerable", "answer_accuracy",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,8 +135,10 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
     build_once(articles, work / "all")
     build_once([p for p in articles if held_out_split(p.name)], work / "held-out")
     log(f"{len(questions)} questions, on the full and the held-out index")
-    full = _points(work / "all", questions, model_dir, k)
-    held = _points(work / "held-out", questions, model_dir, k)
+    with ProcessPoolExecutor(2) as pool:  # the two indexes side by side, one core each
+        full_run = pool.submit(_points, work / "all", questions, model_dir, k)
+        held_run = pool.submit(_points, work / "held-out", questions, model_dir, k)
+        full, held = full_run.result(), held_run.result()
     answerable = np.array([held_out_split(q["sources"][0]) for q in questions])
     # Right or wrong on the full index; on the held-out one, questions whose article is
     # missing can only be answered wrong.
