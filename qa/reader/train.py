@@ -3,7 +3,8 @@
     python -m qa.reader.train --out qa/reader/model
 
 starts from the bundled all-MiniLM-L6-v2 weights, trains start/end heads (SQuAD 2.0 style:
-[CLS] means "no answer here") on `../shared/train/squad_train.jsonl`, exports to ONNX,
+[CLS] means "no answer here"; span scores also normalised over all passages of a question,
+`TrainConfig.shared_norm`) on `../shared/train/squad_train.jsonl`, exports to ONNX,
 quantises the weights to int8 and writes `reader.onnx`, `tokenizer.json` and `reader.json`
 into `--out`. Nothing else is kept: no checkpoints. Needs torch (`pip install
 torch==2.13.0`); answering with the result does not.
@@ -49,7 +50,8 @@ class TrainConfig:
     #: weight of a second loss that normalises the start and end scores over all passages of
     #: a question together (its answer passage and its no-answer ones), so that a span's
     #: score means the same in every passage (Clark & Gardner 2018); 0 = per passage only.
-    shared_norm: float = 0.0
+    #: NewsQA dev, first 1,000 answerable: short F1 +2.5 (gold article), citation +2.7 (open).
+    shared_norm: float = 1.0
     threads: int = 2
     #: run the forward pass in bfloat16 (autocast; the weights stay float32) when the CPU
     #: has bf16 instructions (AMX, AVX512-BF16): 1.4x faster steps on this machine.
