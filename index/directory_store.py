@@ -47,10 +47,10 @@ class DirectoryStore:
         position = {article_id: i for i, article_id in enumerate(self._article_ids)}
         #: per chunk row, its article's position; per sentence vector, its chunk row.
         self._chunk_article = np.array([position[c.article_id] for c in chunks], dtype=np.int64)
-        self._sentence_chunk = np.repeat(np.arange(len(chunks)), [len(c.sentences)
-                                                                  for c in chunks])
+        sentences = [len(c.sentences) for c in chunks]
+        self._sentence_chunk = np.repeat(np.arange(len(chunks)), sentences)
         #: per chunk id, the rows of its sentence vectors.
-        first = np.cumsum([0] + [len(c.sentences) for c in chunks])
+        first = np.cumsum([0, *sentences])
         self._sentence_rows = {c.id: range(first[i], first[i + 1]) for i, c in enumerate(chunks)}
         self._chunk_bm25 = BM25([f"{articles[c.article_id].title}\n{c.text}" for c in chunks])
         self._article_bm25 = BM25([f"{a.title}\n{a.text}" for a in articles.values()])
