@@ -88,7 +88,7 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
     rng = random.Random(seed)
     bm25 = BM25([p.context for p in paragraphs])
     examples: list[Example] = []
-    asked_before = 0
+    questions_seen = 0
     for index, paragraph in enumerate(paragraphs):
         sentences = split_sentences(paragraph.context)
         for question in paragraph.questions:
@@ -97,9 +97,9 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
             if short_questions and rng.random() < short_questions:
                 evidence = [paragraph.context[s:e] for s, e in sentences if s < end and start < e]
                 asked = shorten_question(question.text, " ".join(evidence), rng)
-            asked_before += 1
+            questions_seen += 1
             examples.append(_answer_window(asked, paragraph.context, sentences,
-                                           start, end, rng, asked_before))
+                                           start, end, rng, questions_seen))
             gold = [a.lower() for a in question.answers if a.strip()]
             negatives = [_without_answer(paragraph.context, sentences, question.spans)]
             scores = bm25.scores(tokenize(question.text))
@@ -112,7 +112,7 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
                     spans = split_sentences(negative)
                     window = _window(negative, spans, rng.randrange(len(spans)), rng) \
                         if spans else negative
-                    examples.append(Example(asked, window, None, None, asked_before))
+                    examples.append(Example(asked, window, None, None, questions_seen))
     rng.shuffle(examples)
     yield from examples
 

@@ -102,15 +102,9 @@ def _batches(examples: list, batch_size: int, rng: random.Random,
              whole_questions: bool = False) -> list[list]:
     """Batches of similar passage length (less padding), in random order; with
     `whole_questions`, all pairs of a question go into the same batch."""
-    if not whole_questions:
-        pool = sorted(range(len(examples)), key=lambda i: len(examples[i].passage))
-        batches = [[examples[i] for i in pool[k:k + batch_size]]
-                   for k in range(0, len(pool), batch_size)]
-        rng.shuffle(batches)
-        return batches
     groups: dict[int, list] = {}
-    for example in examples:
-        groups.setdefault(example.question_id, []).append(example)
+    for i, example in enumerate(examples):
+        groups.setdefault(example.question_id if whole_questions else i, []).append(example)
     batches, batch = [], []
     for group in sorted(groups.values(), key=lambda g: max(len(e.passage) for e in g)):
         if batch and len(batch) + len(group) > batch_size:
