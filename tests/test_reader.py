@@ -47,6 +47,50 @@ def test_a_shortened_question_keeps_what_it_asks_and_loses_answer_words() -> Non
     assert shorten_question("Who won?", "X won.", random.Random(0)) == "Who won?"
 
 
+def test_padded_pairs_keep_their_tokens_and_take_a_few_lengths_only() -> None:
+    from qa.reader.features import encode_pairs, load_tokenizer
+    from qa.reader.model import MODEL_DIR
+
+    tokenizer = load_tokenizer(str(MODEL_DIR / "tokenizer.json"))
+    questions = ["Who won?", "Where was the game played?"]
+    passages = ["Denver won.", "The game was played at Levi's Stadium in Santa Clara."]
+    tight = encode_pairs(tokenizer, questions, passages, 128)
+    padded = encode_pairs(tokenizer, questions, passages, 128, pad_to=32)
+    n = tight.input_ids.shape[1]
+    assert n < 32 and padded.input_ids.shape[1] == 32
+    for name in ("input_ids", "attention_mask", "token_type_ids", "passage_mask", "offsets"):
+        assert (getattr(padded, name)[:, :n] == getattr(tight, name)).all(), name
+        assert not getattr(padded, name)[:, n:].any(), name
+    long = encode_pairs(tokenizer, questions, [" ".join(["word"] * 200)] * 2, 100, pad_to=32)
+    assert long.input_ids.shape[1] == 100  # never past max_length
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="needs ../shared/train")
+def test_each_question_gets_its_answer_passage_and_the_asked_no_answer_passages() -> None:
+    from qa.reader.data import load_paragraphs, make_examples
+
+    paragraphs = load_paragraphs(SQUAD)[:12]
+    # numbered as make_examples numbers them
+    questions = dict(enumerate(((p, q) for p in paragraphs for q in p.questions), 1))
+    answers = {n: q.answers for n, (_, q) in questions.items()}
+    marked = {n: p.context[slice(*q.spans[0])] for n, (p, q) in questions.items()}
+    for neighbours, most in ((0, 2), (1, 3), (2, 4)):
+        pairs: dict[int, list] = {}
+        for example in make_examples(paragraphs, neighbours=neighbours):
+            pairs.setdefault(example.question_id, []).append(example)
+        assert len(pairs) == len(questions)
+        sizes = [len(group) for group in pairs.values()]
+        assert max(sizes) == most and sum(sizes) > (most - 0.5) * len(pairs)
+        for group in pairs.values():
+            (answer,) = [e for e in group if e.start is not None]
+            assert answer.passage[answer.start:answer.end] == marked[answer.question_id]
+            for other in group:
+                if other.start is None:
+                    assert not any(a.lower() in other.passage.lower()
+                                   for a in answers[other.question_id])
+            assert len({e.passage for e in group}) == len(group)
+
+
 def test_the_shared_loss_ranks_the_answer_passage_above_the_question_s_other_passages() -> None:
     import numpy as np
     import torch

@@ -1,12 +1,12 @@
 """Training examples for the reader, made from SQuAD-style paragraphs with answer spans.
 
-Every question gives one passage that holds its answer and two that do not, so the reader
+Every question gives one passage that holds its answer and some that do not, so the reader
 learns both to mark the answer and to say "not here" (SQuAD 2.0 style, answer at [CLS]):
 
 - the answer passage is the paragraph, or a window of its sentences about the size of an
   indexed chunk, around the answer;
 - the no-answer passages are the same paragraph with the sentences holding the answer taken
-  out (the topic is there, the answer is not), and the other paragraph that matches the
+  out (the topic is there, the answer is not), and the other paragraph(s) that match the
   question best by BM25 (what retrieval hands over when the articles don't say).
 No-answer passages that still contain a gold answer string are not used.
 
@@ -78,10 +78,12 @@ def load_paragraphs(path: Path) -> list[_Paragraph]:
     return paragraphs
 
 
-def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
-                  short_questions: float = 0.0) -> Iterator[Example]:
-    """An answer passage and two no-answer passages for every question, shuffled by `seed`;
-    `short_questions` of the questions shortened first (see `shorten_question`)."""
+def make_examples(paragraphs: list[_Paragraph], seed: int = 0, short_questions: float = 0.0,
+                  neighbours: int = 1) -> Iterator[Example]:
+    """An answer passage and no-answer passages for every question (the paragraph without
+    its answer, and the `neighbours` other paragraphs that match the question best by BM25),
+    shuffled by `seed`; `short_questions` of the questions shortened first (see
+    `shorten_question`)."""
     from qa.core.text import tokenize
     from qa.lexical import BM25
 
@@ -104,9 +106,10 @@ def make_examples(paragraphs: list[_Paragraph], seed: int = 0,
             negatives = [_without_answer(paragraph.context, sentences, question.spans)]
             scores = bm25.scores(tokenize(question.text))
             scores[index] = -1.0
-            negatives.append(next(
-                (paragraphs[int(other)].context for other in scores.argsort()[::-1][:5]
-                 if not any(g in paragraphs[int(other)].context.lower() for g in gold)), None))
+            negatives += [paragraphs[int(other)].context
+                          for other in scores.argsort()[::-1][:4 + neighbours]
+                          if not any(g in paragraphs[int(other)].context.lower()
+                                     for g in gold)][:neighbours]
             for negative in negatives:
                 if negative and not any(g in negative.lower() for g in gold):
                     spans = split_sentences(negative)

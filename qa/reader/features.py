@@ -50,9 +50,10 @@ def load_tokenizer(path: str) -> Tokenizer:
 
 
 def encode_pairs(tokenizer: Tokenizer, questions: Sequence[str], passages: Sequence[str],
-                 max_length: int) -> PairBatch:
+                 max_length: int, pad_to: int = 1) -> PairBatch:
     """Encode `(questions[i], passages[i])` pairs, each cut to `max_length` tokens: the
-    question to `MAX_QUESTION_TOKENS`, then the passage from its end."""
+    question to `MAX_QUESTION_TOKENS`, then the passage from its end. The batch is padded to
+    its longest pair, rounded up to a multiple of `pad_to` (but not past `max_length`)."""
     import numpy as np
 
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -66,7 +67,8 @@ def encode_pairs(tokenizer: Tokenizer, questions: Sequence[str], passages: Seque
         ids = [cls_id, *q_ids, sep_id, *p_ids, sep_id]
         first = len(q_ids) + 2
         rows.append((ids, first, p_offsets))
-    length = max(len(ids) for ids, _, _ in rows)
+    longest = max(len(ids) for ids, _, _ in rows)
+    length = max(longest, min(max_length, -(-longest // pad_to) * pad_to))
     batch = len(rows)
     input_ids = np.zeros((batch, length), dtype=np.int64)
     attention = np.zeros((batch, length), dtype=np.int64)
