@@ -513,6 +513,30 @@ def test_citation_html_escapes_article_text() -> None:
     assert "javascript:" not in html  # only http(s) links
 
 
+def test_a_long_article_cited_in_many_turns_keeps_each_reply_small() -> None:
+    from qa.ui.app import _conversation
+
+    from qa.core.records import Answer, Article, Citation
+
+    text = "".join(f"Paragraph {n}: the council met again and talked. " for n in range(20_000))
+    quote = "Paragraph 12345: the council met again and talked."
+    at = text.index(quote)
+    article = Article(id="a", path="/x/minutes.txt", title="Minutes", text=text)
+    cited = Citation(1, article, quote, at, at + len(quote), 0.9)
+    answer = Answer(question="q", text="**again** — x [1]", citations=[cited])
+    html = _conversation([{"question": "q", "answer": answer.text, "result": answer}] * 20, "")
+    assert len(text) > 1_000_000 and len(html) < 20 * 3 * 60_000  # not 20 whole copies
+    cite = citation_html(cited)
+    whole = cite[cite.index('class="qa-whole"'):]
+    assert f"Show 60,000 of the article's {len(text):,} characters around the quote" in whole
+    before, after = whole.split(f"<mark>{quote}</mark>")
+    assert "Paragraph 12000:" in before and "Paragraph 12600:" in after  # centred on it
+    assert "Paragraph 0:" not in whole and "Paragraph 19999:" not in whole
+    short = citation_html(_Citation())
+    short = short[short.index('class="qa-whole"'):]
+    assert "Show the whole article" in short and "…" not in short  # short ones stay whole
+
+
 def test_example_questions_are_of_several_kinds() -> None:
     from qa.core.records import Article
     from qa.examples import example_questions

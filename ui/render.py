@@ -31,6 +31,11 @@ __all__ = [
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 #: characters of context either side of a quote in the passage view.
 CONTEXT_CHARS = 400
+#: "Show the whole article" shows articles up to this many characters whole, and of a
+#: longer one this much around the quote: every turn's sources are sent again with each
+#: answer, so one long upload cited in many turns would otherwise grow every reply by its
+#: whole text per citation (a 1 MB article cited twice a turn: 40 MB per reply by turn 20).
+WHOLE_ARTICLE_CHARS = 60_000
 
 
 def esc(text: object) -> str:
@@ -117,11 +122,12 @@ def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
     article = citation.article
     text = article.text
     start, end = citation.start, citation.end
-    lo = max(0, start - CONTEXT_CHARS)
-    hi = min(len(text), end + CONTEXT_CHARS)
-    context = (("…" if lo else "") + esc(text[lo:start]) + _mark(text, start, end, strong)
-               + esc(text[end:hi]) + ("…" if hi < len(text) else ""))
-    whole = esc(text[:start]) + _mark(text, start, end, strong) + esc(text[end:])
+    context = _excerpt(text, max(0, start - CONTEXT_CHARS),
+                       min(len(text), end + CONTEXT_CHARS), start, end, strong)
+    lo, hi = _around(len(text), start, end, WHOLE_ARTICLE_CHARS)
+    whole = _excerpt(text, lo, hi, start, end, strong)
+    show = ("Show the whole article" if (lo, hi) == (0, len(text)) else
+            f"Show {hi - lo:,} of the article's {len(text):,} characters around the quote")
     meta = " · ".join(esc(p) for p in (article.source, article.author, _date(article.published))
                       if p)
     url = article.url if re.match(r"https?://", article.url or "", re.I) else ""
@@ -145,9 +151,25 @@ def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
         f"</p><p class=\"qa-meta\">{meta}{link}{' · ' if meta or link else ''}"
         f"{esc(article.name)}</p>{flag}"
         f'<blockquote class="qa-context">{context}</blockquote>'
-        f'<details class="qa-whole"><summary>Show the whole article</summary>'
+        f'<details class="qa-whole"><summary>{show}</summary>'
         f'<div class="qa-context" tabindex="0">{whole}</div></details></div></details>'
     )
+
+
+def _excerpt(text: str, lo: int, hi: int, start: int, end: int,
+             strong: tuple[int, int] | None) -> str:
+    """`text[lo:hi]` escaped, the quote `start:end` marked, "…" where it is cut."""
+    return (("…" if lo else "") + esc(text[lo:start]) + _mark(text, start, end, strong)
+            + esc(text[end:hi]) + ("…" if hi < len(text) else ""))
+
+
+def _around(length: int, start: int, end: int, room: int) -> tuple[int, int]:
+    """Bounds of at most `room` characters (more only if the quote is longer) of a text of
+    `length` that hold `start:end`, centred on it where the text allows."""
+    if length <= room:
+        return 0, length
+    lo = max(0, min(start - (room - (end - start)) // 2, length - room))
+    return min(lo, start), max(min(length, lo + room), end)
 
 
 def answer_plain(answer: Answer) -> str:
