@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from qa.ui.render import citation_html
+from qa.ui.render import WHOLE_ARTICLE_CHARS, citation_html
 from qa.ui.serve import parse_auth
 from qa.ui.uploads import UploadError, safe_name, store_uploads
 
@@ -525,10 +525,11 @@ def test_a_long_article_cited_in_many_turns_keeps_each_reply_small() -> None:
     cited = Citation(1, article, quote, at, at + len(quote), 0.9)
     answer = Answer(question="q", text="**again** — x [1]", citations=[cited])
     html = _conversation([{"question": "q", "answer": answer.text, "result": answer}] * 20, "")
-    assert len(text) > 1_000_000 and len(html) < 20 * 3 * 60_000  # not 20 whole copies
+    assert len(text) > 1_000_000 and len(html) < 20 * 3 * WHOLE_ARTICLE_CHARS  # not 20 copies
     cite = citation_html(cited)
     whole = cite[cite.index('class="qa-whole"'):]
-    assert f"Show 60,000 of the article's {len(text):,} characters around the quote" in whole
+    assert f"Show {WHOLE_ARTICLE_CHARS:,} characters around the quote (the article has " \
+        f"{len(text):,})" in whole
     before, after = whole.split(f"<mark>{quote}</mark>")
     assert "Paragraph 12000:" in before and "Paragraph 12600:" in after  # centred on it
     assert "Paragraph 0:" not in whole and "Paragraph 19999:" not in whole

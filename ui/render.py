@@ -127,7 +127,7 @@ def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
     lo, hi = _around(len(text), start, end, WHOLE_ARTICLE_CHARS)
     whole = _excerpt(text, lo, hi, start, end, strong)
     show = ("Show the whole article" if (lo, hi) == (0, len(text)) else
-            f"Show {hi - lo:,} of the article's {len(text):,} characters around the quote")
+            f"Show {hi - lo:,} characters around the quote (the article has {len(text):,})")
     meta = " · ".join(esc(p) for p in (article.source, article.author, _date(article.published))
                       if p)
     url = article.url if re.match(r"https?://", article.url or "", re.I) else ""

@@ -53,7 +53,8 @@ def encode_pairs(tokenizer: Tokenizer, questions: Sequence[str], passages: Seque
                  max_length: int, pad_to: int = 1) -> PairBatch:
     """Encode `(questions[i], passages[i])` pairs, each cut to `max_length` tokens: the
     question to `MAX_QUESTION_TOKENS`, then the passage from its end. The batch is padded to
-    its longest pair, rounded up to a multiple of `pad_to` (but not past `max_length`)."""
+    its longest pair, rounded up to a multiple of `pad_to` (but not past `max_length`);
+    padding is masked from attention but has start/end scores like any position."""
     import numpy as np
 
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -68,7 +69,8 @@ def encode_pairs(tokenizer: Tokenizer, questions: Sequence[str], passages: Seque
         first = len(q_ids) + 2
         rows.append((ids, first, p_offsets))
     longest = max(len(ids) for ids, _, _ in rows)
-    length = max(longest, min(max_length, -(-longest // pad_to) * pad_to))
+    step = max(pad_to, 1)
+    length = max(longest, min(max_length, -(-longest // step) * step))
     batch = len(rows)
     input_ids = np.zeros((batch, length), dtype=np.int64)
     attention = np.zeros((batch, length), dtype=np.int64)
