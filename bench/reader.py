@@ -50,8 +50,7 @@ def _wrong_article(index_dir: Path, articles: list[Path], questions: list[dict])
     restricted = []
     for q in questions:
         top = engine.retrieve(q["question"], 1)
-        text = top[0].article.text.lower() if top else ""
-        if top and not any(a.lower() in text for a in q["answers"]):
+        if top and not any(a.lower() in top[0].article.text.lower() for a in q["answers"]):
             restricted.append({**q, "answers": [], "sources": [Path(top[0].article.path).name]})
     return restricted
 
