@@ -151,6 +151,23 @@ def test_the_shipped_reader_marks_the_answer_span() -> None:
         < reader.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5))
 
 
+def test_read_by_sentence_gives_each_sentence_its_own_best_span_inside_it() -> None:
+    reader = Reader(MODEL_DIR)
+    first = "Prices of bread rose sharply last winter, bakers said."
+    second = ("A senior general, Yaroslav Moskalik, was killed by a car bomb in Balashikha "
+              "on Friday, investigators said.")
+    passage = f"{first} {second}"
+    bounds = [(0, len(first)), (len(first) + 1, len(passage))]
+    guesses = reader.read("Who was killed by a car bomb?", [passage], [bounds])
+    assert [g.passage for g in guesses] == [0, 0]
+    for guess, (start, end) in zip(guesses, bounds):
+        assert start <= guess.start < guess.end <= end
+    assert passage[guesses[1].start:guesses[1].end] == "Yaroslav Moskalik"
+    assert guesses[1].margin > guesses[0].margin
+    (whole,) = reader.read("Who was killed by a car bomb?", [passage])
+    assert (whole.start, whole.end) == (guesses[1].start, guesses[1].end)
+
+
 def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
     target = tmp_path / "model"
     shutil.copytree(MODEL_DIR, target)

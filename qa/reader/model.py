@@ -48,7 +48,8 @@ class ConfidenceFeatures:
 
 @dataclass(frozen=True)
 class SpanGuess:
-    """The best answer span in one passage: character offsets into that passage's text."""
+    """The best answer span in one passage (or one of its sentences): character offsets
+    into that passage's text."""
 
     passage: int
     start: int
@@ -100,8 +101,13 @@ class Reader:
         """The calibrated probability (0-1) that the answer these features describe is right."""
         return calibrated_confidence(self.calibration, features)
 
-    def read(self, question: str, passages: Sequence[str]) -> list[SpanGuess]:
-        """The best span of every passage, in passage order (empty passages are skipped)."""
+    def read(self, question: str, passages: Sequence[str],
+             sentences: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[SpanGuess]:
+        """The best span of every passage, in passage order (empty passages are skipped).
+
+        With `sentences` (per passage, its sentences' character bounds in the passage): the
+        best span inside each sentence instead, so that a passage's second-best sentence can
+        be an answer's runner-up too."""
         import numpy as np
 
         from qa.reader.features import encode_pairs
@@ -117,14 +123,20 @@ class Reader:
             & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
         guesses = []
         for row, passage in enumerate(rows):
-            allowed = batch.passage_mask[row]
-            pair = start[row][:, None] + end[row][None, :]
-            pair = np.where(band & allowed[:, None] & allowed[None, :], pair, -np.inf)
-            s, e = np.unravel_index(int(pair.argmax()), pair.shape)
-            null = float(start[row, 0] + end[row, 0])
             offsets = batch.offsets[row]
-            guesses.append(SpanGuess(passage, int(offsets[s][0]), int(offsets[e][1]),
-                                     float(pair[s, e]) - null))
+            pair = np.where(band, start[row][:, None] + end[row][None, :], -np.inf)
+            null = float(start[row, 0] + end[row, 0])
+            bounds = sentences[passage] if sentences and sentences[passage] \
+                else [(0, len(passages[passage]))]
+            for first, last in bounds:
+                allowed = batch.passage_mask[row] & (offsets[:, 0] >= first) \
+                    & (offsets[:, 1] <= last)
+                if not allowed.any():
+                    continue
+                inside = np.where(allowed[:, None] & allowed[None, :], pair, -np.inf)
+                s, e = np.unravel_index(int(inside.argmax()), inside.shape)
+                guesses.append(SpanGuess(passage, int(offsets[s][0]), int(offsets[e][1]),
+                                         float(inside[s, e]) - null))
         return guesses
 
 
