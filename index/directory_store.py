@@ -99,12 +99,13 @@ class DirectoryStore:
         top = np.argsort(-scores)[:n]
         return [self._article_ids[i] for i in top[scores[top] > 0]]
 
-    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
+    def sentence_similarities(self, vector: np.ndarray,
+                              ids: Sequence[str]) -> list[tuple[float, ...]]:
         import numpy as np
 
         vector = vector.astype(np.float32)
         rows = [np.array(self._sentence_rows[i], dtype=np.int64) for i in ids]
-        return [float(self._similarity(vector, r).max()) if len(r) else 0.0 for r in rows]
+        return [tuple(float(x) for x in self._similarity(vector, r)) for r in rows]
 
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
         return [self._chunk_by_id[i] for i in ids]

@@ -212,15 +212,16 @@ class PostgresStore:
                                 "per_term": POSTINGS_PER_TERM, **_filter(where)})
         return [row[0] for row in rows]
 
-    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
+    def sentence_similarities(self, vector: np.ndarray,
+                              ids: Sequence[str]) -> list[tuple[float, ...]]:
         from pgvector import HalfVector
 
         rows = self._rows(
-            "SELECT chunk_id, max(-(embedding <#> %(vector)s::halfvec)) FROM sentences "
-            "WHERE chunk_id = ANY(%(ids)s) AND embedding IS NOT NULL GROUP BY chunk_id",
+            "SELECT chunk_id, array_agg(coalesce(-(embedding <#> %(vector)s::halfvec), 0) "
+            "ORDER BY i) FROM sentences WHERE chunk_id = ANY(%(ids)s) GROUP BY chunk_id",
             {"vector": HalfVector(vector), "ids": list(ids)})
         found = dict(rows)
-        return [float(found.get(i, 0.0)) for i in ids]
+        return [tuple(float(x) for x in found.get(i, ())) for i in ids]
 
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
         rows = self._rows(

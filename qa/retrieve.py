@@ -107,6 +107,6 @@ class HybridRetriever:
         chosen = spread([chunks[i] for i in ranked(scores)], k, self.per_article)
         articles = {a.id: a for a in self.store.articles(list({c.article_id: None
                                                                for c in chosen}))}
-        similarities = self.store.similarities(vector, [c.id for c in chosen])
-        return [Passage(chunk, articles[chunk.article_id], scores[chunk.id], rank, similarity)
-                for rank, (chunk, similarity) in enumerate(zip(chosen, similarities), 1)]
+        similarities = self.store.sentence_similarities(vector, [c.id for c in chosen])
+        return [Passage(chunk, articles[chunk.article_id], scores[chunk.id], rank, sentences)
+                for rank, (chunk, sentences) in enumerate(zip(chosen, similarities), 1)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,32 @@ def test_two_long_quotes_share_the_fifty_words_and_keep_their_spans() -> None:
         assert text[citation.start:citation.end] == citation.quote
         assert f"…{citation.quote}…" in answer.text or f"{citation.quote}…" in answer.text \
             or f"…{citation.quote}" in answer.text
+
+
+def test_of_two_sentences_the_reader_rates_alike_the_one_closer_in_meaning_answers(
+        seed_index: Path) -> None:
+    from qa.answering.extractive import read_spans
+    from qa.core.settings import Settings
+    from qa.engine import QA
+
+    engine = QA(settings=Settings.from_env(index_dir=seed_index))
+    question = "Who was killed by a car bomb in Balashikha?"
+    passages = engine.retrieve(question)
+    for passage in passages:  # the store's sentence vectors, one per chunk sentence
+        assert len(passage.sentence_similarities) == len(passage.chunk.sentences)
+        assert passage.similarity == max(passage.sentence_similarities)
+    best, second = read_spans(question, passages, engine.reader)[:2]
+    assert passages[best.passage].chunk.text[best.start:best.end] == "Yaroslav Moskalik"
+    # the same spans and margins, with the two best sentences' closeness made -1 and 1
+    changed = []
+    for i, passage in enumerate(passages):
+        closeness = list(passage.sentence_similarities)
+        if i == best.passage:
+            closeness[best.sentence] = -1.0
+        if i == second.passage:
+            closeness[second.sentence] = 1.0
+        changed.append(replace(passage, sentence_similarities=tuple(closeness)))
+    assert read_spans(question, changed, engine.reader)[0] == second
 
 
 def test_calibration_weights_the_feature_that_separates_missing_articles() -> None:

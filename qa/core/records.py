@@ -144,13 +144,19 @@ def _as_date(value: date | str | None, name: str) -> date | None:
 @dataclass(frozen=True)
 class Passage:
     """A retrieved chunk, with its fused score and rank (1 = best), and the cosine of the
-    question with the chunk's closest sentence."""
+    question with each of the chunk's sentences."""
 
     chunk: Chunk
     article: Article
     score: float
     rank: int
-    similarity: float = 0.0
+    #: per sentence of `chunk.sentences`, its cosine with the question.
+    sentence_similarities: tuple[float, ...] = ()
+
+    @property
+    def similarity(self) -> float:
+        """The cosine of the question with the chunk's closest sentence (0.0 if unknown)."""
+        return max(self.sentence_similarities, default=0.0)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ lists, fuses them, then loads just the chunks and articles it returns:
     lexical_chunks(question, n, where)   chunks ranked by BM25 over title + chunk text
     lexical_articles(question, n, where) articles ranked by BM25 over title + article text
     chunks(ids) / articles(ids)       the records, in the order asked
-    similarities(vector, ids)         per chunk, its best sentence's inner product with vector
+    sentence_similarities(vector, ids)  per chunk, each sentence's inner product with vector
 
 Contract of every ranked list: ids best first, at most `n`, no repeats, only records of
 articles that `where` admits (`ArticleFilter.admits`: publisher or file name, publication
@@ -80,10 +80,13 @@ class ArticleStore(Protocol):
         article ("title\\ntext"), best first (retrieval's article prior)."""
         ...
 
-    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
-        """Per chunk id (in the order given), the highest inner product of `vector` with the
-        chunk's sentence vectors, exactly (0.0 for a chunk with none). The answerer weighs it:
-        a best passage far from the question in meaning is most often from the wrong article."""
+    def sentence_similarities(self, vector: np.ndarray,
+                              ids: Sequence[str]) -> list[tuple[float, ...]]:
+        """Per chunk id (in the order given), the inner product of `vector` with each of the
+        chunk's sentence vectors, exactly, in the order of `Chunk.sentences` (0.0 for a
+        sentence without a vector). The answerer weighs them: a passage far from the
+        question in meaning is most often from the wrong article, and of two sentences the
+        reader rates alike, the closer one is more often the answer."""
         ...
 
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:

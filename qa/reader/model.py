@@ -56,6 +56,8 @@ class SpanGuess:
     end: int
     #: span score minus the passage's "no answer" score: above 0, the model prefers the span.
     margin: float
+    #: the passage sentence the span is in, when read by sentence (else 0).
+    sentence: int = 0
 
 
 class Reader:
@@ -128,7 +130,7 @@ class Reader:
             null = float(start[row, 0] + end[row, 0])
             bounds = sentences[passage] if sentences and sentences[passage] \
                 else [(0, len(passages[passage]))]
-            for first, last in bounds:
+            for sentence, (first, last) in enumerate(bounds):
                 allowed = batch.passage_mask[row] & (offsets[:, 0] >= first) \
                     & (offsets[:, 1] <= last)
                 if not allowed.any():
@@ -136,7 +138,7 @@ class Reader:
                 inside = np.where(allowed[:, None] & allowed[None, :], pair, -np.inf)
                 s, e = np.unravel_index(int(inside.argmax()), inside.shape)
                 guesses.append(SpanGuess(passage, int(offsets[s][0]), int(offsets[e][1]),
-                                         float(inside[s, e]) - null))
+                                         float(inside[s, e]) - null, sentence))
         return guesses
 
 
