@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, replace
@@ -135,7 +136,9 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
     build_once(articles, work / "all")
     build_once([p for p in articles if held_out_split(p.name)], work / "held-out")
     log(f"{len(questions)} questions, on the full and the held-out index")
-    with ProcessPoolExecutor(2) as pool:  # the two indexes side by side, one core each
+    # the two indexes side by side, one core each; spawned, not forked: a fork after this
+    # process loaded onnxruntime or FAISS (a first build) can hang on a lock held by a thread
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         full_run = pool.submit(_points, work / "all", questions, model_dir, k)
         held_run = pool.submit(_points, work / "held-out", questions, model_dir, k)
         full, held = full_run.result(), held_run.result()
