@@ -13,7 +13,7 @@ from qa.core.text import NAME_OR_NUMBER, content_words
 from qa.reader.model import ConfidenceFeatures, Reader, SpanGuess
 
 __all__ = ["MAX_WORDS", "compose_answer", "confidence_features", "extract_answer",
-           "question_coverage", "read_spans"]
+           "question_coverage", "question_names", "read_spans"]
 
 #: the quoted evidence of one answer is at most this many words.
 MAX_WORDS = 50
@@ -73,22 +73,29 @@ def confidence_features(question: str, passages: Sequence[Passage],
     """What the reader's confidence is computed from: the best span's margin, how much of
     the question its passage holds (`question_coverage`) and how close it is in meaning."""
     passage = passages[ranked[0].passage]
-    return ConfidenceFeatures(ranked[0].margin, question_coverage(question, passage),
+    return ConfidenceFeatures(ranked[0].margin,
+                              question_coverage(question, passage.chunk.text),
                               passage.similarity)
 
 
-def question_coverage(question: str, passage: Passage) -> float:
-    """The share of the question's content words that `passage` holds, names and numbers
+def question_coverage(question: str, text: str) -> float:
+    """The share of the question's content words that `text` holds, names and numbers
     counting twice. A span from a passage that lacks the question's names and topic is most
     often from the wrong article: on NewsQA dev this tells questions whose article is not
     indexed apart better than the reader's margin does, and best together with it (names
     counted twice do as well as weighting words by rarity, unweighted words worse)."""
-    names = {word for match in NAME_OR_NUMBER.finditer(question) if match.start() > 0
-             for word in content_words(match.group(0))}
+    names = question_names(question)
     weights = {word: 2.0 if word in names else 1.0 for word in content_words(question)}
-    held = content_words(passage.chunk.text)
+    held = content_words(text)
     total = sum(weights.values())
     return sum(w for word, w in weights.items() if word in held) / total if total else 0.0
+
+
+def question_names(question: str) -> set[str]:
+    """The content words of the question's names and numbers (a capital at its start
+    does not make a name)."""
+    return {word for match in NAME_OR_NUMBER.finditer(question) if match.start() > 0
+            for word in content_words(match.group(0))}
 
 
 def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[SpanGuess],

@@ -33,7 +33,7 @@ from qa.reader.model import ConfidenceFeatures
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Calibration", "build_once", "calibrate", "held_out_split"]
+__all__ = ["Calibration", "build_once", "calibrate", "held_out_split", "logistic"]
 
 DEFAULT_NEWSQA = Path(__file__).resolve().parents[2].parent / "shared/eval/newsqa"
 
@@ -93,7 +93,7 @@ def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int
     return out
 
 
-def _logistic(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def logistic(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Logistic regression weights (last column of `features` all ones for the bias), by
     Newton's method with a slight L2 penalty."""
     import numpy as np
@@ -115,9 +115,9 @@ def _fit(held: list[tuple[_Point, bool]], judged: list[_Point]) -> dict[str, flo
     import numpy as np
 
     features = np.array([[*astuple(p.features), 1.0] for p, _ in held])
-    direction = _logistic(features, np.array([ok for _, ok in held], dtype=float))[:-1]
+    direction = logistic(features, np.array([ok for _, ok in held], dtype=float))[:-1]
     mix = np.array([astuple(p.features) for p in judged]) @ direction
-    scale, bias = _logistic(np.stack([mix, np.ones_like(mix)], 1),
+    scale, bias = logistic(np.stack([mix, np.ones_like(mix)], 1),
                             np.array([p.correct for p in judged], dtype=float))
     weights = dict(zip(ConfidenceFeatures.names(), (scale * direction).tolist()))
     return {name: round(float(w), 4) for name, w in {**weights, "bias": bias}.items()}
