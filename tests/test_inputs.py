@@ -146,3 +146,28 @@ def test_cli_reports_bad_settings_and_arguments_in_one_line(seed_index: Path,
     negative = run_cli("index", tmp_path, "--max-file-mb", "-1")
     assert "--max-file-mb must be a number of megabytes" in str(negative.exception)
     assert_old_data_answers(seed_index, 2)
+
+
+def test_serve_takes_its_login_from_qa_auth_and_warns_about_auth_on_the_command_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.cli import _logins
+
+    empty = tmp_path / "no-index"
+
+    def serve(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "qa", "serve", "--index-dir", str(empty),
+                               *args], capture_output=True, text=True,
+                              env={**os.environ, **env}, timeout=120)
+
+    bad = serve(QA_AUTH=":s3cret")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "Invalid value for QA_AUTH: auth needs a non-empty user and password" in bad.stderr
+    assert "s3cret" not in bad.stderr
+    shown = serve("--auth", "alice:s3cret")  # no index here: stops before serving
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    assert shown.stderr.splitlines()[0] == (
+        "Warning: --auth shows the password to every user of this machine (ps); use QA_AUTH "
+        "or --auth-file.")
+    assert "No article index" in shown.stderr
+    monkeypatch.setenv("QA_AUTH", "alice:s3cret")
+    assert _logins(None, None) == [("alice", "s3cret")]
