@@ -336,6 +336,11 @@ def test_browser_upload_then_ask(page, server: dict, tmp_path: Path) -> None:
     bad.write_text("{ this is not json", encoding="utf-8")
     message = upload_in_browser(page, bad)
     assert "Not added" in message and "broken.json" in message and "JSON" in message, message
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000, encoding="utf-8")  # once a RecursionError and a traceback
+    message = upload_in_browser(page, deep)
+    assert "Not added" in message and "deep.json: refused: JSON nested more than 64 levels " \
+        "deep" in message and "Recursion" not in message, message
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(b"%PDF-1.4 not an article")
     message = upload_in_browser(page, pdf)
