@@ -46,11 +46,13 @@ def _wrong_article(index_dir: Path, articles: list[Path], questions: list[dict])
     """`questions` (whose own article is not indexed) restricted to their best-retrieved
     article of the index, as unanswerable; left out where that article holds a gold answer
     string (another story on the same event may answer)."""
+    from qa.evaluate import contains_answer
+
     engine = _engine(index_dir, articles)
     restricted = []
     for q in questions:
         top = engine.retrieve(q["question"], 1)
-        if top and not any(a.lower() in top[0].article.text.lower() for a in q["answers"]):
+        if top and not contains_answer(top[0].article.text, q["answers"]):
             restricted.append({**q, "answers": [], "sources": [Path(top[0].article.path).name]})
     return restricted
 
