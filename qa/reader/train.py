@@ -54,6 +54,10 @@ class TrainConfig:
     #: score means the same in every passage (Clark & Gardner 2018); 0 = per passage only.
     #: NewsQA dev, first 1,000 answerable: short F1 +2.5 (gold article), citation +2.7 (open).
     shared_norm: float = 1.0
+    #: layer-wise learning-rate decay: each layer below the heads learns at this times the
+    #: rate of the one above it (the embeddings once more), keeping more of the pretrained
+    #: weights where they are most general; 1 = one rate for all.
+    layer_decay: float = 1.0
     threads: int = 2
     #: pad every batch to a multiple of this many tokens: a few batch shapes instead of one
     #: per length, so the CPU kernels are not prepared afresh for each new shape. 500 steps,
@@ -174,8 +178,7 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     log(f"bfloat16 autocast: {'on' if bf16 else 'off'}")
     batches = _batches(examples, config.batch_size, rng, config.shared_norm > 0)
     total = config.max_steps or math.ceil(len(batches) * config.epochs)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
-                                  weight_decay=0.01)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config), weight_decay=0.01)
     warmup = max(1, total // 16)
 
     def rate(step: int) -> float:  # linear warm-up, then linear decay to 0
@@ -223,6 +226,19 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     log(f"trained {total} steps in {seconds / 60:.1f} min; loss {report.first_loss:.3f} -> "
         f"{report.last_loss:.3f}; int8 agreement {report.int8_span_agreement:.3f}")
     return report
+
+
+def _parameter_groups(model, config: TrainConfig) -> list[dict]:
+    """AdamW's parameter groups: the learning rate per layer (`TrainConfig.layer_decay`)."""
+    layers = model.bert.encoder.layer
+    depth = {id(p): len(layers) - i for i, layer in enumerate(layers)
+             for p in layer.parameters()}
+    depth.update({id(p): len(layers) + 1 for p in model.bert.embeddings.parameters()})
+    groups: dict[int, list] = {}
+    for parameter in model.parameters():
+        groups.setdefault(depth.get(id(parameter), 0), []).append(parameter)
+    return [{"params": params, "lr": config.learning_rate * config.layer_decay ** level}
+            for level, params in sorted(groups.items())]
 
 
 def _deepen(model, layers: int) -> None:
@@ -321,6 +337,9 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
 @click.option("--shared-norm", type=click.FloatRange(0), default=TrainConfig.shared_norm,
               show_default=True,
               help="Weight of a loss normalising span scores over all passages of a question.")
+@click.option("--layer-decay", type=click.FloatRange(0, 1, min_open=True),
+              default=TrainConfig.layer_decay, show_default=True,
+              help="Learning-rate factor per layer down from the heads (1: off).")
 @click.option("--pad-to", type=click.IntRange(1), default=TrainConfig.pad_to,
               show_default=True, help="Pad batches to a multiple of this many tokens.")
 @click.option("--bf16/--no-bf16", default=TrainConfig.bf16, show_default=True,
