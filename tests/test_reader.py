@@ -31,6 +31,21 @@ def test_a_few_training_steps_lower_the_loss_and_the_model_loads(tmp_path: Path)
     assert 0 <= guess.start < guess.end <= len(passage)
 
 
+def test_layer_decay_gives_each_layer_a_lower_rate_than_the_one_above() -> None:
+    from qa.index.embed import resolve_model
+    from transformers import BertForQuestionAnswering
+
+    from qa.reader.train import _parameter_groups
+
+    model = BertForQuestionAnswering.from_pretrained(resolve_model(None)[1])
+    groups = _parameter_groups(model, TrainConfig(learning_rate=1e-4, layer_decay=0.5))
+    rates = [g["lr"] for g in groups]
+    assert rates == [1e-4 * 0.5 ** n for n in range(8)]  # heads, 6 layers top down, embeddings
+    assert groups[-1]["params"][0] is model.bert.embeddings.word_embeddings.weight
+    assert sorted(map(id, (p for g in groups for p in g["params"]))) == \
+        sorted(map(id, model.parameters()))  # every parameter in exactly one group
+
+
 def test_a_shortened_question_keeps_what_it_asks_and_loses_answer_words() -> None:
     import random
 
