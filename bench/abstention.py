@@ -59,10 +59,10 @@ def _rows(index_dir: Path, questions: list[dict]) -> list[dict[str, float] | Non
         article = passages[ranked[0].passage].article
         names = question_names(question)
         in_article = content_words(article.text)
+        shipped = confidence_features(question, passages, ranked)
         rows.append({
-            **dict(zip(SHIPPED, astuple(confidence_features(question, passages, ranked)))),
-            "confidence": engine.reader.confidence(
-                confidence_features(question, passages, ranked)),
+            **dict(zip(SHIPPED, astuple(shipped))),
+            "confidence": engine.reader.confidence(shipped),
             "article_coverage": question_coverage(question, article.text),
             "names_in_article": sum(n in in_article for n in names) / len(names) if names
             else 1.0,
@@ -131,10 +131,10 @@ def main() -> None:
     lines += ["", f"The shipped confidence and threshold ({threshold}), by kind of question:", "",
               "| questions | share | answerable abstained | unanswerable abstained |",
               "|---|---:|---:|---:|"]
-    for label, vague in (("vague (no name or number, ≤ 3 content words)", True),
-                         ("the rest", False)):
-        group = np.array([_vague(q["question"]) == vague for q in questions])
-        abstains = np.array([r is None or r["confidence"] < threshold for r in rows])
+    abstains = np.array([r is None or r["confidence"] < threshold for r in rows])
+    vague = np.array([_vague(q["question"]) for q in questions])
+    for label, group in (("vague (no name or number, ≤ 3 content words)", vague),
+                         ("the rest", ~vague)):
         lines.append(f"| {label} | {group.mean():.1%} | "
                      f"{abstains[group & answerable].mean():.1%} | "
                      f"{abstains[group & ~answerable].mean():.1%} |")

@@ -118,7 +118,7 @@ def _fit(held: list[tuple[_Point, bool]], judged: list[_Point]) -> dict[str, flo
     direction = logistic(features, np.array([ok for _, ok in held], dtype=float))[:-1]
     mix = np.array([astuple(p.features) for p in judged]) @ direction
     scale, bias = logistic(np.stack([mix, np.ones_like(mix)], 1),
-                            np.array([p.correct for p in judged], dtype=float))
+                           np.array([p.correct for p in judged], dtype=float))
     weights = dict(zip(ConfidenceFeatures.names(), (scale * direction).tolist()))
     return {name: round(float(w), 4) for name, w in {**weights, "bias": bias}.items()}
 
