@@ -6,7 +6,9 @@
 For the first `--limit` answerable NewsQA dev questions (after `--skip`): retrieve 6
 passages from the gold article (`--open`: from all 638 articles), read them with each model,
 compose the answer and never abstain. Prints, per model, the answer accuracy (a gold string
-in the answer), the short answer's token F1 and, with `--open`, the citation accuracy.
+in the answer), the short answer's token F1 and, with `--open`, the citation accuracy and
+how often a passage of the gold article holding a gold string was among those read (the
+ceiling retrieval sets).
 Calibration and abstention are left out on purpose: they are fitted per model, after the
 model is chosen. The index is the one `bench.reader` builds (`--work`).
 """
@@ -32,6 +34,8 @@ class CurvePoint:
     answer_accuracy: float
     short_f1: float
     citation_accuracy: float
+    #: share of the questions for which a read passage of the gold article holds a gold string.
+    answer_passage_read: float
     seconds: float
 
 
@@ -46,11 +50,13 @@ def measure(model_dir: Path, index_dir: Path, questions: list[dict],
     from qa.evaluate import contains_answer, token_f1
 
     engine = QA(settings=Settings.from_env(index_dir=index_dir, reader_dir=model_dir))
-    right = f1 = cited = 0.0
+    right = f1 = cited = held = 0.0
     started = time.perf_counter()
     for item in questions:
         passages = engine.retrieve(item["question"], 6,
                                    sources=None if open_retrieval else item["sources"])
+        held += any(Path(p.article.path).name in item["sources"]
+                    and contains_answer(p.chunk.text, item["answers"]) for p in passages)
         ranked = read_spans(item["question"], passages, engine.reader)
         if not ranked:
             continue
@@ -60,7 +66,8 @@ def measure(model_dir: Path, index_dir: Path, questions: list[dict],
         cited += Path(answer.citations[0].article.path).name in item["sources"]
     n = len(questions)
     return CurvePoint(str(model_dir), n, open_retrieval, round(right / n, 4), round(f1 / n, 4),
-                      round(cited / n, 4), round(time.perf_counter() - started, 1))
+                      round(cited / n, 4), round(held / n, 4),
+                      round(time.perf_counter() - started, 1))
 
 
 def main() -> None:
