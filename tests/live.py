@@ -22,8 +22,9 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None = None,
-                timeout: float = 120, ready: bool = True) -> Iterator[dict]:
-    """`qa serve ARGS` run with this interpreter, Gradio's cache in `base/gradio`; yields
+                timeout: float = 120, ready: bool = True, preamble: str = "") -> Iterator[dict]:
+    """`qa serve ARGS` run with this interpreter (after the Python statements `preamble`),
+    Gradio's cache in `base/gradio`; yields
     {"url", "proc", "log", "listening_s"} once the chat answers (`listening_s`: when the port
     first answered, maybe with the "starting" page) and, when `ready`, its index is loaded;
     stops the server afterwards."""
@@ -35,8 +36,8 @@ def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None =
     log_path = base / "server.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from qa.cli import main; main()", "serve", "--port",
-             str(port), *map(str, args)], cwd=base, env=env, stdout=log,
+            [sys.executable, "-c", f"{preamble}\nfrom qa.cli import main; main()", "serve",
+             "--port", str(port), *map(str, args)], cwd=base, env=env, stdout=log,
             stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}/"
         started = time.monotonic()

@@ -216,3 +216,28 @@ def test_logins_are_forgotten_oldest_first() -> None:
     sessions["d"] = "editor"
     del sessions["d"]
     assert "d" not in sessions
+
+
+def test_cached_uploads_expire_and_free_the_upload_budget(tmp_path: Path,
+                                                           seed_index: Path) -> None:
+    """Gradio's cache of uploads is emptied by age (10 minutes when served; 2 s here), and
+    a server whose upload budget was full takes uploads again afterwards."""
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index, index_dir)
+    expire_fast = "import qa.ui.app\nqa.ui.app.UPLOAD_CACHE = (1, 2)"
+    with live_server(["--index-dir", index_dir], tmp_path, {"QA_MAX_FILE_MB": str(FILE_MB)},
+                     preamble=expire_fast) as live, httpx.Client(base_url=live["url"]) as http:
+        size = int(FILE_MB * 1024 * 1024) // 2
+        replies = [http.post("gradio_api/upload",
+                             files={"files": (f"a{i}.txt", b"w" * size)}).status_code
+                   for i in range(41)]
+        assert replies[0] == 200 and replies[-1] == 507, replies  # the budget is full
+        cache = tmp_path / "gradio"
+        assert any(p.is_file() for p in cache.rglob("*.txt"))
+        deadline = time.monotonic() + 20
+        while any(p.is_file() for p in cache.rglob("*.txt")) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not any(p.is_file() for p in cache.rglob("*.txt"))  # expired and deleted
+        again = http.post("gradio_api/upload", files={"files": ("b.txt", b"w" * size)})
+        assert again.status_code == 200
+        assert not (index_dir / "uploads").exists()  # never indexed
