@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 __all__ = ["Embedder", "TextEmbedder", "get_embedder", "resolve_model"]
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2", "default"}
+#: oneDNN (torch's CPU kernels) keeps up to 1,024 compiled kernels, new ones for each new batch
+#: shape, so a long build's memory crept by ~15 MB per 512 chunks; 16 keeps ~10 MB of that at
+#: the same CPU time (NewsQA build, quiet machine, `python -m bench.build_memory`).
+_ONEDNN_CACHE = "16"
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:
@@ -51,6 +55,7 @@ class Embedder:
     def model(self):  # -> SentenceTransformer
         if self._model is None:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", _ONEDNN_CACHE)
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as transformers_logging
 
