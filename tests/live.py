@@ -24,10 +24,9 @@ def free_port() -> int:
 def live_server(args: list[str | Path], base: Path, env: dict[str, str] | None = None,
                 timeout: float = 120, ready: bool = True, preamble: str = "") -> Iterator[dict]:
     """`qa serve ARGS` run with this interpreter (after the Python statements `preamble`),
-    Gradio's cache in `base/gradio`; yields
-    {"url", "proc", "log", "listening_s"} once the chat answers (`listening_s`: when the port
-    first answered, maybe with the "starting" page) and, when `ready`, its index is loaded;
-    stops the server afterwards."""
+    Gradio's cache in `base/gradio`; yields {"url", "proc", "log", "listening_s"} once the
+    chat answers (`listening_s`: when the port first answered, maybe with the "starting"
+    page) and, when `ready`, its index is loaded; stops the server afterwards."""
     import httpx
 
     port = free_port()
