@@ -56,34 +56,33 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                                          "every article"))
 
         old_articles = dict(old.articles) if old else {}
-        by_path = {a.path: a for a in old_articles.values()}
         kept: dict[str, Article] = {}
-        found_paths = {a.path for a in found}
+        fresh: list[Article] = []  # not indexed before: added, or a new version of a file's
         for article in found:
             previous = old_articles.get(article.id)
-            if previous is not None and previous.path != article.path \
-                    and Path(ingest.file_of(previous.path)).exists():
+            if previous is not None and ingest.stored_elsewhere(previous.path, article.path,
+                                                                read_files):
                 report.notices.append(Notice(article.path, "duplicate",
                                              f"same article as {previous.path}; stored once"))
                 continue
             if previous is not None:
                 report.unchanged.append(article.path)
-            elif article.path in by_path:
-                report.updated.append(article.path)
             else:
-                report.added.append(article.path)
+                fresh.append(article)
             kept[article.id] = article
+        gone: set[str] = set()
         for article in old_articles.values():
             if article.id in kept:
                 continue
             file = ingest.file_of(article.path)
-            gone = ingest.under(article.path, roots) and (
-                file in read_files or not Path(file).exists())
-            if gone:
-                if article.path not in found_paths:
-                    report.removed.append(article.path)
+            if ingest.under(article.path, roots) and (
+                    file in read_files or not Path(file).exists()):
+                gone.add(article.path)
             else:
                 kept[article.id] = article
+        for article in fresh:
+            (report.updated if article.path in gone else report.added).append(article.path)
+        report.removed.extend(sorted(gone - {a.path for a in fresh}))
         if not kept:
             problems = "; ".join(str(n) for n in report.notices) or "no article files found"
             where = ", ".join(map(str, paths))

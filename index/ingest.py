@@ -18,7 +18,7 @@ from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
 
 __all__ = ["BuildReport", "Progress", "embed_chunks", "embedding_text", "file_of",
-           "load_articles", "note_query_model", "under"]
+           "load_articles", "note_query_model", "stored_elsewhere", "under"]
 
 #: progress(done, total) is called while chunks are embedded.
 Progress = Callable[[int, int], None]
@@ -60,6 +60,15 @@ class BuildReport:
 def file_of(article_path: str) -> str:
     """The file an article came from ("a.jsonl#3" -> "a.jsonl")."""
     return article_path.split("#", 1)[0]
+
+
+def stored_elsewhere(stored_path: str, found_path: str, read_files: set[str]) -> bool:
+    """Whether an article found at `found_path` is a duplicate of its copy stored at
+    `stored_path`: that copy's file still exists and this build did not read it. A file it
+    did read has been re-read already: the article moved within it or between its files, and
+    follows its new place (records shifted in a JSONL file, a file renamed)."""
+    file = file_of(stored_path)
+    return stored_path != found_path and file not in read_files and Path(file).exists()
 
 
 def under(path: str, roots: list[Path]) -> bool:

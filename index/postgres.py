@@ -115,7 +115,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 new.append(article)
                 continue
             previous = stored[article.content_hash]
-            if previous != article.path and Path(ingest.file_of(previous)).exists():
+            if ingest.stored_elsewhere(previous, article.path, read_files):
                 report.notices.append(_duplicate(article.path, previous))
                 continue
             if previous != article.path:  # the file moved: the article follows it

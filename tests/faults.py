@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -26,3 +29,51 @@ def assert_old_data_answers(index_dir: Path, articles: int) -> None:
     assert qa.stats["articles"] == articles
     assert qa.answer(QUESTION).question == QUESTION
     assert any(ANSWER in p.chunk.text for p in qa.retrieve(QUESTION, k=3))
+
+
+#: four one-line articles: (title, text, a question only that text answers).
+FEED = [("Dam opens", "The new dam opened on Tuesday in Kariba, three years late.",
+         "When did the Kariba dam open?"),
+        ("Bridge closes", "The old Limpopo bridge closed for repairs on Monday.",
+         "Which bridge closed for repairs?"),
+        ("Mine floods", "Water flooded the Tarkwa gold mine after heavy rain.",
+         "Which gold mine flooded?"),
+        ("Port expands", "The port of Walvis Bay added two new berths this spring.",
+         "How many berths did Walvis Bay add?")]
+
+
+def assert_moved_articles_are_kept(folder: Path, index: Callable[[], object],
+                                   open_qa: Callable[[], object]) -> None:
+    """Records that shift within a JSONL file, and a copy of an indexed file put beside it,
+    keep every article: each is found by its question, under the place that now holds it.
+    `index()` indexes `folder` into the store under test; `open_qa()` reads it."""
+
+    def write(*items: tuple[str, str, str]) -> None:
+        feed.write_text("".join(json.dumps({"title": t, "text": x}) + "\n" for t, x, _ in items))
+
+    def assert_holds(*items: tuple[str, str, str]) -> None:
+        qa = open_qa()
+        assert qa.stats["articles"] == len(items) + 1
+        for line, (title, _, question) in enumerate(items, 1):
+            best = qa.retrieve(question, k=1)[0].article
+            assert (best.title, best.path) == (title, f"{feed}#{line}")
+
+    folder = folder.resolve()
+    feed = folder / "feed.jsonl"
+    (folder / "notes.txt").write_text("Council meets\n\nThe town council met on Friday.")
+    write(*FEED[:3])
+    added = [f"{feed}#1", f"{feed}#2", f"{feed}#3", f"{folder}/notes.txt"]
+    assert sorted(index().added) == added
+    write(*FEED[1:3])  # the first record deleted: the others move up a line
+    report = index()
+    assert (report.added, report.updated, report.removed) == ([], [], [f"{feed}#1"])
+    assert_holds(*FEED[1:3])
+    write(FEED[3], *FEED[1:3])  # a record put first: the others move down a line
+    report = index()
+    assert (report.added, report.updated, report.removed) == ([f"{feed}#1"], [], [])
+    assert_holds(FEED[3], *FEED[1:3])
+    shutil.copy(folder / "notes.txt", folder / "a-copy.txt")  # read before the original
+    report = index()
+    assert any(n.action == "duplicate" for n in report.notices) and not report.removed
+    assert_holds(FEED[3], *FEED[1:3])
+    assert "council" in open_qa().retrieve("When did the council meet?", k=1)[0].chunk.text

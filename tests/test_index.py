@@ -14,6 +14,7 @@ from qa.index import store as store_module
 from qa import IndexMismatchError, NoArticlesError
 from qa.cli import cli
 from qa.core.settings import Settings
+from tests.faults import assert_moved_articles_are_kept
 from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
 
 
@@ -102,6 +103,15 @@ def test_other_paths_are_kept_and_duplicates_stored_once(index_copy: Path,
     assert any(n.action == "duplicate" and "guardian-copy.txt" in n.path for n in report.notices)
     names = sorted(a.name for a in open_index(index_copy).articles.values())
     assert names == [INDEPENDENT, GUARDIAN, "harbour.txt"]  # seeds kept
+
+
+def test_articles_that_move_within_or_between_files_are_kept(tmp_path: Path) -> None:
+    from qa import QA
+
+    folder, settings = tmp_path / "news", Settings.from_env(index_dir=tmp_path / "index")
+    folder.mkdir()
+    assert_moved_articles_are_kept(folder, lambda: build_index([folder], settings),
+                                   lambda: QA(index_dir=settings.index_dir))
 
 
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,

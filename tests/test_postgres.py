@@ -20,6 +20,7 @@ from qa import IndexMismatchError, QAError
 from qa.cli import cli
 from qa.core.errors import StoreUnavailableError
 from tests import postgres
+from tests.faults import assert_moved_articles_are_kept
 from tests.paths import NEWSQA_ARTICLES, SEED_QUESTIONS, SEEDS
 from tests.postgres import PgServer
 
@@ -167,6 +168,21 @@ def test_a_writer_killed_mid_ingest_leaves_no_partial_article(pg_url: str,
     for shard in ((0, 2), (1, 2)):
         index_into_postgres([corpus], pg_url, Settings.from_env(), shard=shard)
     assert _assert_whole(pg_url) == 24
+
+
+def test_articles_that_move_within_or_between_files_are_kept(pg_url: str,
+                                                              tmp_path: Path) -> None:
+    from qa.index.postgres import index_into
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    assert_moved_articles_are_kept(
+        folder, lambda: index_into([folder], Settings.from_env(store=pg_url)),
+        lambda: QA(store=pg_url))
+    assert _assert_whole(pg_url) == 4
 
 
 def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) -> None:
