@@ -24,6 +24,7 @@ them once. A store whose schema is newer than this program's is refused, never c
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, QAError
@@ -45,6 +46,8 @@ NOMINAL_WORDS = {"chunk_terms": 70, "article_terms": 300}
 _MIGRATION_LOCK = 0x61727469636C65
 
 _INSTALL = "pip install 'article-qa[postgres]'"
+#: what a password in a URL must not hold as it is: libpq would read the URL otherwise.
+_UNENCODED = re.compile(r"[@/?#]|%(?![0-9A-Fa-f]{2})")
 
 
 def is_store_url(value: object) -> bool:
@@ -61,13 +64,35 @@ def require_psycopg() -> Any:
     return psycopg
 
 
+def _mask_password(url: str) -> tuple[str, str | None]:
+    """`url` with its password as `***`, and the password as written (None when it has none).
+    The user part ends at the last "@", so a password holding an unencoded "@" or "/" is
+    masked whole, although libpq would read such a URL otherwise."""
+    scheme, separator, rest = url.partition("://")
+    at = rest.rfind("@")
+    user, colon, password = rest[:max(at, 0)].partition(":")
+    if not separator or at < 0 or not colon:
+        return url, None
+    return f"{scheme}://{user}:***{rest[at:]}", password
+
+
+def _redact(text: str, url: str) -> str:
+    """`text` without the password of `url`, as written or percent-decoded."""
+    from urllib.parse import unquote
+
+    password = _mask_password(url)[1]
+    for form in {password, unquote(password)} if password else ():
+        text = text.replace(form, "***")
+    return text
+
+
 def describe_url(url: str) -> str:
     """`postgresql://user@host:port/db`: where the store is, never its password."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        parts = conninfo_to_dict(url)
+        parts = conninfo_to_dict(_mask_password(url)[0])
     except psycopg.ProgrammingError:
         return "postgresql://(unreadable URL)"
     user = f"{parts['user']}@" if parts.get("user") else ""
@@ -79,18 +104,9 @@ def describe_url(url: str) -> str:
 def unavailable(url: str, exc: BaseException) -> QAError:
     """The typed error for a database that cannot be reached: where, and why in one line,
     without the password."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict
-
     from qa.core.errors import StoreUnavailableError
 
-    reason = " ".join(str(exc).split())
-    try:
-        password = conninfo_to_dict(url).get("password")
-    except psycopg.ProgrammingError:
-        password = None
-    if password:
-        reason = reason.replace(str(password), "***")
+    reason = _redact(" ".join(str(exc).split()), url)
     return StoreUnavailableError(f"Cannot reach the PostgreSQL store at {describe_url(url)}: "
                                  f"{reason[:200]}")
 
@@ -100,11 +116,16 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     psycopg = require_psycopg()
     from pgvector.psycopg import register_vector
 
+    password = _mask_password(url)[1]
+    if password and _UNENCODED.search(password):
+        raise InputError(f"--store: the password in {describe_url(url)} holds a character a "
+                         "URL must percent-encode: write @ as %40, / as %2F, ? as %3F, "
+                         "# as %23 and % as %25")
     try:
         connection = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.ProgrammingError as exc:  # a malformed URL
         raise InputError(f"--store: not a PostgreSQL URL ({describe_url(url)}): "
-                         f"{str(exc).splitlines()[0][:160]}") from None
+                         f"{_redact(str(exc).splitlines()[0], url)[:160]}") from None
     except psycopg.OperationalError as exc:
         raise unavailable(url, exc) from None
     with contextlib.suppress(psycopg.ProgrammingError):  # no vector extension yet

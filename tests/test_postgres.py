@@ -319,6 +319,16 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
                                         "postgresql://reader@127.0.0.1:1/news")
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "s3cret" not in result.stderr + result.stdout
+    # a password that is not percent-encoded as a URL needs: refused, and never shown
+    for password, parts in (("50%off", ["50%off"]), ("S3cr/etPW", ["S3cr", "etPW"]),
+                            ("Pa@ss/wd", ["Pa@", "ss/wd", "wd"])):
+        url = f"postgresql://reader:{password}@127.0.0.1:1/news"
+        result = subprocess.run([sys.executable, "-m", "qa", "ask", "Who?", "--store", url],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and result.stderr.startswith(
+            "Error: --store: the password in postgresql://reader@127.0.0.1:1/news holds a "
+            "character a URL must percent-encode"), result.stderr
+        assert not [part for part in parts if part in result.stderr], result.stderr
     with pytest.raises(QAError, match="must be a PostgreSQL URL"):
         from qa import QA
 
