@@ -92,15 +92,19 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
                   report: BuildReport) -> tuple[list[Article], set[str]]:
     """The articles under `paths`, cleaned and each stored once, and the files read;
     what was refused, empty or a duplicate goes into `report.notices`."""
-    files, notices = find_files(paths)
-    report.notices.extend(notices)
+    found: list[tuple[Path, Path]] = []  # (file, the folder it must lie in)
+    for given in paths:
+        files, notices = find_files([given])
+        report.notices.extend(notices)
+        folder = Path(given).expanduser()
+        found += [(file, folder if folder.is_dir() else folder.parent) for file in files]
     articles: list[Article] = []
     seen: dict[str, str] = {}
     read_files: set[str] = set()
-    for file in files:
+    for file, folder in found:
         resolved = location(file)
         try:
-            records, file_notices = load_file(file, settings.max_file_bytes)
+            records, file_notices = load_file(file, settings.max_file_bytes, within=folder)
         except UnusableFileError as exc:
             report.notices.append(Notice(exc.path, exc.action, exc.reason))
             continue

@@ -122,6 +122,16 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
     return sorted(found)
 
 
+def _opened_inside(descriptor: int, path: Path, folder: Path) -> bool:
+    """Whether the file open as `descriptor` is the one `path` leads to now, and that lies in
+    `folder` (a link swapped after it was opened leads to another file: refused too)."""
+    target = Path(os.path.realpath(path))
+    opened, there = os.fstat(descriptor), os.stat(target)
+    folder = folder.resolve()
+    return (opened.st_dev, opened.st_ino) == (there.st_dev, there.st_ino) and (
+        target == folder or folder in target.parents)
+
+
 #: byte-order marks of the wider Unicode encodings (UTF-32 first: its LE mark starts like
 #: UTF-16's); "Unicode" text saved by Windows Notepad is UTF-16 LE with a mark.
 _UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -163,8 +173,12 @@ def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
     return text, Notice(path, "decoded", f"not UTF-8; read as {encoding}")
 
 
-def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]]:
-    """Read one file into raw records. Raises `UnusableFileError` when it cannot be used."""
+def load_file(path: Path, max_bytes: int, within: Path | None = None
+              ) -> tuple[list[RawRecord], list[Notice]]:
+    """Read one file into raw records. Raises `UnusableFileError` when it cannot be used.
+
+    With `within`, the file read must lie in that folder, links resolved, as `find_files`
+    checked: a link changed since then to lead out of it is refused, not followed."""
     name = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -172,12 +186,18 @@ def load_file(path: Path, max_bytes: int) -> tuple[list[RawRecord], list[Notice]
                                 f"unsupported file type {suffix or '(none)'} "
                                 f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        with path.open("rb") as handle:
+            if within is not None and not _opened_inside(handle.fileno(), path, within):
+                raise UnusableFileError(name, "skipped", "it became a link out of "
+                                        f"{within} while being indexed; links are not followed "
+                                        "out of the folder being indexed")
+            size = os.fstat(handle.fileno()).st_size
+            data = handle.read(max_bytes + 1) if size <= max_bytes else b""
+        if max(size, len(data)) > max_bytes:
             raise UnusableFileError(name, "refused",
-                                    f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:.1f} "
-                                    "MB limit (set QA_MAX_FILE_MB to raise it)")
-        data = path.read_bytes()
+                                    f"{max(size, len(data)) / 1e6:.1f} MB is over the "
+                                    f"{max_bytes / 1e6:.1f} MB limit (set QA_MAX_FILE_MB to "
+                                    "raise it)")
     except OSError as exc:
         raise UnusableFileError(name, "skipped", f"cannot read it ({exc.strerror})") from None
     text, notice = decode(data, name)

@@ -55,6 +55,36 @@ def test_links_out_of_the_folder_are_skipped_and_a_deleted_link_removes_its_arti
     assert_old_data_answers(index_copy, 3)
 
 
+def test_a_file_swapped_for_a_link_out_while_indexing_is_not_read(
+        index_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.index import ingest
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Vault codes\n\nThe vault code is 4321.")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    (folder / "story.txt").write_text("Bridge closes\n\nThe old bridge closed today.")
+    (folder / "inside.txt").symlink_to(folder / "story.txt")  # a link inside is still read
+    found_files = ingest.find_files
+
+    def swap_after_finding(paths):  # someone who can write to the folder, between the two
+        found = found_files(paths)
+        (folder / "harbour.txt").unlink()
+        (folder / "harbour.txt").symlink_to(secret)
+        return found
+
+    monkeypatch.setattr(ingest, "find_files", swap_after_finding)
+    result = run_cli("index", folder, "--index-dir", index_copy)
+    assert result.exit_code == 0, result.output
+    assert (f"{folder / 'harbour.txt'}: skipped: it became a link out of {folder} while being "
+            "indexed") in result.stderr
+    texts = _texts(index_copy)
+    assert "vault" not in str(texts) and "harbour.txt" not in texts
+    assert texts["inside.txt"].endswith("The old bridge closed today.")
+    assert_old_data_answers(index_copy, 3)
+
+
 def test_deeply_nested_json_is_refused_alone_and_the_rest_is_indexed(index_copy: Path,
                                                                       tmp_path: Path) -> None:
     folder = tmp_path / "feed"
