@@ -6,6 +6,7 @@ fault the server still answers from the old data."""
 from __future__ import annotations
 
 import shutil
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -244,3 +245,29 @@ def test_cached_uploads_expire_and_free_the_upload_budget(tmp_path: Path,
         again = http.post("gradio_api/upload", files={"files": ("b.txt", b"w" * size)})
         assert again.status_code == 200
         assert not (index_dir / "uploads").exists()  # never indexed
+        # uploads still arriving count too: 40 slow ones at once fill the budget by themselves
+        slow = [_start_upload(live["url"], size) for _ in range(40)]
+        try:
+            time.sleep(1.0)
+            during = http.post("gradio_api/upload", files={"files": ("c.txt", b"w" * size)})
+            assert during.status_code == 507
+        finally:
+            for connection in slow:
+                connection.close()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and http.post(
+                "gradio_api/upload", files={"files": ("d.txt", b"w")}).status_code != 200:
+            time.sleep(0.5)  # the abandoned uploads are forgotten when their clients go
+        assert time.monotonic() < deadline
+
+
+def _start_upload(url: str, size: int) -> socket.socket:
+    """An upload of `size` bytes that states its length, sends its first bytes and waits."""
+    address = httpx.URL(url)
+    connection = socket.create_connection((address.host, address.port))
+    head = (f"POST /gradio_api/upload HTTP/1.1\r\nHost: {address.host}\r\n"
+            "Content-Type: multipart/form-data; boundary=x\r\n"
+            f"Content-Length: {size + 200}\r\n\r\n--x\r\nContent-Disposition: form-data; "
+            'name="files"; filename="slow.txt"\r\n\r\n')
+    connection.sendall(head.encode() + b"w" * 100)
+    return connection

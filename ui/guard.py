@@ -124,6 +124,9 @@ class EdgeGuard:
         self.limits = limits or EdgeLimits()
         self.throttle = throttle or LoginThrottle()
         self.pending_uploads = pending_uploads
+        #: (bytes, requests) of uploads admitted and still being received: not in Gradio's
+        #: cache yet, but counted against its budget, so parallel uploads cannot pass it.
+        self._receiving = (0, 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -135,8 +138,14 @@ class EdgeGuard:
             refusal = self._upload_refusal(length)
             if refusal:
                 await _respond(send, *refusal)
-            else:  # streamed to disk by Gradio, which caps each file
+                return
+            size, requests = self._receiving
+            self._receiving = (size + length, requests + 1)
+            try:  # streamed to disk by Gradio, which caps each file
                 await self.app(scope, receive, send)
+            finally:
+                size, requests = self._receiving
+                self._receiving = (size - length, requests - 1)
             return
         if length is not None and length > self.limits.max_body:
             await _respond(send, 413, _too_large(length, self.limits.max_body))
@@ -161,7 +170,7 @@ class EdgeGuard:
         if length > limits.max_upload_body:
             return 413, _too_large(length, limits.max_upload_body)
         if self.pending_uploads is not None:
-            size, files = self.pending_uploads()
+            size, files = map(sum, zip(self.pending_uploads(), self._receiving))
             if size + length > limits.max_pending_bytes or files >= limits.max_pending_files:
                 return 507, ("Too many uploads are waiting to be processed; try again in a "
                              "few minutes.")
