@@ -89,7 +89,9 @@ def sequence_of(generation: Path) -> int:
         verify_sizes(generation, {"manifest.json": {}})
         manifest = json.loads((generation / "manifest.json").read_text())
         return int(manifest.get("sequence", 0))
-    except (GenerationDamaged, OSError, ValueError, TypeError, AttributeError):
+    # OverflowError: a sequence of 1e999; RecursionError: JSON nested past Python's limit
+    except (GenerationDamaged, OSError, ValueError, TypeError, AttributeError, OverflowError,
+            RecursionError):
         return -1
 
 
@@ -122,7 +124,7 @@ def verify_sizes(generation: Path, records: dict[str, dict]) -> None:
     size (records without a size: only that it is a regular file)."""
     for name, record in records.items():
         if not isinstance(record, dict) or not isinstance(name, str) or "/" in name \
-                or name.startswith("."):
+                or "\x00" in name or name.startswith("."):
             raise GenerationDamaged(f"manifest.json has a damaged file record ({name!r})")
         try:
             found = (generation / name).lstat()

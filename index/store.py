@@ -200,7 +200,11 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
     chunks = _parse(generation / "chunks.jsonl",
                     lambda p: [Chunk.from_dict(c) for c in _read_jsonl(p)])
     sentences = _parse(generation / "sentences.faiss", _read_faiss)
-    _check_consistent(manifest, articles, chunks, sentences)
+    try:
+        _check_consistent(manifest, articles, chunks, sentences)
+    except TypeError as exc:  # e.g. a chunk whose article_id is a list
+        raise GenerationDamaged(f"chunks.jsonl holds a record of the wrong shape ({exc})") \
+            from None
     return StoredIndex(generation, manifest, articles, chunks, sentences)
 
 
@@ -219,8 +223,10 @@ def _parse(path: Path, read: Callable[[Path], Any]) -> Any:
         return read(path)
     except FileNotFoundError:
         raise GenerationDamaged(f"{path.name} is missing") from None
-    # RuntimeError: what FAISS raises for a damaged file
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    # RuntimeError: what FAISS raises for a damaged file (and RecursionError, deep JSON);
+    # AttributeError and TypeError: a record of the wrong JSON type (5, or a list for a string)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, OverflowError,
+            RuntimeError) as exc:
         reason = str(exc).strip().splitlines()[-1][:160] if str(exc).strip() else ""
         raise GenerationDamaged(f"{path.name} is unreadable ({type(exc).__name__}: "
                                 f"{reason})") from None

@@ -6,6 +6,7 @@ hold; a reader racing the writer's cleanup reads `CURRENT` again."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -177,6 +178,50 @@ def test_a_tampered_manifest_is_damage_not_a_traceback(damaged_copy: Path, tampe
         manifest_path.write_text(json.dumps(manifest))
     with pytest.warns(IndexFallbackWarning, match="manifest.json"):
         assert_old_data_answers(damaged_copy, 2)
+
+
+def _same_size(path: Path, old: str, new: str) -> None:
+    """Replace `old` by `new` (padded to its length) in `path`: the recorded size still holds,
+    so only reading the file can find the change."""
+    text = path.read_text()
+    assert old in text and len(new) <= len(old)
+    path.write_text(text.replace(old, new.ljust(len(old)), 1))
+
+
+@pytest.mark.parametrize("tamper", ["huge-sequence", "deep-manifest", "null-byte-record",
+                                    "chunk-a-number", "chunk-article-a-list"])
+def test_a_generation_of_the_wrong_shape_is_damage_for_readers_and_writers(
+        damaged_copy: Path, two_generations: Path, tamper: str) -> None:
+    current = _current(damaged_copy)
+    manifest = current / "manifest.json"
+    chunks = current / "chunks.jsonl"
+    article_id = json.loads(chunks.read_text().splitlines()[0])["article_id"]
+    if tamper == "huge-sequence":  # only the writers' ordering reads it
+        manifest.write_text(re.sub(r'"sequence": \d+', '"sequence": 1e999', manifest.read_text()))
+    elif tamper == "deep-manifest":
+        manifest.write_text("[" * 100_000)
+    elif tamper == "null-byte-record":
+        data = json.loads(manifest.read_text())
+        data["files"]["a\u0000b"] = {"size": 1}
+        manifest.write_text(json.dumps(data))
+    elif tamper == "chunk-a-number":
+        _same_size(chunks, chunks.read_text().splitlines()[0], "5")
+    else:
+        short = article_id[:-2]  # the list's brackets take the two characters
+        _same_size(chunks, f'"article_id": "{article_id}"', f'"article_id": ["{short}"]')
+    damaged = tamper != "huge-sequence"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert_old_data_answers(damaged_copy, 3 if not damaged else 2)
+    assert bool(caught) == damaged, [str(w.message) for w in caught]
+    check = run_cli("index", "--check", "--index-dir", damaged_copy)
+    assert check.exit_code == int(damaged) and not isinstance(
+        check.exception, (TypeError, ValueError, AttributeError, OverflowError, RecursionError))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IndexFallbackWarning)
+        indexed = run_cli("index", two_generations.parent / "extra", "--index-dir", damaged_copy)
+    assert indexed.exit_code == 0, indexed.output
+    assert_old_data_answers(damaged_copy, 3)
 
 
 @pytest.mark.parametrize("name", ["chunks.jsonl", "sentences.faiss"])
