@@ -18,13 +18,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["POINTER", "GenerationDamaged", "Pointer", "file_records", "generations",
-           "new_name", "prune", "read_pointer", "sequence_of", "set_pointer",
+__all__ = ["POINTER", "GenerationDamaged", "Pointer", "file_records", "foreign_entries",
+           "generations", "new_name", "prune", "read_pointer", "sequence_of", "set_pointer",
            "verify_checksums", "verify_sizes"]
 
 POINTER = "CURRENT"
 _NAME = re.compile(r"gen-[A-Za-z0-9_-]{1,120}")
 _LEFTOVER = (".partial", ".deleting")
+#: what an index directory holds besides its generations and their leftovers: the pointer,
+#: the writer's lock, files uploaded in the browser and texts added through LangChain.
+_OWN = {POINTER, f".{POINTER}.tmp", ".lock", "uploads", "documents"}
 
 
 class GenerationDamaged(Exception):  # internal: open_index turns it into a QAError
@@ -95,6 +98,26 @@ def sequence_of(generation: Path) -> int:
         return -1
 
 
+def _leftover(name: str) -> bool:
+    """Whether `name` is an unfinished build or a generation being removed."""
+    return name.startswith(".") and name.endswith(_LEFTOVER) and bool(
+        _NAME.fullmatch(name[1:].rsplit(".", 1)[0]))
+
+
+def foreign_entries(index_dir: Path) -> list[str]:
+    """What `index_dir` holds that no index writes, when it holds no index (no `CURRENT`, no
+    generation with a manifest): a folder of other things, which writing an index into would
+    mix with generations and prune. [] for an index, a new folder or an empty one."""
+    try:
+        names = sorted(p.name for p in index_dir.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    if POINTER in names or any((index_dir / n / "manifest.json").is_file()
+                               for n in names if _NAME.fullmatch(n)):
+        return []
+    return [n for n in names if n not in _OWN and not _leftover(n)]
+
+
 def generations(index_dir: Path) -> list[Path]:
     """The generation folders, newest first."""
     try:
@@ -158,5 +181,5 @@ def prune(index_dir: Path, keep: set[str]) -> None:
             os.rename(old, doomed)
             shutil.rmtree(doomed, ignore_errors=True)
     for leftover in index_dir.iterdir():
-        if leftover.name.startswith(".") and leftover.name.endswith(_LEFTOVER):
+        if _leftover(leftover.name):
             shutil.rmtree(leftover, ignore_errors=True)

@@ -38,6 +38,7 @@ from qa.index.generations import (
     POINTER,
     GenerationDamaged,
     file_records,
+    foreign_entries,
     fsync_dir,
     generations,
     new_name,
@@ -53,6 +54,7 @@ from qa.core.errors import (
     IndexFallbackWarning,
     IndexMismatchError,
     IndexNotFoundError,
+    InputError,
 )
 from qa.core.records import Article, Chunk
 
@@ -327,9 +329,15 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
 @contextlib.contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
     """Hold the index's writer lock; a second writer waits until the first is done. Raises
-    `IndexDamagedError` before any work when the pointer cannot be replaced."""
+    `IndexDamagedError` before any work when the pointer cannot be replaced, `InputError`
+    when `index_dir` is a folder of other things, not an index."""
+    if strangers := foreign_entries(index_dir):
+        shown = ", ".join(strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+        raise InputError(f"{index_dir} is not an article index: it holds other things "
+                         f"({shown}), which an index written there could remove. Give a new "
+                         "or empty folder as --index-dir (or QA_INDEX_DIR).")
     index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("w") as lock:
+    with (index_dir / ".lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             pointer = index_dir / POINTER

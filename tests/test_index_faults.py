@@ -18,7 +18,7 @@ from qa.index import build_index, open_index
 from qa.index import store as store_module
 from qa.index.generations import generations
 
-from qa.core.errors import IndexDamagedError, IndexFallbackWarning
+from qa.core.errors import IndexDamagedError, IndexFallbackWarning, InputError
 from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers, run_cli
 
@@ -222,6 +222,29 @@ def test_a_generation_of_the_wrong_shape_is_damage_for_readers_and_writers(
         indexed = run_cli("index", two_generations.parent / "extra", "--index-dir", damaged_copy)
     assert indexed.exit_code == 0, indexed.output
     assert_old_data_answers(damaged_copy, 3)
+
+
+def test_a_folder_of_other_things_is_never_written_as_an_index(tmp_path: Path,
+                                                                two_generations: Path) -> None:
+    notes = tmp_path / "notes"
+    for folder in ("gen-ai", "gen-z", ".draft.partial"):
+        (notes / folder).mkdir(parents=True)
+        (notes / folder / "todo.md").write_text(f"{folder}: keep me")
+    (notes / ".lock").write_text("mine")
+    before = sorted(str(p.relative_to(notes)) for p in notes.rglob("*"))
+    extra = two_generations.parent / "extra"
+    for rebuild in ([], ["--rebuild"]):
+        result = run_cli("index", extra, "--index-dir", notes, *rebuild)
+        assert result.exit_code == 1 and isinstance(result.exception, InputError)
+        assert f"{notes} is not an article index: it holds other things (.draft.partial, " \
+               "gen-ai, gen-z)" in str(result.exception)
+    assert sorted(str(p.relative_to(notes)) for p in notes.rglob("*")) == before
+    assert (notes / ".lock").read_text() == "mine"
+    # an empty folder, or one holding only what an index keeps beside it, is written
+    fresh = tmp_path / "fresh"
+    (fresh / "uploads").mkdir(parents=True)
+    assert run_cli("index", extra, "--index-dir", fresh).exit_code == 0
+    assert open_index(fresh).articles and (fresh / "uploads").is_dir()
 
 
 @pytest.mark.parametrize("name", ["chunks.jsonl", "sentences.faiss"])
