@@ -112,6 +112,10 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     roots = [Path(p).expanduser().resolve() for p in paths]
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = ingest.load_articles(files, settings, report) if files else ([], set())
+    if rebuild and not found:  # before anything is emptied: nothing would replace it
+        problems = "; ".join(str(n) for n in report.notices) or "no article files found"
+        raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}, so "
+                              f"--rebuild left the store at {where} as it was: {problems}")
 
     with connect(url, autocommit=True) as connection:
         model = _prepare(connection, where, settings, rebuild)

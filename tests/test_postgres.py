@@ -263,14 +263,21 @@ def _narrow_model(folder: Path) -> Path:
     return folder
 
 
-def test_a_rebuild_with_a_model_of_another_size_keeps_a_usable_store(pg_url: str,
-                                                                      tmp_path: Path) -> None:
+def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
+                                                           tmp_path: Path) -> None:
     from qa.index.postgres import index_into_postgres
 
-    from qa import QA
+    from qa import QA, NoArticlesError
     from qa.core.settings import Settings
 
     index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    scans = tmp_path / "scans"  # nothing in it can be indexed
+    scans.mkdir()
+    (scans / "page.pdf").write_bytes(b"%PDF-1.7 scanned page")
+    with pytest.raises(NoArticlesError, match="--rebuild left the store at postgresql://"):
+        index_into_postgres([scans], pg_url, Settings.from_env(), rebuild=True)
+    assert _assert_whole(pg_url) == 2
+    # a model of another size: the vector column is resized with the emptying
     narrow = str(_narrow_model(tmp_path / "narrow"))
     report = index_into_postgres([SEEDS], pg_url, Settings.from_env(model=narrow), rebuild=True)
     assert len(report.added) == 2 and _assert_whole(pg_url) == 2
