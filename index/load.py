@@ -14,8 +14,8 @@ from qa.index.html_text import html_to_record
 
 from qa.core.errors import InputError, UnusableFileError
 
-__all__ = ["MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord", "decode", "find_files",
-           "load_file", "location"]
+__all__ = ["BODY_FIELDS", "MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord",
+           "decode", "find_files", "load_file", "location"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 #: JSON nested deeper than this is refused before parsing (an article needs a handful of levels).
@@ -25,7 +25,7 @@ _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _DETECTION_MARGIN = 0.1
 
 #: JSON fields that may hold the article body / the other metadata, in order of preference.
-_BODY_FIELDS = ("body", "text", "content", "article", "story")
+BODY_FIELDS = ("body", "text", "content", "article", "story")
 _META_FIELDS = {
     "title": ("title", "headline"),
     "source": ("source", "publisher", "site_name", "site"),
@@ -228,7 +228,7 @@ def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
     for n, obj in enumerate(objects, 1):
         if not isinstance(obj, dict):
             raise UnusableFileError(name, "refused", f"item {n} is not a JSON object")
-        body = next((obj[f] for f in _BODY_FIELDS if isinstance(obj.get(f), str)), "")
+        body = next((obj[f] for f in BODY_FIELDS if isinstance(obj.get(f), str)), "")
         fields = {}
         for key, names in _META_FIELDS.items():
             value = next((obj[f] for f in names if obj.get(f)), "")

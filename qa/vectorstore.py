@@ -15,14 +15,14 @@ their one-row-per-document schema would store the corpus twice and search it wit
 lexical half or the article spread. So the PostgreSQL side is plain SQL in
 `qa.index.postgres*`, and this adapter serves both stores through `QA`.
 
-The directory store is built from files: documents are written as JSON files to
-`<index_dir>/documents/` and indexed from there (deleting one deletes its file and re-indexes
-that folder); articles indexed from the user's own folders are deleted by deleting the file.
+The directory store is built from files: documents are written as JSON files named by their
+article id to `<index_dir>/documents/` and indexed from there (deleting one deletes its file
+and re-indexes that folder). In both stores, articles indexed from the user's own files are
+deleted by deleting the file, never through `delete`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -71,54 +71,56 @@ class ArticleVectorStore(VectorStore):
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
                   ids: list[str] | None = None, **kwargs: Any) -> list[str]:
         """Index each text as an article; returns the article ids (`ids` given here are not
-        used: an article's id comes from its content)."""
+        used: an article's id comes from its content). Metadata never replaces the text."""
+        from qa.index.load import BODY_FIELDS
+
         texts = list(texts)
         metadatas = metadatas or [{} for _ in texts]
         if len(metadatas) != len(texts):
             raise InputError("metadatas must hold one dict per text.")
-        objects = [{**{k: v for k, v in (m or {}).items() if isinstance(v, str | int | float)},
+        empty = [n for n, text in enumerate(texts, 1)
+                 if not isinstance(text, str) or not text.strip()]
+        if empty:  # before anything is written
+            raise InputError(f"texts must be text, not empty: text {empty[0]} is not.")
+        objects = [{**{k: v for k, v in (m or {}).items()
+                       if isinstance(v, str | int | float) and k not in BODY_FIELDS},
                     "text": text} for text, m in zip(texts, metadatas)]
+        articles = _cleaned(objects)
         if self.qa.settings.store:
             from qa.index.postgres import write_articles
 
-            articles = _cleaned(objects)
             write_articles(self.qa.settings.store, articles, self.qa.settings)
-            return [a.id for a in articles]
-        return self._add_to_directory(objects)
-
-    def _add_to_directory(self, objects: list[dict]) -> list[str]:
-        folder = self._documents_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        files = []
-        for obj in objects:
-            payload = json.dumps(obj, ensure_ascii=False, sort_keys=True)
-            path = folder / f"{hashlib.sha256(payload.encode()).hexdigest()[:24]}.json"
-            path.write_text(payload, encoding="utf-8")
-            files.append(path)
-        self.qa.add_files([folder])
-        return [a.id for a in _cleaned(objects)]
+        else:
+            folder = self._documents_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            for obj, article in zip(objects, articles):  # the same article: the same file
+                (folder / f"{article.id}.json").write_text(
+                    json.dumps(obj, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+            self.qa.add_files([folder])
+        return [a.id for a in articles]
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        """Delete the articles with these ids; True when all were found and deleted."""
+        """Delete the articles added as documents with these ids; True when all were found
+        and deleted. Articles indexed from files are deleted by deleting their file."""
         if not ids:
             return None
-        if self.qa.settings.store:
-            from qa.index.postgres import delete_articles
-
-            return delete_articles(self.qa.settings.store, list(ids)) == len(set(ids))
-        return self._delete_from_directory(list(ids))
-
-    def _delete_from_directory(self, ids: list[str]) -> bool:
+        found = {a.id: a for a in self._articles(list(ids))}
         folder = self._documents_dir()
-        found = {a.id: a for a in self._articles(ids)}
-        outside = [found[i].path for i in ids if i in found
-                   and not Path(found[i].path).is_relative_to(folder)]
+        outside = [a.path for a in found.values() if not (
+            a.path == f"{_DOCUMENT_PREFIX}{a.id}" or Path(a.path) == folder / f"{a.id}.json")]
         if outside:
             raise InputError(f"Articles indexed from files are deleted by deleting the file "
                              f"and indexing its folder again: {', '.join(outside[:3])}")
-        for article in found.values():
-            Path(article.path).unlink(missing_ok=True)
-        if found:
+        if self.qa.settings.store:
+            from qa.index.postgres import delete_articles
+
+            delete_articles(self.qa.settings.store, list(found))
+        elif found:
+            if len(found) >= self.qa.stats["articles"]:  # before any file goes
+                raise InputError("These are all the index's articles, and an index directory "
+                                 "cannot be empty: delete the directory instead.")
+            for article in found.values():
+                Path(article.path).unlink(missing_ok=True)
             self.qa.add_files([folder])
         return len(found) == len(set(ids))
 
@@ -137,7 +139,9 @@ class ArticleVectorStore(VectorStore):
             return [a for i in ids for a in _found(store, i)]
 
     def _documents_dir(self) -> Path:
-        return self.qa.settings.index_dir / "documents"
+        """Where added documents are written as files (the directory store), resolved as the
+        paths of indexed articles are."""
+        return self.qa.settings.index_dir.resolve() / "documents"
 
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings | None = None,

@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from qa import IndexMismatchError, QAError
+from qa import IndexMismatchError, InputError, QAError
 from qa.cli import cli
 from qa.core.errors import StoreUnavailableError
 from tests import postgres
 from tests.faults import assert_moved_articles_are_kept
-from tests.paths import NEWSQA_ARTICLES, SEED_QUESTIONS, SEEDS
+from tests.paths import GUARDIAN, NEWSQA_ARTICLES, SEED_QUESTIONS, SEEDS
 from tests.postgres import PgServer
 
 pg_server, pg_url = postgres.pg_server, postgres.pg_url  # this module's database fixtures
@@ -207,21 +207,44 @@ def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) 
     assert store.get_by_ids([article_id])[0].metadata["source"] == "Malta Today"
     retrieved = store.as_retriever(search_kwargs={"k": 1}).invoke("Valletta harbour storm")
     assert retrieved[0].metadata["article_id"] == article_id
-    assert store.delete([article_id]) is True
+    seed_id = _rows(pg_url, "SELECT id FROM articles WHERE id <> %s LIMIT 1", (article_id,))[0][0]
+    with pytest.raises(InputError, match="deleted by deleting the file"):
+        store.delete([seed_id])
+    [summary_id] = store.add_texts(["The ferry to Gozo runs every 45 minutes."],
+                                   [{"body": "Summary: see attached.", "title": "Ferry"}])
+    assert store.get_by_ids([summary_id])[0].page_content.startswith("The ferry to Gozo")
+    assert store.delete([article_id, summary_id]) is True
     assert _rows(pg_url, "SELECT articles FROM corpus_stats") == [(2,)]
     assert _assert_whole(pg_url) == 2
 
 
-def test_the_directory_store_is_a_vectorstore_too(index_copy: Path) -> None:
+def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     from qa import QA
 
-    store = QA(index_dir=index_copy).as_vectorstore()
-    [article_id] = store.add_texts(["Lighthouse keepers in Fastnet counted 41 storms in "
-                                    "the winter of 1903."], [{"title": "Fastnet storms"}])
+    monkeypatch.chdir(index_copy.parent)  # the index named by a relative path
+    qa = QA(index_dir=Path(index_copy.name))
+    store = qa.as_vectorstore()
+    text = "Lighthouse keepers in Fastnet counted 41 storms in the winter of 1903."
+    [article_id] = store.add_texts([text], [{"title": "Fastnet storms", "body": "See notes."}])
+    assert store.get_by_ids([article_id])[0].page_content == text  # metadata is not the text
     assert "Fastnet" in store.similarity_search("How many storms did Fastnet count?",
                                                 k=1)[0].page_content
+    # the same text again, with other metadata: still one article, in one file
+    assert store.add_texts([text], [{"title": "Fastnet storms", "batch": "2"}]) == [article_id]
+    documents = index_copy / "documents"
+    assert [p.name for p in documents.iterdir()] == [f"{article_id}.json"]
+    with pytest.raises(InputError, match="text 2 is not"):  # nothing written first
+        store.add_texts(["A second harbour reopened.", "   "])
+    assert len(list(documents.iterdir())) == 1 and qa.stats["articles"] == 3
+    from qa.index import open_index
+
+    seed_id = next(i for i in open_index(index_copy).articles if i != article_id)
+    with pytest.raises(InputError, match="deleted by deleting the file"):
+        store.delete([seed_id])
     assert store.delete([article_id]) is True
-    assert store.get_by_ids([article_id]) == []
+    assert store.get_by_ids([article_id]) == [] and not list(documents.iterdir())
+    assert qa.stats["articles"] == 2 and (SEEDS / GUARDIAN).exists()
 
 
 def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> None:
