@@ -88,6 +88,10 @@ def index_into(paths: Iterable[str | Path], settings: Settings, *, rebuild: bool
     """Index `paths` into the store `settings` names: the PostgreSQL database
     `settings.store`, else the index directory (`build_index`). `shard` ("i/n") splits a
     folder among writers of one database."""
+    if settings.store and rebuild and shard is not None:
+        raise InputError("--rebuild empties the whole store, so writers of shards would empty "
+                         "each other's work: rebuild with one writer, without --shard, then "
+                         "update with the shards.")
     if settings.store:
         return index_into_postgres(paths, settings.store, settings, rebuild=rebuild,
                                    shard=parse_shard(shard), progress=progress)

@@ -48,7 +48,8 @@ def cli() -> None:
 @_index_dir
 @_store
 @_model
-@click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything.")
+@click.option("--rebuild", is_flag=True, help="Ignore the existing index and embed everything "
+              "(a store: one writer, without --shard).")
 @click.option("--shard", default=None, metavar="I/N", help="With --store: index only the I-th "
               "of N parts of the files (0 <= I < N), one writer per part.")
 @click.option("--max-file-mb", type=float, default=None, help="Refuse larger files [default 5].")

@@ -288,7 +288,7 @@ def _narrow_model(folder: Path) -> Path:
 
 def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
                                                            tmp_path: Path) -> None:
-    from qa.index.postgres import index_into_postgres
+    from qa.index.postgres import index_into, index_into_postgres
 
     from qa import QA, NoArticlesError
     from qa.core.settings import Settings
@@ -299,6 +299,8 @@ def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
     (scans / "page.pdf").write_bytes(b"%PDF-1.7 scanned page")
     with pytest.raises(NoArticlesError, match="--rebuild left the store at postgresql://"):
         index_into_postgres([scans], pg_url, Settings.from_env(), rebuild=True)
+    with pytest.raises(InputError, match="writers of shards would empty each other's work"):
+        index_into([SEEDS], Settings.from_env(store=pg_url), rebuild=True, shard="1/2")
     assert _assert_whole(pg_url) == 2
     # a model of another size: the vector column is resized with the emptying
     narrow = str(_narrow_model(tmp_path / "narrow"))
