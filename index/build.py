@@ -58,10 +58,10 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         old_articles = dict(old.articles) if old else {}
         kept: dict[str, Article] = {}
         fresh: list[Article] = []  # not indexed before: added, or a new version of a file's
+        copies = ingest.StoredCopies(read_files, settings.max_file_bytes)
         for article in found:
             previous = old_articles.get(article.id)
-            if previous is not None and ingest.stored_elsewhere(previous.path, article.path,
-                                                                read_files):
+            if previous is not None and copies.elsewhere(previous.path, article):
                 report.notices.append(Notice(article.path, "duplicate",
                                              f"same article as {previous.path}; stored once"))
                 continue

@@ -17,8 +17,8 @@ from qa.core.errors import QAError, UnusableFileError
 from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
 
-__all__ = ["BuildReport", "Progress", "embed_chunks", "embedding_text", "file_of",
-           "load_articles", "note_query_model", "stored_elsewhere", "under"]
+__all__ = ["BuildReport", "Progress", "StoredCopies", "embed_chunks", "embedding_text",
+           "file_of", "load_articles", "note_query_model", "under"]
 
 #: progress(done, total) is called while chunks are embedded.
 Progress = Callable[[int, int], None]
@@ -62,13 +62,30 @@ def file_of(article_path: str) -> str:
     return article_path.split("#", 1)[0]
 
 
-def stored_elsewhere(stored_path: str, found_path: str, read_files: set[str]) -> bool:
-    """Whether an article found at `found_path` is a duplicate of its copy stored at
-    `stored_path`: that copy's file still exists and this build did not read it. A file it
-    did read has been re-read already: the article moved within it or between its files, and
-    follows its new place (records shifted in a JSONL file, a file renamed)."""
-    file = file_of(stored_path)
-    return stored_path != found_path and file not in read_files and Path(file).exists()
+class StoredCopies:
+    """Tells a duplicate from a moved article. An article found in this build whose copy is
+    stored from another place is a duplicate only if that place still holds it: a file this
+    build did not read is read for that (another folder's, another shard's); one it did read
+    no longer does, or it would have been found there. Otherwise the article moved (records
+    shifted in a JSONL file, text moved to another file) and follows its new place."""
+
+    def __init__(self, read_files: set[str], max_file_bytes: int) -> None:
+        self.read_files = read_files
+        self.max_file_bytes = max_file_bytes
+        self._held: dict[str, set[str]] = {}  # file -> content hashes of its articles
+
+    def elsewhere(self, stored_path: str, found: Article) -> bool:
+        """Whether `found` is already stored from `stored_path`, which still holds it."""
+        file = file_of(stored_path)
+        if stored_path == found.path or file in self.read_files:
+            return False
+        if file not in self._held:
+            try:
+                records, _ = load_file(Path(file), self.max_file_bytes)
+            except UnusableFileError:  # gone, or no longer readable: it holds nothing
+                records = []
+            self._held[file] = {clean_record(r).content_hash for r in records}
+        return found.content_hash in self._held[file]
 
 
 def under(path: str, roots: list[Path]) -> bool:

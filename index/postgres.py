@@ -125,12 +125,13 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         model = _prepare(connection, where, settings, rebuild)
         stored = _stored_paths(connection, [a.content_hash for a in found])
         new: list[Article] = []
+        copies = ingest.StoredCopies(read_files, settings.max_file_bytes)
         for article in found:
             if article.content_hash not in stored:
                 new.append(article)
                 continue
             previous = stored[article.content_hash]
-            if ingest.stored_elsewhere(previous, article.path, read_files):
+            if copies.elsewhere(previous, article):
                 report.notices.append(_duplicate(article.path, previous))
                 continue
             if previous != article.path:  # the file moved: the article follows it

@@ -42,11 +42,12 @@ FEED = [("Dam opens", "The new dam opened on Tuesday in Kariba, three years late
          "How many berths did Walvis Bay add?")]
 
 
-def assert_moved_articles_are_kept(folder: Path, index: Callable[[], object],
+def assert_moved_articles_are_kept(folder: Path, index: Callable[[list[Path]], object],
                                    open_qa: Callable[[], object]) -> None:
-    """Records that shift within a JSONL file, and a copy of an indexed file put beside it,
-    keep every article: each is found by its question, under the place that now holds it.
-    `index()` indexes `folder` into the store under test; `open_qa()` reads it."""
+    """Records that shift within a JSONL file, a copy of an indexed file put beside it, and a
+    record moved to a file of another folder keep every article: each is found by its
+    question, under the place that now holds it. `index(paths)` indexes `paths` into the
+    store under test (as one writer, or the writer of one shard); `open_qa()` reads it."""
 
     def write(*items: tuple[str, str, str]) -> None:
         feed.write_text("".join(json.dumps({"title": t, "text": x}) + "\n" for t, x, _ in items))
@@ -63,17 +64,28 @@ def assert_moved_articles_are_kept(folder: Path, index: Callable[[], object],
     (folder / "notes.txt").write_text("Council meets\n\nThe town council met on Friday.")
     write(*FEED[:3])
     added = [f"{feed}#1", f"{feed}#2", f"{feed}#3", f"{folder}/notes.txt"]
-    assert sorted(index().added) == added
+    assert sorted(index([folder]).added) == added
     write(*FEED[1:3])  # the first record deleted: the others move up a line
-    report = index()
+    report = index([folder])
     assert (report.added, report.updated, report.removed) == ([], [], [f"{feed}#1"])
     assert_holds(*FEED[1:3])
     write(FEED[3], *FEED[1:3])  # a record put first: the others move down a line
-    report = index()
+    report = index([folder])
     assert (report.added, report.updated, report.removed) == ([f"{feed}#1"], [], [])
     assert_holds(FEED[3], *FEED[1:3])
     shutil.copy(folder / "notes.txt", folder / "a-copy.txt")  # read before the original
-    report = index()
+    report = index([folder])
     assert any(n.action == "duplicate" for n in report.notices) and not report.removed
     assert_holds(FEED[3], *FEED[1:3])
     assert "council" in open_qa().retrieve("When did the council meet?", k=1)[0].chunk.text
+    # a record moved to another folder's file (another shard's), that folder indexed first
+    other = folder.parent / f"{folder.name}-other"
+    other.mkdir()
+    (other / "moved.jsonl").write_text(json.dumps(dict(zip(("title", "text"), FEED[1]))))
+    write(FEED[3], FEED[2])
+    report = index([other])
+    assert report.unchanged == [f"{other}/moved.jsonl"] and not report.notices
+    assert index([folder]).removed == []
+    qa = open_qa()
+    best = qa.retrieve(FEED[1][2], k=1)[0].article
+    assert (best.title, best.path, qa.stats["articles"]) == (FEED[1][0], f"{other}/moved.jsonl", 4)

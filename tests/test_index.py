@@ -110,7 +110,7 @@ def test_articles_that_move_within_or_between_files_are_kept(tmp_path: Path) -> 
 
     folder, settings = tmp_path / "news", Settings.from_env(index_dir=tmp_path / "index")
     folder.mkdir()
-    assert_moved_articles_are_kept(folder, lambda: build_index([folder], settings),
+    assert_moved_articles_are_kept(folder, lambda paths: build_index(paths, settings),
                                    lambda: QA(index_dir=settings.index_dir))
 
 

@@ -180,7 +180,7 @@ def test_articles_that_move_within_or_between_files_are_kept(pg_url: str,
     folder = tmp_path / "news"
     folder.mkdir()
     assert_moved_articles_are_kept(
-        folder, lambda: index_into([folder], Settings.from_env(store=pg_url)),
+        folder, lambda paths: index_into(paths, Settings.from_env(store=pg_url)),
         lambda: QA(store=pg_url))
     assert _assert_whole(pg_url) == 4
 
