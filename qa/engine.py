@@ -24,7 +24,7 @@ from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
 from qa.answering.followup import cap_question, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
-from qa.core.errors import LLMError
+from qa.core.errors import LLMError, QAError
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
 from qa.index.build import BuildReport
@@ -261,14 +261,22 @@ class QA:
     def add_files(self, paths: list[str | Path],
                   progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Index more article files into this QA's index and start answering from them."""
+        from qa.index.load import Notice
+
         with self._write_lock:
             report = index_into(paths, self.settings, progress=progress)
-            self._retriever = self._open()
+            try:
+                self._retriever = self._open()
+            except QAError as exc:  # written, but not reopened: say so, lose nothing
+                report.notices.append(Notice(
+                    "index", "not answerable yet", f"the articles are indexed, but the index "
+                    f"could not be opened again ({exc}); they are answered after a reload"))
         return report
 
     def reload(self) -> None:
         """Pick up an index rebuilt by another process (e.g. `qa index`)."""
-        self._retriever = self._open()
+        with self._write_lock:  # never back to an older index than a concurrent add_files's
+            self._retriever = self._open()
 
     def _clean_question(self, question: object) -> str:
         return clean_question(question, self.settings)

@@ -114,6 +114,32 @@ def test_articles_that_move_within_or_between_files_are_kept(tmp_path: Path) -> 
                                    lambda: QA(index_dir=settings.index_dir))
 
 
+def test_a_reload_never_goes_back_to_an_older_index(index_copy: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from qa import QA
+
+    qa = QA(index_dir=index_copy)
+    opened = QA._open
+
+    def slow_open(self: QA):  # reads the index, then is slow to take it in use
+        index = opened(self)
+        if threading.current_thread() is not threading.main_thread():
+            time.sleep(1.0)
+        return index
+
+    monkeypatch.setattr(QA, "_open", slow_open)
+    reloading = threading.Thread(target=qa.reload)
+    reloading.start()
+    time.sleep(0.2)  # the reload has read the index as it was
+    (tmp_path / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    assert qa.add_files([tmp_path / "harbour.txt"]).added
+    reloading.join()
+    assert qa.stats["articles"] == 3  # not the two the reload read before the upload
+
+
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(index_copy)

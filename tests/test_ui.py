@@ -579,6 +579,29 @@ def test_upload_names_and_limits(tmp_path: Path) -> None:
         store_uploads([str(src)] * 3, tmp_path / "idx", max_files=2)
 
 
+def test_upload_messages_name_files_not_server_folders(index_copy: Path,
+                                                       tmp_path: Path) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+    from tests.paths import GUARDIAN, SEEDS
+
+    chat = Handlers(EngineLoader.loaded(QA(index_dir=index_copy)))
+    cached = tmp_path / "gradio" / "0123abcd"  # where Gradio keeps an upload
+    cached.mkdir(parents=True)
+    copy = cached / "copy.txt"
+    copy.write_text((SEEDS / GUARDIAN).read_text())
+    message, *_ = chat.add_articles([str(copy)])
+    assert f"copy.txt: duplicate: same article as {GUARDIAN}; stored once" in message
+    assert str(SEEDS) not in message and str(index_copy) not in message
+    # the cached copy is gone (expired, or another session's identical upload took it)
+    message, *_ = chat.add_articles([str(cached / "gone.txt")])
+    assert "gone.txt: the upload is no longer on the server; add it again." in message
+    assert str(tmp_path) not in message
+    assert not [p for p in (index_copy / "uploads").iterdir()]
+
+
 def test_parse_auth() -> None:
     assert parse_auth("u:p:q") == ("u", "p:q")
     assert parse_auth(None) is None

@@ -7,6 +7,8 @@ once, shows the indexing progress and takes questions when the index is ready.""
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +41,10 @@ UPLOAD_CACHE = (60, 600)
 MAX_TURNS = 100
 #: the fewest passages an answer may read: with fewer, most answers are abstentions.
 MIN_K = 3
+#: an absolute path in a message; its last part is group 1 (`_without_folders`).
+_ABSOLUTE_PATH = re.compile(r"(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
+
+logger = logging.getLogger(__name__)
 
 
 def public_answer(answer: Answer) -> dict:
@@ -242,9 +248,14 @@ class Handlers:
 
         try:
             report = qa.add_files([str(p) for p in stored], progress=on_progress)
-        except QAError as exc:
+        except QAError as exc:  # refused before anything was written
             _forget([p for p in stored if p not in before])
-            return _upload_message("Not added", str(exc)), self.refresh_status(), None
+            return _upload_message("Not added", _without_folders(str(exc))), \
+                self.refresh_status(), None
+        except Exception:  # part may be written (a store lost mid-way): keep the files
+            logger.exception("Indexing uploads failed")
+            return _upload_message("Not added", "indexing failed on the server (its log says "
+                                   "why); add the files again later."), self.refresh_status(), None
         refused = [n for n in report.notices if n.action in ("refused", "skipped")]
         kept = ", ".join(p.name for p in drop_unindexed(stored, report.kept_files))
         if report.added or report.updated:
@@ -257,13 +268,19 @@ class Handlers:
             head = ("Already indexed", kept or "nothing new.")
         lines = [_upload_message(*head)] + [
             _upload_message("Not added" if n in refused else "Note",
-                            f"{Path(n.path).name}: {n.action}: {n.message}")
+                            f"{Path(n.path).name}: {n.action}: {_without_folders(n.message)}")
             for n in report.notices]
         return "".join(lines), self.refresh_status(), None
 
     def refresh_status(self) -> str:
         """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
+
+
+def _without_folders(text: str) -> str:
+    """`text` with each absolute path cut to its last part: the server's folders are not the
+    visitor's business ("same article as /srv/news/a.txt" -> "same article as a.txt")."""
+    return _ABSOLUTE_PATH.sub(r"\1", text)
 
 
 def _upload_message(label: str, text: str) -> str:

@@ -80,7 +80,11 @@ def store_uploads(paths: list[str], index_dir: str | Path,
         name = safe_name(src.name)
         if not name.endswith(ALLOWED_SUFFIXES):
             raise UploadError(f"{name}: not an article file (use {', '.join(ALLOWED_SUFFIXES)}).")
-        size = src.stat().st_size
+        try:
+            size = src.stat().st_size
+        except FileNotFoundError:  # expired, or taken by another session's same upload
+            raise UploadError(f"{name}: the upload is no longer on the server; add it "
+                              "again.") from None
         if size > max_bytes:
             raise UploadError(f"{name}: too large ({size / 1048576:.1f} MB; the limit is "
                               f"{max_bytes / 1048576:.0f} MB).")
@@ -94,8 +98,14 @@ def store_uploads(paths: list[str], index_dir: str | Path,
         target = _target(folder, name, _digest(src))
         if not target.exists():
             tmp = target.with_name(f".{target.name}.part")
-            shutil.copyfile(src, tmp)
-            tmp.replace(target)
+            try:
+                shutil.copyfile(src, tmp)
+                tmp.replace(target)
+            except OSError as exc:  # the disk is full, the cached copy went meanwhile
+                tmp.unlink(missing_ok=True)
+                for done in stored:
+                    done.unlink(missing_ok=True)
+                raise UploadError(f"{name}: could not be stored ({exc.strerror}).") from None
         stored.append(target)
     return stored
 
