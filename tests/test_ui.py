@@ -602,6 +602,48 @@ def test_upload_messages_name_files_not_server_folders(index_copy: Path,
     assert not [p for p in (index_copy / "uploads").iterdir()]
 
 
+def test_a_fault_while_indexing_uploads_keeps_them_and_the_index(index_copy: Path,
+                                                                 tmp_path: Path) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+
+    chat = Handlers(EngineLoader.loaded(QA(index_dir=index_copy)))
+    cached = tmp_path / "gradio" / "0123abcd"
+    cached.mkdir(parents=True)
+    (cached / "council.txt").write_text(
+        "Council backs new bridge\n\nThe city council voted 31 to 12 on Tuesday to build a "
+        "footbridge over the Wear, after two years of debate about its cost.")
+
+    def progress(*_: object, **__: object) -> None:  # the page's progress bar breaks
+        raise RuntimeError("websocket closed")
+
+    message, status, _ = chat.add_articles([str(cached / "council.txt")], progress=progress)
+    assert "indexing failed on the server (its log says why); add the files again" in message
+    assert "websocket" not in message and str(index_copy) not in message
+    assert [p.name for p in (index_copy / "uploads").iterdir()] == ["council.txt"]  # kept
+    assert "Ready: 2 articles" in status
+    answer = QA(index_dir=index_copy).answer("Who was killed by a car bomb in Balashikha?")
+    assert "Moskalik" in answer.text
+
+
+def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa.core.errors import InputError
+    from qa.core.settings import Settings
+
+    def load(report: object) -> None:
+        raise InputError(f"No article files found in {tmp_path / 'news'}")
+
+    loader = EngineLoader(load, Settings()).start()
+    assert loader.wait(30) is None
+    assert Handlers(loader).status() == ("The articles could not be loaded: No article "
+                                         "files found in news")
+
+
 def test_parse_auth() -> None:
     assert parse_auth("u:p:q") == ("u", "p:q")
     assert parse_auth(None) is None

@@ -28,6 +28,7 @@ from qa.ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_u
 if TYPE_CHECKING:
     import gradio as gr
 
+    from qa.core.errors import QAError
     from qa.core.records import Answer
     from qa.core.settings import Settings
     from qa.engine import QA
@@ -124,13 +125,13 @@ class Handlers:
                 stats = engine.stats
                 sources = _sources(engine)
             except StoreUnavailableError as exc:
-                return f"{esc(str(exc))} Answers resume when it is back."
+                return f"{esc(_for_visitors(exc))} Answers resume when it is back."
             names = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more"
                                               if len(sources) > 3 else "")
             return (f"Ready: {stats['articles']:,} articles"
                     f"{' from ' + esc(names) if names else ''}, {stats['chunks']:,} passages.")
         if state.error:
-            return f"The articles could not be loaded: {esc(state.error)}"
+            return f"The articles could not be loaded: {esc(_without_folders(state.error))}"
         count = f", {state.done} of {state.total}" if state.total else "…"
         return (f"Indexing the articles: {state.stage.lower()}{count} "
                 f"({self.loader.seconds:.0f} s). You can ask once this is done.")
@@ -197,7 +198,7 @@ class Handlers:
             answer = stream.answer
         except QAError as exc:
             turns.append({"question": question, "answer": None, "result": None,
-                          "error": str(exc)})
+                          "error": _for_visitors(exc)})
         else:
             turns.append({"question": question, "answer": answer.text, "result": answer})
         ready = gr.Button(interactive=True, value="Ask")
@@ -218,7 +219,7 @@ class Handlers:
         try:
             return public_answer(qa.answer(question, history=history or None, k=k, mode=mode))
         except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise gr.Error(_for_visitors(exc)) from exc
 
     # -- uploads -------------------------------------------------------------------------
 
@@ -250,7 +251,7 @@ class Handlers:
             report = qa.add_files([str(p) for p in stored], progress=on_progress)
         except QAError as exc:  # refused before anything was written
             _forget([p for p in stored if p not in before])
-            return _upload_message("Not added", _without_folders(str(exc))), \
+            return _upload_message("Not added", _for_visitors(exc)), \
                 self.refresh_status(), None
         except Exception:  # part may be written (a store lost mid-way): keep the files
             logger.exception("Indexing uploads failed")
@@ -275,6 +276,17 @@ class Handlers:
     def refresh_status(self) -> str:
         """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
+
+
+def _for_visitors(exc: QAError) -> str:
+    """`exc`'s message as a visitor may read it: where the store lives and the server's
+    folders are not theirs to know (the server's log keeps the whole message)."""
+    from qa.core.errors import StoreUnavailableError
+
+    if isinstance(exc, StoreUnavailableError):
+        logger.warning("%s", exc)
+        return "The article store cannot be reached just now."
+    return _without_folders(str(exc))
 
 
 def _without_folders(text: str) -> str:
