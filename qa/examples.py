@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 from qa.core.records import Article
 
@@ -17,7 +18,7 @@ _TITLES = {"Mr", "Mrs", "Ms", "Dr", "Lt", "Gen", "Col", "Sgt", "Prof", "Sen", "G
 _NUMBER = (r"\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|"
            r"thirty|forty|fifty|sixty|hundreds?|thousands?|dozens?")
 #: "... nine thousand visitors tasted ciders from sixty orchards." -> noun and what follows.
-_COUNT = re.compile(rf"\b(?:{_NUMBER})(?:\s+(?:{_NUMBER}))*\s+(?P<noun>[a-z]{{3,}}s)\s+"
+_COUNT = re.compile(rf"(?<![\w,.])(?:{_NUMBER})\s+(?P<noun>[a-z]{{3,}}s)\s+"
                     r"(?P<verb>(?:were|are|have|had|[a-z]{3,}ed))\b(?P<rest>[^.;:!?”\"]{0,70})[.;]")
 #: "The vote was delayed because ..." -> "Why was the vote delayed?"
 _BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))"
@@ -26,6 +27,9 @@ _BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))"
                       r"(?P<rest>[^.;:!?,]{3,70}?),?\s+because\b")
 _REPORTING = {"said", "says", "told", "added", "claimed", "reported", "argued", "warned"}
 _PLACE = re.compile(r"\bin ([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)\b")
+#: how much of each article's start the examples are made from: its lead holds the news, and
+#: the cost stays bounded however long an uploaded article is.
+_LEAD_CHARS = 10_000
 _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
            "Thursday", "Friday", "Saturday", "Sunday"}
@@ -34,6 +38,7 @@ _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "Augu
 def example_questions(articles: list[Article], n: int = 4) -> list[str]:
     """Up to `n` questions the articles can answer, of as many kinds as they allow (why, how
     many, an overview, a comparison), then "Who is ...?" about the names they mention most."""
+    articles = [replace(a, text=a.text[:_LEAD_CHARS]) for a in articles]
     people = _people(articles)
     kinds: list[Callable[[list[Article]], str | None]] = [_why, _how_many, _overview, _compare]
     questions = [f"Who is {name}?" for name in people[:1]]

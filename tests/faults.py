@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -89,3 +91,20 @@ def assert_moved_articles_are_kept(folder: Path, index: Callable[[list[Path]], o
     qa = open_qa()
     best = qa.retrieve(FEED[1][2], k=1)[0].article
     assert (best.title, best.path, qa.stats["articles"]) == (FEED[1][0], f"{other}/moved.jsonl", 4)
+
+
+@contextlib.contextmanager
+def finishes_within(seconds: int) -> Iterator[None]:
+    """Fail the test if the block runs longer than `seconds`: for inputs whose cost must stay
+    linear, sized so that a quadratic version would run for many minutes (not a speed goal:
+    those are measured in bench/)."""
+    def stop(*_: object) -> None:
+        raise AssertionError(f"still running after {seconds} s: the cost is not linear")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -13,7 +13,7 @@ from qa.index import open_index
 from qa.index.load import decode
 
 from qa.core.errors import UnusableFileError
-from tests.faults import assert_old_data_answers, run_cli
+from tests.faults import assert_old_data_answers, finishes_within, run_cli
 
 
 def _texts(index_dir: Path) -> dict[str, str]:
@@ -169,3 +169,20 @@ def test_utf16_and_utf32_with_a_byte_order_mark_are_text(tmp_path: Path) -> None
         assert notice is not None and "read as utf-" in notice.message
     with pytest.raises(UnusableFileError, match="starts like utf-16-le"):
         decode(codecs.BOM_UTF16_LE + b"\x00\xd8", "x.txt")  # a lone surrogate
+
+
+def test_long_runs_of_punctuation_numbers_names_and_spaces_cost_linear_time() -> None:
+    from qa.core.records import Article
+    from qa.core.text import split_sentences, strip_markers
+    from qa.examples import example_questions
+
+    dots = "Contents" + "." * 200_000 + " page 4. The end."
+    table = "Scores: " + " ".join(str(i % 97) for i in range(100_000)) + ". "
+    names = " ".join(f"met Xa{i:05d}z Yb{i:05d}q," for i in range(20_000))
+    lead = "This year more than nine thousand visitors tasted ciders from sixty orchards. "
+    with finishes_within(20):  # each took from minutes to hours before
+        assert split_sentences(dots)[-1] == (len(dots) - 8, len(dots))
+        assert strip_markers(" " * 200_000 + "x [1]") == " " * 200_000 + "x"
+        articles = [Article(id="a", path="a.txt", title="t", text=lead + table + names)]
+        assert "How many visitors tasted ciders from sixty orchards?" in example_questions(
+            articles, 4)

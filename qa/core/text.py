@@ -96,8 +96,9 @@ _ABBREVIATIONS = {
     "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "mt", "ft", "ave", "fig", "approx", "dept",
     "est", "univ", "adm", "cmdr", "gens", "sens", "reps",
 }
-# A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+# A candidate boundary: terminal punctuation, optional closing quotes/brackets, whitespace. It
+# starts only where a run of punctuation starts, so a long run is read once, not once per mark.
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 
 
@@ -136,7 +137,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 CITATION_MARKER = re.compile(r"\[\s*((?:passages?|source|p\.?)?\s*\d{1,3}"
                              r"(?:\s*(?:,|;|&|and|-|–)\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
                              re.IGNORECASE)
-_MARKER_WITH_SPACE = re.compile(r"\s*" + CITATION_MARKER.pattern, re.IGNORECASE)
+# (from the start of the spaces before a marker only: a long run of spaces is read once)
+_MARKER_WITH_SPACE = re.compile(r"(?<!\s)\s*" + CITATION_MARKER.pattern, re.IGNORECASE)
 
 _NAME_WORD = r"(?:[A-Z][\w'’-]*[a-z][\w'’-]*|[A-Z]{2,})"
 #: a name or a number: a capitalised word with a lower-case letter in it, an acronym, or a
