@@ -55,3 +55,17 @@ def test_chunks_are_whole_sentences_with_exact_offsets(folder) -> None:
         assert covered == split_sentences(article.text)
         count += len(chunks)
     assert count > (3000 if folder == NEWSQA_ARTICLES else 20)
+
+
+def test_text_without_sentence_breaks_is_cut_into_chunks_of_bounded_size() -> None:
+    from qa.core.records import Article
+
+    text = ("the council met again today. " + "the vote was put off once more and " * 12_000
+            + "x" * 5_000 + " Then it rained.")
+    chunks = chunk_article(Article(id="a", path="a.txt", title="", text=text))
+    assert max(len(c.text) for c in chunks) <= 120 * 12  # no 400 KB chunk for the reader/LLM
+    assert max(len(c.text.split()) for c in chunks) <= 120
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+    assert chunks[0].text.startswith("the council met again today. the vote")
+    assert chunks[-1].text.endswith("Then it rained.")
+    assert "".join("".join(c.text.split()) for c in chunks) == "".join(text.split())  # all
