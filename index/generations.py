@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.core.files import replace_text
+
 __all__ = ["POINTER", "GenerationDamaged", "Pointer", "file_records", "foreign_entries",
            "generations", "new_name", "prune", "read_pointer", "sequence_of", "set_pointer",
            "verify_checksums", "verify_sizes"]
@@ -69,21 +71,7 @@ def read_pointer(index_dir: Path) -> Pointer:
 
 def set_pointer(index_dir: Path, name: str) -> None:
     """Make `name` current atomically and durably."""
-    tmp = index_dir / f".{POINTER}.tmp"
-    with tmp.open("w") as f:
-        f.write(name + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, index_dir / POINTER)
-    fsync_dir(index_dir)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_text(index_dir / POINTER, name + "\n")
 
 
 def sequence_of(generation: Path) -> int:

@@ -39,7 +39,6 @@ from qa.index.generations import (
     GenerationDamaged,
     file_records,
     foreign_entries,
-    fsync_dir,
     generations,
     new_name,
     prune,
@@ -56,6 +55,7 @@ from qa.core.errors import (
     IndexNotFoundError,
     InputError,
 )
+from qa.core.files import fsync_dir
 from qa.core.records import Article, Chunk
 
 if TYPE_CHECKING:

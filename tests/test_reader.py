@@ -22,13 +22,50 @@ SQUAD = SHARED / "train" / "squad_train.jsonl"
 def test_a_few_training_steps_lower_the_loss_and_the_model_loads(tmp_path: Path) -> None:
     config = TrainConfig(data=SQUAD, out=tmp_path / "model", limit_paragraphs=2,
                          max_steps=16, batch_size=8, learning_rate=2e-4, max_length=128)
+    config.out.mkdir()  # an older model's calibration must not stay with the new weights
+    (config.out / "reader.json").write_text(json.dumps({"format": 2, "threshold": 0.9}))
     report = train(config, log=lambda _: None)
     assert report.steps == 16
+    assert sorted(p.name for p in config.out.iterdir()) == ["reader.json", "reader.onnx",
+                                                            "tokenizer.json"]
+    assert "threshold" not in json.loads((config.out / "reader.json").read_text())
     assert report.last_loss < 0.8 * report.first_loss
     reader = Reader(tmp_path / "model")
     passage = "The game was played on February 7, 2016, at Levi's Stadium."
     (guess,) = reader.read("Where was the game played?", [passage])
     assert 0 <= guess.start < guess.end <= len(passage)
+
+
+def test_training_refuses_an_output_it_could_not_write_before_it_starts(tmp_path: Path
+                                                                      ) -> None:
+    import click
+
+    config = TrainConfig(data=SQUAD, out=tmp_path / "model", max_steps=1,
+                         keep_float=tmp_path / "no such folder" / "reader-fp32.onnx")
+    with pytest.raises(click.UsageError, match="no such folder is not a folder"):
+        train(config, log=lambda _: None)
+
+
+def test_calibrating_fresh_never_empties_a_folder_of_other_things(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qa.reader.calibrate import main
+    from tests.paths import SEEDS
+
+    work = tmp_path / "mine"
+    (work / "all").mkdir(parents=True)
+    (work / "all" / "notes.txt").write_text("keep me")
+    (work / "story.txt").write_text("keep me too")
+    newsqa = tmp_path / "newsqa"
+    shutil.copytree(SEEDS, newsqa / "articles")
+    (newsqa / "questions_dev.jsonl").write_text("")
+    result = CliRunner().invoke(main, ["--work", str(work), "--fresh", "--newsqa",
+                                       str(tmp_path / "elsewhere")])
+    assert result.exit_code == 2 and "elsewhere" in result.output
+    result = CliRunner().invoke(main, ["--work", str(work), "--fresh", "--newsqa", str(newsqa)])
+    assert result.exit_code == 1 and "not an article index" in str(result.exception)
+    assert (work / "story.txt").read_text() == "keep me too"
+    assert (work / "all" / "notes.txt").read_text() == "keep me"
 
 
 def test_layer_decay_gives_each_layer_a_lower_rate_than_the_one_above() -> None:
@@ -194,11 +231,39 @@ def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
     return target
 
 
+def _other_graph() -> bytes:
+    """An ONNX model that is not a reader: one input, one output."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "other",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    return helper.make_model(graph).SerializeToString()
+
+
+def _meta(**changes: object) -> bytes:
+    return json.dumps({**json.loads((MODEL_DIR / "reader.json").read_text()),
+                       **changes}).encode()
+
+
+def _tokenizer_without_cls() -> bytes:
+    data = json.loads((MODEL_DIR / "tokenizer.json").read_text())
+    data["model"]["vocab"].pop("[CLS]")
+    data["added_tokens"] = [t for t in data["added_tokens"] if t["content"] != "[CLS]"]
+    data["post_processor"] = None
+    return json.dumps(data).encode()
+
+
 @pytest.mark.parametrize(("name", "content", "expected"), [
     ("reader.onnx", None, "missing"),
     ("reader.onnx", b"not a model", "cannot be loaded"),
+    ("reader.onnx", _other_graph(), "is not a reader"),
     ("reader.json", json.dumps({"format": 99}).encode(), "format 99"),
+    ("reader.json", b'{"format": 2, "calib', "is not readable JSON"),
+    ("reader.json", _meta(calibration={"margin": "1.5"}), "not a finite number"),
+    ("reader.json", _meta(threshold=float("nan")), "not a finite number"),
     ("tokenizer.json", b"{", "cannot be loaded"),
+    ("tokenizer.json", _tokenizer_without_cls(), "has no [CLS]"),
 ])
 def test_a_damaged_reader_model_names_the_file_and_the_fix(tmp_path: Path, name: str,
                                                           content: bytes | None,
@@ -207,8 +272,10 @@ def test_a_damaged_reader_model_names_the_file_and_the_fix(tmp_path: Path, name:
     with pytest.raises(QAError) as caught:
         Reader(directory)
     message = str(caught.value)
-    assert expected in message and "python -m qa.reader.train" in message
-    assert str(directory) in message
+    assert message.startswith(f"The reader model file {directory / name} ") and expected in message
+    assert message.endswith(f"Rebuild the model with: python -m qa.reader.train "
+                                      f"--out {directory} && python -m qa.reader.calibrate "
+                                      f"--model-dir {directory}")
 
 
 def test_qa_refuses_a_missing_reader_with_a_typed_error(seed_index: Path, tmp_path: Path
@@ -331,3 +398,11 @@ def test_calibration_weights_the_feature_that_separates_missing_articles() -> No
     assert calibrated_confidence(weights, ConfidenceFeatures(2.0, 0.9, 0.4)) > 0.5 \
         > calibrated_confidence(weights, ConfidenceFeatures(2.0, 0.2, 0.4))
 
+
+
+def test_a_confidence_far_from_zero_is_0_or_1_not_an_overflow() -> None:
+    from qa.reader.model import calibrated_confidence
+
+    features = ConfidenceFeatures(margin=2.0, coverage=0.5, similarity=0.3)
+    assert calibrated_confidence({"bias": -1000.0}, features) == 0.0
+    assert calibrated_confidence({"bias": 1000.0}, features) == 1.0

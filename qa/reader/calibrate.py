@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from qa.core.files import replace_text
 from qa.reader.model import ConfidenceFeatures
 
 if TYPE_CHECKING:
@@ -54,13 +54,14 @@ def held_out_split(name: str) -> bool:
     return hashlib.md5(name.encode()).hexdigest()[0] in "0123456789ab"
 
 
-def build_once(articles: list[Path], index_dir: Path) -> None:
-    """Index `articles` into `index_dir` unless an index is already there."""
+def build_once(articles: list[Path], index_dir: Path, fresh: bool = False) -> None:
+    """Index `articles` into `index_dir` unless an index is already there (`fresh`: build it
+    again; a folder that holds other things than an index is refused, never emptied)."""
     from qa.core.settings import Settings
     from qa.index.build import build_index
 
-    if not (index_dir / "CURRENT").exists():
-        build_index([str(p) for p in articles], Settings(index_dir=index_dir))
+    if fresh or not (index_dir / "CURRENT").exists():
+        build_index([str(p) for p in articles], Settings(index_dir=index_dir), rebuild=fresh)
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,8 @@ def _fit(held: list[tuple[_Point, bool]], judged: list[_Point]) -> dict[str, flo
 
 
 def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
-              max_false_abstention: float = 0.08, log=print) -> Calibration:
+              max_false_abstention: float = 0.08, log=print, fresh: bool = False
+              ) -> Calibration:
     """Fit the confidence and choose the threshold; write both into `reader.json`."""
     import numpy as np
 
@@ -133,8 +135,8 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
 
     articles = sorted((newsqa / "articles").iterdir())
     questions = load_questions(newsqa / "questions_dev.jsonl")
-    build_once(articles, work / "all")
-    build_once([p for p in articles if held_out_split(p.name)], work / "held-out")
+    build_once(articles, work / "all", fresh)
+    build_once([p for p in articles if held_out_split(p.name)], work / "held-out", fresh)
     log(f"{len(questions)} questions, on the full and the held-out index")
     # the two indexes side by side, one core each; spawned, not forked: a fork after this
     # process loaded onnxruntime or FAISS (a first build) can hang on a lock held by a thread
@@ -167,7 +169,7 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
                                    "answerable_abstained": round(result.answerable_abstained, 4),
                                    "unanswerable_abstained":
                                        round(result.unanswerable_abstained, 4)}})
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
     return result
 
 
@@ -182,9 +184,11 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
 @click.option("--fresh", is_flag=True, help="Rebuild the NewsQA indexes in --work.")
 def main(model_dir: Path, newsqa: Path, work: Path, fresh: bool) -> None:
     """Fit the reader's confidence and abstention threshold on NewsQA dev."""
-    if fresh and work.exists():
-        shutil.rmtree(work)
-    click.echo(calibrate(model_dir, newsqa, work))
+    missing = [p for p in (newsqa / "articles", newsqa / "questions_dev.jsonl") if not p.exists()]
+    if missing:
+        raise click.BadParameter(f"{missing[0]} does not exist: give the NewsQA folder of "
+                                 "../shared/eval", param_hint="--newsqa")
+    click.echo(calibrate(model_dir, newsqa, work, fresh=fresh))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ __all__ = ["MODEL_DIR", "ConfidenceFeatures", "Reader", "SpanGuess", "calibrated
 
 MODEL_DIR = Path(__file__).resolve().parent / "model"
 FORMAT = 2
-_REBUILD = "python -m qa.reader.train --out qa/reader/model"
+#: what a reader's ONNX graph takes: `PairBatch.inputs()`.
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 #: tokens per question + passage pair when answering; indexed chunks (~120 words) fit whole.
 READ_LENGTH = 256
 #: the longest answer span considered, in tokens.
@@ -68,36 +69,37 @@ class Reader:
 
         from qa.reader.features import load_tokenizer
 
+        directory = Path(directory).absolute()
         files = {name: directory / name for name in ("reader.onnx", "tokenizer.json",
                                                      "reader.json")}
         for path in files.values():
             if not path.is_file():
-                raise ReaderModelError(f"The reader model file {path} is missing. Rebuild it "
-                                       f"with: {_REBUILD}")
+                raise _damaged(path, "is missing")
+        meta = _read_meta(files["reader.json"])
+        #: weights of the logistic confidence: one per feature, and the bias (a feature a
+        #: model was not calibrated with weighs 0).
+        self.calibration: dict[str, float] = {"margin": 1.0, "bias": 0.0,
+                                              **meta.get("calibration", {})}
+        #: below this calibrated confidence the answer is an abstention.
+        self.threshold = float(meta.get("threshold", 0.5))
         try:
-            meta = json.loads(files["reader.json"].read_text(encoding="utf-8"))
-            if meta.get("format") != FORMAT:
-                raise ReaderModelError(
-                    f"The reader model {files['reader.json']} has format "
-                    f"{meta.get('format')!r}; this version reads format {FORMAT}. Rebuild it "
-                    f"with: {_REBUILD}")
-            #: weights of the logistic confidence: one per feature, and the bias (a feature
-            #: a model was not calibrated with weighs 0).
-            self.calibration: dict[str, float] = {"margin": 1.0, "bias": 0.0,
-                                                  **meta.get("calibration", {})}
-            #: below this calibrated confidence the answer is an abstention.
-            self.threshold = float(meta.get("threshold", 0.5))
             self._tokenizer = load_tokenizer(str(files["tokenizer.json"]))
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
+        except Exception as exc:  # tokenizers raises its own untyped errors
+            raise _damaged(files["tokenizer.json"], f"cannot be loaded ({exc})") from None
+        if None in (self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")):
+            raise _damaged(files["tokenizer.json"], "has no [CLS] or [SEP] token")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
             self._session = ort.InferenceSession(str(files["reader.onnx"]), options,
                                                  providers=["CPUExecutionProvider"])
-        except ReaderModelError:
-            raise
-        except Exception as exc:  # onnxruntime and tokenizers raise their own untyped errors
-            raise ReaderModelError(f"The reader model in {directory} cannot be loaded ({exc}). "
-                                   f"Rebuild it with: {_REBUILD}") from None
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise _damaged(files["reader.onnx"], f"cannot be loaded ({exc})") from None
+        inputs = {i.name for i in self._session.get_inputs()}
+        if inputs != set(_INPUTS) or len(self._session.get_outputs()) != 2:
+            raise _damaged(files["reader.onnx"], "is not a reader (inputs "
+                           f"{sorted(inputs)}, {len(self._session.get_outputs())} outputs)")
 
     def confidence(self, features: ConfidenceFeatures) -> float:
         """The calibrated probability (0-1) that the answer these features describe is right."""
@@ -147,7 +149,36 @@ def calibrated_confidence(weights: dict[str, float], features: ConfidenceFeature
     feature weighs 0)."""
     z = weights["bias"] + sum(weights.get(name, 0.0) * value
                               for name, value in zip(ConfidenceFeatures.names(), astuple(features)))
-    return 1.0 / (1.0 + math.exp(-z))
+    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def _damaged(path: Path, what: str) -> ReaderModelError:
+    """The error for a reader model file that cannot be used: which file, and how to make
+    the model again."""
+    folder = path.parent
+    return ReaderModelError(
+        f"The reader model file {path} {what}. Rebuild the model with: python -m "
+        f"qa.reader.train --out {folder} && python -m qa.reader.calibrate --model-dir {folder}")
+
+
+def _read_meta(path: Path) -> dict:
+    """`reader.json`, checked: its format, and a calibration of finite numbers."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise _damaged(path, f"is not readable JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise _damaged(path, "does not hold a JSON object")
+    if meta.get("format") != FORMAT:
+        raise _damaged(path, f"has format {meta.get('format')!r}; this version reads format "
+                             f"{FORMAT}")
+    calibration, threshold = meta.get("calibration", {}), meta.get("threshold", 0.5)
+    numbers = [threshold, *calibration.values()] if isinstance(calibration, dict) else [None]
+    if not all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+               for x in numbers) or not 0 <= threshold <= 1:
+        raise _damaged(path, "holds a calibration or threshold that is not a finite number "
+                             "(the threshold between 0 and 1)")
+    return meta
 
 
 @lru_cache(maxsize=4)

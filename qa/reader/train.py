@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import shutil
 import tempfile
@@ -23,6 +24,8 @@ from datetime import date
 from pathlib import Path
 
 import click
+
+from qa.core.files import replace_text
 
 __all__ = ["TrainConfig", "TrainReport", "train"]
 
@@ -157,6 +160,7 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     from qa.reader.data import load_paragraphs, make_examples
     from qa.reader.features import encode_pairs, load_tokenizer
 
+    _check_outputs(config)  # before an hour of training, not after
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = random.Random(config.seed)
@@ -281,7 +285,6 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
     # in onnxruntime, int8, one thread (see the model card).
     model.set_attn_implementation("eager")
     out = config.out
-    out.mkdir(parents=True, exist_ok=True)
     batch = encode_pairs(tokenizer, [e.question for e in held_back],
                          [e.passage for e in held_back], config.max_length)
     with tempfile.TemporaryDirectory() as tmp:
@@ -297,7 +300,7 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
             reference = Logits()(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()})
         if config.keep_float:
             shutil.copy(fp32, config.keep_float)
-        staged = Path(tmp) / "reader.onnx"
+        staged = out / ".reader.onnx.tmp"  # beside its place: renamed there at once
         quantize_dynamic(str(fp32), str(staged), weight_type=QuantType.QInt8, per_channel=True)
         session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
         start, end = session.run(None, batch.inputs())
@@ -307,12 +310,26 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
         a, b = start[mask], ref_start[mask]
         report.int8_span_agreement = float(same.mean())
         report.int8_logit_cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-        shutil.move(str(staged), out / "reader.onnx")
-    shutil.copy(model_path / "tokenizer.json", out / "tokenizer.json")
+        # no reader.json while the files change: stopped half-way, the model is refused as
+        # incomplete instead of loading new weights with an old model's calibration
+        (out / "reader.json").unlink(missing_ok=True)
+        os.replace(staged, out / "reader.onnx")
+    replace_text(out / "tokenizer.json", (model_path / "tokenizer.json").read_text("utf-8"))
     meta = {"format": FORMAT, "max_length": config.max_length, "base_model": "all-MiniLM-L6-v2",
             "layers": config.layers, "trained": date.today().isoformat(),
             "training": {k: v for k, v in asdict(report).items() if k != "losses"}}
-    (out / "reader.json").write_text(json.dumps(meta, indent=2) + "\n")
+    replace_text(out / "reader.json", json.dumps(meta, indent=2) + "\n")
+
+
+def _check_outputs(config: TrainConfig) -> None:
+    """Refuse outputs that could not be written, before training."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    targets = [config.out, *([config.keep_float.parent] if config.keep_float else [])]
+    for folder in targets:
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise click.UsageError(f"{folder} is not a folder this process can write to")
+    if config.keep_float and config.keep_float.is_dir():
+        raise click.UsageError(f"--keep-float {config.keep_float} is a folder; give a file")
 
 
 @click.command()
