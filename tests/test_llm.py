@@ -175,6 +175,19 @@ class _OpenAIHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
 
         event({"role": "assistant", "content": ""})
+        try:
+            if model_name == "keepalive":  # comments only, as some proxies send while queued
+                for _ in range(100):
+                    self.wfile.write(b": ping\n\n")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
+            if model_name == "flood":  # a server that ignores max_completion_tokens
+                for _ in range(2000):
+                    event({"content": "flood " * 1000})
+                return
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up: as it should
+            return
         for chunk in chat_model.stream(messages, stop=stop, **kwargs):
             if chunk.text:
                 self.server.sent_at.append(time.monotonic())
@@ -661,6 +674,25 @@ def test_unreachable_broken_and_slow_servers_raise_llm_error(stub_server):
         list(generate.generate_answer("Who was killed?", passages, [], slow, timeout=1,
                                       embedder=None))
     assert time.monotonic() - started < 4
+
+
+def test_a_server_that_stalls_with_keep_alives_or_floods_is_cut_off(stub_server):
+    from qa.answering.chat import MAX_REPLY_CHARS, stream_reply
+
+    stalling = llm.make_chat_model(f"openai:{stub_server.url}#keepalive", timeout=30)
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="within 1 s"):
+        list(stream_reply(stalling, [("human", "Who was killed?")], timeout=1))
+    assert time.monotonic() - started < 5  # the server would go on for 10 s
+    flooding = llm.make_chat_model(f"openai:{stub_server.url}#flood", timeout=30)
+    reply = "".join(stream_reply(flooding, [("human", "Who was killed?")], timeout=30))
+    assert len(reply) == MAX_REPLY_CHARS and reply.startswith("flood flood")
+
+
+def test_an_unusable_server_address_is_an_llm_error():
+    for spec in ("openai:http://[::1/v1#m", "openai:http://localhost:8O80/v1#m"):
+        with pytest.raises(LLMError, match=r"address .* cannot be used"):
+            llm.make_chat_model(spec, timeout=5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ from qa.core.errors import LLMError
 
 __all__ = ["chat_reply", "stream_reply"]
 
+#: the most of a reply that is read: far past the 256 tokens asked for, for servers that
+#: ignore the limit (the rest is never held in memory).
+MAX_REPLY_CHARS = 16_000
 _TIMEOUT_ERRORS = {"TimeoutError", "APITimeoutError", "ReadTimeout", "ConnectTimeout",
                    "TimeoutException"}
 
@@ -43,17 +46,22 @@ def _as_llm_error(exc: Exception, timeout: float) -> LLMError:
 
 def stream_reply(chat_model: Any, messages: Messages, timeout: float,
                  stop: list[str] | None = None) -> Iterator[str]:
-    """The pieces of the model's reply as it writes them. Raises `LLMError` on any model
-    error and once the reply has taken longer than `timeout` seconds."""
+    """The pieces of the model's reply as it writes them, at most `MAX_REPLY_CHARS` of it.
+    Raises `LLMError` on any model error and once the reply has taken longer than `timeout`
+    seconds."""
     deadline = time.monotonic() + timeout
     kwargs: dict[str, Any] = {"timeout": timeout}
     if stop:
         kwargs["stop"] = stop
+    room = MAX_REPLY_CHARS
     try:
         for chunk in chat_model.stream(messages, **kwargs):
-            text = chunk.text if hasattr(chunk, "text") else str(chunk)
+            text = str(chunk.text if hasattr(chunk, "text") else chunk)[:room]
             if text:
-                yield str(text)
+                yield text
+                room -= len(text)
+            if room <= 0:  # a server that ignores the length asked for: read no further
+                return
             if time.monotonic() > deadline:
                 raise LLMError(f"the model did not finish within {timeout:.0f} s")
     except LLMError:

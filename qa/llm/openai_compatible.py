@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from qa.core.errors import LLMError
@@ -28,6 +30,46 @@ def openai_chat_model(model: str, base_url: str | None, *, timeout: float,
     if base_url is None and not key:
         raise LLMError("OpenAI's API needs a key: set OPENAI_API_KEY, or give the address of "
                        "another OpenAI-compatible server, e.g. openai:http://127.0.0.1:8080/v1#MODEL.")
-    return ChatOpenAI(model=model, base_url=base_url, api_key=key or _NO_KEY,
-                      temperature=temperature, max_tokens=max_tokens, timeout=timeout,
-                      max_retries=1)
+    try:
+        return ChatOpenAI(model=model, base_url=base_url, api_key=key or _NO_KEY,
+                          temperature=temperature, max_tokens=max_tokens, timeout=timeout,
+                          max_retries=0, http_client=_deadline_client(timeout))
+    except Exception as exc:  # the client's own errors, e.g. an invalid URL or port
+        raise LLMError(f"--llm: the model server's address {base_url} cannot be used "
+                       f"({type(exc).__name__}: {exc})") from None
+
+
+def _deadline_client(timeout: float) -> Any:
+    """The OpenAI client's HTTP client, with a deadline on each whole request: its (read)
+    timeout counts from the request's start, not from the last bytes received, so a server
+    that sends keep-alive comments and no answer is given up on in time too."""
+    import importlib
+
+    import openai
+
+    client_class = openai.DefaultHttpxClient  # on httpx or httpx2, as this openai is
+    http = importlib.import_module(client_class.__mro__[1].__module__.partition(".")[0])
+
+    class Deadline(http.SyncByteStream):
+        def __init__(self, stream: Any, seconds: float) -> None:
+            self._stream, self._seconds = stream, seconds
+            self._deadline = time.monotonic() + seconds
+
+        def __iter__(self) -> Iterator[bytes]:
+            for chunk in self._stream:
+                if time.monotonic() > self._deadline:
+                    raise http.ReadTimeout(f"no whole reply within {self._seconds:.0f} s")
+                yield chunk
+
+        def close(self) -> None:
+            self._stream.close()
+
+    class Transport(http.HTTPTransport):
+        def handle_request(self, request: Any) -> Any:
+            seconds = (request.extensions.get("timeout") or {}).get("read") or timeout
+            response = super().handle_request(request)
+            return http.Response(response.status_code, headers=response.headers,
+                                 stream=Deadline(response.stream, seconds),
+                                 extensions=response.extensions)
+
+    return client_class(transport=Transport(), timeout=timeout)
