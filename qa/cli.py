@@ -79,10 +79,12 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
     max_bytes = None if max_file_mb is None else megabytes(max_file_mb, "--max-file-mb")
     settings = _settings(index_dir, model, max_file_bytes=max_bytes, store=store)
     report = index_into(paths, settings, rebuild=rebuild, shard=shard, progress=_progress_bar())
+    from qa.render import for_terminal
+
     for notice in report.notices:
-        click.echo(str(notice), err=True)
+        click.echo(for_terminal(str(notice)), err=True)
     for path in report.removed:
-        click.echo(f"{path}: removed: file is gone", err=True)
+        click.echo(for_terminal(f"{path}: removed: file is gone"), err=True)
     if settings.store:
         from qa.index.postgres_schema import describe_url
 
@@ -144,7 +146,7 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
         until: str | None) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
     from qa.engine import QA
-    from qa.render import render_answer
+    from qa.render import for_terminal, render_answer
 
     engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
     where = {"k": k, "sources": list(sources), "since": since, "until": until}
@@ -154,9 +156,9 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
         return
     stream = engine.stream(question, **where)
     for piece in stream:
-        click.echo(piece, nl=False)
+        click.echo(for_terminal(piece), nl=False)
     click.echo()
-    click.echo(render_answer(stream.answer, text=False))
+    click.echo(for_terminal(render_answer(stream.answer, text=False)))
 
 
 @cli.command()
@@ -270,10 +272,11 @@ def eval_command(questions: Path, index_dir: Path | None, store: str | None,
     """Measure answers on a question set (JSONL: question, answers, sources)."""
     from qa.engine import QA
     from qa.evaluate import evaluate, format_report, load_questions
+    from qa.render import for_terminal
 
     engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
     report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
-    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+    click.echo(json.dumps(report, indent=2) if as_json else for_terminal(format_report(report)))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -299,7 +302,9 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except QAError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        from qa.render import for_terminal
+
+        click.echo(f"Error: {for_terminal(str(exc))}", err=True)
         sys.exit(1)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

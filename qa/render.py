@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from qa.core.records import Answer, Citation
 
-__all__ = ["render_answer", "render_citation"]
+__all__ = ["for_terminal", "render_answer", "render_citation"]
+
+#: what a terminal acts on instead of showing: control characters (escape sequences, carriage
+#: return, bell; not newline or tab) and the bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def for_terminal(text: str) -> str:
+    """`text` with what a terminal would act on shown as U+FFFD instead: an article, a file
+    name or a model's reply cannot set the title, move the cursor or clear the screen."""
+    return _UNPRINTABLE.sub("\ufffd", text)
 
 
 def render_citation(citation: Citation, label: str = "") -> str:

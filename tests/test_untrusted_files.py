@@ -186,3 +186,23 @@ def test_long_runs_of_punctuation_numbers_names_and_spaces_cost_linear_time() ->
         articles = [Article(id="a", path="a.txt", title="t", text=lead + table + names)]
         assert "How many visitors tasted ciders from sixty orchards?" in example_questions(
             articles, 4)
+
+
+def test_escape_sequences_in_an_article_never_reach_the_terminal(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "oslo\x1b[2J.txt").write_text(
+        "Car bomb in Oslo\n\nA man was killed by a car bomb in Oslo on Monday, police "
+        "said.\x1b]0;OWNED\x07 He was Ole Hansen, a judge.\r\x1b[2K\u202eFAKE")
+    index = tmp_path / "idx"
+    built = subprocess.run([sys.executable, "-m", "qa", "index", folder, "--index-dir", index],
+                           capture_output=True, text=True, timeout=300)
+    asked = subprocess.run([sys.executable, "-m", "qa", "ask", "Who was killed in Oslo?",
+                            "--index-dir", index], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0 and asked.returncode == 0, built.stderr + asked.stderr
+    assert "Ole Hansen" in asked.stdout and "\ufffd]0;OWNED\ufffd" in asked.stdout
+    for output in (built.stdout, built.stderr, asked.stdout, asked.stderr):
+        assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), output
