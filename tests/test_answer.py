@@ -104,6 +104,16 @@ def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:
     assert "Ushakov" in stream.answer.text
 
 
+def test_a_stream_stopped_early_says_so_with_a_typed_error(seed_qa) -> None:
+    from qa import QAError
+
+    stream = seed_qa.stream("Which Putin aide described the talks as constructive?")
+    for _ in stream:
+        break
+    with pytest.raises(QAError, match="stopped before the answer was finished"):
+        stream.answer  # noqa: B018
+
+
 def test_answer_and_stream_give_the_same_answer(seed_qa) -> None:
     from qa import Answer, AnswerStream
 

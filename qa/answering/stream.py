@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Generator, Iterator
 
+from qa.core.errors import QAError
 from qa.core.records import Answer
 
 __all__ = ["AnswerStream", "Pieces"]
@@ -49,8 +50,8 @@ class AnswerStream:
             yield from self._sent
             return
         if self._started:
-            raise RuntimeError("this answer's stream was read once already and stopped "
-                               "before the answer was finished")
+            raise QAError("this answer's stream was stopped before the answer was finished; "
+                          "ask again for the whole answer")
         self._started = True
         try:
             answer = yield from self._tap()
@@ -72,7 +73,8 @@ class AnswerStream:
 
     @property
     def answer(self) -> Answer:
-        """The final `Answer` (reads the rest of the stream first, if need be)."""
+        """The final `Answer` (reads the rest of the stream first, if need be; a stream whose
+        reading was stopped early raises `QAError`: it has no final answer)."""
         if self._answer is None:
             for _ in self:
                 pass
