@@ -54,8 +54,13 @@ def answer_chain(qa: Answerer) -> Runnable[Any, Answer]:
     the cited `Answer` — the very pipeline behind `qa.answer`."""
 
     def run(request: str | dict[str, Any]) -> Answer:
+        from qa.core.errors import InputError
+
         if isinstance(request, str):
             request = {"question": request}
+        if not isinstance(request, dict) or "question" not in request:
+            raise InputError('the chain takes a question: a string or {"question": ..., '
+                             f'"history", "k", "mode"}}, not {request!r:.80}')
         return qa.answer(request["question"], request.get("history"), request.get("k"),
                          mode=request.get("mode"))
 

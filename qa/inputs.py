@@ -5,7 +5,7 @@ that names the parameter and says what is allowed."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
 from qa.core.records import ArticleFilter
@@ -103,6 +103,8 @@ def _source_names(sources: object) -> list[str]:
 
 
 def _date(value: object, name: str) -> date | None:
+    if isinstance(value, datetime):  # a date too, but not comparable with one
+        return value.date()
     if value is None or isinstance(value, date):
         return value
     if isinstance(value, str):
@@ -146,7 +148,8 @@ def normalize_history(history: list | None) -> list[dict[str, str]]:
         if isinstance(turn, dict):
             content = turn.get("content")
             if isinstance(content, list):  # multimodal message parts
-                content = " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+                content = " ".join(text for p in content if isinstance(p, dict)
+                                   and isinstance(text := p.get("text"), str))
             if turn.get("role") in ("user", "assistant") and isinstance(content, str):
                 messages.append({"role": turn["role"], "content": content})
         elif isinstance(turn, list | tuple) and len(turn) == 2:

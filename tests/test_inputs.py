@@ -77,6 +77,32 @@ def test_bad_parameters_raise_input_error_naming_them(seed_qa, seed_index, kwarg
     assert_old_data_answers(seed_index, 2)
 
 
+def test_odd_but_meaningful_arguments_are_taken(seed_qa) -> None:
+    from datetime import date, datetime
+
+    dated = seed_qa.answer(QUESTION, since=datetime(2000, 1, 1, 9, 30), until=date(2100, 1, 1))
+    same = seed_qa.answer(QUESTION, since="2000-01-01", until="2100-01-01")
+    assert dated.text == same.text  # a datetime is its date here, not a TypeError
+    parts = [{"role": "user", "content": [{"type": "text", "text": None}, {"text": 5},
+                                          {"type": "text", "text": "Who was killed?"}]}]
+    assert "Moskalik" in seed_qa.answer(QUESTION, history=parts).text
+    chain = seed_qa.as_chain()
+    assert "Moskalik" in chain.invoke({"question": QUESTION}).text
+    for request in ({"q": QUESTION}, None, 7):
+        with pytest.raises(InputError, match="the chain takes a question"):
+            chain.invoke(request)
+
+
+def test_folder_settings_that_cannot_be_folders_are_typed_errors() -> None:
+    for changes, message in (({"index_dir": "~nosuchuser/idx"}, "a user this machine does "
+                              "not have"), ({"index_dir": None}, "must be a folder path"),
+                             ({"reader_dir": 5}, "must be a folder path")):
+        with pytest.raises(InputError, match=message):
+            Settings(**changes)
+    with pytest.raises(InputError, match="nosuchuser"):
+        Settings.from_env({"QA_INDEX_DIR": "~nosuchuser/idx"})
+
+
 def test_one_source_name_is_a_one_item_list(seed_qa) -> None:
     answer = seed_qa.answer(QUESTION, sources="The Guardian - UK")
     assert {c.article.name for c in [*answer.citations, *answer.related]} == {GUARDIAN}

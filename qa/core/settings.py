@@ -47,6 +47,17 @@ ENVIRONMENT = {
 }
 
 
+
+def _folder(value: object, name: str) -> Path:
+    """`value` as a folder path, `~` expanded; a clear error for what cannot be one."""
+    if not isinstance(value, str | Path) or not str(value).strip():
+        raise InputError(f"Settings.{name} must be a folder path, not {value!r:.80}")
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # "~nosuchuser/..."
+        raise InputError(f"Settings.{name}: {str(value)!r:.80} names the home folder of a user "
+                         "this machine does not have") from None
+
 @dataclass(frozen=True)
 class Settings:
     """Every tunable of article-qa. Library code takes a `Settings`; only `from_env` reads
@@ -100,10 +111,9 @@ class Settings:
     login_seconds: int = 12 * 3600
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser())
-        object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
-        if self.reader_dir is not None:
-            object.__setattr__(self, "reader_dir", Path(self.reader_dir).expanduser())
+        for name in ("index_dir", "cache_dir", "reader_dir"):
+            if name != "reader_dir" or self.reader_dir is not None:
+                object.__setattr__(self, name, _folder(getattr(self, name), name))
         if self.store is not None and not (isinstance(self.store, str) and self.store.startswith(
                 ("postgresql://", "postgres://"))):
             raise InputError("store must be a PostgreSQL URL (postgresql://user@host:5432/db); "
