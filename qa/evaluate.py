@@ -24,19 +24,40 @@ CONTEXT_CHARS = 4000
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
-    """Read a JSONL question set: {"question", "answers": [...], "sources": [...]} per line."""
+    """Read a JSONL question set: {"question", "answers": [...], "sources": [...]} per line
+    (answers and sources: lists of strings)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
     questions = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             item = json.loads(line)
-            questions.append({"id": item.get("id", str(lineno)), "question": item["question"],
-                              "answers": list(item.get("answers", [])),
-                              "sources": list(item.get("sources", []))})
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InputError(f"{path}: line {lineno} is not a question record ({exc})") from None
+        except ValueError as exc:
+            raise InputError(f"{path}: line {lineno} is not JSON ({exc})") from None
+        problem = _record_problem(item)
+        if problem:
+            raise InputError(f"{path}: line {lineno} is not a question record: {problem}")
+        questions.append({"id": str(item.get("id", lineno)), "question": item["question"],
+                          "answers": item.get("answers", []),
+                          "sources": item.get("sources", [])})
     return questions
+
+
+def _record_problem(item: object) -> str:
+    """What makes `item` not a question record, or "" when it is one."""
+    if not isinstance(item, dict):
+        return f"a JSON object is needed, not {type(item).__name__}"
+    if not isinstance(item.get("question"), str):
+        return '"question" must be a string'
+    for field in ("answers", "sources"):
+        value = item.get(field, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            return f'"{field}" must be a list of strings'
+    return ""
 
 
 def _normalize(text: str) -> list[str]:

@@ -4,6 +4,7 @@ follow-ups, streaming, bad input, LangChain interop, and the CLI."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -216,6 +217,30 @@ def test_eval_on_the_seed_questions(seed_index: Path) -> None:
     assert report["citation_accuracy"] == 1.0
     assert report["abstention_recall"] == 1.0 and report["abstention_precision"] == 1.0
     assert report["article_recall_at_5"] == 1.0 and report["answer_in_context_4000"] == 1.0
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("[1, 2]", "a JSON object is needed, not list"),
+    ('"text"', "a JSON object is needed, not str"),
+    ('{"question": "Who?", "answers": [52]}', '"answers" must be a list of strings'),
+    ('{"question": "Who?", "answers": "Zelensky"}', '"answers" must be a list of strings'),
+    ('{"question": "Who?", "sources": [["a"]]}', '"sources" must be a list of strings'),
+    ('{"answers": ["x"]}', '"question" must be a string'),
+    ("{", "is not JSON"),
+])
+def test_eval_refuses_a_question_file_it_cannot_read(tmp_path: Path, line: str,
+                                                     message: str) -> None:
+    from qa import InputError
+    from qa.evaluate import load_questions
+
+    path = tmp_path / "questions.jsonl"
+    path.write_text('{"question": "Who was killed?", "answers": ["Moskalik"]}\n' + line + "\n")
+    expected = f"questions.jsonl: line 2 (is not a question record: )?{re.escape(message)}"
+    with pytest.raises(InputError, match=expected):
+        load_questions(path)
+    path.write_text('{"question": "Who?"}\n', encoding="utf-16")
+    with pytest.raises(InputError, match="cannot be read as UTF-8 text"):
+        load_questions(path)
 
 
 def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:
