@@ -406,3 +406,10 @@ def test_a_confidence_far_from_zero_is_0_or_1_not_an_overflow() -> None:
     features = ConfidenceFeatures(margin=2.0, coverage=0.5, similarity=0.3)
     assert calibrated_confidence({"bias": -1000.0}, features) == 0.0
     assert calibrated_confidence({"bias": 1000.0}, features) == 1.0
+
+
+def test_a_short_answer_keeps_the_accents_of_decomposed_letters() -> None:
+    passage = "The new mayor of Lisbon is Rene\u0301 Dupre\u0301, a former judge."
+    reader = Reader(MODEL_DIR)
+    (guess,) = reader.read("Who is the new mayor of Lisbon?", [passage])
+    assert passage[guess.start:guess.end] == "Rene\u0301 Dupre\u0301"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from functools import lru_cache
@@ -139,7 +140,8 @@ class Reader:
                     continue
                 inside = np.where(allowed[:, None] & allowed[None, :], pair, -np.inf)
                 s, e = np.unravel_index(int(inside.argmax()), inside.shape)
-                guesses.append(SpanGuess(passage, int(offsets[s][0]), int(offsets[e][1]),
+                guesses.append(SpanGuess(passage, int(offsets[s][0]),
+                                         _whole_letters(passages[passage], int(offsets[e][1])),
                                          float(inside[s, e]) - null, sentence))
         return guesses
 
@@ -150,6 +152,14 @@ def calibrated_confidence(weights: dict[str, float], features: ConfidenceFeature
     z = weights["bias"] + sum(weights.get(name, 0.0) * value
                               for name, value in zip(ConfidenceFeatures.names(), astuple(features)))
     return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+
+
+def _whole_letters(text: str, end: int) -> int:
+    """`end` moved past the combining marks that follow it: the tokenizer's offsets leave a
+    decomposed letter's accent out ("Dupre" + U+0301 is "Dupré")."""
+    while end < len(text) and unicodedata.combining(text[end]):
+        end += 1
+    return end
 
 
 def _damaged(path: Path, what: str) -> ReaderModelError:
