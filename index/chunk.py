@@ -12,7 +12,7 @@ __all__ = ["CHUNKER_VERSION", "chunk_article", "split_sentences"]
 
 #: Bump when cleaning or chunking changes, so that stored chunks are cut again.
 CHUNKER_VERSION = 3  # 2: no title before chunks of articles without a headline; 3: long
-#                      sentences cut into pieces
+#                      sentences cut into pieces, a footnote number ("said.[3]") ends one
 
 #: the longest a chunk's piece of text may be, in characters per word of the target: text
 #: without sentence breaks (a lower-case paragraph, a table, a blob) is cut so that no chunk

@@ -288,3 +288,25 @@ def test_date_filter_keeps_articles_published_in_range(tmp_path: Path) -> None:
                              "--index-dir", str(settings.index_dir)], capture_output=True,
                             text=True)
     assert result.returncode == 1 and "until must be a date" in result.stderr
+
+
+def test_an_articles_footnote_numbers_never_read_as_citation_markers(tmp_path: Path) -> None:
+    from qa.index.build import build_index
+
+    from qa.core.settings import Settings
+    from qa.core.text import CITATION_MARKER
+    from qa.engine import QA
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "oslo.txt").write_text(
+        "Car bomb in Oslo\n\nA judge was killed by a car bomb in Oslo on Monday, police "
+        "said.[3] He was Ole Hansen, 54, and had served in Kenya.[4] The police are looking "
+        "for a grey van.[1]")
+    settings = Settings.from_env(index_dir=tmp_path / "idx")
+    build_index([folder], settings)
+    answer = QA(settings=settings).answer("Who was killed by a car bomb in Oslo?")
+    assert "in Oslo on Monday, police said." in answer.text  # quoted, without its "[3]"
+    markers = [m.group(1) for m in CITATION_MARKER.finditer(answer.text)]
+    assert markers and all(int(n) <= len(answer.citations) for n in markers), answer.text
+    assert "[3]" not in answer.text and "[4]" not in answer.text

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from qa.core.records import Answer, Article, Citation, Passage
-from qa.core.text import content_words, split_sentences, tokenize
+from qa.core.text import content_words, split_sentences, strip_markers, tokenize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ def digest_answer(question: str, passages: Sequence[Passage],
                  for n, (article, s, e, score) in enumerate(picked, 1)]
     count = len(citations)
     lines = [f"Overview from {count} article{'s' if count > 1 else ''}:"]
-    lines += [f"- {_label(c)}: {c.quote} [{c.n}]" for c in citations]
+    lines += [f"- {_label(c)}: {strip_markers(c.quote)} [{c.n}]" for c in citations]
     return Answer(question=question, text="\n".join(lines), citations=citations,
                   mode=DIGEST_MODE)
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from qa.answering.abstention import abstain
 from qa.core.records import Answer, Citation, Passage, ShortAnswer
-from qa.core.text import NAME_OR_NUMBER, content_words
+from qa.core.text import NAME_OR_NUMBER, content_words, strip_markers
 from qa.reader.model import ConfidenceFeatures, Reader, SpanGuess
 
 __all__ = ["MAX_WORDS", "compose_answer", "confidence_features", "extract_answer",
@@ -134,10 +134,11 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
 
 
 def _elided(passage: Passage, quote: tuple[int, int]) -> str:
-    """The quote, with "…" where it starts or ends inside a sentence."""
+    """The quote, with "…" where it starts or ends inside a sentence, without the article's
+    own bracketed numbers (footnotes: "[3]" would read as a citation marker)."""
     lead = "…" if quote[0] > _sentence_of(passage, quote[0])[0] else ""
     tail = "…" if quote[1] < _sentence_of(passage, quote[1] - 1)[1] else ""
-    return f"{lead}{passage.article.text[quote[0]:quote[1]]}{tail}"
+    return f"{lead}{strip_markers(passage.article.text[quote[0]:quote[1]])}{tail}"
 
 
 def _words(passage: Passage, span: tuple[int, int]) -> int:
