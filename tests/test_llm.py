@@ -538,6 +538,20 @@ def test_stub_model_streams_and_error_becomes_llm_error():
         list(generate.generate_answer("q?", passages, [], failing, embedder=None))
 
 
+def test_a_stream_whose_citations_changed_ends_with_the_text_marked_as_corrected():
+    from qa.answering.stream import CORRECTED
+
+    stub = RecordingStub("Witkoff met Vladimir Putin in the Kremlin. Moskalik was killed by a "
+                         "car bomb in Balashikha [1].")
+    stream = generate.generate_answer("Who met whom, and who was killed?", two_passages(), [],
+                                      stub, embedder=None)
+    streamed = "".join(stream)
+    answer = stream.answer
+    assert answer.text == ("Witkoff met Vladimir Putin in the Kremlin [1]. Moskalik was killed "
+                           "by a car bomb in Balashikha [2].")  # the first cited anew
+    assert streamed.endswith(f"[1].\n\n{CORRECTED}\n{answer.text}")
+
+
 HISTORY = [{"role": "user", "content": "Who was killed by a car bomb in Balashikha?"},
            {"role": "assistant", "content": "Yaroslav Moskalik, a Russian general [1]."}]
 

@@ -22,8 +22,9 @@ __all__ = ["generate_answer", "iter_answer"]
 def iter_answer(question: str, passages: Sequence[Passage], history: Sequence,
                 chat_model: Any, *, timeout: float = 60, embedder: Any = None) -> Pieces:
     """Answer `question` from `passages` with `chat_model`: yields the reply as it is
-    generated (markers to no passage already dropped, numbers already those of the final
-    answer), then returns the checked `Answer`. `embedder` (a `qa.index.embed.Embedder` or
+    generated (markers to no passage already dropped, numbers as the final answer has them
+    unless checking cites a sentence anew: `AnswerStream` then ends with the corrected text),
+    then returns the checked `Answer`. `embedder` (a `qa.index.embed.Embedder` or
     the query model; None: lexical checks only) scores support. Closing it early stops the
     model. Raises `LLMError` when the model fails, times out or cannot be reached."""
     if not passages:

@@ -86,10 +86,15 @@ class AnswerStream:
         self._pieces.close()
 
 
+#: what precedes the final text in a stream when checking the citations changed what was
+#: streamed (a sentence cited automatically, a marker renumbered).
+CORRECTED = "Corrected after checking its citations:"
+
+
 def _rest(final: str, streamed: str) -> list[str]:
     """What follows the streamed text so that the pieces add up to the final text."""
     if not streamed:  # computed at once: word by word
         return re.findall(r"\S+\s*", final)
     if final.startswith(streamed):
         return [final[len(streamed):]] if final != streamed else []
-    return ["\n\n" + final]  # the text was corrected after its citations were checked
+    return [f"\n\n{CORRECTED}\n{final}"]
