@@ -67,6 +67,10 @@ def as_data(text: str) -> str:
     return _TEMPLATE_MARKUP.sub(" ", text).strip()
 
 
+#: the most of a passage a prompt holds: twice a chunk's longest (`qa.index.chunk`).
+MAX_PASSAGE_CHARS = 3_000
+
+
 def prompt_line(text: str) -> str:
     """`as_data(text)` on one line."""
     return one_line(as_data(text))
@@ -80,7 +84,8 @@ def _passage_block(n: int, passage: Passage) -> str:
         value = prompt_line(value or "").replace('"', "'")[:160]
         if value:
             attrs.append(f'{key}="{value}"')
-    return f"<passage {' '.join(attrs)}>\n{as_data(passage.chunk.text)}\n</passage>"
+    text = passage.chunk.text[:MAX_PASSAGE_CHARS]  # an index cut before chunks were bounded
+    return f"<passage {' '.join(attrs)}>\n{as_data(text)}\n</passage>"
 
 
 def conversation(history: Sequence) -> Messages:
