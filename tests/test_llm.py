@@ -709,9 +709,21 @@ def test_a_server_that_stalls_with_keep_alives_or_floods_is_cut_off(stub_server)
     assert len(reply) == MAX_REPLY_CHARS and reply.startswith("flood flood")
 
 
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "OPENAI_PROXY"])
+def test_a_proxy_from_the_environment_is_used(stub_server, monkeypatch, variable):
+    from qa.answering.chat import chat_reply
+
+    proxy = stub_server.url.removesuffix("/v1")  # the stub answers proxied requests too
+    monkeypatch.setenv(variable, proxy)
+    model = llm.make_chat_model("openai:http://model.invalid/v1#m", timeout=10)
+    reply = chat_reply(model, [("human", "Who was killed?")], timeout=10)
+    assert reply.startswith("Moskalik was killed by a car bomb")
+    assert stub_server.requests[-1]["path"] == "http://model.invalid/v1/chat/completions"
+
+
 def test_an_unusable_server_address_is_an_llm_error():
     for spec in ("openai:http://[::1/v1#m", "openai:http://localhost:8O80/v1#m"):
-        with pytest.raises(LLMError, match=r"address .* cannot be used"):
+        with pytest.raises(LLMError, match=r"client for the model server at .* cannot be set up"):
             llm.make_chat_model(spec, timeout=5)
 
 

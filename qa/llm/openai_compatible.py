@@ -31,18 +31,21 @@ def openai_chat_model(model: str, base_url: str | None, *, timeout: float,
         raise LLMError("OpenAI's API needs a key: set OPENAI_API_KEY, or give the address of "
                        "another OpenAI-compatible server, e.g. openai:http://127.0.0.1:8080/v1#MODEL.")
     try:
+        # OPENAI_PROXY goes to the client below: ChatOpenAI takes a proxy or a client, not both
         return ChatOpenAI(model=model, base_url=base_url, api_key=key or _NO_KEY,
                           temperature=temperature, max_tokens=max_tokens, timeout=timeout,
-                          max_retries=0, http_client=_deadline_client(timeout))
+                          max_retries=0, openai_proxy=None,
+                          http_client=_deadline_client(timeout, os.environ.get("OPENAI_PROXY")))
     except Exception as exc:  # the client's own errors, e.g. an invalid URL or port
-        raise LLMError(f"--llm: the model server's address {base_url} cannot be used "
-                       f"({type(exc).__name__}: {exc})") from None
+        raise LLMError(f"--llm: the client for the model server at {base_url or 'OpenAI'} "
+                       f"cannot be set up ({type(exc).__name__}: {exc})") from None
 
 
-def _deadline_client(timeout: float) -> Any:
-    """The OpenAI client's HTTP client, with a deadline on each whole request: its (read)
-    timeout counts from the request's start, not from the last bytes received, so a server
-    that sends keep-alive comments and no answer is given up on in time too."""
+def _deadline_client(timeout: float, proxy: str | None) -> Any:
+    """The OpenAI client's HTTP client (proxies as usual), with a deadline on each whole
+    request: its (read) timeout counts from the request's start, not from the last bytes
+    received, so a server that sends keep-alive comments and no answer is given up on in
+    time too."""
     import importlib
 
     import openai
@@ -51,9 +54,8 @@ def _deadline_client(timeout: float) -> Any:
     http = importlib.import_module(client_class.__mro__[1].__module__.partition(".")[0])
 
     class Deadline(http.SyncByteStream):
-        def __init__(self, stream: Any, seconds: float) -> None:
-            self._stream, self._seconds = stream, seconds
-            self._deadline = time.monotonic() + seconds
+        def __init__(self, stream: Any, deadline: float, seconds: float) -> None:
+            self._stream, self._deadline, self._seconds = stream, deadline, seconds
 
         def __iter__(self) -> Iterator[bytes]:
             for chunk in self._stream:
@@ -64,12 +66,18 @@ def _deadline_client(timeout: float) -> Any:
         def close(self) -> None:
             self._stream.close()
 
-    class Transport(http.HTTPTransport):
-        def handle_request(self, request: Any) -> Any:
+    class DeadlineClient(client_class):
+        def send(self, request: Any, *, stream: bool = False, **kwargs: Any) -> Any:
+            started = time.monotonic()
+            response = super().send(request, stream=True, **kwargs)
             seconds = (request.extensions.get("timeout") or {}).get("read") or timeout
-            response = super().handle_request(request)
-            return http.Response(response.status_code, headers=response.headers,
-                                 stream=Deadline(response.stream, seconds),
-                                 extensions=response.extensions)
+            response.stream = Deadline(response.stream, started + seconds, seconds)
+            if not stream:
+                try:
+                    response.read()
+                except BaseException:
+                    response.close()
+                    raise
+            return response
 
-    return client_class(transport=Transport(), timeout=timeout)
+    return DeadlineClient(timeout=timeout, **({"proxy": proxy} if proxy else {}))
