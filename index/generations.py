@@ -29,7 +29,9 @@ _NAME = re.compile(r"gen-[A-Za-z0-9_-]{1,120}")
 _LEFTOVER = (".partial", ".deleting")
 #: what an index directory holds besides its generations and their leftovers: the pointer,
 #: the writer's lock, files uploaded in the browser and texts added through LangChain.
-_OWN = {POINTER, f".{POINTER}.tmp", ".lock", "uploads", "documents"}
+_OWN = {POINTER, ".lock", "uploads", "documents"}
+#: a new CURRENT being written (`qa.core.files.replace_text`), left by a crash
+_POINTER_TMP = re.compile(rf"\.{POINTER}(\.\w+)?\.tmp")
 
 
 class GenerationDamaged(Exception):  # internal: open_index turns it into a QAError
@@ -103,7 +105,8 @@ def foreign_entries(index_dir: Path) -> list[str]:
     if POINTER in names or any((index_dir / n / "manifest.json").is_file()
                                for n in names if _NAME.fullmatch(n)):
         return []
-    return [n for n in names if n not in _OWN and not _leftover(n)]
+    return [n for n in names
+            if n not in _OWN and not _leftover(n) and not _POINTER_TMP.fullmatch(n)]
 
 
 def generations(index_dir: Path) -> list[Path]:

@@ -4,7 +4,6 @@ Heavy libraries are imported inside the commands, so `qa --help` answers at once
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -146,13 +145,12 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
         until: str | None) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
     from qa.engine import QA
-    from qa.render import for_terminal, render_answer
+    from qa.render import for_terminal, json_for_terminal, render_answer
 
     engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
     where = {"k": k, "sources": list(sources), "since": since, "until": until}
     if as_json:
-        click.echo(json.dumps(engine.answer(question, **where).to_dict(), ensure_ascii=False,
-                              indent=2))
+        click.echo(json_for_terminal(engine.answer(question, **where).to_dict()))
         return
     stream = engine.stream(question, **where)
     for piece in stream:
@@ -272,11 +270,11 @@ def eval_command(questions: Path, index_dir: Path | None, store: str | None,
     """Measure answers on a question set (JSONL: question, answers, sources)."""
     from qa.engine import QA
     from qa.evaluate import evaluate, format_report, load_questions
-    from qa.render import for_terminal
+    from qa.render import for_terminal, json_for_terminal
 
     engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
     report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
-    click.echo(json.dumps(report, indent=2) if as_json else for_terminal(format_report(report)))
+    click.echo(json_for_terminal(report) if as_json else for_terminal(format_report(report)))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 
 from qa.core.records import Answer, Citation
 
-__all__ = ["for_terminal", "render_answer", "render_citation"]
+__all__ = ["for_terminal", "json_for_terminal", "render_answer", "render_citation"]
 
 #: what a terminal acts on instead of showing: control characters (escape sequences, carriage
 #: return, bell; not newline or tab) and the bidirectional overrides.
@@ -18,6 +19,14 @@ def for_terminal(text: str) -> str:
     """`text` with what a terminal would act on shown as U+FFFD instead: an article, a file
     name or a model's reply cannot set the title, move the cursor or clear the screen."""
     return _UNPRINTABLE.sub("\ufffd", text)
+
+
+def json_for_terminal(data: object) -> str:
+    """`data` as indented JSON whose strings escape what a terminal would act on (the same
+    data: JSON's own `\\uXXXX` escapes, where `json.dumps` leaves those of 0x7f-0x9f and the
+    bidirectional overrides raw)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def render_citation(citation: Citation, label: str = "") -> str:

@@ -101,6 +101,9 @@ def test_folder_settings_that_cannot_be_folders_are_typed_errors() -> None:
             Settings(**changes)
     with pytest.raises(InputError, match="nosuchuser"):
         Settings.from_env({"QA_INDEX_DIR": "~nosuchuser/idx"})
+    from pathlib import PurePosixPath
+
+    assert Settings(index_dir=PurePosixPath("/tmp/x")).index_dir == Path("/tmp/x")  # PathLike
 
 
 def test_one_source_name_is_a_one_item_list(seed_qa) -> None:

@@ -196,13 +196,18 @@ def test_escape_sequences_in_an_article_never_reach_the_terminal(tmp_path: Path)
     folder.mkdir()
     (folder / "oslo\x1b[2J.txt").write_text(
         "Car bomb in Oslo\n\nA man was killed by a car bomb in Oslo on Monday, police "
-        "said.\x1b]0;OWNED\x07 He was Ole Hansen, a judge.\r\x1b[2K\u202eFAKE")
+        "said.\x1b]0;OWNED\x07 He was Ole Hansen, a judge.\r\x1b[2K\u202eFAKE\x9b2J")
     index = tmp_path / "idx"
     built = subprocess.run([sys.executable, "-m", "qa", "index", folder, "--index-dir", index],
                            capture_output=True, text=True, timeout=300)
     asked = subprocess.run([sys.executable, "-m", "qa", "ask", "Who was killed in Oslo?",
                             "--index-dir", index], capture_output=True, text=True, timeout=300)
+    as_json = subprocess.run([sys.executable, "-m", "qa", "ask", "Who was killed in Oslo?",
+                              "--index-dir", index, "--json"], capture_output=True, text=True,
+                             timeout=300)
     assert built.returncode == 0 and asked.returncode == 0, built.stderr + asked.stderr
     assert "Ole Hansen" in asked.stdout and "\ufffd]0;OWNED\ufffd" in asked.stdout
-    for output in (built.stdout, built.stderr, asked.stdout, asked.stderr):
-        assert not {"\x1b", "\x07", "\r", "\u202e"} & set(output), output
+    quote = json.loads(as_json.stdout)["citations"][0]["quote"]
+    assert "\x1b]0;OWNED\x07" in quote  # the same data, escaped as JSON escapes it
+    for output in (built.stdout, built.stderr, asked.stdout, asked.stderr, as_json.stdout):
+        assert not {"\x1b", "\x07", "\r", "\u202e", "\x9b"} & set(output), output

@@ -84,7 +84,9 @@ def _passage_block(n: int, passage: Passage) -> str:
         value = prompt_line(value or "").replace('"', "'")[:160]
         if value:
             attrs.append(f'{key}="{value}"')
-    text = passage.chunk.text[:MAX_PASSAGE_CHARS]  # an index cut before chunks were bounded
+    # at most MAX_PASSAGE_CHARS (an index cut before chunks were bounded); without the
+    # article's footnote numbers ("said.[3]"), which a model would copy as citations
+    text = strip_markers(passage.chunk.text[:MAX_PASSAGE_CHARS])
     return f"<passage {' '.join(attrs)}>\n{as_data(text)}\n</passage>"
 
 

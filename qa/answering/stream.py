@@ -86,9 +86,9 @@ class AnswerStream:
         self._pieces.close()
 
 
-#: what precedes the final text in a stream when checking the citations changed what was
-#: streamed (a sentence cited automatically, a marker renumbered).
-CORRECTED = "Corrected after checking its citations:"
+#: what precedes the final text in a stream when it differs from what was streamed (checking
+#: the citations cited a sentence anew, or the model failed and extraction answered).
+CORRECTED = "The final answer:"
 
 
 def _rest(final: str, streamed: str) -> list[str]:

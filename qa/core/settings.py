@@ -50,10 +50,10 @@ ENVIRONMENT = {
 
 def _folder(value: object, name: str) -> Path:
     """`value` as a folder path, `~` expanded; a clear error for what cannot be one."""
-    if not isinstance(value, str | Path) or not str(value).strip():
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value).strip():
         raise InputError(f"Settings.{name} must be a folder path, not {value!r:.80}")
     try:
-        return Path(value).expanduser()
+        return Path(os.fspath(value)).expanduser()
     except RuntimeError:  # "~nosuchuser/..."
         raise InputError(f"Settings.{name}: {str(value)!r:.80} names the home folder of a user "
                          "this machine does not have") from None

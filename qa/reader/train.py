@@ -25,7 +25,7 @@ from pathlib import Path
 
 import click
 
-from qa.core.files import replace_text
+from qa.core.files import replace_file, replace_text
 
 __all__ = ["TrainConfig", "TrainReport", "train"]
 
@@ -300,7 +300,7 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
             reference = Logits()(**{k: torch.from_numpy(v) for k, v in batch.inputs().items()})
         if config.keep_float:
             shutil.copy(fp32, config.keep_float)
-        staged = out / ".reader.onnx.tmp"  # beside its place: renamed there at once
+        staged = Path(tmp) / "reader.onnx"
         quantize_dynamic(str(fp32), str(staged), weight_type=QuantType.QInt8, per_channel=True)
         session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
         start, end = session.run(None, batch.inputs())
@@ -313,8 +313,8 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
         # no reader.json while the files change: stopped half-way, the model is refused as
         # incomplete instead of loading new weights with an old model's calibration
         (out / "reader.json").unlink(missing_ok=True)
-        os.replace(staged, out / "reader.onnx")
-    replace_text(out / "tokenizer.json", (model_path / "tokenizer.json").read_text("utf-8"))
+        replace_file(out / "reader.onnx", staged)
+    replace_file(out / "tokenizer.json", model_path / "tokenizer.json")
     meta = {"format": FORMAT, "max_length": config.max_length, "base_model": "all-MiniLM-L6-v2",
             "layers": config.layers, "trained": date.today().isoformat(),
             "training": {k: v for k, v in asdict(report).items() if k != "losses"}}
@@ -323,7 +323,11 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
 
 def _check_outputs(config: TrainConfig) -> None:
     """Refuse outputs that could not be written, before training."""
-    config.out.mkdir(parents=True, exist_ok=True)
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(f"--out {config.out}: cannot be made a folder ({exc.strerror})"
+                               ) from None
     targets = [config.out, *([config.keep_float.parent] if config.keep_float else [])]
     for folder in targets:
         if not folder.is_dir() or not os.access(folder, os.W_OK):

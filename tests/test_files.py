@@ -1,0 +1,56 @@
+"""Files written whole or not at all (qa.core.files): what a crash or a failed write leaves."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from qa.core.files import replace_file, replace_text
+
+
+def test_a_replaced_file_keeps_its_mode_and_its_link(tmp_path: Path) -> None:
+    target = tmp_path / "reader.json"
+    target.write_text("old")
+    target.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    replace_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o600
+    source = tmp_path / "weights.bin"
+    source.write_bytes(bytes(range(256)) * 4096)
+    replace_file(tmp_path / "copy.bin", source)
+    assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_one(tmp_path: Path) -> None:
+    target = tmp_path / "reader.json"
+    target.write_text("old")
+    with pytest.raises(UnicodeEncodeError):
+        replace_text(target, "half \ud800")
+    assert target.read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["reader.json"]
+
+
+def test_writers_at_once_each_write_whole(tmp_path: Path) -> None:
+    target = tmp_path / "CURRENT"
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for _ in range(50):
+                replace_text(target, f"gen-{n}\n" * 100)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert len(set(target.read_text().splitlines())) == 1
+    assert sorted(os.listdir(tmp_path)) == ["CURRENT"]
