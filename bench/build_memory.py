@@ -19,14 +19,13 @@ import contextlib
 import functools
 import json
 import os
-import shutil
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bench.common import BENCH_DIR, DEFAULT_ARTICLES, machine, run_child
+from bench.common import BENCH_DIR, DEFAULT_ARTICLES, machine, run_child, work_folder
 
 __all__ = ["profile_build"]
 
@@ -137,8 +136,7 @@ def _per_second(samples: list[tuple[float, float, str]]) -> list[tuple[int, int,
 
 def profile_build(articles: Path, work: Path) -> dict:
     """Profile one first build of `articles` in a new process under `work` (emptied first)."""
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    work_folder(work, empty=True)
     env = dict(os.environ, TOKENIZERS_PARALLELISM="false")
     result = run_child([sys.executable, "-m", "bench.build_memory", "--child",
                         "--articles", str(articles), "--index-dir", str(work / "index"),

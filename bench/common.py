@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,7 @@ __all__ = [
     "percentiles",
     "run_child",
     "score",
+    "work_folder",
 ]
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -45,6 +47,24 @@ REPO = BENCH_DIR.parent
 SHARED = REPO.parent / "shared"
 DEFAULT_ARTICLES = SHARED / "eval" / "newsqa" / "articles"
 DEFAULT_QUESTIONS = SHARED / "eval" / "newsqa" / "questions_dev.jsonl"
+
+
+#: marks a folder a benchmark made, which a later run may empty.
+_WORK_MARK = ".article-qa-bench"
+
+
+def work_folder(path: Path, *, empty: bool) -> Path:
+    """`path` as a benchmark's work folder: made if new, emptied first when `empty`. A folder
+    holding files that no benchmark put there is refused, never emptied (a --work typo must
+    not delete someone's files)."""
+    if path.is_dir() and any(path.iterdir()) and not (path / _WORK_MARK).exists():
+        raise SystemExit(f"--work {path}: this folder holds files no benchmark wrote; give a "
+                         "new or empty folder (or delete it yourself)")
+    if empty:
+        shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / _WORK_MARK).touch()
+    return path
 
 
 def model_path() -> str:

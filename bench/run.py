@@ -32,6 +32,7 @@ from bench.common import (
     load_questions,
     machine,
     run_child,
+    work_folder,
 )
 
 PY = sys.executable
@@ -89,9 +90,7 @@ def measure(args) -> dict:
         log.setdefault("redone", {}).update({name: time.strftime("%Y-%m-%d %H:%M %Z")
                                              for name in redo})
     else:
-        if work.exists():
-            shutil.rmtree(work)
-        work.mkdir(parents=True)
+        work_folder(work, empty=True)
         log = {"machine": machine(), "articles_dir": str(args.articles),
                "questions": str(args.questions), "limit": args.limit}
         articles = sorted(Path(args.articles).glob("*.txt"))

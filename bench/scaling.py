@@ -43,6 +43,7 @@ from bench.common import (
     machine,
     percentiles,
     run_child,
+    work_folder,
 )
 
 PY = sys.executable
@@ -165,8 +166,7 @@ def faiss_compare(index_dir: Path, queries: list[str], k_values: list[int]) -> d
 # ------------------------------------------------------------------ driver
 
 def run(args) -> dict:
-    work = Path(args.work)
-    work.mkdir(parents=True, exist_ok=True)
+    work = work_folder(Path(args.work), empty=False)  # its corpus-*/index-* are remade
     log: dict = {"machine": machine(), "factors": {}}
     out_json = Path(args.out) / "scaling.json"
     if (args.faiss_only or args.no_build) and out_json.exists():

@@ -54,3 +54,21 @@ def test_writers_at_once_each_write_whole(tmp_path: Path) -> None:
     assert not errors
     assert len(set(target.read_text().splitlines())) == 1
     assert sorted(os.listdir(tmp_path)) == ["CURRENT"]
+
+
+def test_a_benchmark_never_empties_a_work_folder_it_did_not_make(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from bench.common import work_folder
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    result = subprocess.run([sys.executable, "-m", "bench.build_memory", "--work", str(mine)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "holds files no benchmark wrote" in result.stderr
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    ours = work_folder(tmp_path / "ours", empty=True)
+    (ours / "index").mkdir()
+    assert list(work_folder(ours, empty=True).iterdir()) == [ours / ".article-qa-bench"]
