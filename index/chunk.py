@@ -22,6 +22,9 @@ CHUNKER_VERSION = 2  # 2: no title before chunks of articles without a headline
 #: outgrows what the reader reads and a language model's prompt holds.
 _CHARS_PER_WORD = 12
 _WORD = re.compile(r"\S+")
+#: sentences further apart than this (a run of spaces between them) go to different chunks:
+#: a chunk's text spans the gaps between its sentences.
+_MAX_GAP = 100
 
 
 def chunk_article(article: Article, target_words: int = 120, overlap: int = 0) -> list[Chunk]:
@@ -36,7 +39,8 @@ def chunk_article(article: Article, target_words: int = 120, overlap: int = 0) -
     i = 0
     while i < len(sentences):
         j, count = i, 0
-        while j < len(sentences) and (j == i or count + words[j] <= target_words):
+        while j < len(sentences) and (j == i or (count + words[j] <= target_words
+                                      and sentences[j][0] - sentences[j - 1][1] <= _MAX_GAP)):
             count += words[j]
             j += 1
         start, end = sentences[i][0], sentences[j - 1][1]

@@ -84,10 +84,7 @@ def _strip_chrome(text: str) -> tuple[str, bool]:
 
 def _read_header(lines: list[str]) -> dict[str, str]:
     """Publisher / section / author lines that stand above an aggregator article."""
-    distinct: list[str] = []
-    for line in lines:
-        if line not in distinct:
-            distinct.append(line)
+    distinct = list(dict.fromkeys(lines))
     fields = {"source": distinct[0]} if distinct else {}
     for line in distinct[1:]:
         if _norm(line) in _SECTIONS and "section" not in fields:

@@ -24,8 +24,8 @@ class _TextCollector(HTMLParser):
         self.current: list[str] = []
         self.skip_depth = 0
         self.in_title = False
-        self.title = ""
-        self.h1 = ""
+        self.title: list[str] = []  # pieces, joined once: += would copy the whole each time
+        self.h1: list[str] = []
         self.in_h1 = False
         self.meta: dict[str, str] = {}
 
@@ -62,23 +62,32 @@ class _TextCollector(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self.in_title:
-            self.title += data
+            self.title.append(data)
         elif not self.skip_depth:
             self.current.append(data)
             if self.in_h1:
-                self.h1 += data
+                self.h1.append(data)
 
 
 def html_to_record(html: str) -> tuple[str, dict[str, str]]:
     """Return the page's paragraphs (blank-line separated) and its metadata fields."""
     parser = _TextCollector()
-    parser.feed(html)
+    parser.feed(_without_open_tags(html))
     parser.close()
     parser._flush()
     fields = dict(parser.meta)
-    title = " ".join((parser.h1 or fields.get("title") or parser.title).split())
+    title = " ".join(("".join(parser.h1) or fields.get("title") or "".join(parser.title))
+                     .split())
     fields["title"] = title
     blocks = parser.blocks
     if blocks and blocks[0] == title:
         blocks = blocks[1:]
     return "\n\n".join(blocks), fields
+
+
+def _without_open_tags(html: str) -> str:
+    """`html` with each "<" after its last ">" written as "&lt;": no tag can end there, and
+    the standard library's parser (before CPython's fix of gh-135462) reads from every such
+    "<" to the end of the page again, so a page of "<a<a<a..." took hours."""
+    tail = html.rfind(">") + 1
+    return html[:tail] + html[tail:].replace("<", "&lt;")

@@ -20,7 +20,9 @@ __all__ = ["BODY_FIELDS", "MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "Raw
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
 #: JSON nested deeper than this is refused before parsing (an article needs a handful of levels).
 MAX_JSON_DEPTH = 64
-_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# (a string's closing quote is optional: an unclosed one is read once, to the end, not once
+# per quote in it)
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
 #: Detection must beat the Western reading's chaos by this much to be used instead of it.
 _DETECTION_MARGIN = 0.1
 

@@ -30,6 +30,8 @@ _PLACE = re.compile(r"\bin ([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)\b")
 #: how much of each article's start the examples are made from: its lead holds the news, and
 #: the cost stays bounded however long an uploaded article is.
 _LEAD_CHARS = 10_000
+#: runs of spaces, made one (the patterns below read "\s+" in several places in a row)
+_SPACES = re.compile(r"[^\S\n]+")
 _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
            "Thursday", "Friday", "Saturday", "Sunday"}
@@ -38,7 +40,7 @@ _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "Augu
 def example_questions(articles: list[Article], n: int = 4) -> list[str]:
     """Up to `n` questions the articles can answer, of as many kinds as they allow (why, how
     many, an overview, a comparison), then "Who is ...?" about the names they mention most."""
-    articles = [replace(a, text=a.text[:_LEAD_CHARS]) for a in articles]
+    articles = [replace(a, text=_SPACES.sub(" ", a.text[:_LEAD_CHARS])) for a in articles]
     people = _people(articles)
     kinds: list[Callable[[list[Article]], str | None]] = [_why, _how_many, _overview, _compare]
     questions = [f"Who is {name}?" for name in people[:1]]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from qa.index import open_index
-from qa.index.load import decode
+from qa.index.load import decode, load_file
 
 from qa.core.errors import UnusableFileError
 from tests.faults import assert_old_data_answers, finishes_within, run_cli
@@ -211,3 +211,36 @@ def test_escape_sequences_in_an_article_never_reach_the_terminal(tmp_path: Path)
     assert "\x1b]0;OWNED\x07" in quote  # the same data, escaped as JSON escapes it
     for output in (built.stdout, built.stderr, asked.stdout, asked.stderr, as_json.stdout):
         assert not {"\x1b", "\x07", "\r", "\u202e", "\x9b"} & set(output), output
+
+
+def test_hostile_uploads_and_histories_cost_linear_time(tmp_path: Path) -> None:
+    from itertools import product
+
+    from qa.index.chunk import chunk_article
+    from qa.index.clean import clean_record
+
+    from qa.core.records import Article
+    from qa.core.text import NAME_PHRASE, strip_markers
+    from qa.examples import example_questions
+
+    (tmp_path / "open.json").write_text('{"title": "x", "body": "' + '\\"' * 100_000)
+    (tmp_path / "tags.html").write_text("<p>Storm news.</p>" + "<a" * 200_000)
+    header = "\n".join("".join(p) for p in product("abcdefghij", repeat=5))  # 100,000 lines
+    (tmp_path / "header.txt").write_text(f"{header}\n\nadvertisement\n\nThe storm hit the "
+                                         "coast.\n\nTen people were hurt.\n")
+    with finishes_within(20):  # each took from minutes to hours before
+        with pytest.raises(UnusableFileError, match="JSON"):
+            load_file(tmp_path / "open.json", 5_000_000)
+        records, _ = load_file(tmp_path / "tags.html", 5_000_000)
+        assert clean_record(records[0]).text.startswith("Storm news.")
+        records, _ = load_file(tmp_path / "header.txt", 5_000_000)
+        assert "The storm hit the coast." in clean_record(records[0]).text
+        lazy = [Article(id=f"a{i}", path=f"{i}.txt", title="t", text="It was" + " " * 9_000)
+                for i in range(3)]
+        assert example_questions(lazy, 4) == []
+        assert strip_markers("[" + " " * 100_000 + "x") == "[" + " " * 100_000 + "x"
+        assert NAME_PHRASE.findall("A-" * 100_000) == []
+    spaced = "The storm hit the coast on Monday." + " " * 1_000_000 + "Ten people were hurt."
+    chunks = chunk_article(Article(id="s", path="s.txt", title="", text=spaced))
+    assert [c.text for c in chunks] == ["The storm hit the coast on Monday.",
+                                        "Ten people were hurt."]  # not a 1 MB chunk

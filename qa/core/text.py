@@ -136,13 +136,15 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 #: a citation marker as answers write it, and as models do: "[1]", "[1, 2]", "[Passage 1]",
 #: "[passages 1 and 3]", "[1-2]"; group 1 holds the numbers.
-CITATION_MARKER = re.compile(r"\[\s*((?:passages?|source|p\.?)?\s*\d{1,3}"
+CITATION_MARKER = re.compile(r"\[\s*((?:(?:passages?|source|p\.?)\s*)?\d{1,3}"
                              r"(?:\s*(?:,|;|&|and|-|–)\s*(?:passages?\s*)?\d{1,3})*)\s*\]",
                              re.IGNORECASE)
 # (from the start of the spaces before a marker only: a long run of spaces is read once)
 _MARKER_WITH_SPACE = re.compile(r"(?<!\s)\s*" + CITATION_MARKER.pattern, re.IGNORECASE)
 
-_NAME_WORD = r"(?:[A-Z][\w'’-]*[a-z][\w'’-]*|[A-Z]{2,})"
+# (its first lower-case letter within 41 characters: "A-A-A-..." is not read to its end
+# again from every capital)
+_NAME_WORD = r"(?:[A-Z][\w'’-]{0,40}?[a-z][\w'’-]*|[A-Z]{2,})"
 #: a name or a number: a capitalised word with a lower-case letter in it, an acronym, or a
 #: number (the facts a weak model most often makes up).
 NAME_OR_NUMBER = re.compile(rf"\b(?:{_NAME_WORD}|\d[\d,.]*\d|\d)\b")
