@@ -163,7 +163,7 @@ def _renumbered(sentence: ReplySentence, numbers: dict[int, int],
         pos = end
     text = rebuilt + text[pos:]
     if auto:
-        tail = re.search(r"[.!?]+[\"'”’)]*$", text)
+        tail = re.search(r"(?<![.!?])[.!?]+[\"'”’)]*$", text)  # from a run's start only
         cut = tail.start() if tail else len(text)
         text = f"{text[:cut]} [{numbers[results[0][0]]}]{text[cut:]}"
     return text

@@ -41,7 +41,7 @@ _BROAD = re.compile(
     r"tell\s+me\s+(?:about|what)|"
     r"what\s+do\s+(?:the\s+)?(?:articles?|reports?|sources?|papers?)\s+say|"
     r"compare|contrast|"
-    r"how\s+do(?:es)?\s+.+\s+(?:differ|compare|contrast)|"
+    r"how\s+do(?:es)?\s+\S.*?\s(?:differ|compare|contrast)|"
     r"what(?:'s|\s+(?:is|are))\s+the\s+differences?\b"
     r")", re.IGNORECASE)
 
