@@ -754,3 +754,12 @@ def test_qa_streams_a_generated_answer_and_falls_back_to_extraction(seed_index, 
     fallback = broken.answer(question)
     assert fallback.mode == "llm-fallback" and "Moskalik" in fallback.text
     assert any("language model" in note for note in fallback.notes)
+
+
+def test_broad_question_patterns_cost_linear_time():
+    from qa.answering.digest import is_broad
+    from tests.faults import finishes_within
+
+    with finishes_within(20):  # cubic before: hours for a rewritten question of this length
+        assert not is_broad("how do" + " " * 20_000 + "x?")
+    assert is_broad("How do the Guardian and the Independent differ on the car bomb?")
