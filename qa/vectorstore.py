@@ -106,8 +106,9 @@ class ArticleVectorStore(VectorStore):
             return None
         found = {a.id: a for a in self._articles(list(ids))}
         folder = self._documents_dir()
+        # (a document file of an older version is named after its payload's hash, not its id)
         outside = [a.path for a in found.values() if not (
-            a.path == f"{_DOCUMENT_PREFIX}{a.id}" or Path(a.path) == folder / f"{a.id}.json")]
+            a.path == f"{_DOCUMENT_PREFIX}{a.id}" or Path(a.path).parent == folder)]
         if outside:
             raise InputError(f"Articles indexed from files are deleted by deleting the file "
                              f"and indexing its folder again: {', '.join(outside[:3])}")
@@ -119,9 +120,14 @@ class ArticleVectorStore(VectorStore):
             if len(found) >= self.qa.stats["articles"]:  # before any file goes
                 raise InputError("These are all the index's articles, and an index directory "
                                  "cannot be empty: delete the directory instead.")
-            for article in found.values():
-                Path(article.path).unlink(missing_ok=True)
-            self.qa.add_files([folder])
+            left, gone = list(found.values()), set()
+            while left:  # another document file holding the same article brings it back
+                for article in left:
+                    Path(article.path).unlink(missing_ok=True)
+                    gone.add(article.path)
+                self.qa.add_files([folder])
+                left = [a for a in self._articles(list(found))
+                        if Path(a.path).parent == folder and a.path not in gone]
         return len(found) == len(set(ids))
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:

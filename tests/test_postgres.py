@@ -242,9 +242,17 @@ def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
     seed_id = next(i for i in open_index(index_copy).articles if i != article_id)
     with pytest.raises(InputError, match="deleted by deleting the file"):
         store.delete([seed_id])
+    # an older version named document files after a hash: one such copy besides
+    (documents / "5f3a9c0b1d2e.json").write_text((documents / f"{article_id}.json").read_text())
     assert store.delete([article_id]) is True
     assert store.get_by_ids([article_id]) == [] and not list(documents.iterdir())
     assert qa.stats["articles"] == 2 and (SEEDS / GUARDIAN).exists()
+    old = documents / "0a1b2c3d4e5f.json"  # and one alone, its article's only file
+    old.write_text(json.dumps({"title": "Harbour", "body": "The harbour reopened in May."}))
+    qa.add_files([documents])
+    [old_id] = [a.id for a in open_index(index_copy).articles.values() if a.title == "Harbour"]
+    assert store.delete([old_id]) is True and not old.exists()
+    assert qa.stats["articles"] == 2
 
 
 def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> None:
