@@ -38,7 +38,7 @@ from qa.index.postgres_schema import (
     set_dimension,
 )
 
-from qa.core.errors import IndexMismatchError, InputError, NoArticlesError
+from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, NoArticlesError
 from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
 from qa.core.text import tokenize
@@ -170,7 +170,10 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
              rebuild: bool) -> str | None:
     """Create or migrate the store and record (or check) its model and chunking; with
     `rebuild`, empty it first. Returns the model to embed with."""
-    existing = read_meta(connection, where) if schema_version(connection) else {}
+    try:
+        existing = read_meta(connection, where) if schema_version(connection) else {}
+    except IndexNotFoundError:  # made, but a first writer stopped before recording the model
+        existing = {}
     model = settings.model or existing.get("model")
     model_name = resolve_model(model)[0]
     chunking = f"{CHUNKER_VERSION}/{settings.chunk_words}/{settings.chunk_overlap_sentences}"

@@ -44,6 +44,8 @@ __all__ = ["PostgresStore", "open_postgres_store"]
 SENTENCES_PER_CHUNK = 4
 #: HNSW candidate list: at least the sentences asked for (pgvector returns at most this many).
 MIN_EF_SEARCH = 100
+#: pgvector's largest hnsw.ef_search (more candidates are then read by the iterative scan).
+MAX_EF_SEARCH = 1000
 #: idle connections kept per process.
 _POOL = 8
 
@@ -79,6 +81,8 @@ LIMIT %(limit)s"""
 #: 24 ms p50 against 690 ms reading them all, the same 3 best distinct chunks 99.2% of the
 #: time (10,000: 18 ms, 97.5%). NewsQA once has no term in more than 1,047 chunks.
 POSTINGS_PER_TERM = 20_000
+#: distinct question terms searched (a question has a dozen; a pasted paragraph hundreds).
+MAX_QUERY_TERMS = 32
 
 _ARTICLE_COLUMNS = ("id, path, title, text, source, author, published, url, section, "
                     "captions, content_hash")
@@ -133,6 +137,10 @@ class PostgresStore:
             yield connection
         except psycopg.OperationalError as exc:
             connection.close()
+            with self._lock:  # the others were most likely cut off too (a restart)
+                stale, self._idle = self._idle, []
+            for other in stale:
+                other.close()
             raise unavailable(self.url, exc) from None
         except BaseException:
             connection.close()
@@ -182,7 +190,7 @@ class PostgresStore:
             if where is not None else ""
         sql = _DENSE.format(join=join, admits=f"AND {_ADMITS}" if where is not None else "")
         rows = self._rows(sql, {"vector": HalfVector(vector), "limit": limit, **_filter(where)},
-                          {"hnsw.ef_search": str(max(MIN_EF_SEARCH, limit)),
+                          {"hnsw.ef_search": str(min(MAX_EF_SEARCH, max(MIN_EF_SEARCH, limit))),
                            **(self._scan_settings if where is not None else {})})
         return list(dict.fromkeys(row[0] for row in rows))[:n]
 
@@ -202,7 +210,8 @@ class PostgresStore:
     def _bm25(self, terms: str, key: str, n_column: str, words_column: str, join: str,
               question: str, n: int, where: ArticleFilter | None) -> list[str]:
         """The `n` best ids by BM25 (all SQL names here are constants of this module)."""
-        query_terms = sorted(set(tokenize(question)))
+        # (a question's first distinct terms: each costs a scan of its postings)
+        query_terms = sorted(list(dict.fromkeys(tokenize(question)))[:MAX_QUERY_TERMS])
         if not query_terms:
             return []
         sql = _BM25.format(terms=terms, key=key, n=n_column, words=words_column, join=join,
@@ -232,19 +241,23 @@ class PostgresStore:
             "ON true WHERE c.id = ANY(%s)", (list(ids),))
         found = {row[0]: Chunk(row[0], row[1], row[2], row[3], row[4],
                                tuple(zip(row[5], row[6]))) for row in rows}
-        return [found[i] for i in ids]
+        return [found[i] for i in ids if i in found]  # a writer may have removed some
 
     def articles(self, ids: Sequence[str]) -> list[Article]:
         rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s)",
                           (list(ids),))
         found = {row[0]: _article(row) for row in rows}
-        return [found[i] for i in ids]
+        return [found[i] for i in ids if i in found]  # a writer may have removed some
 
     def sources(self, names: Collection[str]) -> frozenset[str]:
-        wanted = [n.lower() for n in names]
-        rows = self._rows("SELECT source FROM articles WHERE lower(source) = ANY(%(n)s) UNION "
-                          "SELECT name FROM articles WHERE lower(name) = ANY(%(n)s)",
-                          {"n": wanted})
+        # as spelled, or in lower case as the database lowers it (which may differ from
+        # Python's for some letters: a name spelled as stored always matches)
+        given = list(names)
+        wanted = [n.lower() for n in given]
+        rows = self._rows("SELECT source FROM articles WHERE source = ANY(%(g)s) "
+                          "OR lower(source) = ANY(%(n)s) UNION "
+                          "SELECT name FROM articles WHERE name = ANY(%(g)s) "
+                          "OR lower(name) = ANY(%(n)s)", {"g": given, "n": wanted})
         return frozenset(row[0] for row in rows)
 
     def sample_articles(self, n: int) -> list[Article]:

@@ -270,4 +270,7 @@ def read_meta(connection: psycopg.Connection, where: str) -> dict[str, str]:
     if version == 0:
         raise IndexNotFoundError(where, "--store")
     check_version(version, where)
-    return dict(connection.execute("SELECT key, value FROM store_meta").fetchall())
+    meta = dict(connection.execute("SELECT key, value FROM store_meta").fetchall())
+    if not {"model", "dimension"} <= meta.keys():  # a first writer stopped before writing
+        raise IndexNotFoundError(where, "--store")
+    return meta

@@ -71,8 +71,8 @@ def article_filter(sources: object, since: object, until: object,
     known: frozenset[str] = frozenset()
     if names:
         known = store.sources(names)
-        spelled = {k.lower() for k in known}
-        unknown = [n for n in names if n.lower() not in spelled]
+        spelled = {k.lower() for k in known} | set(known)
+        unknown = [n for n in names if n not in spelled and n.lower() not in spelled]
         if unknown:
             shown = ", ".join(store.stats().publishers[:10]) or "none"
             raise InputError(f"sources: no indexed article is from "
@@ -95,9 +95,11 @@ def _source_names(sources: object) -> list[str]:
                          f"{f' of {len(sources)}' if isinstance(sources, list | tuple) else ''}.")
     names = []
     for name in sources:
-        if not isinstance(name, str) or not name.strip() or len(name) > MAX_SOURCE_CHARS:
+        if not isinstance(name, str) or not name.strip() or len(name) > MAX_SOURCE_CHARS \
+                or _CONTROL.search(name) or _SURROGATE.search(name):
             raise InputError(f"sources: each must be a publisher or file name (text of 1 to "
-                             f"{MAX_SOURCE_CHARS} characters), not {name!r:.80}.")
+                             f"{MAX_SOURCE_CHARS} characters, without control characters), "
+                             f"not {name!r:.80}.")
         names.append(name.strip())
     return names
 
@@ -125,7 +127,8 @@ def check_history(history: object, settings: Settings) -> list[dict[str, str]]:
         raise InputError("history must be a list of earlier turns ([{'role', 'content'}...] "
                          f"or [(question, answer)...]), not {type(history).__name__}.")
     turns = settings.max_history_turns
-    messages = normalize_history(list(history[-2 * turns:]))[-2 * turns:]
+    messages = [{**m, "content": _SURROGATE.sub(" ", m["content"])}  # as in a question
+                for m in normalize_history(list(history[-2 * turns:]))[-2 * turns:]]
     total = 0
     for n, message in enumerate(messages, 1):
         size = len(message["content"])

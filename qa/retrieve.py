@@ -100,6 +100,8 @@ class HybridRetriever:
         lexical = self.store.lexical_chunks(question, n, where)
         scores = fuse([(dense, 1.0), (lexical, self.lexical_weight)])
         chunks = {c.id: c for c in self.store.chunks(list(scores))}
+        # (a database store leaves out what a writer removed since the searches)
+        scores = {i: score for i, score in scores.items() if i in chunks}
         prior = article_prior(self.store.lexical_articles(question, ARTICLE_CANDIDATES, where),
                               scores, {i: c.article_id for i, c in chunks.items()})
         for chunk_id, chunk in chunks.items():
@@ -108,5 +110,7 @@ class HybridRetriever:
         articles = {a.id: a for a in self.store.articles(list({c.article_id: None
                                                                for c in chosen}))}
         similarities = self.store.sentence_similarities(vector, [c.id for c in chosen])
+        found = [(chunk, sentences) for chunk, sentences in zip(chosen, similarities)
+                 if chunk.article_id in articles]
         return [Passage(chunk, articles[chunk.article_id], scores[chunk.id], rank, sentences)
-                for rank, (chunk, sentences) in enumerate(zip(chosen, similarities), 1)]
+                for rank, (chunk, sentences) in enumerate(found, 1)]

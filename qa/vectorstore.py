@@ -138,6 +138,9 @@ class ArticleVectorStore(VectorStore):
 
     def _articles(self, ids: list[str]) -> list[Article]:
         """The stored articles among `ids` (unknown ones left out)."""
+        odd = [i for i in ids if not isinstance(i, str) or not i.isprintable()]
+        if odd:  # never an article id (16 hex digits), and a database would fail on some
+            raise InputError(f"ids must be article ids (text), not {odd[0]!r:.40}")
         store = self.qa.store
         try:
             return store.articles(ids)

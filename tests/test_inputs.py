@@ -86,6 +86,8 @@ def test_odd_but_meaningful_arguments_are_taken(seed_qa) -> None:
     parts = [{"role": "user", "content": [{"type": "text", "text": None}, {"text": 5},
                                           {"type": "text", "text": "Who was killed?"}]}]
     assert "Moskalik" in seed_qa.answer(QUESTION, history=parts).text
+    broken = [("Who was killed by a car bomb \udcff in Balashikha?", "Moskalik [1].")]
+    assert seed_qa.answer("How old was he?", history=broken).question == "How old was he?"
     chain = seed_qa.as_chain()
     assert "Moskalik" in chain.invoke({"question": QUESTION}).text
     for request in ({"q": QUESTION}, None, 7):

@@ -255,6 +255,42 @@ def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
     assert qa.stats["articles"] == 2
 
 
+def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str,
+                                                                    tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.errors import IndexNotFoundError
+    from qa.core.settings import Settings
+
+    greek = tmp_path / "greek"
+    greek.mkdir()
+    (greek / "ferry.json").write_text(json.dumps({
+        "title": "Ferry strike", "source": "ΕΘΝΟΣ", "body": "Ferry crews in Piraeus struck "
+        "for 48 hours on Tuesday over pay, the seamen's union said."}))
+    index_into_postgres([SEEDS, greek], pg_url, Settings.from_env())
+    qa = QA(settings=Settings.from_env(store=pg_url, candidates=300))  # ef_search past 1000
+    answer = qa.answer("How long did the ferry crews strike?", sources=["ΕΘΝΟΣ"])
+    assert "48 hours" in answer.text  # spelled as stored: found, whatever lower() does
+    for bad in (["The Guardian\x00"], ["Guard\udcffian"]):
+        with pytest.raises(InputError, match="without control characters"):
+            qa.answer("Who was killed?", sources=bad)
+    store = qa.as_vectorstore()
+    for ids in (["a\x00"], [5]):
+        with pytest.raises(InputError, match="ids must be article ids"):
+            store.get_by_ids(ids)
+    [chunk] = qa.store.chunks([qa.retrieve("ferry strike", k=1)[0].chunk.id, "gone:0"])
+    assert "Piraeus" in chunk.text  # a chunk a writer removed meanwhile is left out
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as connection:  # a first writer stopped
+        connection.execute("DELETE FROM store_meta")  # before recording the model
+    with pytest.raises(IndexNotFoundError):
+        QA(store=pg_url)
+    index_into_postgres([SEEDS, greek], pg_url, Settings.from_env())  # which a writer mends
+    assert QA(store=pg_url).stats["articles"] == 3
+
+
 def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> None:
     from qa.index.postgres import index_into_postgres
 
@@ -390,6 +426,10 @@ def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgS
     question = "Who was killed by a car bomb in Balashikha?"
     assert "Moskalik" in reader.answer(question).text
     assert "hunter2" not in json.dumps(reader.stats) + repr(reader.settings)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:  # four pooled connections, all cut by the restart
+        assert all("Moskalik" in a.text for a in pool.map(reader.answer, [question] * 8))
     pg_server.stop()
     try:
         with pytest.raises(StoreUnavailableError) as lost:
@@ -402,7 +442,7 @@ def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgS
         assert turns[-1]["error"] == "The article store cannot be reached just now."
     finally:
         pg_server.start()
-    assert chat.status().startswith("Ready: 2 articles")
-    answer = reader.answer(question)
+    assert chat.status().startswith("Ready: 2 articles")  # (this took one stale connection)
+    answer = reader.answer(question)  # the next question does not take another
     assert "Moskalik" in answer.text
     assert "hunter2" not in json.dumps(answer.to_dict())

@@ -91,11 +91,12 @@ class ArticleStore(Protocol):
 
     def chunks(self, ids: Sequence[str]) -> list[Chunk]:
         """The chunks with these ids, in the order given (ids come from this store's ranked
-        lists; an unknown id is a `KeyError`)."""
+        lists). An unknown id is a `KeyError` in a directory store; a database store leaves
+        it out, since a writer may remove a chunk between a search and this call."""
         ...
 
     def articles(self, ids: Sequence[str]) -> list[Article]:
-        """The articles with these ids, in the order given (unknown: `KeyError`)."""
+        """The articles with these ids, in the order given (unknown: as `chunks`)."""
         ...
 
     def sources(self, names: Collection[str]) -> frozenset[str]:
