@@ -44,6 +44,12 @@ def test_training_refuses_an_output_it_could_not_write_before_it_starts(tmp_path
                          keep_float=tmp_path / "no such folder" / "reader-fp32.onnx")
     with pytest.raises(click.UsageError, match="no such folder is not a folder"):
         train(config, log=lambda _: None)
+    from click.testing import CliRunner
+
+    from qa.reader.train import main
+
+    result = CliRunner().invoke(main, ["--max-steps", "1"])  # never the shipped model unasked
+    assert result.exit_code == 2 and "Missing option '--out'" in result.output
 
 
 def test_calibrating_fresh_never_empties_a_folder_of_other_things(tmp_path: Path) -> None:

@@ -339,8 +339,9 @@ def _check_outputs(config: TrainConfig) -> None:
 @click.command()
 @click.option("--data", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=DEFAULT_DATA, show_default=True, help="SQuAD-style training file.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_OUT,
-              show_default=True, help="Where reader.onnx, tokenizer.json, reader.json go.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where reader.onnx, tokenizer.json, reader.json go (the shipped model: "
+                   "qa/reader/model; named each time, so a trial run never replaces it).")
 @click.option("--epochs", type=float, default=TrainConfig.epochs, show_default=True)
 @click.option("--lr", "learning_rate", type=float, default=TrainConfig.learning_rate,
               show_default=True)
