@@ -20,6 +20,12 @@ def test_a_replaced_file_keeps_its_mode_and_its_link(tmp_path: Path) -> None:
     replace_text(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
     assert target.stat().st_mode & 0o777 == 0o600
+    mask = os.umask(0o027)  # a new file gets the umask's mode, as open() would give it
+    try:
+        replace_text(tmp_path / "new.json", "{}")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o640
     source = tmp_path / "weights.bin"
     source.write_bytes(bytes(range(256)) * 4096)
     replace_file(tmp_path / "copy.bin", source)

@@ -548,7 +548,7 @@ def test_stub_model_streams_and_error_becomes_llm_error():
 
 
 def test_a_stream_whose_citations_changed_ends_with_the_text_marked_as_corrected():
-    from qa.answering.stream import CORRECTED
+    from qa.answering.stream import FINAL_HEADING
 
     stub = RecordingStub("Witkoff met Vladimir Putin in the Kremlin. Moskalik was killed by a "
                          "car bomb in Balashikha [1].")
@@ -558,7 +558,7 @@ def test_a_stream_whose_citations_changed_ends_with_the_text_marked_as_corrected
     answer = stream.answer
     assert answer.text == ("Witkoff met Vladimir Putin in the Kremlin [1]. Moskalik was killed "
                            "by a car bomb in Balashikha [2].")  # the first cited anew
-    assert streamed.endswith(f"[1].\n\n{CORRECTED}\n{answer.text}")
+    assert streamed.endswith(f"[1].\n\n{FINAL_HEADING}\n{answer.text}")
 
 
 HISTORY = [{"role": "user", "content": "Who was killed by a car bomb in Balashikha?"},

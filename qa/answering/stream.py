@@ -88,13 +88,14 @@ class AnswerStream:
 
 #: what precedes the final text in a stream when it differs from what was streamed (checking
 #: the citations cited a sentence anew, or the model failed and extraction answered).
-CORRECTED = "The final answer:"
+FINAL_HEADING = "The final answer:"
 
 
 def _rest(final: str, streamed: str) -> list[str]:
-    """What follows the streamed text so that the pieces add up to the final text."""
+    """What follows the streamed text: the rest of the final text, or, when the final text
+    is not a continuation of it, the whole final text under `FINAL_HEADING`."""
     if not streamed:  # computed at once: word by word
         return re.findall(r"\S+\s*", final)
     if final.startswith(streamed):
         return [final[len(streamed):]] if final != streamed else []
-    return [f"\n\n{CORRECTED}\n{final}"]
+    return [f"\n\n{FINAL_HEADING}\n{final}"]

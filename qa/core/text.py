@@ -97,8 +97,8 @@ _ABBREVIATIONS = {
     "est", "univ", "adm", "cmdr", "gens", "sens", "reps",
 }
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets and footnote
-# numbers ("said.[3]"), whitespace. It
-# starts only where a run of punctuation starts, so a long run is read once, not once per mark.
+# numbers ("said.[3]"), whitespace. It starts only where a run of punctuation starts, so a long
+# run is read once, not once per mark.
 _BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]+[\"'”’)\]]*(?:\[\d{1,3}\])*"
                        r"(?=\s+[\"'“‘(\[]?[A-Z0-9])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
