@@ -11,6 +11,7 @@ from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
 from qa.core.records import ArticleFilter
 from qa.core.settings import Settings
 from qa.core.store import ArticleStore
+from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS
 
 __all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
            "clean_question", "normalize_history"]
@@ -20,11 +21,11 @@ MODES = ("extractive", "llm")
 MAX_SOURCES = 100
 MAX_SOURCE_CHARS = 300
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 #: bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates), zero-width space and BOM:
 #: invisible, and able to change what a question says; lone surrogates (invalid UTF-8
 #: decoded with surrogateescape, or broken UTF-16) that no tokenizer accepts.
-_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile(f"[\u061c\u200b\u200e\u200f{BIDI_CONTROLS}\ufeff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -7,12 +7,13 @@ import re
 import textwrap
 
 from qa.core.records import Answer, Citation
+from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS
 
 __all__ = ["for_terminal", "json_for_terminal", "render_answer", "render_citation"]
 
 #: what a terminal acts on instead of showing: control characters (escape sequences, carriage
 #: return, bell; not newline or tab) and the bidirectional overrides.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_UNPRINTABLE = re.compile(f"[{CONTROL_CHARS}{BIDI_CONTROLS}]")
 
 
 def for_terminal(text: str) -> str:

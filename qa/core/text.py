@@ -14,7 +14,9 @@ import re
 import unicodedata
 
 __all__ = [
+    "BIDI_CONTROLS",
     "CITATION_MARKER",
+    "CONTROL_CHARS",
     "NAME_OR_NUMBER",
     "NAME_PHRASE",
     "STOPWORDS",
@@ -28,6 +30,11 @@ __all__ = [
     "strip_markers",
     "tokenize",
 ]
+
+#: character-class bodies: control characters other than tab and newline (C0, DEL, C1), and
+#: the bidirectional embeddings, overrides and isolates.
+CONTROL_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 
 # ---------------------------------------------------------------------------------------------
 # Words
