@@ -28,6 +28,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, QAError
+from qa.core.urls import mask_password, redact
 
 if TYPE_CHECKING:
     import psycopg
@@ -64,35 +65,13 @@ def require_psycopg() -> Any:
     return psycopg
 
 
-def _mask_password(url: str) -> tuple[str, str | None]:
-    """`url` with its password as `***`, and the password as written (None when it has none).
-    The user part ends at the last "@", so a password holding an unencoded "@" or "/" is
-    masked whole, although libpq would read such a URL otherwise."""
-    scheme, separator, rest = url.partition("://")
-    at = rest.rfind("@")
-    user, colon, password = rest[:max(at, 0)].partition(":")
-    if not separator or at < 0 or not colon:
-        return url, None
-    return f"{scheme}://{user}:***{rest[at:]}", password
-
-
-def _redact(text: str, url: str) -> str:
-    """`text` without the password of `url`, as written or percent-decoded."""
-    from urllib.parse import unquote
-
-    password = _mask_password(url)[1]
-    for form in {password, unquote(password)} if password else ():
-        text = text.replace(form, "***")
-    return text
-
-
 def describe_url(url: str) -> str:
     """`postgresql://user@host:port/db`: where the store is, never its password."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
     try:
-        parts = conninfo_to_dict(_mask_password(url)[0])
+        parts = conninfo_to_dict(mask_password(url)[0])
     except psycopg.ProgrammingError:
         return "postgresql://(unreadable URL)"
     user = f"{parts['user']}@" if parts.get("user") else ""
@@ -106,7 +85,7 @@ def unavailable(url: str, exc: BaseException) -> QAError:
     without the password."""
     from qa.core.errors import StoreUnavailableError
 
-    reason = _redact(" ".join(str(exc).split()), url)
+    reason = redact(" ".join(str(exc).split()), url)
     return StoreUnavailableError(f"Cannot reach the PostgreSQL store at {describe_url(url)}: "
                                  f"{reason[:200]}")
 
@@ -116,7 +95,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     psycopg = require_psycopg()
     from pgvector.psycopg import register_vector
 
-    password = _mask_password(url)[1]
+    password = mask_password(url)[1]
     if password and _UNENCODED.search(password):
         raise InputError(f"--store: the password in {describe_url(url)} holds a character a "
                          "URL must percent-encode: write @ as %40, / as %2F, ? as %3F, "
@@ -125,7 +104,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
         connection = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.ProgrammingError as exc:  # a malformed URL
         raise InputError(f"--store: not a PostgreSQL URL ({describe_url(url)}): "
-                         f"{_redact(str(exc).splitlines()[0], url)[:160]}") from None
+                         f"{redact(str(exc).splitlines()[0], url)[:160]}") from None
     except psycopg.OperationalError as exc:
         raise unavailable(url, exc) from None
     with contextlib.suppress(psycopg.ProgrammingError):  # no vector extension yet

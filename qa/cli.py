@@ -207,6 +207,7 @@ def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str
 def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report):
     """Index `index_paths` (if any), then open the engine and warm it up; `report(stage,
     done, total)` follows the progress (the terminal shows a bar too)."""
+    from qa.core.urls import mask_password
     from qa.engine import QA
 
     if index_paths:
@@ -225,7 +226,7 @@ def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report
     engine = QA(settings=settings, llm=llm)
     engine.retrieve("warm up", k=1)  # load the query model now, not on the first question
     if llm:
-        click.echo(f"loading language model {llm} ...")
+        click.echo(f"loading language model {mask_password(llm)[0]} ...")
         engine.chat_model  # noqa: B018 (load before the first question, not during it)
     stats = engine.stats
     click.echo(f"Ready: {stats['articles']} articles, {stats['chunks']} passages.")

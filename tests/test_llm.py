@@ -186,6 +186,11 @@ class _OpenAIHandler(BaseHTTPRequestHandler):
                 for _ in range(2000):
                     event({"content": "flood " * 1000})
                 return
+            if model_name == "endless":  # one line that never ends: 64 MB without a newline
+                self.wfile.write(b"data: ")
+                for _ in range(1024):
+                    self.wfile.write(b"x" * 65536)
+                return
         except (BrokenPipeError, ConnectionResetError):  # the client gave up: as it should
             return
         for chunk in chat_model.stream(messages, stop=stop, **kwargs):
@@ -298,6 +303,23 @@ def test_parse_spec_grammar(tmp_path):
                 f"gguf:{tmp_path / 'missing.gguf'}", "ollama:"):
         with pytest.raises(LLMError):
             llm.parse_spec(bad)
+    assert llm.parse_spec("openai:ft:gpt-4o-mini:org::abc1").model == "ft:gpt-4o-mini:org::abc1"
+    # a server address without its scheme, read as a model name, would go to OpenAI's API
+    for local in ("openai:localhost:8080/v1#qwen", "openai:127.0.0.1:11434#llama3.2",
+                  "openai:[::1]:8080/v1", "openai:models.example.com/v1", "openai:box:8080"):
+        with pytest.raises(LLMError, match="with http:// or https://"):
+            llm.parse_spec(local)
+
+
+def test_a_server_password_is_never_shown(capsys):
+    with pytest.raises(LLMError) as caught:
+        llm.make_chat_model("openai:http://me:s3cret@[::1/v1#m", timeout=5)
+    assert "s3cret" not in str(caught.value) and "me:***@" in str(caught.value)
+    with pytest.raises(LLMError) as caught:
+        llm.parse_spec("openai:https://me:s3cret@example.com/v1#")
+    assert "s3cret" not in str(caught.value) and "names no model" in str(caught.value)
+    shown = str(llm.parse_spec("openai:https://me:s3cret@example.com/v1#m"))
+    assert shown == "openai:https://me:***@example.com/v1#m"
 
 
 def test_smollm2_shortcut_names_the_packaged_file():
@@ -710,6 +732,17 @@ def test_a_server_that_stalls_with_keep_alives_or_floods_is_cut_off(stub_server)
     flooding = llm.make_chat_model(f"openai:{stub_server.url}#flood", timeout=30)
     reply = "".join(stream_reply(flooding, [("human", "Who was killed?")], timeout=30))
     assert len(reply) == MAX_REPLY_CHARS and reply.startswith("flood flood")
+    import tracemalloc
+
+    endless = llm.make_chat_model(f"openai:{stub_server.url}#endless", timeout=30)
+    tracemalloc.start()
+    try:
+        with pytest.raises(LLMError, match="more than 4 MB"):
+            list(stream_reply(endless, [("human", "Who was killed?")], timeout=30))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 << 20  # the 64 MB line is never held whole
 
 
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "OPENAI_PROXY"])

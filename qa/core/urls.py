@@ -1,0 +1,28 @@
+"""Addresses with credentials in them (a store's `postgresql://`, a model server's
+`http://`): shown and logged without the password."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+__all__ = ["mask_password", "redact"]
+
+
+def mask_password(url: str) -> tuple[str, str | None]:
+    """`url` with its password as `***`, and the password as written (None when it has none).
+    The user part ends at the last "@", so a password holding an unencoded "@" or "/" is
+    masked whole, although a URL parser would read such a URL otherwise."""
+    scheme, separator, rest = url.partition("://")
+    at = rest.rfind("@")
+    user, colon, password = rest[:max(at, 0)].partition(":")
+    if not separator or at < 0 or not colon:
+        return url, None
+    return f"{scheme}://{user}:***{rest[at:]}", password
+
+
+def redact(text: str, url: str) -> str:
+    """`text` without the password of `url`, as written or percent-decoded."""
+    password = mask_password(url)[1]
+    for form in {password, unquote(password)} if password else ():
+        text = text.replace(form, "***")
+    return text
