@@ -52,6 +52,88 @@ def test_training_refuses_an_output_it_could_not_write_before_it_starts(tmp_path
     assert result.exit_code == 2 and "Missing option '--out'" in result.output
 
 
+@pytest.mark.parametrize("option", ["--max-steps", "--epochs", "--limit-paragraphs", "--lr",
+                                    "--batch-size"])
+def test_training_settings_that_cannot_train_are_refused_before_anything_runs(
+        tmp_path: Path, option: str) -> None:
+    from click.testing import CliRunner
+
+    from qa.reader.train import main
+
+    result = CliRunner().invoke(main, ["--out", str(tmp_path / "model"), option, "0"])
+    assert result.exit_code == 2 and option in result.output
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.skipif(not SQUAD.exists(), reason="needs ../shared/train")
+def test_a_training_that_diverges_or_has_no_pairs_leaves_the_model_as_it_was(
+        tmp_path: Path) -> None:
+    import click
+
+    out = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(click.UsageError, match="no training pairs"):
+        train(TrainConfig(data=SQUAD, out=out, limit_paragraphs=1), log=lambda _: None)
+    with pytest.raises(click.UsageError, match="max-steps must be above 0"):
+        train(TrainConfig(data=SQUAD, out=out, max_steps=0), log=lambda _: None)
+    with pytest.raises(click.ClickException, match="diverged"):
+        train(TrainConfig(data=SQUAD, out=out, limit_paragraphs=12, max_steps=3, batch_size=8,
+                          max_length=128, learning_rate=1e30), log=lambda _: None)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    Reader(out)  # still the shipped model, calibration and all
+
+
+def test_a_malformed_training_file_names_its_line(tmp_path: Path) -> None:
+    from qa.core.errors import InputError
+    from qa.reader.data import load_paragraphs
+
+    good = {"context": "Paris is in France.", "qas": [
+        {"question": "Where is Paris?", "answers": ["France"], "spans": [[12, 18]]}]}
+    for bad, reason in ((b"{not json", "not a SQuAD-style record"),
+                        (json.dumps({"qas": []}).encode(), "KeyError"),
+                        (json.dumps({**good, "context": "Paris."}).encode(), "outside"),
+                        (b"\xff\xfe", "UTF-8")):
+        data = tmp_path / "train.jsonl"
+        data.write_bytes(json.dumps(good).encode() + b"\n\n" + bad + b"\n")
+        with pytest.raises(InputError, match=reason) as caught:
+            load_paragraphs(data)
+        assert reason == "UTF-8" or "train.jsonl, line 3" in str(caught.value)
+    data.write_text(json.dumps(good) + "\n")
+    (paragraph,) = load_paragraphs(data)
+    assert paragraph.questions[0].spans == ((12, 18),)
+
+
+def test_calibration_indexes_again_when_the_article_set_changes(tmp_path: Path) -> None:
+    from qa.core.settings import Settings
+    from qa.index.store import open_index
+    from qa.reader.calibrate import build_once
+    from tests.paths import SEEDS
+
+    articles = sorted(SEEDS.glob("*.txt"))
+    index_dir = tmp_path / "all"
+    build_once(articles, index_dir)
+    build_once(articles[:1], index_dir)  # another set in the same --work: not the old index
+    index = open_index(Settings(index_dir=index_dir).index_dir)
+    assert [Path(a.path).name for a in index.articles.values()] == [articles[0].name]
+
+
+def test_calibrating_with_questions_without_sources_is_refused_before_indexing(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qa.reader.calibrate import main
+    from tests.paths import SEEDS
+
+    newsqa = tmp_path / "newsqa"
+    shutil.copytree(SEEDS, newsqa / "articles")
+    shutil.copy(SHARED / "eval" / "seed_questions.jsonl", newsqa / "questions_dev.jsonl")
+    result = CliRunner().invoke(main, ["--work", str(tmp_path / "work"), "--newsqa",
+                                       str(newsqa), "--model-dir", str(tmp_path / "model")])
+    assert result.exit_code == 1 and "names no source article" in result.output
+    assert not (tmp_path / "work").exists()
+
+
 def test_calibrating_fresh_never_empties_a_folder_of_other_things(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -69,7 +151,7 @@ def test_calibrating_fresh_never_empties_a_folder_of_other_things(tmp_path: Path
                                        str(tmp_path / "elsewhere")])
     assert result.exit_code == 2 and "elsewhere" in result.output
     result = CliRunner().invoke(main, ["--work", str(work), "--fresh", "--newsqa", str(newsqa)])
-    assert result.exit_code == 1 and "not an article index" in str(result.exception)
+    assert result.exit_code == 1 and "not an article index" in result.output
     assert (work / "story.txt").read_text() == "keep me too"
     assert (work / "all" / "notes.txt").read_text() == "keep me"
 

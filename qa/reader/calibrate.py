@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import astuple, dataclass, replace
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from qa.core.errors import InputError, QAError
 from qa.core.files import replace_text
 from qa.reader.model import ConfidenceFeatures
 
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 __all__ = ["Calibration", "build_once", "calibrate", "held_out_split", "logistic"]
 
 DEFAULT_NEWSQA = Path(__file__).resolve().parents[2].parent / "shared/eval/newsqa"
+#: the NewsQA indexes, kept for re-runs: the user's own cache, not a shared /tmp name.
+DEFAULT_WORK = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") \
+    / "article-qa" / "calibration"
 
 
 @dataclass
@@ -55,13 +60,21 @@ def held_out_split(name: str) -> bool:
 
 
 def build_once(articles: list[Path], index_dir: Path, fresh: bool = False) -> None:
-    """Index `articles` into `index_dir` unless an index is already there (`fresh`: build it
-    again; a folder that holds other things than an index is refused, never emptied)."""
+    """Index `articles` into `index_dir` unless it already holds exactly them, as they are
+    now (names, sizes and times are kept beside it: another article set is indexed afresh);
+    `fresh`: build it again. A folder that holds other things than an index is refused,
+    never emptied."""
     from qa.core.settings import Settings
     from qa.index.build import build_index
 
-    if fresh or not (index_dir / "CURRENT").exists():
-        build_index([str(p) for p in articles], Settings(index_dir=index_dir), rebuild=fresh)
+    stamp = index_dir.with_name(f"{index_dir.name}.articles")
+    listed = "".join(f"{p.resolve()}\t{p.stat().st_size}\t{p.stat().st_mtime_ns}\n"
+                     for p in articles)
+    built = (index_dir / "CURRENT").exists()
+    if fresh or not built or not stamp.is_file() or stamp.read_text() != listed:
+        build_index([str(p) for p in articles], Settings(index_dir=index_dir),
+                    rebuild=fresh or built)
+        replace_text(stamp, listed)
 
 
 @dataclass(frozen=True)
@@ -135,6 +148,10 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
 
     articles = sorted((newsqa / "articles").iterdir())
     questions = load_questions(newsqa / "questions_dev.jsonl")
+    unsourced = next((q["id"] for q in questions if not q["sources"]), None)
+    if unsourced is not None:  # the held-out split is made by each question's article
+        raise InputError(f"{newsqa / 'questions_dev.jsonl'}: question {unsourced} names no "
+                         "source article; calibration needs each question's gold article")
     build_once(articles, work / "all", fresh)
     build_once([p for p in articles if held_out_split(p.name)], work / "held-out", fresh)
     log(f"{len(questions)} questions, on the full and the held-out index")
@@ -179,7 +196,7 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
 @click.option("--newsqa", type=click.Path(exists=True, file_okay=False, path_type=Path),
               default=DEFAULT_NEWSQA, show_default=True)
 @click.option("--work", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("/tmp/article-qa-calibration"), show_default=True,
+              default=DEFAULT_WORK, show_default=True,
               help="Where the two NewsQA indexes are built (kept for re-runs).")
 @click.option("--fresh", is_flag=True, help="Rebuild the NewsQA indexes in --work.")
 def main(model_dir: Path, newsqa: Path, work: Path, fresh: bool) -> None:
@@ -188,7 +205,10 @@ def main(model_dir: Path, newsqa: Path, work: Path, fresh: bool) -> None:
     if missing:
         raise click.BadParameter(f"{missing[0]} does not exist: give the NewsQA folder of "
                                  "../shared/eval", param_hint="--newsqa")
-    click.echo(calibrate(model_dir, newsqa, work, fresh=fresh))
+    try:
+        click.echo(calibrate(model_dir, newsqa, work, fresh=fresh))
+    except QAError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":

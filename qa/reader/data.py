@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.core.errors import InputError
 from qa.core.text import split_sentences
 
 __all__ = ["Example", "load_paragraphs", "make_examples", "shorten_question"]
@@ -63,19 +64,37 @@ class _Paragraph:
 
 
 def load_paragraphs(path: Path) -> list[_Paragraph]:
-    """Paragraphs of a `squad_train.jsonl`-style file (see ../shared/train/README.md)."""
+    """Paragraphs of a `squad_train.jsonl`-style file (see ../shared/train/README.md);
+    `InputError` naming the line of a record that is not one."""
     paragraphs = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            questions = tuple(
-                _Question(q["question"], tuple(q["answers"]),
-                          tuple((int(s), int(e)) for s, e in q["spans"]))
-                for q in record["qas"] if q.get("spans"))
-            paragraphs.append(_Paragraph(record["context"], questions))
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for lineno, line in enumerate(lines, 1):
+                if line.strip():
+                    paragraphs.append(_paragraph(line, f"{path}, line {lineno}"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
     return paragraphs
+
+
+def _paragraph(line: str, where: str) -> _Paragraph:
+    """One record: {"context": str, "qas": [{"question", "answers", "spans"}]}, each span
+    [start, end) a character range of the context."""
+    try:
+        record = json.loads(line)
+        context = record["context"]
+        questions = tuple(
+            _Question(str(q["question"]), tuple(map(str, q["answers"])),
+                      tuple((int(s), int(e)) for s, e in q["spans"]))
+            for q in record["qas"] if q.get("spans"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{where}: not a SQuAD-style record ({type(exc).__name__}: "
+                         f"{str(exc)[:120]})") from None
+    if not isinstance(context, str):
+        raise InputError(f'{where}: "context" must be text')
+    if not all(0 <= s < e <= len(context) for q in questions for s, e in q.spans):
+        raise InputError(f"{where}: a span lies outside its context")
+    return _Paragraph(context, questions)
 
 
 def make_examples(paragraphs: list[_Paragraph], seed: int = 0, short_questions: float = 0.0,

@@ -25,12 +25,15 @@ from pathlib import Path
 
 import click
 
+from qa.core.errors import QAError
 from qa.core.files import replace_file, replace_text
 
 __all__ = ["TrainConfig", "TrainReport", "train"]
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2].parent / "shared/train/squad_train.jsonl"
 DEFAULT_OUT = Path(__file__).resolve().parent / "model"
+#: training pairs kept out of training, to check the int8 model against the float one.
+HELD_BACK = 64
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     from qa.reader.data import load_paragraphs, make_examples
     from qa.reader.features import encode_pairs, load_tokenizer
 
-    _check_outputs(config)  # before an hour of training, not after
+    _check_config(config)  # before an hour of training, not after
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
     rng = random.Random(config.seed)
@@ -170,7 +173,11 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     examples = list(make_examples(paragraphs, seed=config.seed,
                                    short_questions=config.short_questions,
                                    neighbours=config.neighbours))
-    held_back, examples = examples[:64], examples[64:]
+    held_back, examples = examples[:HELD_BACK], examples[HELD_BACK:]
+    if not examples:
+        raise click.UsageError(f"{len(paragraphs)} paragraphs give no training pairs beside "
+                               f"the {HELD_BACK} held back to check the int8 model: use more "
+                               "(--limit-paragraphs)")
     log(f"{len(paragraphs)} paragraphs, {len(examples)} training pairs "
         f"({sum(e.start is None for e in examples)} without an answer)")
 
@@ -181,7 +188,8 @@ def train(config: TrainConfig, log=print) -> TrainReport:
     bf16 = config.bf16 and torch.cpu._is_avx512_bf16_supported()
     log(f"bfloat16 autocast: {'on' if bf16 else 'off'}")
     batches = _batches(examples, config.batch_size, rng, config.shared_norm > 0)
-    total = config.max_steps or math.ceil(len(batches) * config.epochs)
+    total = config.max_steps if config.max_steps is not None \
+        else max(1, math.ceil(len(batches) * config.epochs))
     optimizer = torch.optim.AdamW(_parameter_groups(model, config), weight_decay=0.01)
     warmup = max(1, total // 16)
 
@@ -226,6 +234,9 @@ def train(config: TrainConfig, log=print) -> TrainReport:
                          first_loss=float(np.mean(losses[:tenth])),
                          last_loss=float(np.mean(losses[-tenth:])),
                          losses=[round(x, 4) for x in losses])
+    if not math.isfinite(report.last_loss):
+        raise click.ClickException(f"training diverged (loss {report.last_loss}); nothing was "
+                                   f"written to {config.out}: try a lower --lr")
     _ship(model, tokenizer, Path(model_path), held_back, config, report)
     log(f"trained {total} steps in {seconds / 60:.1f} min; loss {report.first_loss:.3f} -> "
         f"{report.last_loss:.3f}; int8 agreement {report.int8_span_agreement:.3f}")
@@ -321,8 +332,14 @@ def _ship(model, tokenizer, model_path: Path, held_back: list, config: TrainConf
     replace_text(out / "reader.json", json.dumps(meta, indent=2) + "\n")
 
 
-def _check_outputs(config: TrainConfig) -> None:
-    """Refuse outputs that could not be written, before training."""
+def _check_config(config: TrainConfig) -> None:
+    """Refuse settings that could not train a model and outputs that could not be written,
+    before training."""
+    for name, value in (("epochs", config.epochs), ("learning_rate", config.learning_rate),
+                        ("batch_size", config.batch_size), ("max_steps", config.max_steps),
+                        ("limit_paragraphs", config.limit_paragraphs)):
+        if value is not None and not value > 0:
+            raise click.UsageError(f"{name.replace('_', '-')} must be above 0, not {value}")
     try:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -342,11 +359,14 @@ def _check_outputs(config: TrainConfig) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Where reader.onnx, tokenizer.json, reader.json go (the shipped model: "
                    "qa/reader/model; named each time, so a trial run never replaces it).")
-@click.option("--epochs", type=float, default=TrainConfig.epochs, show_default=True)
-@click.option("--lr", "learning_rate", type=float, default=TrainConfig.learning_rate,
+@click.option("--epochs", type=click.FloatRange(0, min_open=True), default=TrainConfig.epochs,
               show_default=True)
-@click.option("--batch-size", type=int, default=TrainConfig.batch_size, show_default=True)
-@click.option("--max-length", type=int, default=TrainConfig.max_length, show_default=True)
+@click.option("--lr", "learning_rate", type=click.FloatRange(0, min_open=True),
+              default=TrainConfig.learning_rate, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=TrainConfig.batch_size,
+              show_default=True)
+@click.option("--max-length", type=click.IntRange(64, 512), default=TrainConfig.max_length,
+              show_default=True)
 @click.option("--layers", type=click.IntRange(1, 12), default=TrainConfig.layers,
               show_default=True)
 @click.option("--seed", type=int, default=TrainConfig.seed, show_default=True)
@@ -366,13 +386,17 @@ def _check_outputs(config: TrainConfig) -> None:
               show_default=True, help="Pad batches to a multiple of this many tokens.")
 @click.option("--bf16/--no-bf16", default=TrainConfig.bf16, show_default=True,
               help="bfloat16 autocast when the CPU supports it.")
-@click.option("--limit-paragraphs", type=int, default=None, help="Train on the first N only.")
-@click.option("--max-steps", type=int, default=None, help="Stop after N steps.")
+@click.option("--limit-paragraphs", type=click.IntRange(1), default=None,
+              help="Train on the first N only.")
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Stop after N steps.")
 @click.option("--keep-float", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the float32 ONNX model to this file (not shipped).")
 def main(**options) -> None:
     """Train the extractive reader and write it, as int8 ONNX, to --out."""
-    report = train(TrainConfig(**options))
+    try:
+        report = train(TrainConfig(**options))
+    except QAError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(json.dumps({k: v for k, v in asdict(report).items() if k != "losses"}, indent=2))
 
 
