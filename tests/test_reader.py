@@ -105,8 +105,8 @@ def test_a_malformed_training_file_names_its_line(tmp_path: Path) -> None:
 
 
 def test_calibration_indexes_again_when_the_article_set_changes(tmp_path: Path) -> None:
-    from qa.core.settings import Settings
     from qa.index.store import open_index
+
     from qa.reader.calibrate import build_once
     from tests.paths import SEEDS
 
@@ -114,7 +114,7 @@ def test_calibration_indexes_again_when_the_article_set_changes(tmp_path: Path) 
     index_dir = tmp_path / "all"
     build_once(articles, index_dir)
     build_once(articles[:1], index_dir)  # another set in the same --work: not the old index
-    index = open_index(Settings(index_dir=index_dir).index_dir)
+    index = open_index(index_dir)
     assert [Path(a.path).name for a in index.articles.values()] == [articles[0].name]
 
 
