@@ -148,6 +148,8 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
     from qa.render import for_terminal, json_for_terminal, render_answer
 
     engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
+    if llm:  # a setting that names no usable model is an error, not a note under the answer
+        engine.chat_model  # noqa: B018
     where = {"k": k, "sources": list(sources), "since": since, "until": until}
     if as_json:
         click.echo(json_for_terminal(engine.answer(question, **where).to_dict()))
@@ -261,7 +263,8 @@ def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] |
 @_model
 @_llm
 @click.option("-k", type=int, default=None, help="Passages to retrieve [default 6].")
-@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--limit", type=click.IntRange(1), default=None,
+              help="Only the first N questions.")
 @click.option("--oracle", is_flag=True,
               help="Answer each question from its gold source articles only.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
@@ -274,6 +277,8 @@ def eval_command(questions: Path, index_dir: Path | None, store: str | None,
     from qa.render import for_terminal, json_for_terminal
 
     engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
+    if llm:  # a setting that names no usable model fails here, not as fallbacks measured
+        engine.chat_model  # noqa: B018
     report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
     click.echo(json_for_terminal(report) if as_json else for_terminal(format_report(report)))
 

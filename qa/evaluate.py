@@ -60,6 +60,19 @@ def _record_problem(item: object) -> str:
     return ""
 
 
+def _check_questions(engine: QA, questions: list[dict[str, Any]], oracle: bool) -> None:
+    from qa.core.errors import QAError
+    from qa.inputs import article_filter, clean_question
+
+    for item in questions:
+        try:
+            clean_question(item["question"], engine.settings)
+            if oracle and item["sources"]:
+                article_filter(item["sources"], None, None, engine.store)
+        except QAError as exc:
+            raise InputError(f"question {item['id']}: {exc}") from None
+
+
 def _normalize(text: str) -> list[str]:
     text = "".join(c for c in text.lower() if c not in string.punctuation + "“”‘’")
     return [w for w in text.split() if w not in ("a", "an", "the")]
@@ -103,7 +116,10 @@ def percentile(values: Sequence[float], q: float) -> float:
 def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
              oracle: bool = False) -> dict[str, Any]:
     """Run every question through `engine.answer` (the default answering path) and measure.
-    `oracle`: restrict each question to its gold source articles (perfect retrieval)."""
+    `oracle`: restrict each question to its gold source articles (perfect retrieval). A
+    question the engine would refuse (empty, too long, an unindexed source) is an
+    `InputError` naming it, before any is answered."""
+    _check_questions(engine, questions, oracle)
     answerable = answered = correct = cited_ok = abstained_ok = 0
     unanswerable = abstentions = 0
     recall5 = mrr = in_context = 0.0
@@ -112,6 +128,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
     short_exact = 0
     latencies: list[float] = []
     failures: list[dict[str, Any]] = []
+    modes: Counter[str] = Counter()
     for item in questions:
         sources_only = item["sources"] if oracle and item["sources"] else None
         result = engine.answer(item["question"], k=k, sources=sources_only)
@@ -139,6 +156,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
             failures.append({"id": item["id"], "question": item["question"], "got": "abstained"})
             continue
         answered += 1
+        modes[result.mode] += 1
         good = contains_answer(text, golds)
         correct += good
         cited_ok += any(c.article.name in sources for c in result.citations)
@@ -166,6 +184,8 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
         "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "mode": (engine.llm_spec and "llm") or "extractive",
+        #: how the answered questions were answered: "llm-fallback" when the model failed.
+        "answered_by_mode": dict(modes),
         "oracle": oracle,
         "failures": failures,
     }
@@ -192,6 +212,10 @@ def format_report(report: dict[str, Any]) -> str:
         (f"gold answer in {CONTEXT_CHARS:,}-char context", pct(report["answer_in_context_4000"])),
         ("latency p50 / p95", f"{report['latency_p50_ms']} ms / {report['latency_p95_ms']} ms"),
     ]
+    fallbacks = report["answered_by_mode"].get("llm-fallback", 0)
+    if report["mode"] == "llm":
+        rows.append(("answered by the language model / fallback",
+                     f"{report['answered_by_mode'].get('llm', 0)} / {fallbacks}"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
     if report["failures"]:

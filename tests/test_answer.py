@@ -219,6 +219,45 @@ def test_eval_on_the_seed_questions(seed_index: Path) -> None:
     assert report["article_recall_at_5"] == 1.0 and report["answer_in_context_4000"] == 1.0
 
 
+def test_eval_refuses_a_question_it_could_not_ask_before_answering_any(
+        seed_index: Path, tmp_path: Path) -> None:
+    path = tmp_path / "questions.jsonl"
+    good = {"question": "Who was killed?", "answers": ["Moskalik"],
+            "sources": ["000_5213ba787b876419.txt"]}
+    for bad, options, message in (
+            ({"question": "   "}, [], "question 2: The question is empty"),
+            ({"question": "Who? " * 1000}, [], "question 2: The question is 5,000 characters"),
+            ({**good, "sources": ["missing.txt"]}, ["--oracle"],
+             "question 2: sources: no indexed article is from 'missing.txt'")):
+        path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n")
+        result = CliRunner().invoke(cli, ["eval", str(path), "--index-dir", str(seed_index),
+                                          *options])
+        assert result.exit_code == 1 and str(result.exception).startswith(message)
+    result = CliRunner().invoke(cli, ["eval", str(path), "--index-dir", str(seed_index),
+                                      "--limit", "0"])
+    assert result.exit_code == 2 and "--limit" in result.output
+
+
+def test_eval_with_a_language_model_counts_the_answers_it_did_not_give(
+        seed_index: Path) -> None:
+    from qa import LLMError
+
+    result = CliRunner().invoke(cli, ["eval", str(SEED_QUESTIONS), "--index-dir",
+                                      str(seed_index), "--llm", "olama:llama3.2"])
+    assert result.exit_code == 1 and isinstance(result.exception, LLMError)
+    result = CliRunner().invoke(cli, ["ask", "Who was killed?", "--index-dir", str(seed_index),
+                                      "--llm", "gguf:/no/such/model.gguf"])
+    assert result.exit_code == 1 and "No GGUF file" in str(result.exception)
+    result = CliRunner().invoke(cli, ["eval", str(SEED_QUESTIONS), "--index-dir",
+                                      str(seed_index), "--llm", "openai:http://127.0.0.1:9/v1#m",
+                                      "--json"])  # nothing listens there: every answer falls back
+    report = json.loads(result.stdout)
+    assert report["mode"] == "llm" and report["answered_by_mode"] == {"llm-fallback": 12}
+    result = CliRunner().invoke(cli, ["eval", str(SEED_QUESTIONS), "--index-dir",
+                                      str(seed_index), "--llm", "openai:http://127.0.0.1:9/v1#m"])
+    assert "answered by the language model / fallback  0 / 12" in result.output
+
+
 @pytest.mark.parametrize(("line", "message"), [
     ("[1, 2]", "a JSON object is needed, not list"),
     ('"text"', "a JSON object is needed, not str"),
