@@ -28,10 +28,11 @@ from qa.index.postgres_schema import (
     unavailable,
 )
 
-from qa.core.errors import IndexMismatchError
+from qa.core.errors import IndexMismatchError, StoreUnavailableError
 from qa.core.records import Article, ArticleFilter, Chunk
 from qa.core.store import StoreStats
 from qa.core.text import tokenize
+from qa.core.urls import redact
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,6 +49,9 @@ MIN_EF_SEARCH = 100
 MAX_EF_SEARCH = 1000
 #: idle connections kept per process.
 _POOL = 8
+#: the longest one read may take (behind a writer's lock, or a bad plan): that question then
+#: gets a clear error instead of holding a serving thread for as long as the lock is held.
+QUERY_SECONDS = 30
 
 _ADMITS = """(%(sources)s::text[] IS NULL OR a.source = ANY(%(sources)s)
               OR a.name = ANY(%(sources)s))
@@ -133,8 +137,15 @@ class PostgresStore:
             connection = self._idle.pop() if self._idle else None
         if connection is None:
             connection = connect(self.url, autocommit=True)
+            connection.execute("SELECT set_config('statement_timeout', %s, false)",
+                               (f"{QUERY_SECONDS * 1000:.0f}",))
         try:
             yield connection
+        except psycopg.errors.QueryCanceled as exc:  # this query only: the database is there
+            connection.close()
+            raise StoreUnavailableError(
+                f"The PostgreSQL store at {self.where} cancelled the query: "
+                f"{redact(str(exc).splitlines()[0], self.url)[:160]}") from None
         except psycopg.OperationalError as exc:
             connection.close()
             with self._lock:  # the others were most likely cut off too (a restart)

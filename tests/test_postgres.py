@@ -413,6 +413,26 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
         QA(store="mysql://x")
 
 
+def test_a_read_held_up_by_a_lock_gets_a_clear_error_and_the_next_one_answers(
+        seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg
+    from qa.index import postgres_read
+
+    from qa import QA
+
+    monkeypatch.setattr(postgres_read, "QUERY_SECONDS", 1)
+    reader = QA(store=seeded)
+    question = "Who was killed by a car bomb in Balashikha?"
+    with psycopg.connect(seeded) as locker:  # as a writer altering the table would
+        locker.execute("LOCK TABLE articles IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError, match="cancelled the query: canceling "
+                                                        "statement due to statement timeout"):
+            reader.answer(question)
+        assert time.monotonic() - started < 10
+    assert "Moskalik" in reader.answer(question).text  # the lock is gone: answers again
+
+
 def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgServer
                                                      ) -> None:
     from qa.ui.app import Handlers
