@@ -98,6 +98,23 @@ def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
     assert pairs.text == follow.text
 
 
+@pytest.mark.parametrize(("question", "standalone"), [
+    ("What happened in Ukraine?", "What happened in Ukraine?"),  # names its own topic
+    ("Who is Tomas Breen?", "Who is Tomas Breen?"),
+    ("And Putin?", "And Putin? (How many whales obtained from a park in Mexico?)"),
+    ("In 2019?", "In 2019? (How many whales obtained from a park in Mexico?)"),
+    ("Why?", "Why? (How many whales obtained from a park in Mexico?)"),
+])
+def test_a_short_question_goes_on_from_the_last_one_only_when_it_names_nothing_new(
+        question: str, standalone: str) -> None:
+    from qa.answering.followup import standalone_question
+
+    history = [{"role": "user", "content": "How many whales obtained from a park in Mexico?"},
+               {"role": "assistant", "content": "**two** — Nico arrived with Gaspar, two whales "
+                                                "obtained from a park in Mexico. [1]"}]
+    assert standalone_question(question, history) == standalone
+
+
 def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:
     stream = seed_qa.stream("Which Putin aide described the talks as constructive?")
     pieces = list(stream)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 
-from qa.core.text import NAME_PHRASE, strip_markers
+from qa.core.text import NAME_OR_NUMBER, NAME_PHRASE, strip_markers
 
 __all__ = ["cap_question", "standalone_question"]
 
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|"
                        r"these|those|there)\b", re.I)
 _POSSESSIVE = {"his", "her", "hers", "their", "its"}
+#: a question that goes on from the last one by its first words: "And Putin?", "What about
+#: the Guardian?"
+_GOING_ON = re.compile(r"\s*(and|but|so|also|then|what about|how about)\b", re.I)
 
 
 def _main_name(answer: str, question: str) -> str | None:
@@ -28,6 +31,13 @@ def _main_name(answer: str, question: str) -> str | None:
             names.append(name)
     multi = [n for n in names if " " in n]
     return (multi or names or [None])[0]
+
+
+def _names_its_topic(question: str) -> bool:
+    """Whether a question names what it asks about ("What happened in Ukraine?", "Who is
+    Tomas Breen?"): a name or number past its first word, and not "And ...?"."""
+    return not _GOING_ON.match(question) and any(
+        match.start() > 0 for match in NAME_OR_NUMBER.finditer(question))
 
 
 def cap_question(text: str, max_chars: int) -> str:
@@ -53,7 +63,8 @@ def _standalone(question: str, history: list[dict[str, str]]) -> str:
     if not previous_q:
         return question
     words = re.findall(r"\w+", question)
-    if not _PRONOUNS.search(question) and len(words) > 4:
+    if not _PRONOUNS.search(question) and (len(words) > 4 or (len(words) > 2
+                                           and _names_its_topic(question))):
         return question
     name = _main_name(previous_a, previous_q) if previous_a else None
     if name and _PRONOUNS.search(question):
