@@ -223,6 +223,8 @@ class QA:
         if made is None:
             made = extract_answer(standalone, passages, self._reader)
         done = time.perf_counter()
+        if made.abstained and request.where is not None:
+            notes.append(f"Searched {request.where.describe()}.")
         fallback = request.use_llm and made.mode != "llm"
         return replace(made, question=request.question, standalone_question=standalone,
                        mode="llm-fallback" if fallback else made.mode,

@@ -310,6 +310,12 @@ def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:
         assert {c.article.name for c in answer.citations} == {name}
     with pytest.raises(InputError, match="sources: no indexed article is from 'Le Monde'"):
         seed_qa.retrieve(question, sources=["Le Monde"])
+    # an abstention under a filter says what was searched: the answer may be elsewhere
+    answer = seed_qa.answer(question, sources=[GUARDIAN], since="2025-05-01")
+    assert answer.abstained and answer.notes == [
+        f"Searched only articles from {GUARDIAN}, published on or after 2025-05-01 (articles "
+        "without a date are left out)."]
+    assert seed_qa.answer("Who won the Kestrel Prize?").notes == []
 
 
 def test_date_filter_keeps_articles_published_in_range(tmp_path: Path) -> None:

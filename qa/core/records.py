@@ -122,6 +122,18 @@ class ArticleFilter:
             return None
         return cls(frozenset(sources or ()), _as_date(since, "since"), _as_date(until, "until"))
 
+    def describe(self) -> str:
+        """The filter in words: "only articles from The Guardian, published on or after
+        2024-05-01 (articles without a date are left out)"."""
+        parts = [f"from {' or '.join(sorted(self.sources))}"] if self.sources else []
+        if self.since is not None:
+            parts.append(f"published on or after {self.since.isoformat()}")
+        if self.until is not None:
+            parts.append(f"published on or before {self.until.isoformat()}")
+        undated = " (articles without a date are left out)" \
+            if self.since is not None or self.until is not None else ""
+        return f"only articles {', '.join(parts)}{undated}"
+
     def admits(self, article: Article) -> bool:
         if self.sources and not ({article.source, article.name} & self.sources):
             return False
