@@ -85,6 +85,13 @@ def test_a_summary_quotes_each_articles_lead(seed_qa) -> None:
     assert any("Witkoff has met Vladimir Putin" in c.quote for c in answer.citations)
 
 
+def test_a_printed_citation_shows_its_quote_and_article_not_the_whole_text(seed_qa) -> None:
+    (citation, *_) = seed_qa.answer("Who was killed by a car bomb in Balashikha?").citations
+    shown = repr(citation)
+    assert citation.quote in shown and citation.article.title in shown
+    assert len(shown) < len(citation.quote) + 800 < len(citation.article.text)
+
+
 def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
     first = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
     follow = seed_qa.answer("How old was he?", history=[

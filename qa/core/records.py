@@ -41,14 +41,14 @@ class Article:
     id: str
     path: str
     title: str
-    text: str
+    text: str = field(repr=False)  # printing a citation shows where it is from, not all this
     source: str = ""
     author: str = ""
     published: str = ""
     url: str = ""
     section: str = ""
     #: photo captions removed from the body (kept as metadata, not indexed).
-    captions: tuple[str, ...] = ()
+    captions: tuple[str, ...] = field(default=(), repr=False)
     #: sha256 of the cleaned text and metadata; equal hashes mean the same article.
     content_hash: str = ""
 
