@@ -42,8 +42,8 @@ def render_citation(citation: Citation, label: str = "") -> str:
 def render_answer(answer: Answer, text: bool = True) -> str:
     """The answer text (optional), notes, then its numbered sources or related passages."""
     lines = [answer.text] if text else []
-    if answer.short is not None:
-        lines.append(f"Confidence: {answer.confidence:.0%}")
+    if answer.confidence_line:
+        lines.append(answer.confidence_line)
     lines += [f"Note: {note}" for note in answer.notes]
     if answer.citations:
         lines.append("\nSources:")

@@ -190,6 +190,7 @@ def test_browser_citations_open_in_the_conversation(page, tmp_path: Path) -> Non
     result = ask_in_browser(page, SEED_QUESTION)
     assert "Moskalik" in result["text"], result
     turn = result["turn"]
+    assert re.search(r"Confidence: \d+%", turn.locator(".qa-confidence").inner_text())
     first = turn.locator("details.qa-cite").first
     assert first.get_attribute("open") is not None  # the first citation opens by itself
     for label in result["labels"]:  # each source line shows its own quote
@@ -516,6 +517,23 @@ def test_citation_html_escapes_article_text() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<mark>&lt;script&gt;" in html and "2025-04-25" in html
     assert "javascript:" not in html  # only http(s) links
+
+
+def test_an_answer_shows_its_confidence_and_flags_a_low_one(seed_qa) -> None:
+    from dataclasses import replace
+
+    from qa.ui.render import answer_html, answer_plain
+
+    from qa.render import render_answer
+
+    answer = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
+    sure, unsure = replace(answer, confidence=0.91), replace(answer, confidence=0.19)
+    assert '<p class="qa-confidence">Confidence: 91%</p>' in answer_html(1, "Q", sure)
+    low = "Confidence: 19% (low: check that the quote answers the question)"
+    assert f'<p class="qa-confidence qa-flag">{low}</p>' in answer_html(1, "Q", unsure)
+    assert low in answer_plain(unsure) and low in render_answer(unsure)
+    none = seed_qa.answer("What is the boiling point of mercury on Mars?")
+    assert "Confidence" not in answer_html(1, "Q", none) + render_answer(none)
 
 
 def test_a_long_article_cited_in_many_turns_keeps_each_reply_small() -> None:

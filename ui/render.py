@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from qa.core.records import LOW_CONFIDENCE
 from qa.core.text import shorten
 
 if TYPE_CHECKING:
@@ -175,6 +176,7 @@ def _around(length: int, start: int, end: int, room: int) -> tuple[int, int]:
 def answer_plain(answer: Answer) -> str:
     """The answer as plain text with numbered sources (what Copy puts on the clipboard)."""
     lines = [answer.text.replace("**", "")]
+    lines += [answer.confidence_line] if answer.confidence_line else []
     lines += answer.notes
     for head, cites in (("Sources", answer.citations), ("Related passages", answer.related)):
         if cites:
@@ -195,6 +197,9 @@ def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) 
         strong = (answer.short.start, answer.short.end)
     body = _chips(_with_short(answer.text, answer), turn, {c.n for c in answer.citations})
     parts = [f'<p class="qa-answer">{body}</p>']
+    if answer.confidence_line:
+        low = " qa-flag" if answer.confidence < LOW_CONFIDENCE else ""
+        parts.append(f'<p class="qa-confidence{low}">{esc(answer.confidence_line)}</p>')
     if answer.abstained:
         parts.append('<p class="qa-note">No passage in the indexed articles answers this '
                      "question.</p>")

@@ -102,6 +102,8 @@ class Chunk:
 
 
 ABSTAIN_TEXT = "The articles don't say."
+#: an answer's confidence (the probability that it is right) below which it is shown as low.
+LOW_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,16 @@ class Answer:
     short: ShortAnswer | None = None
     #: the reader's calibrated probability (0-1) that the extractive answer is right.
     confidence: float = 0.0
+
+    @property
+    def confidence_line(self) -> str:
+        """"Confidence: 91%" for an answer with a short answer ("" otherwise); below
+        `LOW_CONFIDENCE` it says the answer is more likely wrong than right."""
+        if self.short is None:
+            return ""
+        line = f"Confidence: {self.confidence:.0%}"
+        return f"{line} (low: check that the quote answers the question)" \
+            if self.confidence < LOW_CONFIDENCE else line
 
     def to_dict(self) -> dict:
         data = asdict(self)
