@@ -103,7 +103,7 @@ def _check(index_dir: Path) -> None:
         raise verdict.error()
 
 
-def _progress_bar(label: str = "embedding chunks"):
+def _progress_bar(label: str = "embedding passages"):
     """A progress callback that draws a bar once embedding takes more than a moment."""
     import time
 
@@ -215,7 +215,7 @@ def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report
     if index_paths:
         from qa.index.postgres import index_into
 
-        bar = _progress_bar("embedding passages")
+        bar = _progress_bar()
 
         def progress(done: int, total: int) -> None:
             bar(done, total)
