@@ -103,7 +103,7 @@ def _check(index_dir: Path) -> None:
         raise verdict.error()
 
 
-def _progress_bar(label: str = "embedding passages"):
+def _progress_bar():
     """A progress callback that draws a bar once embedding takes more than a moment."""
     import time
 
@@ -114,7 +114,7 @@ def _progress_bar(label: str = "embedding passages"):
         if bar is None:
             if time.monotonic() - float(state["started"]) < 1.0 and done < total:  # type: ignore[arg-type]
                 return
-            bar = state["bar"] = click.progressbar(length=total, label=label,
+            bar = state["bar"] = click.progressbar(length=total, label="embedding passages",
                                                    file=sys.stderr)
             bar.__enter__()
         bar.update(done - int(state["done"]))  # type: ignore[union-attr, call-overload]
