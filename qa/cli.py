@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -103,7 +104,7 @@ def _check(index_dir: Path) -> None:
         raise verdict.error()
 
 
-def _progress_bar():
+def _progress_bar() -> Callable[[int, int], None]:
     """A progress callback that draws a bar once embedding takes more than a moment."""
     import time
 
