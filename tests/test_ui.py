@@ -519,6 +519,18 @@ def test_citation_html_escapes_article_text() -> None:
     assert "javascript:" not in html  # only http(s) links
 
 
+def test_the_chat_reads_a_passage_count_outside_its_setting_s_range_as_its_nearest_end(
+        seed_qa) -> None:
+    from qa.ui.app import MAX_K, Handlers
+    from qa.ui.startup import EngineLoader
+
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+    question = "Who was killed by a car bomb in Balashikha?"
+    *_, turns, _ = list(chat.respond(question, [], 99, None, None, None, None))[-1]
+    assert "Moskalik" in turns[-1]["answer"]  # not an error about k = 99
+    assert turns[-1]["answer"] == seed_qa.answer(question, k=MAX_K).text
+
+
 def test_an_answer_shows_its_confidence_and_flags_a_low_one(seed_qa) -> None:
     from dataclasses import replace
 
@@ -580,6 +592,8 @@ def test_upload_names_and_limits(tmp_path: Path) -> None:
     assert safe_name("../../etc/passwd") == "passwd"
     assert safe_name("C:\\x\\Ré sumé (1).TXT") == "Re_sume_1.txt"
     assert safe_name(".bashrc") == "article.bashrc"
+    assert safe_name("ferry.html.bak") == "ferry.html.bak"  # named as the user named it
+    assert safe_name("..a...b.txt") == "a.b.txt" and safe_name("...txt") == "article.txt"
     src = tmp_path / "a b.md"
     src.write_text("# Title\n\nBody text.", encoding="utf-8")
     stored = store_uploads([str(src)], tmp_path / "idx")

@@ -42,6 +42,8 @@ UPLOAD_CACHE = (60, 600)
 MAX_TURNS = 100
 #: the fewest passages an answer may read: with fewer, most answers are abstentions.
 MIN_K = 3
+#: the most the chat's setting offers (reading is about 20 ms a passage).
+MAX_K = 12
 #: an absolute path in a message; its last part is group 1 (`_without_folders`).
 _ABSOLUTE_PATH = re.compile(r"(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
 
@@ -189,7 +191,8 @@ class Handlers:
         where = {"sources": list(sources or []) or None, "since": (since or "").strip() or None,
                  "until": (until or "").strip() or None}
         try:
-            k = int(k) if k is not None else None  # the slider sends 6.0
+            # the slider sends 6.0; its number box takes any number, the slider's range holds
+            k = min(max(int(k), MIN_K), MAX_K) if k is not None else None
             stream = qa.stream(question, history=_history(turns, self.settings.max_history_turns),
                                k=k, mode=mode, **where)
             for piece in stream:
@@ -366,7 +369,7 @@ def _layout(handlers: Handlers) -> _Page:
                 until = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD",
                                    max_length=10, elem_id="qa-until")
             with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
-                k = gr.Slider(MIN_K, 12, value=max(settings.k, MIN_K), step=1,
+                k = gr.Slider(MIN_K, MAX_K, value=max(settings.k, MIN_K), step=1,
                               label="Passages to read", elem_id="qa-k",
                               info="How many of the best-matching passages an answer may draw "
                               "on. More can find answers spread over an article; fewer is "
