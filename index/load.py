@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.index.html_text import html_to_record
+from qa.index.markdown_text import markdown_to_record
 
 from qa.core.errors import InputError, UnusableFileError
 
@@ -26,7 +27,8 @@ _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
 #: Detection must beat the Western reading's chaos by this much to be used instead of it.
 _DETECTION_MARGIN = 0.1
 
-#: JSON fields that may hold the article body / the other metadata, in order of preference.
+#: JSON fields (and a Markdown front matter's) that may hold the article body / the other
+#: metadata, in order of preference.
 BODY_FIELDS = ("body", "text", "content", "article", "story")
 _META_FIELDS = {
     "title": ("title", "headline"),
@@ -211,6 +213,9 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None
     elif suffix in (".html", ".htm"):
         body, fields = html_to_record(text)
         records = [RawRecord(name, body, fields)]
+    elif suffix == ".md":
+        body, front_matter = markdown_to_record(text)
+        records = [RawRecord(name, body, _metadata(front_matter))]
     else:
         records = [RawRecord(name, text)]
     records = [r for r in records if r.text.strip()]
@@ -231,13 +236,19 @@ def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
         if not isinstance(obj, dict):
             raise UnusableFileError(name, "refused", f"item {n} is not a JSON object")
         body = next((obj[f] for f in BODY_FIELDS if isinstance(obj.get(f), str)), "")
-        fields = {}
-        for key, names in _META_FIELDS.items():
-            value = next((obj[f] for f in names if obj.get(f)), "")
-            if isinstance(value, list):
-                value = " and ".join(str(v) for v in value)
-            fields[key] = str(value)
-        yield RawRecord(f"{name}#{n}" if many else name, body, fields)
+        yield RawRecord(f"{name}#{n}" if many else name, body, _metadata(obj))
+
+
+def _metadata(record: dict) -> dict[str, str]:
+    """Title, publisher, author... from a JSON record's or a front matter's fields
+    (`_META_FIELDS`); several authors joined with "and"."""
+    fields = {}
+    for key, names in _META_FIELDS.items():
+        value = next((record[f] for f in names if record.get(f)), "")
+        if isinstance(value, list):
+            value = " and ".join(str(v) for v in value)
+        fields[key] = str(value)
+    return fields
 
 
 def _parse_json(text: str, name: str, where: str = "") -> object:

@@ -105,6 +105,44 @@ def test_html_page_keeps_the_story_and_drops_scripts_and_navigation(tmp_path: Pa
     assert article.text == "Rivers rose & fields flooded.\n\nSchools closed early."
 
 
+def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
+    path = tmp_path / "glassworks.md"
+    path.write_text(
+        "# Vendria glassworks to close\n\n*By Helena Strand — Coastal Herald, 3 May 2025*\n\n"
+        "The **Vendria glassworks**, founded in 1812, will close at the end of June, its owner "
+        "[Corvane Holdings](https://example.com/c \"site\") said.\n\n"
+        "- 140 workers will lose their jobs.\n- The `kiln_3` stays as a museum.\n\n"
+        "> \"A sad day,\" said __Tomas Breen__. ![The kiln](kiln.jpg)\n\n---\n\n"
+        "A snake_case_name, 2 * 3 * 4 = 24 and an escaped \\*star\\* keep their marks.\n",
+        encoding="utf-8")
+    article = _article(path)
+    assert (article.title, article.author, article.source, article.published) == (
+        "Vendria glassworks to close", "Helena Strand", "Coastal Herald", "2025-05-03")
+    assert article.text == (
+        "The Vendria glassworks, founded in 1812, will close at the end of June, its owner "
+        "Corvane Holdings said.\n\n140 workers will lose their jobs.\nThe kiln_3 stays as a "
+        "museum.\n\n\"A sad day,\" said Tomas Breen.\n\nA snake_case_name, 2 * 3 * 4 = 24 "
+        "and an escaped *star* keep their marks.")
+    path.write_text("---\ntitle: \"Ferry back\"\nauthor: Jo Lee\npublisher: Valley Times\n"
+                    "date: 2025-04-02\n---\n\nThe ferry runs again.\n", encoding="utf-8")
+    article = _article(path)
+    assert (article.title, article.author, article.source, article.published) == (
+        "Ferry back", "Jo Lee", "Valley Times", "2025-04-02")
+    assert article.text == "The ferry runs again."
+
+
+@pytest.mark.parametrize("markup", ["[", "![", "[a](", "**a ", "_a", "# " + "#" * 99, "> ",
+                                    "~~a ", "`"])
+def test_markdown_markup_costs_linear_time(tmp_path: Path, markup: str) -> None:
+    from qa.index.markdown_text import markdown_to_record
+
+    from tests.faults import finishes_within
+
+    with finishes_within(20):  # 2 MB of an unclosed mark
+        body, _ = markdown_to_record(markup * (2_000_000 // len(markup)) + "x")
+    assert body.endswith("x")
+
+
 def test_latin1_file_is_decoded_and_reported(tmp_path: Path) -> None:
     path = tmp_path / "latin.txt"
     path.write_bytes("Café owners in Zürich said the façade was repaired. "
