@@ -45,6 +45,7 @@ from qa.index.generations import (
     read_pointer,
     sequence_of,
     set_pointer,
+    verify_checksums,
     verify_sizes,
 )
 
@@ -68,6 +69,8 @@ __all__ = ["FORMAT_VERSION", "StoredIndex", "current_generation", "load_generati
 #: version 1's chunk vectors (embeddings.npy, vectors.faiss) and sentences.npy are gone.
 FORMAT_VERSION = 2
 _REQUIRED = ("articles.jsonl", "chunks.jsonl", "sentences.faiss")
+#: the files whose checksums are verified each time a generation is opened.
+_QUOTED = ("articles.jsonl", "chunks.jsonl")
 #: HNSW: neighbours per node, and the candidate lists while building and searching (a search
 #: for k results looks at max(efSearch, k)).
 HNSW_NEIGHBOURS = 32
@@ -197,6 +200,11 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
     if not isinstance(records, dict):  # sizes and checksums not recorded
         records = {name: {} for name in _REQUIRED}
     verify_sizes(generation, records)
+    # the text every quote is cut from: a changed byte would be quoted as the author's words
+    # (about 7 ms for NewsQA's 638 articles; the vectors are left to `qa index --check`)
+    for problem in verify_checksums(generation, {name: records[name] for name in _QUOTED
+                                                 if "sha256" in records.get(name, {})}):
+        raise GenerationDamaged(problem)
     articles = _parse(generation / "articles.jsonl", lambda p: {
         a["id"]: Article.from_dict(a) for a in _read_jsonl(p)})
     chunks = _parse(generation / "chunks.jsonl",

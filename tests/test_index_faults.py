@@ -304,6 +304,19 @@ def test_check_finds_a_changed_byte_and_accepts_an_index_without_checksums(
     assert_old_data_answers(damaged_copy, 3)
 
 
+def test_a_changed_byte_in_the_quoted_text_is_damage_on_opening(damaged_copy: Path) -> None:
+    articles = _current(damaged_copy) / "articles.jsonl"
+    data = articles.read_bytes()
+    articles.write_bytes(data.replace(b"Moskalik", b"Noskalik", 1))  # same size
+    with pytest.warns(IndexFallbackWarning, match="articles.jsonl does not match its recorded "
+                                                  "sha256.*newest intact"):
+        asked = run_cli("ask", QUESTION, "--index-dir", damaged_copy)
+    assert asked.exit_code == 0 and "Yaroslav Moskalik" in asked.stdout
+    assert "Noskalik" not in asked.stdout  # never quoted as the author's words
+    with pytest.warns(IndexFallbackWarning):
+        assert_old_data_answers(damaged_copy, 2)  # the previous generation answers
+
+
 def test_check_and_paths_are_used_sensibly(tmp_path: Path) -> None:
     assert "give it no PATHS" in run_cli("index", "--check", tmp_path).output
     assert "Missing argument 'PATHS...'" in run_cli("index").output
