@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from qa.answering.compound import join_answers, split_question
 from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
 from qa.answering.followup import cap_question, standalone_question
@@ -220,6 +221,10 @@ class QA:
                              "answer instead.")
         if made is None and is_broad(standalone):
             made = digest_answer(standalone, passages, retriever.embedder.embed)
+        if made is None and len(parts := split_question(standalone)) > 1:
+            made = join_answers(standalone, parts, lambda part, words: extract_answer(
+                part, retriever.retrieve(part, request.k, where=request.where), self._reader,
+                words))
         if made is None:
             made = extract_answer(standalone, passages, self._reader)
         done = time.perf_counter()

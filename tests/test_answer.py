@@ -85,6 +85,37 @@ def test_a_summary_quotes_each_articles_lead(seed_qa) -> None:
     assert any("Witkoff has met Vladimir Putin" in c.quote for c in answer.citations)
 
 
+@pytest.mark.parametrize(("question", "parts"), [
+    ("Who won the America's Cup and who beat Venus Williams in Madrid?",
+     ["Who won the America's Cup?", "Who beat Venus Williams in Madrid?"]),
+    ("Which agreement had he not signed, and how late was it?",
+     ["Which agreement had he not signed?", "How late was it?"]),
+    ("How do the Guardian and the Independent differ?", None),  # one question
+    ("What did Trump and Putin discuss?", None),
+    ("In Geneva, people chant in Arabic, French and which other language?", None),  # a list
+    ("Who won and why?", None),  # too short to stand alone
+])
+def test_a_question_that_asks_two_things_is_split_at_its_second_question_word(
+        question: str, parts: list[str] | None) -> None:
+    from qa.answering.compound import split_question
+
+    assert split_question(question) == (parts or [question])
+
+
+def test_each_part_of_a_two_part_question_is_answered_and_cited(seed_qa) -> None:
+    answer = seed_qa.answer("Who was killed by a car bomb in Balashikha, and how old was he?")
+    first, second = answer.text.split("\n")
+    assert first.startswith("**Yaroslav Moskalik** — ") and first.endswith("[1]")
+    assert second.startswith("**59** — Moskalik, 59,") and "[2]" in second  # "he" resolved
+    assert [c.n for c in answer.citations] == [1, 2] and answer.short.citation == 1
+    _check_citations(answer)
+    half = seed_qa.answer("Who was killed by a car bomb in Balashikha and what is the boiling "
+                          "point of mercury on Mars?")
+    assert half.text.startswith("**Yaroslav Moskalik**") and len(half.citations) == 1
+    assert half.notes == ["The articles don't say: What is the boiling point of mercury on "
+                          "Mars?"]
+
+
 def test_a_printed_citation_shows_its_quote_and_article_not_the_whole_text(seed_qa) -> None:
     (citation, *_) = seed_qa.answer("Who was killed by a car bomb in Balashikha?").citations
     shown = repr(citation)

@@ -37,15 +37,16 @@ SENTENCE_PRIOR = 15.0
 _WORD_SPAN = re.compile(r"\S+")
 
 
-def extract_answer(question: str, passages: Sequence[Passage], reader: Reader) -> Answer:
-    """Read `passages` for `question`: a short answer with its cited evidence, or an
-    abstention that lists the related passages."""
+def extract_answer(question: str, passages: Sequence[Passage], reader: Reader,
+                   max_words: int = MAX_WORDS) -> Answer:
+    """Read `passages` for `question`: a short answer with its cited evidence (at most
+    `max_words` words in all), or an abstention that lists the related passages."""
     ranked = read_spans(question, passages, reader)
     confidence = reader.confidence(confidence_features(question, passages, ranked)) \
         if ranked else 0.0
     if not ranked or confidence < reader.threshold:
         return abstain(question, passages, confidence=round(confidence, 4))
-    return compose_answer(question, passages, ranked, confidence)
+    return compose_answer(question, passages, ranked, confidence, max_words)
 
 
 def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> list[SpanGuess]:
@@ -99,15 +100,15 @@ def question_names(question: str) -> set[str]:
 
 
 def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[SpanGuess],
-                   confidence: float) -> Answer:
+                   confidence: float, max_words: int = MAX_WORDS) -> Answer:
     """The answer for the best of `ranked`: its span in bold, then its sentence quoted and
     cited; then the runner-up's sentence, cited too, when the reader rates it nearly as high.
-    The whole answer stays within MAX_WORDS words: when both sentences do not fit, each is
+    The whole answer stays within `max_words` words: when both sentences do not fit, each is
     cut around its span, the best one keeping at least half of the room."""
     best = ranked[0]
     passage = passages[best.passage]
     start, end = passage.chunk.start + best.start, passage.chunk.start + best.end
-    room = MAX_WORDS - _words(passage, (start, end))
+    room = max_words - _words(passage, (start, end))
     quotes = [_evidence(passage, start, end, room)]
     sources = [passage]
     for runner in ranked[1:3]:
@@ -115,7 +116,7 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
             break
         other = passages[runner.passage]
         at, to = other.chunk.start + runner.start, other.chunk.start + runner.end
-        whole = _evidence(other, at, to, MAX_WORDS)
+        whole = _evidence(other, at, to, max_words)
         if other.article.id == passage.article.id and whole[0] < quotes[0][1] \
                 and quotes[0][0] < whole[1]:
             continue  # the same sentence again
