@@ -119,16 +119,19 @@ def _mark(text: str, start: int, end: int, strong: tuple[int, int] | None = None
 def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
                   opened: bool = False, strong: tuple[int, int] | None = None) -> str:
     """One source of an answer: a summary line with its own quote; opened, the passage in
-    context with the quote highlighted, then "Show the whole article"."""
+    context with the quote highlighted, then "Show the whole article" (unless the context
+    already holds all of it)."""
     article = citation.article
     text = article.text
     start, end = citation.start, citation.end
-    context = _excerpt(text, max(0, start - CONTEXT_CHARS),
-                       min(len(text), end + CONTEXT_CHARS), start, end, strong)
+    near = max(0, start - CONTEXT_CHARS), min(len(text), end + CONTEXT_CHARS)
+    context = _excerpt(text, *near, start, end, strong)
     lo, hi = _around(len(text), start, end, WHOLE_ARTICLE_CHARS)
-    whole = _excerpt(text, lo, hi, start, end, strong)
     show = ("Show the whole article" if (lo, hi) == (0, len(text)) else
             f"Show {hi - lo:,} characters around the quote (the article has {len(text):,})")
+    whole = "" if near == (0, len(text)) else (  # a short article is all in the context
+        f'<details class="qa-whole"><summary>{show}</summary><div class="qa-context" '
+        f'tabindex="0">{_excerpt(text, lo, hi, start, end, strong)}</div></details>')
     meta = " · ".join(esc(p) for p in (article.source, article.author, _date(article.published))
                       if p)
     url = article.url if re.match(r"https?://", article.url or "", re.I) else ""
@@ -151,9 +154,7 @@ def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
         f'<div class="qa-passage"><p class="qa-meta qa-title">{esc(article.title or article.name)}'
         f"</p><p class=\"qa-meta\">{meta}{link}{' · ' if meta or link else ''}"
         f"{esc(article.name)}</p>{flag}"
-        f'<blockquote class="qa-context">{context}</blockquote>'
-        f'<details class="qa-whole"><summary>{show}</summary>'
-        f'<div class="qa-context" tabindex="0">{whole}</div></details></div></details>'
+        f'<blockquote class="qa-context">{context}</blockquote>{whole}</div></details>'
     )
 
 
