@@ -540,9 +540,9 @@ def test_an_answer_shows_its_confidence_and_flags_a_low_one(seed_qa) -> None:
 
     answer = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
     sure, unsure = replace(answer, confidence=0.91), replace(answer, confidence=0.19)
-    assert '<p class="qa-confidence">Confidence: 91%</p>' in answer_html(1, "Q", sure)
+    assert '<span class="qa-confidence">Confidence: 91%</span></p>' in answer_html(1, "Q", sure)
     low = "Confidence: 19% (low: check that the quote answers the question)"
-    assert f'<p class="qa-confidence qa-flag">{low}</p>' in answer_html(1, "Q", unsure)
+    assert f'<span class="qa-confidence qa-flag">{low}</span></p>' in answer_html(1, "Q", unsure)
     assert low in answer_plain(unsure) and low in render_answer(unsure)
     none = seed_qa.answer("What is the boiling point of mercury on Mars?")
     assert "Confidence" not in answer_html(1, "Q", none) + render_answer(none)

@@ -50,7 +50,7 @@ APP_CSS = """
 .qa-a p { margin: .3rem 0; }
 .qa-answer { white-space: pre-line; }  /* an overview's lines, a generated answer's paragraphs */
 .qa-overview, .qa-note { color: var(--qa-muted); font-style: italic; }
-.qa-confidence { margin: .2rem 0; color: var(--qa-muted); font-size: .9em; }
+.qa-confidence { color: var(--qa-muted); font-size: .9em; }
 .qa-conv button.qa-chip { background: var(--qa-chip-bg); color: var(--qa-chip-text);
   border: 0; border-radius: .4rem; padding: 0 .35em; margin: 0 .1em; font: inherit;
   font-weight: 600; cursor: pointer; }

@@ -197,10 +197,10 @@ def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) 
     if answer.short is not None and 0 < answer.short.citation <= len(answer.citations):
         strong = (answer.short.start, answer.short.end)
     body = _chips(_with_short(answer.text, answer), turn, {c.n for c in answer.citations})
-    parts = [f'<p class="qa-answer">{body}</p>']
-    if answer.confidence_line:
+    if answer.confidence_line:  # on the answer's last line: the passage stays in view
         low = " qa-flag" if answer.confidence < LOW_CONFIDENCE else ""
-        parts.append(f'<p class="qa-confidence{low}">{esc(answer.confidence_line)}</p>')
+        body += f' <span class="qa-confidence{low}">{esc(answer.confidence_line)}</span>'
+    parts = [f'<p class="qa-answer">{body}</p>']
     if answer.abstained:
         parts.append('<p class="qa-note">No passage in the indexed articles answers this '
                      "question.</p>")
