@@ -12,13 +12,39 @@ from qa.index.chunk import CHUNKER_VERSION
 from qa.index.embed import resolve_model
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import Notice
-from qa.index.store import FORMAT_VERSION, open_index, write_generation, writer_lock
+from qa.index.store import (
+    FORMAT_VERSION,
+    StoredIndex,
+    open_index,
+    stranded_paths,
+    write_generation,
+    writer_lock,
+)
 
 from qa.core.errors import IndexNotFoundError, NoArticlesError
 from qa.core.records import Article
 from qa.core.settings import Settings
 
 __all__ = ["CHUNKER_VERSION", "BuildReport", "Progress", "build_index"]
+
+
+def _reread_stranded(settings: Settings, old: StoredIndex, roots: list[Path],
+                     report: BuildReport) -> tuple[list[Article], set[str]]:
+    """The articles that only the damaged generations hold, read again from their files
+    (those under `roots` are read anyway); a file that is gone is reported as lost."""
+    files = sorted({ingest.file_of(path) for path in stranded_paths(settings.index_dir, old)
+                    if not ingest.under(path, roots)})
+    there = [file for file in files if Path(file).is_file()]
+    for file in sorted(set(files) - set(there)):
+        report.notices.append(Notice(file, "lost", "only the damaged generation held it, and "
+                                     "its file is gone: index it again if you have it"))
+        report.removed.append(file)
+    found, read = ingest.load_articles(there, settings, report) if there else ([], set())
+    if found:
+        report.notices.append(Notice(str(settings.index_dir), "recovered",
+                                     f"{len(found)} articles that only the damaged generation "
+                                     "held, read again from their files"))
+    return found, read
 
 
 def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *,
@@ -44,6 +70,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             report.notices.append(Notice(str(settings.index_dir), "recovered",
                                          f"{old.fallback}; the new generation is built from "
                                          f"{old.path.name}, the newest intact one"))
+            more, more_read = _reread_stranded(settings, old, roots, report)
+            found += more
+            read_files |= more_read
         model = settings.model or (old.model if old else None)
         model_name = resolve_model(model)[0]
         chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
@@ -114,7 +143,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             "article_hashes": {a.id: a.content_hash for a in articles},
         }
         write_generation(settings.index_dir, manifest, articles, chunks, sentences,
-                         settings.hnsw_threshold)
+                         settings.hnsw_threshold,
+                         built_from=old.path.name if old and old.fallback else None)
     report.written = True
     report.articles_total, report.chunks_total = len(articles), len(chunks)
     report.seconds = time.perf_counter() - started

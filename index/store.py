@@ -27,6 +27,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
@@ -63,12 +64,14 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["FORMAT_VERSION", "StoredIndex", "current_generation", "load_generation", "open_index",
-           "write_generation", "writer_lock"]
+           "stranded_paths", "write_generation", "writer_lock"]
 
 #: 2: one FAISS index over the sentence vectors (sentences.faiss), which retrieval searches;
 #: version 1's chunk vectors (embeddings.npy, vectors.faiss) and sentences.npy are gone.
 FORMAT_VERSION = 2
 _REQUIRED = ("articles.jsonl", "chunks.jsonl", "sentences.faiss")
+#: the start of an `articles.jsonl` line, as `Article.to_dict` writes it: id, then path.
+_PATH_FIELD = re.compile(r'\{"id": "[0-9a-f]{1,64}", "path": ("(?:[^"\\\n]|\\.){1,4096}")')
 #: the files whose checksums are verified each time a generation is opened.
 _QUOTED = ("articles.jsonl", "chunks.jsonl")
 #: HNSW: neighbours per node, and the candidate lists while building and searching (a search
@@ -218,6 +221,36 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
     return StoredIndex(generation, manifest, articles, chunks, sentences)
 
 
+def stranded_paths(index_dir: Path, fallback: StoredIndex) -> set[str]:
+    """The article paths that generations newer than `fallback` (damaged ones, which a
+    fallback skipped) hold and `fallback` does not: read from their `articles.jsonl` line by
+    line, skipping what cannot be read, so that a build from `fallback` can read those
+    articles' files again instead of losing them."""
+    held = {article.path for article in fallback.articles.values()}
+    stranded: set[str] = set()
+    for generation in generations(index_dir):
+        if generation.name == fallback.path.name:
+            break
+        with contextlib.suppress(OSError), (generation / "articles.jsonl").open(
+                encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                path = _path_of(line)
+                if path is not None and path not in held:
+                    stranded.add(path)
+    return stranded
+
+
+def _path_of(line: str) -> str | None:
+    """The `path` of an `articles.jsonl` line, also of one cut short (it comes second)."""
+    with contextlib.suppress(ValueError, AttributeError, RecursionError):
+        path = json.loads(line).get("path")
+        return path if isinstance(path, str) else None
+    match = _PATH_FIELD.match(line)
+    with contextlib.suppress(ValueError):
+        return json.loads(match[1]) if match else None
+    return None
+
+
 def _read_faiss(path: Path) -> Any:
     import faiss
 
@@ -297,11 +330,12 @@ def _build_faiss(vectors: np.ndarray, hnsw_threshold: int) -> Any:
 
 def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[Article],
                      chunks: list[Chunk], sentence_vectors: np.ndarray,
-                     hnsw_threshold: int) -> Path:
+                     hnsw_threshold: int, built_from: str | None = None) -> Path:
     """Write a complete generation beside the current one, then make it current atomically.
     `sentence_vectors`: every chunk sentence's vector, chunk by chunk (see the module doc).
-    The generation that was current stays (a reader may be opening it); older ones and
-    unfinished builds are removed. Call with `writer_lock` held."""
+    The generation that was current stays (a reader may be opening it), and so does
+    `built_from`, the intact generation a build fell back to when the current one was
+    damaged; older ones and unfinished builds are removed. Call with `writer_lock` held."""
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -330,7 +364,7 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
         raise
     fsync_dir(index_dir)
     set_pointer(index_dir, name)
-    prune(index_dir, keep={name} | ({previous} if previous else set()))
+    prune(index_dir, keep={name} | {g for g in (previous, built_from) if g})
     return index_dir / name
 
 

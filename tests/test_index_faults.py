@@ -317,6 +317,38 @@ def test_a_changed_byte_in_the_quoted_text_is_damage_on_opening(damaged_copy: Pa
         assert_old_data_answers(damaged_copy, 2)  # the previous generation answers
 
 
+@pytest.mark.parametrize("damage", ["changed byte", "truncated"])
+def test_a_build_from_a_fallback_reads_again_what_only_the_damaged_generation_held(
+        tmp_path: Path, damage: str) -> None:
+    index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
+    for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
+                         (budget, "Budget\n\nThe city budget grew to 40 million euros.")):
+        folder.mkdir()
+        (folder / "story.txt").write_text(text)
+        built = run_cli("index", folder, "--index-dir", index_dir)  # generations: A, A + B
+        assert built.exit_code == 0, built.output
+    articles = _current(index_dir) / "articles.jsonl"
+    data = articles.read_bytes()
+    articles.write_bytes(data.replace(b"Monday", b"Sunday") if damage == "changed byte"
+                         else data[:-40])  # the last line cut short: its path still read
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", ferry, "--index-dir", index_dir)
+    assert indexed.exit_code == 0, indexed.output
+    assert "1 articles that only the damaged generation held, read again" in indexed.stderr
+    assert "index now holds 2 articles" in indexed.stdout
+    assert "40 million" in run_cli("ask", "How big is the city budget?", "--index-dir",
+                                   index_dir).stdout
+    # a file only the damaged generation held, now gone: reported, not silently dropped
+    run_cli("index", budget / "story.txt", "--index-dir", index_dir)
+    (budget / "story.txt").unlink()
+    articles = _current(index_dir) / "articles.jsonl"
+    articles.write_bytes(articles.read_bytes().replace(b"Monday", b"Sunday"))
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", ferry, "--index-dir", index_dir)
+    assert "story.txt: lost: only the damaged generation held it" in indexed.stderr
+    assert "1 removed" in indexed.stdout
+
+
 def test_check_and_paths_are_used_sensibly(tmp_path: Path) -> None:
     assert "give it no PATHS" in run_cli("index", "--check", tmp_path).output
     assert "Missing argument 'PATHS...'" in run_cli("index").output
