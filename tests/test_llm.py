@@ -306,7 +306,9 @@ def test_parse_spec_grammar(tmp_path):
     assert llm.parse_spec("openai:ft:gpt-4o-mini:org::abc1").model == "ft:gpt-4o-mini:org::abc1"
     # a server address without its scheme, read as a model name, would go to OpenAI's API
     for local in ("openai:localhost:8080/v1#qwen", "openai:127.0.0.1:11434#llama3.2",
-                  "openai:[::1]:8080/v1", "openai:models.example.com/v1", "openai:box:8080"):
+                  "openai:[::1]:8080/v1", "openai:models.example.com/v1", "openai:box:8080",
+                  "openai:localhost/v1", "openai:127.0.0.1", "openai:[::1]/v1",
+                  "openai:me:pw@models.example.com/v1"):
         with pytest.raises(LLMError, match="with http:// or https://"):
             llm.parse_spec(local)
 
@@ -318,6 +320,9 @@ def test_a_server_password_is_never_shown(capsys):
     with pytest.raises(LLMError) as caught:
         llm.parse_spec("openai:https://me:s3cret@example.com/v1#")
     assert "s3cret" not in str(caught.value) and "names no model" in str(caught.value)
+    with pytest.raises(LLMError) as caught:  # no scheme: refused, and still masked
+        llm.parse_spec("openai:me:s3cret@localhost:8080/v1#m")
+    assert "s3cret" not in str(caught.value) and "me:***@localhost" in str(caught.value)
     shown = str(llm.parse_spec("openai:https://me:s3cret@example.com/v1#m"))
     assert shown == "openai:https://me:***@example.com/v1#m"
 

@@ -13,9 +13,15 @@ def mask_password(url: str) -> tuple[str, str | None]:
     The user part ends at the last "@", so a password holding an unencoded "@" or "/" is
     masked whole, although a URL parser would read such a URL otherwise."""
     scheme, separator, rest = url.partition("://")
+    if not separator:  # "openai:user:password@host/v1#m": the password is before the last "@"
+        at = url.rfind("@")
+        colon = url.rfind(":", 0, max(at, 0))
+        if at < 0 or colon < 0:
+            return url, None
+        return f"{url[:colon + 1]}***{url[at:]}", url[colon + 1:at]
     at = rest.rfind("@")
     user, colon, password = rest[:max(at, 0)].partition(":")
-    if not separator or at < 0 or not colon:
+    if at < 0 or not colon:
         return url, None
     return f"{scheme}://{user}:***{rest[at:]}", password
 

