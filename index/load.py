@@ -6,7 +6,7 @@ import codecs
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -239,7 +239,7 @@ def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
         yield RawRecord(f"{name}#{n}" if many else name, body, _metadata(obj))
 
 
-def _metadata(record: dict) -> dict[str, str]:
+def _metadata(record: Mapping[str, object]) -> dict[str, str]:
     """Title, publisher, author... from a JSON record's or a front matter's fields
     (`_META_FIELDS`); several authors joined with "and"."""
     fields = {}

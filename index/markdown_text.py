@@ -15,18 +15,20 @@ import re
 __all__ = ["markdown_to_record"]
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<body>(?:[^\n]*\n){0,60}?)---[ \t]*(?:\n|\Z)")
-_FRONT_FIELD = re.compile(r"^(?P<key>[A-Za-z_]{1,20})[ \t]*:[ \t]*(?P<value>[^\n]{0,500})$",
-                          re.M)
-_RULE = re.compile(r"^[ \t]{0,3}(?:[-*_][ \t]*){3,}$", re.M)
-_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
-_CLOSING_HASHES = re.compile(r"[ \t]+#+[ \t]*$", re.M)
+_FRONT_FIELD = re.compile(r"(?P<key>[A-Za-z_]{1,20})[ \t]*:[ \t]*(?P<value>[^\n]{0,500})")
+_FRONT_ITEM = re.compile(r"[ \t]+-[ \t]+(?P<value>[^\n]{1,500})|[ \t]*")
+#: rules, setext underlines and code fences: lines that are markup only.
+_MARKUP_LINE = re.compile(r"^[ \t]{0,3}(?:(?:[-*_][ \t]*){3,}|=+[ \t]*|(?:```|~~~)[^\n]*)$", re.M)
+_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(?P<text>[^\n]*)$", re.M)
 _BULLET = re.compile(r"^[ \t]{0,12}(?:>[ \t]?){0,4}[-*+][ \t]+|^[ \t]{0,3}(?:>[ \t]?){1,4}",
                      re.M)
 _LINK_DEFINITION = re.compile(r"^[ \t]{0,3}\[[^\]\n]{1,200}\]:[ \t]*\S+[^\n]*$\n?", re.M)
-_TARGET = r"(?:\([^()\s]{0,2000}(?:[ \t]+\"[^\"\n]{0,200}\")?\)|\[[^\[\]\n]{0,200}\])"
+_TARGET = (r"(?:\((?:[^()\s]|\([^()\s]{0,200}\)){0,2000}(?:[ \t]+\"[^\"\n]{0,200}\")?\)|"
+           r"\[[^\[\]\n]{0,200}\])")
 _IMAGE = re.compile(rf"!\[[^\[\]\n]{{0,500}}\]{_TARGET}")
 _LINK = re.compile(rf"\[(?P<text>[^\[\]\n]{{0,500}})\]{_TARGET}")
 _EMPHASIS = [re.compile(p) for p in (
+    r"(?<![\w*])\*\*\*(?=\S)(?P<text>[^*\n]{1,500}?)(?<=\S)\*\*\*(?![\w*])",
     r"(?<![\w*])\*\*(?=\S)(?P<text>[^*\n]{1,500}?)(?<=\S)\*\*(?![\w*])",
     r"(?<!\w)__(?=\S)(?P<text>[^_\n]{1,500}?)(?<=\S)__(?!\w)",
     r"(?<![\w*])\*(?=\S)(?P<text>[^*\n]{1,500}?)(?<=\S)\*(?![\w*])",
@@ -40,22 +42,55 @@ _SET_ASIDE = 0xF0000
 _SET_ASIDE_CHARS = re.compile(f"[{chr(_SET_ASIDE)}-{chr(_SET_ASIDE + 127)}]")
 
 
-def markdown_to_record(text: str) -> tuple[str, dict[str, str]]:
+def markdown_to_record(text: str) -> tuple[str, dict[str, str | list[str]]]:
     """The article's text without Markdown markup, and its front matter's fields as written
-    (`key: value` lines)."""
-    fields: dict[str, str] = {}
+    (`key: value` lines; a list as `[a, b]` or as `- a` lines under its key)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if front := _FRONT_MATTER.match(text):
-        for match in _FRONT_FIELD.finditer(front["body"]):
-            fields.setdefault(match["key"], match["value"].strip().strip("\"'").strip())
+    fields: dict[str, str | list[str]] = {}
+    if (front := _FRONT_MATTER.match(text)) and (read := _front_matter(front["body"])) is not None:
+        fields = read
         text = text[front.end():]
     text = _ESCAPED.sub(lambda m: chr(_SET_ASIDE + ord(m[1])), text)  # "\\*" is a star
     text = _LINK_DEFINITION.sub("", text)
-    text = _RULE.sub("", text)
-    text = _CLOSING_HASHES.sub("", _HEADING.sub("", text))
+    text = _MARKUP_LINE.sub("", text)
+    text = _HEADING.sub(lambda m: _heading_text(m["text"]), text)
     text = _BULLET.sub("", text)
     text = _IMAGE.sub("", text)
     text = _LINK.sub(lambda m: m["text"], text)
-    for pattern in _EMPHASIS:
-        text = pattern.sub(lambda m: m["text"], text)
+    for _ in range(3):  # "***very***", "**bold *inner* text**": marks inside marks
+        before = text
+        for pattern in _EMPHASIS:
+            text = pattern.sub(lambda m: m["text"], text)
+        if text == before:
+            break
     return _SET_ASIDE_CHARS.sub(lambda m: chr(ord(m[0]) - _SET_ASIDE), text), fields
+
+
+def _front_matter(body: str) -> dict[str, str | list[str]] | None:
+    """The fields of a front matter, or None when a line of it is not YAML's `key: value`,
+    `  - item` or blank (then the `---` lines were rules around text, not a front matter)."""
+    fields: dict[str, str | list[str]] = {}
+    key = None
+    for line in body.splitlines():
+        if field := _FRONT_FIELD.fullmatch(line):
+            key, value = field["key"], field["value"].strip().strip("\"'").strip()
+            if value.startswith("[") and value.endswith("]"):
+                fields.setdefault(key, [v.strip().strip("\"'") for v in value[1:-1].split(",")])
+            else:
+                fields.setdefault(key, value)
+        elif (item := _FRONT_ITEM.fullmatch(line)) is None:
+            return None
+        elif item["value"] and key is not None:
+            items = fields.get(key)
+            fields[key] = [*(items if isinstance(items, list) else []),
+                           item["value"].strip().strip("\"'")]
+    return fields
+
+
+def _heading_text(text: str) -> str:
+    """A heading's text without its closing hashes ("Title ##" is "Title")."""
+    text = text.rstrip(" \t")
+    bare = text.rstrip("#")
+    if bare != text and (not bare or bare[-1] in " \t"):
+        return bare.rstrip(" \t")
+    return text

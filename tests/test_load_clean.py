@@ -129,10 +129,21 @@ def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
     assert (article.title, article.author, article.source, article.published) == (
         "Ferry back", "Jo Lee", "Valley Times", "2025-04-02")
     assert article.text == "The ferry runs again."
+    path.write_text("---\ntitle: Vote\nauthors:\n  - Ann Lee\n  - Bo Chan\n---\n\nCallers "
+                    "press # to vote, in C # or ***not*** at all; **bold *inner* text**, [the "
+                    "ruling](https://x.org/Foo_(bar)).\n\n```text\nkept()\n```\n", encoding="utf-8")
+    article = _article(path)
+    assert (article.title, article.author) == ("Vote", "Ann Lee and Bo Chan")
+    assert article.text == ("Callers press # to vote, in C # or not at all; bold inner text, "
+                            "the ruling.\n\nkept()")
+    # rules around text are not a front matter: the text stays
+    path.write_text("# Mayor\n\n---\nThe mayor resigned on Tuesday, aides said.\n---\n",
+                    encoding="utf-8")
+    assert _article(path).text == "The mayor resigned on Tuesday, aides said."
 
 
-@pytest.mark.parametrize("markup", ["[", "![", "[a](", "**a ", "_a", "# " + "#" * 99, "> ",
-                                    "~~a ", "`"])
+@pytest.mark.parametrize("markup", ["[", "![", "[a](", "[a](((", "**a ", "***", "_a",
+                                    "# " + "#" * 99, "> ", "~~a ", "a`", " ", " #", "- "])
 def test_markdown_markup_costs_linear_time(tmp_path: Path, markup: str) -> None:
     from qa.index.markdown_text import markdown_to_record
 
