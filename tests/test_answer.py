@@ -94,6 +94,8 @@ def test_a_summary_quotes_each_articles_lead(seed_qa) -> None:
     ("What did Trump and Putin discuss?", None),
     ("In Geneva, people chant in Arabic, French and which other language?", None),  # a list
     ("Who won and why?", None),  # too short to stand alone
+    ("Is there a link between who killed Moskalik and who killed Kirillov?", None),  # one
+    ("What did Witkoff and who else discuss?", None),
 ])
 def test_a_question_that_asks_two_things_is_split_at_its_second_question_word(
         question: str, parts: list[str] | None) -> None:

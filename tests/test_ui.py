@@ -519,16 +519,13 @@ def test_citation_html_escapes_article_text() -> None:
     assert "javascript:" not in html  # only http(s) links
 
 
-def test_the_chat_reads_a_passage_count_outside_its_setting_s_range_as_its_nearest_end(
-        seed_qa) -> None:
-    from qa.ui.app import MAX_K, Handlers
-    from qa.ui.startup import EngineLoader
+def test_each_part_of_a_two_part_answer_leads_with_its_short_answer_in_bold(seed_qa) -> None:
+    from qa.ui.render import answer_html
 
-    chat = Handlers(EngineLoader.loaded(seed_qa))
-    question = "Who was killed by a car bomb in Balashikha?"
-    *_, turns, _ = list(chat.respond(question, [], 99, None, None, None, None))[-1]
-    assert "Moskalik" in turns[-1]["answer"]  # not an error about k = 99
-    assert turns[-1]["answer"] == seed_qa.answer(question, k=MAX_K).text
+    answer = seed_qa.answer("Who was killed by a car bomb in Balashikha, and how old was he?")
+    html = answer_html(1, answer.question, answer)
+    assert '<strong class="qa-short">Yaroslav Moskalik</strong> — ' in html
+    assert '<strong class="qa-short">59</strong> — ' in html and "**" not in html
 
 
 def test_an_answer_shows_its_confidence_and_flags_a_low_one(seed_qa) -> None:

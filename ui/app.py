@@ -191,8 +191,7 @@ class Handlers:
         where = {"sources": list(sources or []) or None, "since": (since or "").strip() or None,
                  "until": (until or "").strip() or None}
         try:
-            # the slider sends 6.0; its number box takes any number, the slider's range holds
-            k = min(max(int(k), MIN_K), MAX_K) if k is not None else None
+            k = int(k) if k is not None else None  # the slider sends 6.0
             stream = qa.stream(question, history=_history(turns, self.settings.max_history_turns),
                                k=k, mode=mode, **where)
             for piece in stream:

@@ -86,13 +86,15 @@ def loading_html(done: int, total: int, failed: bool = False) -> str:
 
 
 def _with_short(text: str, answer: Answer) -> str:
-    """Escaped answer text, the reader's short answer in bold and `[n]` as chips."""
-    short = answer.short.text if answer.short is not None else ""
-    bold = f"**{short}**"
-    lead = ""
-    if short and text.startswith(bold):
-        lead, text = f'<strong class="qa-short">{esc(short)}</strong>', text[len(bold):]
-    return lead + esc(text)
+    """Escaped answer text, the reader's short answers (each part's, at the start of its
+    line: "**59** — …") in bold."""
+    if answer.short is None:
+        return esc(text)
+    return _SHORT_LEAD.sub(r'<strong class="qa-short">\1</strong> — ', esc(text))
+
+
+#: a short answer as the reader's answers lead with it, escaped: "**Yaroslav Moskalik** — ".
+_SHORT_LEAD = re.compile(r"^\*\*([^*\n]{1,500}?)\*\* — ", re.MULTILINE)
 
 
 def _chips(escaped: str, turn: int, numbers: set[int]) -> str:

@@ -22,34 +22,42 @@ _SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:who|whom|whose|what|when|where|
 _QUESTION_START = re.compile(r"(?:who|whom|whose|what|when|where|why|which|how|is|are|was|"
                              r"were|do|does|did|can|could|will|would|should|has|have|had)\b",
                              re.IGNORECASE)
+#: a question word inside the first part: "Is there a link between who killed X and who
+#: killed Y?" asks one thing.
+_WH_WORD = re.compile(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", re.IGNORECASE)
 #: at most this many parts: more is a list, not questions joined.
 MAX_PARTS = 3
+#: the fewest words a part's answer gets (its span and some of the sentence around it).
+MIN_PART_WORDS = 25
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 
 
 def split_question(question: str) -> list[str]:
     """The questions `question` joins with "and" + a question word, each ending in "?"; the
-    question alone when it asks one thing (or does not start as a question, or a part would be
-    under 3 words)."""
+    question alone when it asks one thing: when it does not start as a question, holds a
+    question word inside its first part, or a part would be too short to stand alone (the
+    first under 4 words, the others under 3)."""
     parts = [p.strip(" ,;?") for p in _SECOND_QUESTION.split(question)]
-    if not 1 < len(parts) <= MAX_PARTS or any(len(p.split()) < 3 for p in parts) \
-            or not _QUESTION_START.match(parts[0]):
+    if not 1 < len(parts) <= MAX_PARTS or len(parts[0].split()) < 4 \
+            or any(len(p.split()) < 3 for p in parts) or not _QUESTION_START.match(parts[0]) \
+            or _WH_WORD.search(parts[0], parts[0].find(" ")):
         return [question]
     return [f"{p[0].upper()}{p[1:]}?" for p in parts]
 
 
 def join_answers(question: str, parts: Sequence[str],
                  answer_part: Callable[[str, int], Answer]) -> Answer | None:
-    """The answers to `parts` (each from `answer_part(part, words)`, at most `MAX_WORDS`
-    shared out) as one answer to `question`, citations numbered in order; the parts the
-    articles do not answer are named in a note. None when none is answered."""
+    """The answers to `parts` (each from `answer_part(part, words)`, `MAX_WORDS` shared out,
+    at least `MIN_PART_WORDS` each) as one answer to `question`, citations numbered in
+    order; the parts the articles do not answer are named in a note. None when none is
+    answered."""
     answered: list[tuple[str, Answer]] = []
     for part in parts:  # "… and how old was he?": "he" is the answer to the part before
         last = next((a for a in reversed(answered) if not a[1].abstained), None)
         history = [{"role": "user", "content": last[0]},
                    {"role": "assistant", "content": last[1].text}] if last else []
         answered.append((part, answer_part(standalone_question(part, history),
-                                           MAX_WORDS // len(parts))))
+                                           max(MAX_WORDS // len(parts), MIN_PART_WORDS))))
     if all(a.abstained for _, a in answered):
         return None
     citations: list[Citation] = []
