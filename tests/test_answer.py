@@ -144,6 +144,9 @@ def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
     ("And Putin?", "And Putin? (How many whales obtained from a park in Mexico?)"),
     ("In 2019?", "In 2019? (How many whales obtained from a park in Mexico?)"),
     ("Why?", "Why? (How many whales obtained from a park in Mexico?)"),
+    ("Why in Mexico?", "Why in Mexico? (How many whales obtained from a park in Mexico?)"),
+    ("How many in 2024?", "How many in 2024? (How many whales obtained from a park in Mexico?)"),
+    ("Only in Atlanta?", "Only in Atlanta? (How many whales obtained from a park in Mexico?)"),
 ])
 def test_a_short_question_goes_on_from_the_last_one_only_when_it_names_nothing_new(
         question: str, standalone: str) -> None:

@@ -13,8 +13,11 @@ _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|
                        r"these|those|there)\b", re.I)
 _POSSESSIVE = {"his", "her", "hers", "their", "its"}
 #: a question that goes on from the last one by its first words: "And Putin?", "What about
-#: the Guardian?"
-_GOING_ON = re.compile(r"\s*(and|but|so|also|then|what about|how about)\b", re.I)
+#: the Guardian?", or a place or time with no verb: "Why in Moscow?", "How many in 2024?",
+#: "Only in Moscow?"
+_GOING_ON = re.compile(r"\s*(?:and|but|so|also|then|what about|how about|(?:(?:why|how many|"
+                       r"how much|how|what|who|when|where|only|even|just)\s+)*(?:in|on|at|for|"
+                       r"from|with|during|after|before|since|until|by|of|to)\b)", re.I)
 
 
 def _main_name(answer: str, question: str) -> str | None:
