@@ -8,10 +8,15 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qa.core.errors import QAError
+
+if TYPE_CHECKING:
+    from qa.core.settings import Settings
+    from qa.engine import QA
 
 __all__ = ["main"]
 
@@ -145,12 +150,9 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
         k: int | None, as_json: bool, sources: tuple[str, ...], since: str | None,
         until: str | None) -> None:
     """Answer QUESTION from the indexed articles, with numbered sources."""
-    from qa.engine import QA
     from qa.render import for_terminal, json_for_terminal, render_answer
 
-    engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
-    if llm:  # a setting that names no usable model is an error, not a note under the answer
-        engine.chat_model  # noqa: B018
+    engine = _open_engine(_settings(index_dir, model, store=store), llm)
     where = {"k": k, "sources": list(sources), "since": since, "until": until}
     if as_json:
         click.echo(json_for_terminal(engine.answer(question, **where).to_dict()))
@@ -207,11 +209,23 @@ def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str
            announce=lambda url: click.echo(f"Chat on {url} (Ctrl+C to stop)"))
 
 
+def _open_engine(settings: Settings, llm: str | None) -> QA:
+    """The engine, its language model (if any) loaded now: a setting that names no usable
+    model is an error here, not a note under every answer or a fallback measured as the
+    model's."""
+    from qa.core.urls import mask_password
+    from qa.engine import QA
+
+    engine = QA(settings=settings, llm=llm)
+    if llm:
+        click.echo(f"loading language model {mask_password(llm)[0]} ...", err=True)
+        engine.chat_model  # noqa: B018
+    return engine
+
+
 def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report):
     """Index `index_paths` (if any), then open the engine and warm it up; `report(stage,
     done, total)` follows the progress (the terminal shows a bar too)."""
-    from qa.core.urls import mask_password
-    from qa.engine import QA
 
     if index_paths:
         from qa.index.postgres import index_into
@@ -226,11 +240,8 @@ def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report
         click.echo(index_into(index_paths, settings, progress=progress).summary)
     if report is not None:
         report("Loading the index", 0, 0)
-    engine = QA(settings=settings, llm=llm)
+    engine = _open_engine(settings, llm)
     engine.retrieve("warm up", k=1)  # load the query model now, not on the first question
-    if llm:
-        click.echo(f"loading language model {mask_password(llm)[0]} ...")
-        engine.chat_model  # noqa: B018 (load before the first question, not during it)
     stats = engine.stats
     click.echo(f"Ready: {stats['articles']} articles, {stats['chunks']} passages.")
     return engine
@@ -273,13 +284,10 @@ def eval_command(questions: Path, index_dir: Path | None, store: str | None,
                  model: str | None, llm: str | None,
                  k: int | None, limit: int | None, oracle: bool, as_json: bool) -> None:
     """Measure answers on a question set (JSONL: question, answers, sources)."""
-    from qa.engine import QA
     from qa.evaluate import evaluate, format_report, load_questions
     from qa.render import for_terminal, json_for_terminal
 
-    engine = QA(settings=_settings(index_dir, model, store=store), llm=llm)
-    if llm:  # a setting that names no usable model fails here, not as fallbacks measured
-        engine.chat_model  # noqa: B018
+    engine = _open_engine(_settings(index_dir, model, store=store), llm)
     report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
     click.echo(json_for_terminal(report) if as_json else for_terminal(format_report(report)))
 

@@ -541,6 +541,8 @@ def test_an_answer_shows_its_confidence_and_flags_a_low_one(seed_qa) -> None:
     low = "Confidence: 19% (low: check that the quote answers the question)"
     assert f'<span class="qa-confidence qa-flag">{low}</span></p>' in answer_html(1, "Q", unsure)
     assert low in answer_plain(unsure) and low in render_answer(unsure)
+    assert not replace(answer, confidence=0.4996).low_confidence  # shown as 50%: not low
+    assert replace(answer, confidence=0.494).low_confidence
     none = seed_qa.answer("What is the boiling point of mercury on Mars?")
     assert "Confidence" not in answer_html(1, "Q", none) + render_answer(none)
 

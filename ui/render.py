@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from qa.core.records import LOW_CONFIDENCE
 from qa.core.text import shorten
 
 if TYPE_CHECKING:
@@ -200,7 +199,7 @@ def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) 
         strong = (answer.short.start, answer.short.end)
     body = _chips(_with_short(answer.text, answer), turn, {c.n for c in answer.citations})
     if answer.confidence_line:  # on the answer's last line: the passage stays in view
-        low = " qa-flag" if answer.confidence < LOW_CONFIDENCE else ""
+        low = " qa-flag" if answer.low_confidence else ""
         body += f' <span class="qa-confidence{low}">{esc(answer.confidence_line)}</span>'
     parts = [f'<p class="qa-answer">{body}</p>']
     if answer.abstained:

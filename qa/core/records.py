@@ -238,14 +238,20 @@ class Answer:
     confidence: float = 0.0
 
     @property
+    def low_confidence(self) -> bool:
+        """Whether the short answer is more likely wrong than right, as its percentage shows
+        (below `LOW_CONFIDENCE`; 0.4996 shows as 50%, so it is not)."""
+        return self.short is not None and round(self.confidence, 2) < LOW_CONFIDENCE
+
+    @property
     def confidence_line(self) -> str:
-        """"Confidence: 91%" for an answer with a short answer ("" otherwise); below
-        `LOW_CONFIDENCE` it says the answer is more likely wrong than right."""
+        """"Confidence: 91%" for an answer with a short answer ("" otherwise); a low one
+        says to check the quote."""
         if self.short is None:
             return ""
         line = f"Confidence: {self.confidence:.0%}"
         return f"{line} (low: check that the quote answers the question)" \
-            if self.confidence < LOW_CONFIDENCE else line
+            if self.low_confidence else line
 
     def to_dict(self) -> dict:
         data = asdict(self)
