@@ -12,19 +12,18 @@ from dataclasses import replace
 from qa.answering.extractive import MAX_WORDS
 from qa.answering.followup import standalone_question
 from qa.core.records import Answer, Citation
+from qa.core.text import QUESTION_WORDS
 
 __all__ = ["join_answers", "split_question"]
 
 #: where a second question starts: "… and who/what/when …", after a comma or not.
-_SECOND_QUESTION = re.compile(r",?\s+and\s+(?=(?:who|whom|whose|what|when|where|why|which|"
-                              r"how)\b)", re.IGNORECASE)
+_SECOND_QUESTION = re.compile(rf",?\s+and\s+(?=(?:{QUESTION_WORDS})\b)", re.IGNORECASE)
 #: how a question starts: "Who …", "Is …", "Did …" (not "In Geneva, … and which …?").
-_QUESTION_START = re.compile(r"(?:who|whom|whose|what|when|where|why|which|how|is|are|was|"
-                             r"were|do|does|did|can|could|will|would|should|has|have|had)\b",
-                             re.IGNORECASE)
+_QUESTION_START = re.compile(rf"(?:{QUESTION_WORDS}|is|are|was|were|do|does|did|can|could|"
+                             r"will|would|should|has|have|had)\b", re.IGNORECASE)
 #: a question word inside the first part: "Is there a link between who killed X and who
 #: killed Y?" asks one thing.
-_WH_WORD = re.compile(r"\b(?:who|whom|whose|what|when|where|why|which|how)\b", re.IGNORECASE)
+_WH_WORD = re.compile(rf"\b(?:{QUESTION_WORDS})\b", re.IGNORECASE)
 #: at most this many parts: more is a list, not questions joined.
 MAX_PARTS = 3
 #: the fewest words a part's answer gets (its span and some of the sentence around it).

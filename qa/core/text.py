@@ -19,6 +19,7 @@ __all__ = [
     "CONTROL_CHARS",
     "NAME_OR_NUMBER",
     "NAME_PHRASE",
+    "QUESTION_WORDS",
     "STOPWORDS",
     "content_words",
     "fold",
@@ -154,6 +155,8 @@ _MARKER_WITH_SPACE = re.compile(r"(?<!\s)\s*" + CITATION_MARKER.pattern, re.IGNO
 _NAME_WORD = r"(?:[A-Z][\w'’-]{0,40}?[a-z][\w'’-]*|[A-Z]{2,})"
 #: a name or a number: a capitalised word with a lower-case letter in it, an acronym, or a
 #: number (the facts a weak model most often makes up).
+#: the question words, as a regular expression's alternatives.
+QUESTION_WORDS = "who|whom|whose|what|when|where|why|which|how"
 NAME_OR_NUMBER = re.compile(rf"\b(?:{_NAME_WORD}|\d[\d,.]*\d|\d)\b")
 #: a proper name of one or more words: "Yaroslav Moskalik", "Bank of England", "NATO".
 NAME_PHRASE = re.compile(rf"\b{_NAME_WORD}(?:\s+(?:{_NAME_WORD}|of|de|al|bin|van|von))*\b")

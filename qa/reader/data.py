@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.core.errors import InputError
-from qa.core.text import split_sentences
+from qa.core.text import QUESTION_WORDS, split_sentences
 
 __all__ = ["Example", "load_paragraphs", "make_examples", "shorten_question"]
 
-_QUESTION_WORD = re.compile(r"(?i)what|which|who|whom|whose|when|where|why|how")
+_QUESTION_WORD = re.compile(f"(?i){QUESTION_WORDS}")
 #: passages are cut to about this many words, like the index's chunks (Settings.chunk_words).
 PASSAGE_WORDS = 130
 
