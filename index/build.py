@@ -16,7 +16,7 @@ from qa.index.store import (
     FORMAT_VERSION,
     StoredIndex,
     open_index,
-    stranded_paths,
+    stranded_articles,
     write_generation,
     writer_lock,
 )
@@ -30,21 +30,28 @@ __all__ = ["CHUNKER_VERSION", "BuildReport", "Progress", "build_index"]
 
 def _reread_stranded(settings: Settings, old: StoredIndex, roots: list[Path],
                      report: BuildReport) -> tuple[list[Article], set[str]]:
-    """The articles that only the damaged generations hold, read again from their files
-    (those under `roots` are read anyway); a file that is gone is reported as lost."""
-    files = sorted({ingest.file_of(path) for path in stranded_paths(settings.index_dir, old)
+    """The articles that only the damaged generations held, read again from their files
+    (those under `roots` are read anyway): only articles as those generations held them (by
+    content hash), so a damaged path can never bring in another file. A file that is gone or
+    changed since is reported."""
+    lost = stranded_articles(settings.index_dir, old)
+    files = sorted({ingest.file_of(path) for path in lost.paths
                     if not ingest.under(path, roots)})
     there = [file for file in files if Path(file).is_file()]
     for file in sorted(set(files) - set(there)):
         report.notices.append(Notice(file, "lost", "only the damaged generation held it, and "
                                      "its file is gone: index it again if you have it"))
         report.removed.append(file)
-    found, read = ingest.load_articles(there, settings, report) if there else ([], set())
+    read_back, read = ingest.load_articles(there, settings, report) if there else ([], set())
+    found = [a for a in read_back if a.id in lost.ids and a.id not in old.articles]
+    for file in sorted(read - {ingest.file_of(a.path) for a in found}):
+        report.notices.append(Notice(file, "lost", "only the damaged generation held it, and "
+                                     "the file is not what it held: index it again"))
     if found:
         report.notices.append(Notice(str(settings.index_dir), "recovered",
                                      f"{len(found)} articles that only the damaged generation "
                                      "held, read again from their files"))
-    return found, read
+    return found, {ingest.file_of(a.path) for a in found}
 
 
 def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *,

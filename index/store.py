@@ -63,8 +63,17 @@ from qa.core.records import Article, Chunk
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["FORMAT_VERSION", "StoredIndex", "current_generation", "load_generation", "open_index",
-           "stranded_paths", "write_generation", "writer_lock"]
+__all__ = [
+    "FORMAT_VERSION",
+    "StoredIndex",
+    "Stranded",
+    "current_generation",
+    "load_generation",
+    "open_index",
+    "stranded_articles",
+    "write_generation",
+    "writer_lock",
+]
 
 #: 2: one FAISS index over the sentence vectors (sentences.faiss), which retrieval searches;
 #: version 1's chunk vectors (embeddings.npy, vectors.faiss) and sentences.npy are gone.
@@ -221,23 +230,35 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
     return StoredIndex(generation, manifest, articles, chunks, sentences)
 
 
-def stranded_paths(index_dir: Path, fallback: StoredIndex) -> set[str]:
-    """The article paths that generations newer than `fallback` (damaged ones, which a
-    fallback skipped) hold and `fallback` does not: read from their `articles.jsonl` line by
-    line, skipping what cannot be read, so that a build from `fallback` can read those
-    articles' files again instead of losing them."""
+@dataclass(frozen=True)
+class Stranded:
+    """What generations newer than a fallback (damaged ones, which it skipped) held and it
+    does not: article paths, and the ids (content hashes) their manifests recorded."""
+
+    paths: set[str]
+    ids: set[str]
+
+
+def stranded_articles(index_dir: Path, fallback: StoredIndex) -> Stranded:
+    """The articles the generations newer than `fallback` hold and `fallback` does not, read
+    from their `articles.jsonl` line by line and their manifests, skipping what cannot be
+    read, so that a build from `fallback` can read those articles' files again instead of
+    losing them."""
     held = {article.path for article in fallback.articles.values()}
-    stranded: set[str] = set()
+    found = Stranded(set(), set())
     for generation in generations(index_dir):
         if generation.name == fallback.path.name:
             break
+        with contextlib.suppress(OSError, ValueError, AttributeError, RecursionError):
+            found.ids.update(json.loads((generation / "manifest.json").read_text())
+                             .get("article_hashes", {}))
         with contextlib.suppress(OSError), (generation / "articles.jsonl").open(
                 encoding="utf-8", errors="replace") as lines:
             for line in lines:
                 path = _path_of(line)
                 if path is not None and path not in held:
-                    stranded.add(path)
-    return stranded
+                    found.paths.add(path)
+    return found
 
 
 def _path_of(line: str) -> str | None:

@@ -349,6 +349,24 @@ def test_a_build_from_a_fallback_reads_again_what_only_the_damaged_generation_he
     assert "1 removed" in indexed.stdout
 
 
+def test_a_damaged_generation_cannot_bring_another_file_into_the_index(tmp_path: Path) -> None:
+    index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
+    for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
+                         (budget, "Budget\n\nThe city budget grew to 40 million euros.")):
+        folder.mkdir()
+        (folder / "story.txt").write_text(text)
+        assert run_cli("index", folder, "--index-dir", index_dir).exit_code == 0
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Vault\n\nThe vault code is 4711.")
+    articles = _current(index_dir) / "articles.jsonl"  # B's path now names another file
+    articles.write_text(articles.read_text().replace(str(budget / "story.txt"), str(secret)))
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", ferry, "--index-dir", index_dir)
+    assert "secret.txt: lost: only the damaged generation held it, and the file is not what " \
+        "it held" in indexed.stderr
+    assert "4711" not in "".join(p.read_text() for p in _current(index_dir).glob("*.jsonl"))
+
+
 def test_check_and_paths_are_used_sensibly(tmp_path: Path) -> None:
     assert "give it no PATHS" in run_cli("index", "--check", tmp_path).output
     assert "Missing argument 'PATHS...'" in run_cli("index").output
