@@ -30,28 +30,40 @@ __all__ = ["CHUNKER_VERSION", "BuildReport", "Progress", "build_index"]
 
 def _reread_stranded(settings: Settings, old: StoredIndex, roots: list[Path],
                      report: BuildReport) -> tuple[list[Article], set[str]]:
-    """The articles that only the damaged generations held, read again from their files
-    (those under `roots` are read anyway): only articles as those generations held them (by
-    content hash), so a damaged path can never bring in another file. A file that is gone or
-    changed since is reported."""
+    """The articles of the files that only the damaged generations held, read again (those
+    under `roots` are read anyway), and those files: a file counts only when one of its
+    articles is, by content hash, one those generations held, so a damaged path can never
+    bring in another file. What cannot be recovered is reported."""
     lost = stranded_articles(settings.index_dir, old)
+    for name in lost.unreadable:
+        report.notices.append(Notice(name, "lost", "its list of articles cannot be read: an "
+                                     "article only it held is gone from the index; index its "
+                                     "file again"))
     files = sorted({ingest.file_of(path) for path in lost.paths
                     if not ingest.under(path, roots)})
-    there = [file for file in files if Path(file).is_file()]
+    there = [file for file in files if _is_file(file)]
     for file in sorted(set(files) - set(there)):
         report.notices.append(Notice(file, "lost", "only the damaged generation held it, and "
                                      "its file is gone: index it again if you have it"))
         report.removed.append(file)
-    read_back, read = ingest.load_articles(there, settings, report) if there else ([], set())
-    found = [a for a in read_back if a.id in lost.ids and a.id not in old.articles]
-    for file in sorted(read - {ingest.file_of(a.path) for a in found}):
+    read_back, _ = ingest.load_articles(there, settings, report) if there else ([], set())
+    held = {ingest.file_of(a.path) for a in read_back if a.id in lost.ids}
+    for file in sorted({ingest.file_of(a.path) for a in read_back} - held):
         report.notices.append(Notice(file, "lost", "only the damaged generation held it, and "
                                      "the file is not what it held: index it again"))
-    if found:
+    found = [a for a in read_back if ingest.file_of(a.path) in held]
+    if recovered := sum(a.id not in old.articles for a in found):
         report.notices.append(Notice(str(settings.index_dir), "recovered",
-                                     f"{len(found)} articles that only the damaged generation "
+                                     f"{recovered} articles that only the damaged generation "
                                      "held, read again from their files"))
-    return found, {ingest.file_of(a.path) for a in found}
+    return found, held
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).is_file()
+    except OSError:  # a name too long, from a damaged list
+        return False
 
 
 def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *,
@@ -70,6 +82,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
 
     with writer_lock(settings.index_dir):
         old = None
+        reread: set[str] = set()  # files read again after a fallback: their old copies go
         if not rebuild:
             with contextlib.suppress(IndexNotFoundError):
                 old = open_index(settings.index_dir)
@@ -77,9 +90,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             report.notices.append(Notice(str(settings.index_dir), "recovered",
                                          f"{old.fallback}; the new generation is built from "
                                          f"{old.path.name}, the newest intact one"))
-            more, more_read = _reread_stranded(settings, old, roots, report)
+            more, reread = _reread_stranded(settings, old, roots, report)
             found += more
-            read_files |= more_read
+            read_files |= reread
         model = settings.model or (old.model if old else None)
         model_name = resolve_model(model)[0]
         chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
@@ -111,8 +124,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             if article.id in kept:
                 continue
             file = ingest.file_of(article.path)
-            if ingest.under(article.path, roots) and (
-                    file in read_files or not Path(file).exists()):
+            if file in reread or (ingest.under(article.path, roots) and (
+                    file in read_files or not Path(file).exists())):
                 gone.add(article.path)
             else:
                 kept[article.id] = article

@@ -80,7 +80,7 @@ __all__ = [
 FORMAT_VERSION = 2
 _REQUIRED = ("articles.jsonl", "chunks.jsonl", "sentences.faiss")
 #: the start of an `articles.jsonl` line, as `Article.to_dict` writes it: id, then path.
-_PATH_FIELD = re.compile(r'\{"id": "[0-9a-f]{1,64}", "path": ("(?:[^"\\\n]|\\.){1,4096}")')
+_PATH_FIELD = re.compile(r'\{"id": "([0-9a-f]{1,64})", "path": ("(?:[^"\\\n]|\\.){1,4096}")')
 #: the files whose checksums are verified each time a generation is opened.
 _QUOTED = ("articles.jsonl", "chunks.jsonl")
 #: HNSW: neighbours per node, and the candidate lists while building and searching (a search
@@ -232,43 +232,53 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
 
 @dataclass(frozen=True)
 class Stranded:
-    """What generations newer than a fallback (damaged ones, which it skipped) held and it
-    does not: article paths, and the ids (content hashes) their manifests recorded."""
+    """What the generations a fallback skipped (damaged ones, newer than it) held and it
+    does not: article paths, the ids (content hashes) their manifests recorded, and the
+    generations whose list of articles could not be read."""
 
-    paths: set[str]
-    ids: set[str]
+    paths: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+    unreadable: list[str] = field(default_factory=list)
 
 
 def stranded_articles(index_dir: Path, fallback: StoredIndex) -> Stranded:
-    """The articles the generations newer than `fallback` hold and `fallback` does not, read
-    from their `articles.jsonl` line by line and their manifests, skipping what cannot be
-    read, so that a build from `fallback` can read those articles' files again instead of
+    """The articles the generations newer than `fallback` hold and `fallback` does not
+    (a generation without a readable manifest counts as newer when its name, a time, is),
+    read from their `articles.jsonl` line by line and their manifests, skipping what cannot
+    be read, so that a build from `fallback` can read those articles' files again instead of
     losing them."""
-    held = {article.path for article in fallback.articles.values()}
-    found = Stranded(set(), set())
+    since = sequence_of(fallback.path)
+    found = Stranded()
     for generation in generations(index_dir):
-        if generation.name == fallback.path.name:
-            break
+        sequence = sequence_of(generation)
+        if not (sequence > since or (sequence < 0 and generation.name > fallback.path.name)):
+            continue
         with contextlib.suppress(OSError, ValueError, AttributeError, RecursionError):
             found.ids.update(json.loads((generation / "manifest.json").read_text())
                              .get("article_hashes", {}))
-        with contextlib.suppress(OSError), (generation / "articles.jsonl").open(
-                encoding="utf-8", errors="replace") as lines:
-            for line in lines:
-                path = _path_of(line)
-                if path is not None and path not in held:
-                    found.paths.add(path)
+        try:
+            with (generation / "articles.jsonl").open(encoding="utf-8",
+                                                     errors="replace") as lines:
+                for line in lines:  # an article the fallback lacks, or holds another version of
+                    record = _id_and_path(line)
+                    if record is not None and record[0] not in fallback.articles:
+                        found.paths.add(record[1])
+        except OSError:
+            found.unreadable.append(generation.name)
     return found
 
 
-def _path_of(line: str) -> str | None:
-    """The `path` of an `articles.jsonl` line, also of one cut short (it comes second)."""
+def _id_and_path(line: str) -> tuple[str, str] | None:
+    """The `id` and `path` of an `articles.jsonl` line, also of one cut short (they come
+    first)."""
     with contextlib.suppress(ValueError, AttributeError, RecursionError):
-        path = json.loads(line).get("path")
-        return path if isinstance(path, str) else None
+        record = json.loads(line)
+        article_id, path = record.get("id"), record.get("path")
+        return (article_id, path) if isinstance(article_id, str) and isinstance(path, str) \
+            else None
     match = _PATH_FIELD.match(line)
     with contextlib.suppress(ValueError):
-        return json.loads(match[1]) if match else None
+        return (match[1], json.loads(match[2])) if match else None
     return None
 
 

@@ -367,6 +367,33 @@ def test_a_damaged_generation_cannot_bring_another_file_into_the_index(tmp_path:
     assert "4711" not in "".join(p.read_text() for p in _current(index_dir).glob("*.jsonl"))
 
 
+def test_a_fallback_build_keeps_one_copy_of_each_record_and_names_what_it_cannot_read(
+        tmp_path: Path) -> None:
+    index_dir, ferry, feed = tmp_path / "index", tmp_path / "A", tmp_path / "B"
+    ferry.mkdir(), feed.mkdir()
+    (ferry / "story.txt").write_text("Ferry back\n\nThe Oston ferry ran again on Monday.")
+    records = [{"title": "Bridge", "body": "The old bridge reopened on Tuesday for 12 million."},
+               {"title": "Library", "body": "The library received a gift of rare maps."}]
+    (feed / "feed.jsonl").write_text("\n".join(map(json.dumps, records)))
+    for folder in (ferry, feed):
+        assert run_cli("index", folder, "--index-dir", index_dir).exit_code == 0
+    records[0]["body"] = "The old bridge reopened on Thursday for 15 million."
+    (feed / "feed.jsonl").write_text("\n".join(map(json.dumps, records)))
+    assert run_cli("index", feed, "--index-dir", index_dir).exit_code == 0
+    articles = _current(index_dir) / "articles.jsonl"
+    articles.write_bytes(articles.read_bytes().replace(b"Thursday", b"Wednesday"))
+    with pytest.warns(IndexFallbackWarning):  # the fallback holds the Tuesday version
+        assert run_cli("index", ferry, "--index-dir", index_dir).exit_code == 0
+    texts = [json.loads(line)["text"] for line in
+             (_current(index_dir) / "articles.jsonl").read_text().splitlines()]
+    assert sum("bridge" in t for t in texts) == 1 and any("Thursday" in t for t in texts)
+    (_current(index_dir) / "articles.jsonl").unlink()  # nothing left to name its articles by
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", ferry, "--index-dir", index_dir)
+    assert "its list of articles cannot be read: an article only it held is gone" \
+        in indexed.stderr
+
+
 def test_check_and_paths_are_used_sensibly(tmp_path: Path) -> None:
     assert "give it no PATHS" in run_cli("index", "--check", tmp_path).output
     assert "Missing argument 'PATHS...'" in run_cli("index").output
