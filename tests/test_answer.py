@@ -96,6 +96,8 @@ def test_a_summary_quotes_each_articles_lead(seed_qa) -> None:
     ("Who won and why?", None),  # too short to stand alone
     ("Is there a link between who killed Moskalik and who killed Kirillov?", None),  # one
     ("What did Witkoff and who else discuss?", None),
+    ("Who killed Moskalik and when did it happen?",
+     ["Who killed Moskalik?", "When did it happen?"]),
 ])
 def test_a_question_that_asks_two_things_is_split_at_its_second_question_word(
         question: str, parts: list[str] | None) -> None:

@@ -322,7 +322,10 @@ def test_a_server_password_is_never_shown(capsys):
     assert "s3cret" not in str(caught.value) and "names no model" in str(caught.value)
     with pytest.raises(LLMError) as caught:  # no scheme: refused, and still masked
         llm.parse_spec("openai:me:s3cret@localhost:8080/v1#m")
-    assert "s3cret" not in str(caught.value) and "me:***@localhost" in str(caught.value)
+    assert "s3cret" not in str(caught.value) and "***@localhost" in str(caught.value)
+    with pytest.raises(LLMError) as caught:
+        llm.parse_spec("openai:me:pa:ss@localhost/v1#m")
+    assert "pa:" not in str(caught.value) and ":ss" not in str(caught.value)
     shown = str(llm.parse_spec("openai:https://me:s3cret@example.com/v1#m"))
     assert shown == "openai:https://me:***@example.com/v1#m"
 

@@ -543,6 +543,7 @@ def test_an_answer_shows_its_confidence_and_flags_a_low_one(seed_qa) -> None:
     assert low in answer_plain(unsure) and low in render_answer(unsure)
     assert not replace(answer, confidence=0.4996).low_confidence  # shown as 50%: not low
     assert replace(answer, confidence=0.494).low_confidence
+    assert replace(answer, confidence=0.495).confidence_line == "Confidence: 50%"
     none = seed_qa.answer("What is the boiling point of mercury on Mars?")
     assert "Confidence" not in answer_html(1, "Q", none) + render_answer(none)
 

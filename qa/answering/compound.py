@@ -24,6 +24,9 @@ _QUESTION_START = re.compile(rf"(?:{QUESTION_WORDS}|is|are|was|were|do|does|did|
 #: a question word inside the first part: "Is there a link between who killed X and who
 #: killed Y?" asks one thing.
 _WH_WORD = re.compile(rf"\b(?:{QUESTION_WORDS})\b", re.IGNORECASE)
+#: "… and who else …": one question about several people ("What did Witkoff and who else
+#: discuss?").
+_ELSE = re.compile(rf"(?:{QUESTION_WORDS})\s+else\b", re.IGNORECASE)
 #: at most this many parts: more is a list, not questions joined.
 MAX_PARTS = 3
 #: the fewest words a part's answer gets (its span and some of the sentence around it).
@@ -34,12 +37,13 @@ _MARKER = re.compile(r"\[(\d{1,3})\]")
 def split_question(question: str) -> list[str]:
     """The questions `question` joins with "and" + a question word, each ending in "?"; the
     question alone when it asks one thing: when it does not start as a question, holds a
-    question word inside its first part, or a part would be too short to stand alone (the
-    first under 4 words, the others under 3)."""
+    question word inside its first part, goes on with "who else", or a part would be under
+    3 words."""
     parts = [p.strip(" ,;?") for p in _SECOND_QUESTION.split(question)]
-    if not 1 < len(parts) <= MAX_PARTS or len(parts[0].split()) < 4 \
-            or any(len(p.split()) < 3 for p in parts) or not _QUESTION_START.match(parts[0]) \
-            or _WH_WORD.search(parts[0], parts[0].find(" ")):
+    if not 1 < len(parts) <= MAX_PARTS or any(len(p.split()) < 3 for p in parts) \
+            or not _QUESTION_START.match(parts[0]) \
+            or _WH_WORD.search(parts[0], parts[0].find(" ")) \
+            or any(_ELSE.match(p) for p in parts[1:]):
         return [question]
     return [f"{p[0].upper()}{p[1:]}?" for p in parts]
 

@@ -241,7 +241,8 @@ class Answer:
     def low_confidence(self) -> bool:
         """Whether the short answer is more likely wrong than right, as its percentage shows
         (below `LOW_CONFIDENCE`; 0.4996 shows as 50%, so it is not)."""
-        return self.short is not None and round(self.confidence, 2) < LOW_CONFIDENCE
+        return self.short is not None \
+            and int(f"{self.confidence:.0%}".rstrip("%")) < LOW_CONFIDENCE * 100
 
     @property
     def confidence_line(self) -> str:

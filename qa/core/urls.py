@@ -13,9 +13,9 @@ def mask_password(url: str) -> tuple[str, str | None]:
     The user part ends at the last "@", so a password holding an unencoded "@" or "/" is
     masked whole, although a URL parser would read such a URL otherwise."""
     scheme, separator, rest = url.partition("://")
-    if not separator:  # "openai:user:password@host/v1#m": the password is before the last "@"
+    if not separator:  # "openai:user:pass:word@host/v1#m": all from the first ":" is masked
         at = url.rfind("@")
-        colon = url.rfind(":", 0, max(at, 0))
+        colon = url.find(":", 0, max(at, 0))
         if at < 0 or colon < 0:
             return url, None
         return f"{url[:colon + 1]}***{url[at:]}", url[colon + 1:at]
