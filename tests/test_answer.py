@@ -149,6 +149,12 @@ def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
     ("Why in Mexico?", "Why in Mexico? (How many whales obtained from a park in Mexico?)"),
     ("How many in 2024?", "How many in 2024? (How many whales obtained from a park in Mexico?)"),
     ("Only in Atlanta?", "Only in Atlanta? (How many whales obtained from a park in Mexico?)"),
+    ("Who else in Atlanta?",
+     "Who else in Atlanta? (How many whales obtained from a park in Mexico?)"),
+    ("What about the zoo's reaction?",
+     "What about the zoo's reaction? (How many whales obtained from a park in Mexico?)"),
+    ("In Atlanta, who died?", "In Atlanta, who died?"),  # a question of its own
+    ("Who from Georgia attended?", "Who from Georgia attended?"),
 ])
 def test_a_short_question_goes_on_from_the_last_one_only_when_it_names_nothing_new(
         question: str, standalone: str) -> None:

@@ -13,11 +13,14 @@ _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|
                        r"these|those|there)\b", re.I)
 _POSSESSIVE = {"his", "her", "hers", "their", "its"}
 #: a question that goes on from the last one by its first words: "And Putin?", "What about
-#: the Guardian?", or a place or time with no verb: "Why in Moscow?", "How many in 2024?",
-#: "Only in Moscow?"
-_GOING_ON = re.compile(r"\s*(?:and|but|so|also|then|what about|how about|(?:(?:why|how many|"
-                       r"how much|how|what|who|when|where|only|even|just)\s+)*(?:in|on|at|for|"
-                       r"from|with|during|after|before|since|until|by|of|to)\b)", re.I)
+#: Ukraine's reaction?"
+_GOING_ON = re.compile(r"\s*(?:and|but|so|also|then|what about|how about)\b", re.I)
+#: a place or time and nothing else: "Why in Moscow?", "How many in 2024?", "Who else in
+#: Moscow?", "Not in Moscow?" (not "Who from Hamas attended?" or "In Kyiv, who died?")
+_ONLY_PLACE_OR_TIME = re.compile(
+    r"\s*(?:(?i:why|how many|how much|how|what|who|when|where|only|even|just|not|anyone|else)"
+    r"\s+)*(?i:in|on|at|for|from|with|during|after|before|since|until|by|of|to)"
+    r"(?:\s+(?:the|a|an|of|and|[A-Z][\w'’.-]*|\d[\d,./-]*))+\s*\??\s*")
 
 
 def _main_name(answer: str, question: str) -> str | None:
@@ -36,11 +39,15 @@ def _main_name(answer: str, question: str) -> str | None:
     return (multi or names or [None])[0]
 
 
-def _names_its_topic(question: str) -> bool:
-    """Whether a question names what it asks about ("What happened in Ukraine?", "Who is
-    Tomas Breen?"): a name or number past its first word, and not "And ...?"."""
-    return not _GOING_ON.match(question) and any(
-        match.start() > 0 for match in NAME_OR_NUMBER.finditer(question))
+def _goes_on(question: str) -> bool:
+    """Whether a question without pronouns goes on from the last one: it says so ("And
+    Putin?"), it is a place or time only ("Why in Moscow?"), or it is short and names
+    nothing of its own ("Why?", "How many died?"; not "Who is Tomas Breen?")."""
+    if _GOING_ON.match(question) or _ONLY_PLACE_OR_TIME.fullmatch(question):
+        return True
+    words = re.findall(r"\w+", question)
+    names = any(match.start() > 0 for match in NAME_OR_NUMBER.finditer(question))
+    return len(words) <= 2 or (len(words) <= 4 and not names)
 
 
 def cap_question(text: str, max_chars: int) -> str:
@@ -65,9 +72,7 @@ def _standalone(question: str, history: list[dict[str, str]]) -> str:
     previous_a = next((m["content"] for m in reversed(history) if m["role"] == "assistant"), "")
     if not previous_q:
         return question
-    words = re.findall(r"\w+", question)
-    if not _PRONOUNS.search(question) and (len(words) > 4 or (len(words) > 2
-                                           and _names_its_topic(question))):
+    if not _PRONOUNS.search(question) and not _goes_on(question):
         return question
     name = _main_name(previous_a, previous_q) if previous_a else None
     if name and _PRONOUNS.search(question):
