@@ -15,10 +15,13 @@ import re
 __all__ = ["markdown_to_record"]
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<body>(?:[^\n]*\n){0,60}?)---[ \t]*(?:\n|\Z)")
-_FRONT_FIELD = re.compile(r"(?P<key>[A-Za-z_]{1,20})[ \t]*:[ \t]*(?P<value>[^\n]{0,500})")
-_FRONT_ITEM = re.compile(r"[ \t]+-[ \t]+(?P<value>[^\n]{1,500})|[ \t]*")
+_FRONT_FIELD = re.compile(r"(?P<key>[A-Za-z_][\w-]{0,40})[ \t]*:(?:[ \t]+(?P<value>[^\n]*))?[ \t]*")
+#: a list item ("- Jane Doe", indented or not), a comment, a continued value or a blank line.
+_FRONT_OTHER = re.compile(r"[ \t]*-[ \t]+(?P<item>[^\n]+)|[ \t]*#[^\n]*|[ \t]+[^\n]*|")
+_FLOW_ITEM = re.compile(r"\s*(?:\"([^\"]*)\"|'([^']*)'|([^,]+))\s*(?:,|$)")
 #: rules, setext underlines and code fences: lines that are markup only.
-_MARKUP_LINE = re.compile(r"^[ \t]{0,3}(?:(?:[-*_][ \t]*){3,}|=+[ \t]*|(?:```|~~~)[^\n]*)$", re.M)
+_MARKUP_LINE = re.compile(r"^[ \t]{0,3}(?:(?:[-*_][ \t]*){3,}|=+[ \t]*|(?:```|~~~)[^`~\n]*)$",
+                          re.M)
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(?P<text>[^\n]*)$", re.M)
 _BULLET = re.compile(r"^[ \t]{0,12}(?:>[ \t]?){0,4}[-*+][ \t]+|^[ \t]{0,3}(?:>[ \t]?){1,4}",
                      re.M)
@@ -67,24 +70,30 @@ def markdown_to_record(text: str) -> tuple[str, dict[str, str | list[str]]]:
 
 
 def _front_matter(body: str) -> dict[str, str | list[str]] | None:
-    """The fields of a front matter, or None when a line of it is not YAML's `key: value`,
-    `  - item` or blank (then the `---` lines were rules around text, not a front matter)."""
+    """The fields of a front matter, or None when a line of it is prose, not YAML's
+    `key: value`, a list item, a comment or a continued value (then the `---` lines were
+    rules around text, not a front matter)."""
     fields: dict[str, str | list[str]] = {}
     key = None
     for line in body.splitlines():
         if field := _FRONT_FIELD.fullmatch(line):
-            key, value = field["key"], field["value"].strip().strip("\"'").strip()
-            if value.startswith("[") and value.endswith("]"):
-                fields.setdefault(key, [v.strip().strip("\"'") for v in value[1:-1].split(",")])
-            else:
-                fields.setdefault(key, value)
-        elif (item := _FRONT_ITEM.fullmatch(line)) is None:
+            key, value = field["key"], (field["value"] or "").strip()
+            fields.setdefault(key, _flow_list(value) if value.startswith("[")
+                              and value.endswith("]") and "]" not in value[1:-1]
+                              else value.strip("\"'").strip())
+        elif (other := _FRONT_OTHER.fullmatch(line)) is None:
             return None
-        elif item["value"] and key is not None:
+        elif other["item"] and key is not None:
             items = fields.get(key)
             fields[key] = [*(items if isinstance(items, list) else []),
-                           item["value"].strip().strip("\"'")]
-    return fields
+                           other["item"].strip().strip("\"'")]
+    return fields or None
+
+
+def _flow_list(value: str) -> list[str]:
+    """`[a, "b, c"]` as ["a", "b, c"]."""
+    return [next(g for g in m.groups() if g is not None).strip()
+            for m in _FLOW_ITEM.finditer(value[1:-1]) if any(m.groups())]
 
 
 def _heading_text(text: str) -> str:

@@ -136,6 +136,15 @@ def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
     assert (article.title, article.author) == ("Vote", "Ann Lee and Bo Chan")
     assert article.text == ("Callers press # to vote, in C # or not at all; bold inner text, "
                             "the ruling.\n\nkept()")
+    path.write_text("---\ntitle: Ferry [Live]\nauthors: [\"Doe, Jane\", \"Roe, John\"]\n# a comment"
+                    "\nlast-modified: 2025-05-01\n---\n\n```rm -rf``` deletes files.\n",
+                    encoding="utf-8")
+    article = _article(path)
+    assert (article.title, article.author) == ("Ferry [Live]", "Doe, Jane and Roe, John")
+    assert article.text == "rm -rf deletes files."
+    path.write_text("---\ntitle: Vote\nauthor:\n- Ann Lee\n---\n\nThe vote was held.\n",
+                    encoding="utf-8")  # YAML's usual list style
+    assert (_article(path).title, _article(path).author) == ("Vote", "Ann Lee")
     # rules around text are not a front matter: the text stays
     path.write_text("# Mayor\n\n---\nThe mayor resigned on Tuesday, aides said.\n---\n",
                     encoding="utf-8")
