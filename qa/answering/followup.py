@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from qa.core.text import NAME_OR_NUMBER, NAME_PHRASE, strip_markers
+from qa.core.text import NAME_OR_NUMBER, NAME_PHRASE, QUESTION_WORDS, strip_markers
 
 __all__ = ["cap_question", "standalone_question"]
 
@@ -18,7 +18,7 @@ _GOING_ON = re.compile(r"\s*(?:and|but|so|also|then|what about|how about)\b", re
 #: a place or time and nothing else: "Why in Moscow?", "How many in 2024?", "Who else in
 #: Moscow?", "Not in Moscow?" (not "Who from Hamas attended?" or "In Kyiv, who died?")
 _ONLY_PLACE_OR_TIME = re.compile(
-    r"\s*(?:(?i:why|how many|how much|how|what|who|when|where|only|even|just|not|anyone|else)"
+    rf"\s*(?:(?i:how many|how much|{QUESTION_WORDS}|only|even|just|not|anyone|else)"
     r"\s+)*(?i:in|on|at|for|from|with|during|after|before|since|until|by|of|to)"
     r"(?:\s+(?:the|a|an|of|and|[A-Z][\w'’.-]*|\d[\d,./-]*))+\s*\??\s*")
 
