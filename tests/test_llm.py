@@ -804,3 +804,21 @@ def test_broad_question_patterns_cost_linear_time():
     with finishes_within(20):  # cubic before: hours for a rewritten question of this length
         assert not is_broad("how do" + " " * 20_000 + "x?")
     assert is_broad("How do the Guardian and the Independent differ on the car bomb?")
+
+
+def test_a_server_password_stays_out_of_the_http_log_and_is_sent_as_basic_auth(
+        stub_server, caplog):
+    import base64
+    import logging
+
+    from qa.answering.chat import chat_reply
+
+    url = stub_server.url.replace("http://", "http://me:s%3Acret%40x@")
+    model = llm.make_chat_model(f"openai:{url}#m", timeout=10)
+    with caplog.at_level(logging.DEBUG):
+        reply = chat_reply(model, [("human", "Who was killed?")], timeout=10)
+    assert reply.startswith("Moskalik was killed by a car bomb")
+    assert stub_server.requests[-1]["auth"] == \
+        "Basic " + base64.b64encode(b"me:s:cret@x").decode()
+    assert "HTTP Request: POST" in caplog.text
+    assert "s%3Acret" not in caplog.text and "s:cret" not in caplog.text

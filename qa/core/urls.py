@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
-__all__ = ["mask_password", "redact"]
+__all__ = ["mask_password", "redact", "split_credentials"]
 
 
 def mask_password(url: str) -> tuple[str, str | None]:
@@ -32,3 +32,16 @@ def redact(text: str, url: str) -> str:
     for form in {password, unquote(password)} if password else ():
         text = text.replace(form, "***")
     return text
+
+
+def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
+    """`url` without its `user:password@`, and the user and password (percent-decoded; None
+    when it has none), so that they go in a header and never into a logged address. The
+    user part ends at the last "@", as in `mask_password`."""
+    scheme, separator, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not separator or at < 0:
+        return url, None
+    user, _, password = rest[:at].partition(":")
+    return f"{scheme}://{rest[at + 1:]}", (unquote(user), unquote(password))
+

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from qa.core.errors import LLMError
-from qa.core.urls import mask_password, redact
+from qa.core.urls import mask_password, redact, split_credentials
 
 __all__ = ["INSTALL_OPENAI", "MAX_REPLY_BYTES", "openai_chat_model"]
 
@@ -34,12 +34,16 @@ def openai_chat_model(model: str, base_url: str | None, *, timeout: float,
     if base_url is None and not key:
         raise LLMError("OpenAI's API needs a key: set OPENAI_API_KEY, or give the address of "
                        "another OpenAI-compatible server, e.g. openai:http://127.0.0.1:8080/v1#MODEL.")
+    # a user:password@ goes in the Authorization header, as the HTTP client would send it,
+    # and not in the address that the client logs with every request
+    address, credentials = split_credentials(base_url) if base_url else (None, None)
     try:
         # OPENAI_PROXY goes to the client below: ChatOpenAI takes a proxy or a client, not both
-        return ChatOpenAI(model=model, base_url=base_url, api_key=key or _NO_KEY,
+        return ChatOpenAI(model=model, base_url=address, api_key=key or _NO_KEY,
                           temperature=temperature, max_tokens=max_tokens, timeout=timeout,
                           max_retries=0, openai_proxy=None,
-                          http_client=_deadline_client(timeout, os.environ.get("OPENAI_PROXY")))
+                          http_client=_deadline_client(timeout, os.environ.get("OPENAI_PROXY"),
+                                                       credentials))
     except Exception as exc:  # the client's own errors, e.g. an invalid URL or port
         where = mask_password(base_url)[0] if base_url else "OpenAI"
         reason = redact(str(exc), base_url or "")
@@ -47,8 +51,10 @@ def openai_chat_model(model: str, base_url: str | None, *, timeout: float,
                        f"cannot be set up ({type(exc).__name__}: {reason})") from None
 
 
-def _deadline_client(timeout: float, proxy: str | None) -> Any:
-    """The OpenAI client's HTTP client (proxies as usual), with a deadline on each whole
+def _deadline_client(timeout: float, proxy: str | None,
+                     credentials: tuple[str, str] | None) -> Any:
+    """The OpenAI client's HTTP client (proxies as usual; `credentials` sent as basic
+    authentication), with a deadline on each whole
     request: its (read) timeout counts from the request's start, not from the last bytes
     received, so a server that sends keep-alive comments and no answer is given up on in
     time too."""
@@ -91,4 +97,5 @@ def _deadline_client(timeout: float, proxy: str | None) -> Any:
                     raise
             return response
 
-    return DeadlineClient(timeout=timeout, **({"proxy": proxy} if proxy else {}))
+    return DeadlineClient(timeout=timeout, auth=credentials,
+                          **({"proxy": proxy} if proxy else {}))
