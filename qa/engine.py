@@ -25,12 +25,13 @@ from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
 from qa.answering.followup import cap_question, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
-from qa.core.errors import LLMError, QAError
+from qa.core.errors import IndexFallbackWarning, LLMError, QAError
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
 from qa.index.build import BuildReport
 from qa.index.directory_store import open_store
 from qa.index.embed import get_embedder
+from qa.index.generations import read_pointer
 from qa.index.onnx_embed import load_query_model
 from qa.index.postgres import index_into
 from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
@@ -79,7 +80,10 @@ class QA:
         self._reader = load_reader(self.settings.reader_dir or MODEL_DIR,
                                    self.settings.query_threads)
         self._model_lock = threading.Lock()
-        self._retriever = self._open()
+        #: the `CURRENT` of the index directory when it was last opened, and when to look again.
+        self._opened_pointer: str | None = None
+        self._next_check = 0.0
+        self._retriever_now = self._open()
 
     def _open(self) -> HybridRetriever:
         if self.settings.store:  # PostgreSQL: nothing of the corpus is loaded here
@@ -87,6 +91,8 @@ class QA:
 
             store = open_postgres_store(self.settings.store, self.settings.model)
         else:
+            self._opened_pointer = read_pointer(self.settings.index_dir).name
+            self._next_check = time.monotonic() + self.settings.reopen_check_seconds
             store = open_store(self.settings.index_dir, self.settings.model)
         model = store.stats().model
         threads = self.settings.query_threads
@@ -97,6 +103,29 @@ class QA:
             torch.set_num_threads(threads)
             embedder = get_embedder(self.settings.model or model)
         return HybridRetriever(store, embedder, candidates=self.settings.candidates)
+
+    @property
+    def _retriever(self) -> HybridRetriever:
+        """The retriever over the index as it is now: an index directory whose `CURRENT` has
+        named another generation since it was opened (another process ran `qa index`) is
+        opened again first, by one thread while the others answer from the old one. Looked
+        at every `settings.reopen_check_seconds` at most; a database is always current."""
+        if self.settings.store or time.monotonic() < self._next_check:
+            return self._retriever_now
+        self._next_check = time.monotonic() + self.settings.reopen_check_seconds
+        pointer = read_pointer(self.settings.index_dir).name
+        if pointer in (None, self._opened_pointer) or not self._write_lock.acquire(blocking=False):
+            return self._retriever_now
+        try:
+            self._retriever_now = self._open()
+        except QAError as exc:  # keep answering from what is open; say why, once
+            self._opened_pointer = pointer
+            warnings.warn(f"The index was changed by another process but could not be opened "
+                          f"again ({exc}); answering from the articles loaded before.",
+                          IndexFallbackWarning, stacklevel=3)
+        finally:
+            self._write_lock.release()
+        return self._retriever_now
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -273,7 +302,7 @@ class QA:
         with self._write_lock:
             report = index_into(paths, self.settings, progress=progress)
             try:
-                self._retriever = self._open()
+                self._retriever_now = self._open()
             except QAError as exc:  # written, but not reopened: say so, lose nothing
                 report.notices.append(Notice(
                     "index", "not answerable yet", f"the articles are indexed, but the index "
@@ -283,7 +312,7 @@ class QA:
     def reload(self) -> None:
         """Pick up an index rebuilt by another process (e.g. `qa index`)."""
         with self._write_lock:  # never back to an older index than a concurrent add_files's
-            self._retriever = self._open()
+            self._retriever_now = self._open()
 
     def _clean_question(self, question: object) -> str:
         return clean_question(question, self.settings)

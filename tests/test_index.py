@@ -140,6 +140,42 @@ def test_a_reload_never_goes_back_to_an_older_index(index_copy: Path, tmp_path: 
     assert qa.stats["articles"] == 3  # not the two the reload read before the upload
 
 
+def test_an_open_qa_answers_from_an_index_another_writer_changed(
+        index_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    import warnings
+
+    from qa import QA
+    from qa.core.errors import IndexDamagedError, IndexFallbackWarning
+
+    qa = QA(settings=Settings.from_env(index_dir=index_copy, reopen_check_seconds=1))
+    question = "When did the harbour of Port Ellery reopen?"
+    assert qa.stats["articles"] == 2
+    (tmp_path / "harbour.txt").write_text(
+        "Port Ellery harbour reopens\n\nThe harbour of Port Ellery reopened on Monday after "
+        "the storm, the port authority said.")
+    build_index([tmp_path / "harbour.txt"], Settings.from_env(index_dir=index_copy))  # not qa's
+    time.sleep(1.1)
+    answer = qa.answer(question)
+    assert answer.citations[0].article.name == "harbour.txt" and "Monday" in answer.text
+    assert qa.stats["articles"] == 3
+
+    (tmp_path / "harbour.txt").unlink()  # the writer's next index cannot be opened here
+    build_index([tmp_path], Settings.from_env(index_dir=index_copy))
+
+    def damaged(*args, **kwargs):
+        raise IndexDamagedError("injected")
+
+    monkeypatch.setattr("qa.engine.open_store", damaged)
+    time.sleep(1.1)
+    with pytest.warns(IndexFallbackWarning, match="could not be opened again.*injected"):
+        assert qa.answer(question).citations[0].article.name == "harbour.txt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not at every question
+        time.sleep(1.1)
+        assert qa.stats["articles"] == 3
+
+
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(index_copy)

@@ -70,7 +70,8 @@ class StoreUnavailableError(QAError):
 
 
 class IndexFallbackWarning(UserWarning):
-    """The current index generation is damaged; an older intact one answers instead."""
+    """The current index generation is damaged, or could not be opened again after another
+    process changed it; an older intact one answers instead."""
 
 
 class EmptyQuestionError(QAError):

@@ -109,6 +109,9 @@ class Settings:
     answer_concurrency: int = field(default_factory=_default_concurrency)
     #: a login to the chat server lasts this long; then the browser must log in again.
     login_seconds: int = 12 * 3600
+    #: a long-lived `QA` over an index directory looks this often (at most) whether another
+    #: process, e.g. `qa index`, has made a newer generation current, and then answers from it.
+    reopen_check_seconds: int = 2
 
     def __post_init__(self) -> None:
         for name in ("index_dir", "cache_dir", "reader_dir"):
