@@ -183,28 +183,33 @@ def ask(question: str, index_dir: Path | None, store: str | None, model: str | N
 @click.option("--index", "index_paths", multiple=True, type=click.Path(),
               help="Index these files/folders first (repeatable); the page is up meanwhile "
               "and shows the progress.")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="With --index: index files added, changed or deleted there while serving "
+              "(looked for every 3 s).")
 @click.option("--open", "open_browser", is_flag=True, help="Open the chat in the web browser.")
 def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str | None,
           host: str, port: int,
           auth_file: Path | None, auth: str | None, concurrency: int | None,
-          index_paths: tuple[str, ...], open_browser: bool) -> None:
+          index_paths: tuple[str, ...], watch: bool, open_browser: bool) -> None:
     """Serve the chat on http://HOST:PORT (Gradio); --open opens it in the browser.
 
     With --index, the page is up at once, shows how far indexing has come and takes
-    questions when the index is ready. A login is read from --auth-file, else --auth, else
-    the QA_AUTH environment variable (user:password); without one, anyone who can reach the
-    port may ask and upload. A login lasts 12 hours (QA_LOGIN_HOURS). Repeated failed
-    logins from one address are slowed down (429, waits doubling)."""
+    questions when the index is ready; files dropped into those folders later are indexed
+    within seconds. An index changed by `qa index` meanwhile is answered from too. A login
+    is read from --auth-file, else --auth, else the QA_AUTH environment variable
+    (user:password); without one, anyone who can reach the port may ask and upload. A login
+    lasts 12 hours (QA_LOGIN_HOURS). Repeated failed logins from one address are slowed down
+    (429, waits doubling)."""
     from qa.ui.serve import serve as launch
     from qa.ui.startup import EngineLoader
 
     credentials = _logins(auth_file, auth)
     settings = _settings(index_dir, model, answer_concurrency=concurrency, store=store)
     if index_paths:  # the page is up while the index builds
-        loader = EngineLoader(lambda report: _load_engine(settings, llm, index_paths, report),
-                              settings)  # started by `launch` once the page is up
+        loader = EngineLoader(  # started by `launch` once the page is up
+            lambda report: _load_engine(settings, llm, index_paths, report, watch), settings)
     else:  # a missing or damaged index fails here, with its message, before serving
-        loader = EngineLoader.loaded(_load_engine(settings, llm, (), None))
+        loader = EngineLoader.loaded(_load_engine(settings, llm, (), None, watch=False))
     launch(loader, host=host, port=port, auth=credentials, open_browser=open_browser,
            announce=lambda url: click.echo(f"Chat on {url} (Ctrl+C to stop)"))
 
@@ -223,10 +228,15 @@ def _open_engine(settings: Settings, llm: str | None) -> QA:
     return engine
 
 
-def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report):
+def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report,
+                 watch: bool):
     """Index `index_paths` (if any), then open the engine and warm it up; `report(stage,
-    done, total)` follows the progress (the terminal shows a bar too)."""
+    done, total)` follows the progress (the terminal shows a bar too). With `watch`, changes
+    under `index_paths` from the start of indexing on are indexed while serving."""
+    from qa.index.watch import FolderWatcher
 
+    watcher = FolderWatcher(index_paths, settings.watch_seconds) if index_paths and watch \
+        else None
     if index_paths:
         from qa.index.postgres import index_into
 
@@ -244,6 +254,10 @@ def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report
     engine.retrieve("warm up", k=1)  # load the query model now, not on the first question
     stats = engine.stats
     click.echo(f"Ready: {stats['articles']} articles, {stats['chunks']} passages.")
+    if watcher is not None:
+        watcher.start(engine.add_files, click.echo)
+        click.echo(f"Watching {', '.join(index_paths)}: files added, changed or deleted there "
+                   "are indexed within seconds.")
     return engine
 
 

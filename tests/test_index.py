@@ -176,6 +176,39 @@ def test_an_open_qa_answers_from_an_index_another_writer_changed(
         assert qa.stats["articles"] == 3
 
 
+def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_gone(
+        index_copy: Path, tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    from qa.index.watch import FolderWatcher
+
+    from qa import QA
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    qa = QA(index_dir=index_copy)
+    messages: list[str] = []
+    watcher = FolderWatcher([folder], 0.3).start(qa.add_files, messages.append)
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 60
+        while not any(text in m for m in messages) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return "\n".join(messages)
+
+    try:
+        (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+        assert "changed: " in wait_for("changed")
+        assert qa.stats["articles"] == 3
+        shutil.rmtree(folder)  # e.g. a drive unmounted: its articles stay
+        assert "no such file or folder; its articles stay indexed" in wait_for("no such file")
+        time.sleep(1)
+        assert qa.stats["articles"] == 3 and len(messages) == 2  # said once
+    finally:
+        watcher.stop()
+
+
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(index_copy)

@@ -428,6 +428,60 @@ def test_first_start_listens_at_once(tmp_path: Path) -> None:
         assert "Moskalik" in answer["text"]
 
 
+@pytest.mark.browser
+@needs_chromium
+def test_articles_dropped_in_the_folder_or_indexed_beside_the_server_are_answered(
+        browser, index_copy: Path, tmp_path: Path) -> None:
+    """`qa serve --index FOLDER` indexes files added to or deleted from FOLDER while it runs,
+    and answers from what another `qa index` wrote; the page's status line follows."""
+    import subprocess
+    import sys
+
+    from gradio_client import Client
+
+    folder, other = tmp_path / "news", tmp_path / "other"
+    folder.mkdir()
+    other.mkdir()
+    (folder / "harwick_lighthouse.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+    with live_server(["--index-dir", index_copy, "--index", folder], tmp_path) as live:
+        client = Client(live["url"], verbose=False)
+        pg = browser.new_page()
+        pg.set_default_timeout(60_000)
+        pg.goto(live["url"])
+        status = "document.querySelector('#qa-status')?.innerText"
+        pg.wait_for_function(f"() => /Ready: 3 articles/.test({status})")
+
+        def answer_until(question: str, done, seconds: float = 60) -> dict:
+            deadline = time.monotonic() + seconds
+            while not done(out := client.predict(question=question, api_name="/ask")) \
+                    and time.monotonic() < deadline:
+                time.sleep(0.5)
+            return out
+
+        cider = "Who founded the Orlen cider festival?"
+        assert "Haldane" not in client.predict(question=cider, api_name="/ask")["text"]
+        (folder / "orlen cider.txt").write_text(CIDER, encoding="utf-8")
+        out = answer_until(cider, lambda a: "Haldane" in a["text"])
+        assert "Haldane" in out["text"] and \
+            out["citations"][0]["article"]["file"] == "orlen cider.txt", out
+        pg.wait_for_function(f"() => /Ready: 4 articles/.test({status})")
+        assert "changed: " in live["log"].read_text()
+
+        (folder / "orlen cider.txt").unlink()
+        out = answer_until(cider, lambda a: "Haldane" not in a["text"])
+        assert "Haldane" not in out["text"], out
+        pg.wait_for_function(f"() => /Ready: 3 articles/.test({status})")
+
+        (other / "observatory.txt").write_text(XSS, encoding="utf-8")
+        subprocess.run([sys.executable, "-m", "qa", "index", str(other), "--index-dir",
+                        str(index_copy)], check=True, capture_output=True, timeout=300)
+        out = answer_until("Who founded the Quillon Observatory?",
+                           lambda a: "Valdane" in a["text"], seconds=15)
+        assert "Valdane" in out["text"], out
+        pg.wait_for_function(f"() => /Ready: 4 articles/.test({status})")
+        pg.close()
+
+
 # -- gradio_client ------------------------------------------------------------------------
 
 

@@ -44,6 +44,9 @@ MAX_TURNS = 100
 MIN_K = 3
 #: the most the chat's setting offers (reading is about 20 ms a passage).
 MAX_K = 12
+#: how often an open page looks whether the status line changed (articles added by the folder
+#: watch, by `qa index` or by another visitor's upload).
+STATUS_SECONDS = 5
 #: an absolute path in a message; its last part is group 1 (`_without_folders`).
 _ABSOLUTE_PATH = re.compile(r"(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
 
@@ -279,6 +282,14 @@ class Handlers:
         """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
 
+    def changed_status(self, shown: str) -> tuple:
+        """Once the engine is ready: the status line if it is not `shown` (what this page
+        last drew), so that screen readers hear a change, not the same line every tick."""
+        import gradio as gr
+
+        status = self.refresh_status() if self.loader.engine is not None else shown
+        return (gr.skip(), shown) if status == shown else (status, status)
+
 
 def _for_visitors(exc: QAError) -> str:
     """`exc`'s message as a visitor may read it: where the store lives and the server's
@@ -332,6 +343,9 @@ class _Page:
     upload_msg: Any
     turns: Any
     timer: Any
+    #: the status line's own slower timer, and the line it last drew.
+    status_timer: Any
+    shown_status: Any
 
 
 def _layout(handlers: Handlers) -> _Page:
@@ -383,7 +397,8 @@ def _layout(handlers: Handlers) -> _Page:
                 upload_msg = gr.HTML("", elem_id="qa-upload-msg", js_on_load=None)
     return _Page(status, chat, live, box, ask, examples, new, k, mode, sources, since, until,
                  files, upload_msg, gr.State([]),
-                 gr.Timer(1.0, active=not ready))
+                 gr.Timer(1.0, active=not ready), gr.Timer(STATUS_SECONDS),
+                 gr.State(handlers.refresh_status()))
 
 
 def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
@@ -411,6 +426,9 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
     page.timer.tick(handlers.refresh, *refresh_io, queue=False, show_progress="hidden",
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
+    page.status_timer.tick(handlers.changed_status, page.shown_status,
+                           [page.status, page.shown_status], queue=False,
+                           show_progress="hidden", **private)
 
     def add_articles(paths: list[str] | None,
                      progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008

@@ -112,6 +112,8 @@ class Settings:
     #: a long-lived `QA` over an index directory looks this often (at most) whether another
     #: process, e.g. `qa index`, has made a newer generation current, and then answers from it.
     reopen_check_seconds: int = 2
+    #: `qa serve --index FOLDER` looks this often for files added, changed or deleted there.
+    watch_seconds: int = 3
 
     def __post_init__(self) -> None:
         for name in ("index_dir", "cache_dir", "reader_dir"):
