@@ -21,8 +21,8 @@ from pathlib import Path
 from qa.core.files import replace_text
 
 __all__ = ["POINTER", "GenerationDamaged", "Pointer", "file_records", "foreign_entries",
-           "generations", "new_name", "prune", "read_pointer", "sequence_of", "set_pointer",
-           "verify_checksums", "verify_sizes"]
+           "generations", "is_index", "new_name", "prune", "read_pointer", "sequence_of",
+           "set_pointer", "verify_checksums", "verify_sizes"]
 
 POINTER = "CURRENT"
 _NAME = re.compile(r"gen-[A-Za-z0-9_-]{1,120}")
@@ -102,11 +102,17 @@ def foreign_entries(index_dir: Path) -> list[str]:
         names = sorted(p.name for p in index_dir.iterdir())
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if POINTER in names or any((index_dir / n / "manifest.json").is_file()
-                               for n in names if _NAME.fullmatch(n)):
+    if is_index(index_dir, names):
         return []
     return [n for n in names
             if n not in _OWN and not _leftover(n) and not _POINTER_TMP.fullmatch(n)]
+
+
+def is_index(folder: Path, names: list[str]) -> bool:
+    """Whether `folder`, which holds the entries `names`, is an index directory: it has a
+    `CURRENT`, or a generation with a manifest."""
+    return POINTER in names or any((folder / n / "manifest.json").is_file()
+                                   for n in names if _NAME.fullmatch(n))
 
 
 def generations(index_dir: Path) -> list[Path]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.index.generations import is_index
 from qa.index.html_text import html_to_record
 from qa.index.markdown_text import markdown_to_record
 
@@ -107,10 +108,16 @@ def _link_outside(path: Path, folder: Path) -> Notice | None:
 
 
 def _walk(root: Path, notices: list[Notice]) -> list[Path]:
-    """The article files under `root`, without hidden names and without following links out."""
+    """The article files under `root`, without hidden names, without following links out and
+    without the files of an index kept among them (`qa index .` with `--index-dir ./index`)."""
     found: list[Path] = []
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
+        if is_index(here, dirs + names):
+            notices.append(Notice(folder, "skipped", "an article-qa index: its own files are "
+                                  "not articles"))
+            dirs[:] = []
+            continue
         for name in sorted(dirs):
             if not name.startswith(".") and (notice := _link_outside(here / name, root)):
                 notices.append(notice)

@@ -209,6 +209,17 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
         watcher.stop()
 
 
+def test_an_index_kept_inside_the_indexed_folder_is_not_read_as_articles(tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    settings = Settings.from_env(index_dir=folder / "index")
+    assert build_index([folder], settings).articles_total == 1
+    report = build_index([folder], settings)  # once: its chunks.jsonl became 11 "articles"
+    assert (report.added, report.articles_total) == ([], 1)
+    assert [(Path(n.path).name, n.action) for n in report.notices] == [("index", "skipped")]
+
+
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(index_copy)
