@@ -6,7 +6,7 @@ import codecs
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,8 @@ _DETECTION_MARGIN = 0.1
 #: JSON fields (and a Markdown front matter's) that may hold the article body / the other
 #: metadata, in order of preference.
 BODY_FIELDS = ("body", "text", "content", "article", "story")
+#: where a feed export keeps its list of articles: {"articles": [...]} (NewsAPI), {"items": ...}
+FEED_FIELDS = ("articles", "items", "results", "data", "stories", "entries", "posts")
 _META_FIELDS = {
     "title": ("title", "headline"),
     "source": ("source", "publisher", "site_name", "site"),
@@ -216,7 +218,8 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None
     if not text.strip():
         raise UnusableFileError(name, "skipped", "empty file")
     if suffix in (".json", ".jsonl"):
-        records = list(_json_records(text, name, jsonl=suffix == ".jsonl"))
+        records, untexted = _json_records(text, name, jsonl=suffix == ".jsonl")
+        notices += untexted
     elif suffix in (".html", ".htm"):
         body, fields = html_to_record(text)
         records = [RawRecord(name, body, fields)]
@@ -227,35 +230,72 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None
         records = [RawRecord(name, text)]
     records = [r for r in records if r.text.strip()]
     if not records:
-        raise UnusableFileError(name, "skipped", "no article text found")
+        raise UnusableFileError(name, "skipped", "no article text found" + (
+            f" (no record has a {_BODY_NAMES} field with text)" if suffix in (".json", ".jsonl")
+            else ""))
     return records, notices
 
 
-def _json_records(text: str, name: str, jsonl: bool) -> Iterator[RawRecord]:
+_BODY_NAMES = "/".join(BODY_FIELDS)
+
+
+def _json_records(text: str, name: str, jsonl: bool) -> tuple[list[RawRecord], list[Notice]]:
+    """A JSON file's records (one object, a list of them, a feed's `FEED_FIELDS` list, or one
+    per line), and a notice for each that holds no article text."""
     if jsonl:
         objects = [_parse_json(line, name, f"on line {lineno}")
                    for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
     else:
         data = _parse_json(text, name)
+        if isinstance(data, dict) and not _body(data):
+            data = next((data[f] for f in FEED_FIELDS if isinstance(data.get(f), list)), data)
         objects = data if isinstance(data, list) else [data]
     many = len(objects) > 1
+    records, notices = [], []
     for n, obj in enumerate(objects, 1):
         if not isinstance(obj, dict):
             raise UnusableFileError(name, "refused", f"item {n} is not a JSON object")
-        body = next((obj[f] for f in BODY_FIELDS if isinstance(obj.get(f), str)), "")
-        yield RawRecord(f"{name}#{n}" if many else name, body, _metadata(obj))
+        where = f"{name}#{n}" if many else name
+        if body := _body(obj):
+            records.append(RawRecord(where, body, _metadata(obj)))
+        elif many:
+            notices.append(Notice(where, "skipped", f"record {n} has no {_BODY_NAMES} field "
+                                  "with text"))
+    return records, notices
+
+
+def _body(record: Mapping[str, object]) -> str:
+    """A JSON record's article text: its first body field holding text, or a list of
+    paragraphs (joined by blank lines)."""
+    for field_name in BODY_FIELDS:
+        value = record.get(field_name)
+        if isinstance(value, list):
+            value = "\n\n".join(v for v in value if isinstance(v, str) and v.strip())
+        if isinstance(value, str) and value.strip():
+            return value
+    return ""
 
 
 def _metadata(record: Mapping[str, object]) -> dict[str, str]:
     """Title, publisher, author... from a JSON record's or a front matter's fields
-    (`_META_FIELDS`); several authors joined with "and"."""
-    fields = {}
-    for key, names in _META_FIELDS.items():
-        value = next((record[f] for f in names if record.get(f)), "")
-        if isinstance(value, list):
-            value = " and ".join(str(v) for v in value)
-        fields[key] = str(value)
-    return fields
+    (`_META_FIELDS`): an object by its name (`{"name": "Reuters"}`), several authors
+    joined with "and"."""
+    return {key: next((text for f in names if (text := _plain(record.get(f)))), "")
+            for key, names in _META_FIELDS.items()}
+
+
+def _plain(value: object) -> str:
+    """A metadata value as text: a string or number as written, an object by its name (or
+    title), a list item by item joined with "and"; anything else is no value."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, Mapping):
+        return _plain(value.get("name") or value.get("title"))
+    if isinstance(value, list):
+        return " and ".join(text for v in value if (text := _plain(v)))
+    return ""
 
 
 def _parse_json(text: str, name: str, where: str = "") -> object:

@@ -9,7 +9,7 @@ import pytest
 from qa.index.clean import clean_record
 from qa.index.load import find_files, load_file
 
-from qa.core.errors import InputError
+from qa.core.errors import InputError, UnusableFileError
 from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
 
 CHROME = ["Get all your news in one place", "100’s of premium titles", "Start reading",
@@ -89,6 +89,37 @@ def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
         assert articles[0].published == "2025-04-01" and articles[0].url == "https://x.test/1"
         assert articles[0].text == "The new dam opened on Tuesday in Kariba."
         assert articles[1].path.endswith("#2")
+
+
+def test_json_exports_as_feeds_write_them_are_read_and_records_without_text_are_named(
+        tmp_path: Path) -> None:
+    newsapi = {"status": "ok", "totalResults": 2, "articles": [
+        {"source": {"id": None, "name": "Reuters"}, "author": [{"name": "Ann Lee"},
+                                                               {"name": "Bo Chen"}],
+         "title": "Ferries cancelled", "publishedAt": "2025-06-03T08:00:00Z",
+         "content": "All ferries to the islands were cancelled because of high winds."},
+        {"source": {"name": "AP"}, "title": "Harbour wall", "body": [
+            "The council approved the harbour wall.", "", "Work starts in June."]}]}
+    feed = tmp_path / "newsapi.json"
+    feed.write_text(json.dumps(newsapi))
+    records, notices = load_file(feed, 5_000_000)
+    ferries, wall = (clean_record(r) for r in records)
+    assert (ferries.source, ferries.author, ferries.published) == (
+        "Reuters", "Ann Lee and Bo Chen", "2025-06-03T08:00:00Z")
+    assert ferries.text.startswith("All ferries") and wall.source == "AP"
+    assert wall.text == "The council approved the harbour wall.\n\nWork starts in June."
+    assert notices == []
+
+    lines = tmp_path / "feed.jsonl"
+    lines.write_text(json.dumps({"title": "No body", "source": "X"}) + "\n"
+                     + json.dumps({"title": "B", "body": "Ferry cancelled."}) + "\n")
+    records, notices = load_file(lines, 5_000_000)  # once: the first record vanished unsaid
+    assert [r.text for r in records] == ["Ferry cancelled."]
+    assert [(Path(n.path).name, n.action) for n in notices] == [("feed.jsonl#1", "skipped")]
+    assert "record 1 has no body/text/content/article/story field" in notices[0].message
+    (tmp_path / "one.json").write_text(json.dumps({"title": "Only a title"}))
+    with pytest.raises(UnusableFileError, match=r"no record has a body/text/.* field"):
+        load_file(tmp_path / "one.json", 5_000_000)
 
 
 def test_html_page_keeps_the_story_and_drops_scripts_and_navigation(tmp_path: Path) -> None:
