@@ -688,6 +688,20 @@ def test_upload_messages_name_files_not_server_folders(index_copy: Path,
     assert not [p for p in (index_copy / "uploads").iterdir()]
 
 
+def test_messages_lose_server_folders_but_not_dates_or_addresses(seed_qa) -> None:
+    from qa.ui.app import Handlers, _without_folders
+    from qa.ui.startup import EngineLoader
+
+    assert _without_folders("same article as /srv/news/a.txt; stored once") == \
+        "same article as a.txt; stored once"
+    kept = "see https://example.com/news/a.html, or 'x' (/tmp)"
+    assert _without_folders(kept) == kept
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+    *_, (_, _, _, turns, _) = chat.respond("Who was killed?", [], None, None, None,
+                                           "01/06/2025", None)
+    assert turns[-1]["error"] == ("since must be a date as YYYY-MM-DD, not '01/06/2025'.")
+
+
 def test_a_fault_while_indexing_uploads_keeps_them_and_the_index(index_copy: Path,
                                                                  tmp_path: Path) -> None:
     from qa.ui.app import Handlers

@@ -47,8 +47,9 @@ MAX_K = 12
 #: how often an open page looks whether the status line changed (articles added by the folder
 #: watch, by `qa index` or by another visitor's upload).
 STATUS_SECONDS = 5
-#: an absolute path in a message; its last part is group 1 (`_without_folders`).
-_ABSOLUTE_PATH = re.compile(r"(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
+#: an absolute path in a message; its last part is group 1 (`_without_folders`). Not a date
+#: (01/06/2025) or an address (https://host/a/b): what comes before the first "/" says so.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
 
 logger = logging.getLogger(__name__)
 
