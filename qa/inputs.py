@@ -75,10 +75,16 @@ def article_filter(sources: object, since: object, until: object,
         spelled = {k.lower() for k in known} | set(known)
         unknown = [n for n in names if n not in spelled and n.lower() not in spelled]
         if unknown:
-            shown = ", ".join(store.stats().publishers[:10]) or "none"
+            import difflib
+
+            publishers = store.stats().publishers
+            shown = ", ".join(publishers[:10]) + (f" and {len(publishers) - 10} more"
+                                                  if len(publishers) > 10 else "") or "none"
+            near = {p for n in unknown for p in difflib.get_close_matches(n, publishers, 3)}
+            guess = f" (did you mean {', '.join(map(repr, sorted(near)))}?)" if near else ""
             raise InputError(f"sources: no indexed article is from "
-                             f"{', '.join(map(repr, unknown))}; use a publisher ({shown}) or "
-                             "an article's file name.")
+                             f"{', '.join(map(repr, unknown))}{guess}; use a publisher "
+                             f"({shown}) or an article's file name.")
     first, last = _date(since, "since"), _date(until, "until")
     if first and last and first > last:
         raise InputError(f"since ({first}) is after until ({last}): no article can match.")

@@ -58,8 +58,9 @@ def test_the_rewritten_question_is_bounded(seed_qa) -> None:
     ({"k": 51}, "k must be a whole number"),
     ({"k": True}, "k must be a whole number"),
     ({"mode": "bogus"}, "mode must be one of extractive, llm, not 'bogus'"),
-    ({"sources": "Guardian"}, r"sources: no indexed article is from 'Guardian'; use a "
-                              r"publisher \(The Guardian - UK, The Independent UK\)"),
+    ({"sources": "Guardian"}, r"sources: no indexed article is from 'Guardian' \(did you mean "
+                              r"'The Guardian - UK'\?\); use a publisher \(The Guardian - UK, "
+                              r"The Independent UK\)"),
     ({"sources": 7}, "sources must be a publisher or file name, or a list"),
     ({"sources": [""]}, "sources: each must be a publisher or file name"),
     ({"since": "2025-13-01"}, "since must be a date as YYYY-MM-DD, not '2025-13-01'"),
@@ -202,3 +203,26 @@ def test_serve_takes_its_login_from_qa_auth_and_warns_about_auth_on_the_command_
     assert "No article index" in shown.stderr
     monkeypatch.setenv("QA_AUTH", "alice:s3cret")
     assert _logins(None, None) == [("alice", "s3cret")]
+
+
+def test_an_unknown_publisher_gets_the_closest_names_and_a_count_of_the_rest(
+        tmp_path: Path) -> None:
+    import json
+
+    from qa.index import build_index
+
+    from qa import QA
+
+    papers = [f"Paper {name}" for name in "ABCDEFGHIJKL"] + ["Daily Ledger"]
+    (tmp_path / "feed.jsonl").write_text("".join(
+        json.dumps({"title": f"Story {i}", "source": paper,
+                    "body": f"The harbour of town {i} reopened on Monday."}) + "\n"
+        for i, paper in enumerate(papers)))
+    settings = Settings.from_env(index_dir=tmp_path / "index")
+    build_index([tmp_path / "feed.jsonl"], settings)
+    with pytest.raises(InputError) as caught:
+        QA(settings=settings).answer("When did the harbour reopen?", sources="Daily Ledgr")
+    assert str(caught.value) == (
+        "sources: no indexed article is from 'Daily Ledgr' (did you mean 'Daily Ledger'?); "
+        "use a publisher (Daily Ledger, Paper A, Paper B, Paper C, Paper D, Paper E, Paper F, "
+        "Paper G, Paper H, Paper I and 3 more) or an article's file name.")
