@@ -84,12 +84,17 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
     max_bytes = None if max_file_mb is None else megabytes(max_file_mb, "--max-file-mb")
     settings = _settings(index_dir, model, max_file_bytes=max_bytes, store=store)
     report = index_into(paths, settings, rebuild=rebuild, shard=shard, progress=_progress_bar())
+    from qa.index.ingest import file_of
     from qa.render import for_terminal
 
     for notice in report.notices:
         click.echo(for_terminal(str(notice)), err=True)
     for path in report.removed:
-        click.echo(for_terminal(f"{path}: removed: file is gone"), err=True)
+        file = file_of(path)
+        why = "its file is gone" if not Path(file).exists() else (
+            "the record indexed from there is no longer in the file" if file != path
+            else "the file no longer holds it")
+        click.echo(for_terminal(f"{path}: removed: {why}"), err=True)
     if settings.store:
         from qa.index.postgres_schema import describe_url
 

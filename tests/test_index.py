@@ -220,6 +220,24 @@ def test_an_index_kept_inside_the_indexed_folder_is_not_read_as_articles(tmp_pat
     assert [(Path(n.path).name, n.action) for n in report.notices] == [("index", "skipped")]
 
 
+def test_a_record_deleted_from_a_jsonl_file_is_reported_as_such(tmp_path: Path) -> None:
+    from tests.faults import run_cli
+
+    feed = tmp_path / "news" / "feed.jsonl"
+    feed.parent.mkdir()
+    records = [{"title": f"Story {i}", "body": f"The harbour of town {i} reopened on Monday."}
+               for i in range(3)]
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    index = ["--index-dir", tmp_path / "index"]
+    assert run_cli("index", feed.parent, *index).exit_code == 0
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records[::2]))
+    again = run_cli("index", feed.parent, *index)
+    assert again.exit_code == 0, again.output
+    assert f"{feed}#2: removed: the record indexed from there is no longer in the file" \
+        in again.stderr and "file is gone" not in again.stderr
+    assert "0 added, 0 updated, 1 removed" in again.stdout
+
+
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     before = _snapshot(index_copy)

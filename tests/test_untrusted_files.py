@@ -50,7 +50,7 @@ def test_links_out_of_the_folder_are_skipped_and_a_deleted_link_removes_its_arti
 
     (folder / "bridge.txt").unlink()
     again = run_cli("index", folder, "--index-dir", index_copy)
-    assert f"{folder / 'bridge.txt'}: removed: file is gone" in again.stderr
+    assert f"{folder / 'bridge.txt'}: removed: its file is gone" in again.stderr
     assert "bridge.txt" not in _texts(index_copy)
     assert_old_data_answers(index_copy, 3)
 
