@@ -43,8 +43,13 @@ _DATELINE_SOURCE = re.compile(
 _DATELINE = re.compile(r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\([A-Za-z]+\)\s*--\s*")
 #: A plain-text byline paragraph: "By Maria Quinlan, Coastal Herald, 3 May 2025" (the
 #: publisher and the date are optional; commas, "|", "·" or dashes separate the parts).
-_BYLINE = re.compile(r"^(?i:by)\s+(?P<author>[A-Z][\w'’.-]*(?:\s+(?:[A-Z][\w'’.-]*|and|de|van|von|"
-                     r"da|del|der|la|le)){0,7})\s*(?P<rest>(?:[,|·–—]\s*[^,|·–—]{1,60}){0,3})$")
+#: "By", "Par", "Por", "Von", "Door"; a name's words start with a capital (accented too:
+#: "Élodie", "Özlem") or are particles and joiners ("de la", "van", "et", "und", "y").
+_CAPITAL = "[" + "".join(chr(c) for c in range(0x41, 0x250) if chr(c).isupper()) + "]"
+_BYLINE = re.compile(
+    rf"^(?i:by|par|por|von|door)\s+(?P<author>{_CAPITAL}[\w'’.-]*(?:\s+(?:{_CAPITAL}[\w'’.-]*|"
+    r"and|et|und|y|e|en|de|van|von|da|del|der|di|du|la|le|los|dos)){0,7})\s*"
+    r"(?P<rest>(?:[,|·–—]\s*[^,|·–—]{1,60}){0,3})$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
 
 
@@ -101,13 +106,14 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
         return None
     fields = {"author": match["author"]}
     parts = [p.strip() for p in re.split(r"[,|·–—]", match["rest"]) if p.strip()]
-    if len(parts) >= 2 and parse_date(f"{parts[-2]}, {parts[-1]}"):  # "May 3, 2025"
+    if len(parts) >= 2 and re.fullmatch(r"\d{4}", parts[-1]) \
+            and parse_date(f"{parts[-2]}, {parts[-1]}"):  # "May 3, 2025"
         parts[-2:] = [f"{parts[-2]}, {parts[-1]}"]
     for part in parts:
         published = parse_date(part)
         if published is not None and "published" not in fields:
             fields["published"] = published.isoformat()
-        elif "source" not in fields and re.match(r"[A-Z0-9]", part):
+        elif "source" not in fields and re.match(f"{_CAPITAL}|[0-9]", part):
             fields["source"] = part
         else:
             return None  # not a byline we understand: leave it in the text

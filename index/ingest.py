@@ -138,6 +138,11 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
             else:
                 seen[article.id] = record.path
                 articles.append(article)
+                if article.published and article.published_date is None:
+                    report.notices.append(Notice(
+                        record.path, "undated", f"its date {article.published[:40]!r} is not "
+                        "one that can be read (2025-05-03, 3 May 2025, May 3, 2025, ...): date "
+                        "filters leave the article out"))
     return articles, read_files
 
 

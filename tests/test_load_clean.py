@@ -242,6 +242,11 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     ("By Maria Quinlan | Coastal Herald | May 3, 2025", "Maria Quinlan", "Coastal Herald",
      "2025-05-03"),
     ("By Ana de la Cruz and Tom Field", "Ana de la Cruz and Tom Field", "", ""),
+    ("By Élodie Martin, Le Progrès, 14 mars 2025", "Élodie Martin", "Le Progrès", "2025-03-14"),
+    ("Von Özlem Türeci | Die Zeit | 7. April 2025", "Özlem Türeci", "Die Zeit", "2025-04-07"),
+    ("Por Andrés Muñoz, El País, 14 de marzo de 2025", "Andrés Muñoz", "El País",
+     "2025-03-14"),
+    ("Par Élodie Martin et Jean Dupont", "Élodie Martin et Jean Dupont", "", ""),
 ])
 def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline: str,
                                                           author: str, source: str,
@@ -256,9 +261,50 @@ def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline
     assert byline not in article.text
 
 
-def test_a_sentence_starting_with_by_stays_in_the_text(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", [
+    "By the end of the week, the harbour had reopened to boats.",
+    "Por la tarde, los barcos volvieron al puerto.",
+    "Von Berlin aus fuhren die Boote weiter.",
+])
+def test_a_sentence_starting_with_by_stays_in_the_text(tmp_path: Path, text: str) -> None:
     path = tmp_path / "note.txt"
-    text = "By the end of the week, the harbour had reopened to boats."
     path.write_text(f"Harbour reopens\n\n{text}\n\nFishing boats returned.\n")
     article = _article(path)
     assert article.text.startswith(text) and article.author == ""
+
+
+@pytest.mark.parametrize(("written", "day"), [
+    ("14 mars 2025", "2025-03-14"), ("mardi 14 mars 2025", "2025-03-14"),
+    ("Montag, 7. April 2025", "2025-04-07"), ("14 de marzo de 2025", "2025-03-14"),
+    ("le 1er mai 2025", "2025-05-01"), ("1748944800", "2025-06-03"),
+    ("1748944800000", "2025-06-03"), ("May 3, 2025", "2025-05-03"),
+    ("2025-06-03T08:00:00Z", "2025-06-03"), ("last Tuesday", None), ("31 février 2025", None),
+    ("Tagesspiegel, 7. April 2025", None),
+])
+def test_publication_dates_are_read_in_the_forms_news_writes_them(written: str,
+                                                                  day: str | None) -> None:
+    from qa.core.records import parse_date
+
+    parsed = parse_date(written)
+    assert (parsed.isoformat() if parsed else None) == day
+
+
+def test_an_unreadable_date_is_reported_and_the_article_listed_last(tmp_path: Path) -> None:
+    from qa.index.ingest import BuildReport, load_articles
+    from qa.ui.render import welcome_html
+
+    from qa.core.settings import Settings
+
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("".join(json.dumps({"title": title, "published": published,
+                                        "body": f"{title} happened in the harbour."}) + "\n"
+                            for title, published in [("Old", "2024-01-01"),
+                                                     ("Vague", "last Tuesday"),
+                                                     ("New", "3 May 2025")]))
+    report = BuildReport(None)
+    articles, _ = load_articles([feed], Settings.from_env(index_dir=tmp_path / "i"), report)
+    assert [(Path(n.path).name, n.action) for n in report.notices] == [("feed.jsonl#2",
+                                                                         "undated")]
+    assert "its date 'last Tuesday' is not one that can be read" in report.notices[0].message
+    card = welcome_html(articles, 3)
+    assert card.index("<b>New</b>") < card.index("<b>Old</b>") < card.index("<b>Vague</b>")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING
 
 from qa.core.text import shorten
@@ -56,7 +57,8 @@ def article_line(article: Article) -> str:
 def welcome_html(articles: Iterable[Article], total: int, limit: int = 6) -> str:
     """The opening card: which articles are loaded (`total`, the first `limit` of
     `articles` listed) and how to ask."""
-    articles = sorted(articles, key=lambda a: (a.published or "", a.title), reverse=True)
+    articles = sorted(articles, key=lambda a: (a.published_date or date.min, a.title),
+                      reverse=True)  # newest first; undated, or dated unreadably, last
     items = "".join(
         f"<li><b>{esc(a.title or a.name)}</b>"
         f"{''.join(f' · {esc(p)}' for p in (a.source, _date(a.published)) if p)}</li>"

@@ -3,9 +3,10 @@ passages and cited answers (the read path)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from qa.core.errors import InputError
@@ -14,15 +15,47 @@ __all__ = ["ABSTAIN_TEXT", "Answer", "Article", "ArticleFilter", "Chunk", "Citat
            "ShortAnswer", "parse_date"]
 
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%Y")
+#: month names of the languages news is often written in (English, French, German, Spanish,
+#: Italian, Portuguese, Dutch), for dates such as "14 mars 2025" or "7. April 2025".
+_MONTH_NAMES = (
+    "january janvier januar jänner enero gennaio janeiro januari",
+    "february février fevrier februar febrero febbraio fevereiro februari",
+    "march mars märz maerz marzo março maart",
+    "april avril abril aprile",
+    "may mai mayo maggio maio mei",
+    "june juin juni junio giugno junho",
+    "july juillet juli julio luglio julho",
+    "august août aout agosto augustus",
+    "september septembre septiembre setiembre settembre setembro",
+    "october octobre oktober octubre ottobre outubro",
+    "november novembre noviembre novembro",
+    "december décembre decembre dezember diciembre dicembre dezembro",
+)
+_MONTH = {name: n for n, names in enumerate(_MONTH_NAMES, 1) for name in names.split()}
+#: "[weekday,] [le|el|den] 14[er|.|º] [de] mars [de] 2025"
+_SPELLED_DATE = re.compile(r"(?:[^\W\d_]{2,10},?\s+)?(?:le|el|den|am)?\s*(\d{1,2})(?:er|\.|º|°)?\s+"
+                           r"(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+|del\s+)?(\d{4})")
+#: seconds (or milliseconds) since 1970, as JSON exports often give a date.
+_EPOCH = re.compile(r"\d{9,10}(?:\.\d+)?|\d{12,13}")
 
 
 def parse_date(text: str) -> date | None:
-    """The date in a publication-date string (ISO 8601, RFC 2822, "April 25, 2025", ...)."""
+    """The date in a publication-date string (ISO 8601, RFC 2822, "April 25, 2025", "14 mars
+    2025", "7. April 2025", seconds since 1970, ...)."""
     text = text.strip()
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
         pass
+    if _EPOCH.fullmatch(text):
+        seconds = float(text) / (1000 if len(text.split(".")[0]) > 10 else 1)
+        return datetime.fromtimestamp(seconds, tz=timezone.utc).date()
+    if len(text) <= 60 and (spelled := _SPELLED_DATE.fullmatch(text.lower())) \
+            and spelled[2] in _MONTH:  # (a date is short: no long runs for the pattern to try)
+        try:
+            return date(int(spelled[3]), _MONTH[spelled[2]], int(spelled[1]))
+        except ValueError:
+            return None
     for pattern in _DATE_FORMATS:
         try:
             return datetime.strptime(text, pattern).date()
