@@ -121,6 +121,9 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
     `InputError` naming it, before any is answered."""
     _check_questions(engine, questions, oracle)
     answerable = answered = correct = cited_ok = abstained_ok = 0
+    #: answerable / answered questions that name their source articles: citations and
+    #: article recall are measured over these only (a question without sources has no gold).
+    sourced = sourced_answered = 0
     unanswerable = abstentions = 0
     recall5 = mrr = in_context = 0.0
     f1s: list[float] = []
@@ -140,6 +143,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
             abstained_ok += result.abstained
             continue
         answerable += 1
+        sourced += bool(sources)
         passages = engine.retrieve(item["question"], k=10)
         articles = list(dict.fromkeys(p.article.name for p in passages))[:5]
         hit = first_gold_rank(articles, sources)
@@ -159,6 +163,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         modes[result.mode] += 1
         good = contains_answer(text, golds)
         correct += good
+        sourced_answered += bool(sources)
         cited_ok += any(c.article.name in sources for c in result.citations)
         if not good:
             failures.append({"id": item["id"], "question": item["question"], "got": text[:200],
@@ -174,12 +179,12 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         "token_f1": share(sum(f1s), answerable),
         "short_exact_match": share(short_exact, answerable),
         "short_f1": share(sum(short_f1s), answerable),
-        "citation_accuracy": share(cited_ok, answered),
+        "citation_accuracy": share(cited_ok, sourced_answered),
         "abstention_precision": share(abstained_ok, abstentions),
         "abstention_recall": share(abstained_ok, unanswerable),
         "abstained_answerable": answerable - answered,
-        "article_recall_at_5": share(recall5, answerable),
-        "mrr": share(mrr, answerable),
+        "article_recall_at_5": share(recall5, sourced),
+        "mrr": share(mrr, sourced),
         "answer_in_context_4000": share(in_context, answerable),
         "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
         "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),

@@ -287,6 +287,18 @@ def test_eval_on_the_seed_questions(seed_index: Path) -> None:
     assert report["article_recall_at_5"] == 1.0 and report["answer_in_context_4000"] == 1.0
 
 
+def test_eval_without_gold_sources_says_citations_were_not_measured(seed_index: Path,
+                                                                     tmp_path: Path) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_text(json.dumps({"question": "Who was killed by a car bomb in Balashikha?",
+                                "answers": ["Moskalik"]}) + "\n")
+    result = CliRunner().invoke(cli, ["eval", str(path), "--index-dir", str(seed_index)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"citation accuracy \(answered\)\s+n/a", result.stdout), result.stdout
+    assert re.search(r"article recall@5\s+n/a", result.stdout)
+    assert re.search(r"answer accuracy \(gold string in answer\)\s+100\.0%", result.stdout)
+
+
 def test_eval_refuses_a_question_it_could_not_ask_before_answering_any(
         seed_index: Path, tmp_path: Path) -> None:
     path = tmp_path / "questions.jsonl"
