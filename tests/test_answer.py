@@ -166,6 +166,25 @@ def test_a_short_question_goes_on_from_the_last_one_only_when_it_names_nothing_n
     assert standalone_question(question, history) == standalone
 
 
+def test_a_pronoun_means_a_name_of_the_conversation_not_a_word_that_starts_the_answer(
+        ) -> None:
+    from qa.answering.followup import standalone_question
+
+    history = [{"role": "user", "content": "How many jobs is Brightwave cutting?"},
+               {"role": "assistant", "content": "**1,200** — Brightwave said it would cut 1,200 "
+                                                "jobs by March. [1]"},
+               {"role": "user", "content": "How much severance will they get?"},
+               {"role": "assistant", "content": "**Employees** — Employees will receive six "
+                                                "months of pay. [1]"}]
+    # once "How did Employees's shares react?"
+    assert standalone_question("How did its shares react?", history) == \
+        "How did Brightwave's shares react?"
+    breen = {"role": "assistant", "content": "**Tomas Breen** — Union organiser Tomas Breen "
+                                             "said so. [1]"}
+    assert standalone_question("How old was he?", [history[0], breen]) == \
+        "How old was Tomas Breen?"
+
+
 def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:
     stream = seed_qa.stream("Which Putin aide described the talks as constructive?")
     pieces = list(stream)

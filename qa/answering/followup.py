@@ -3,6 +3,7 @@ previous turn, so that "How old was he?" after "Who was killed?" searches for th
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from qa.core.text import NAME_OR_NUMBER, NAME_PHRASE, QUESTION_WORDS, strip_markers
@@ -23,20 +24,39 @@ _ONLY_PLACE_OR_TIME = re.compile(
     r"(?:\s+(?:the|a|an|of|and|[A-Z][\w'’.-]*|\d[\d,./-]*))+\s*\??\s*")
 
 
-def _main_name(answer: str, question: str) -> str | None:
-    """The first multi-word or repeated proper name of the previous answer that the previous
-    question did not already contain."""
-    text = strip_markers(answer)
+#: capitalised words that are no one's name
+_CALENDAR = {"January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
+             "Thursday", "Friday", "Saturday", "Sunday"}
+
+
+def _names(text: str) -> list[str]:
+    """The proper names of `text`, in order, without months and weekdays and without a lone
+    capitalised word that starts a sentence or the answer's quote ("The", "Employees — ")."""
+    text = strip_markers(text).replace("**", "")
     names = []
     for match in NAME_PHRASE.finditer(text):
         name = match.group().strip()
-        first = match.start() == 0 or text[max(0, match.start() - 2):match.start()].strip() in ".!?"
-        if first and " " not in name:
-            continue
-        if name.lower() not in question.lower() and name not in {"The", "A", "In", "But"}:
+        before = text[max(0, match.start() - 4):match.start()].rstrip()
+        first = match.start() == 0 or before[-1:] in (".", "!", "?", "—")
+        if not (first and " " not in name) and name not in _CALENDAR:
             names.append(name)
-    multi = [n for n in names if " " in n]
-    return (multi or names or [None])[0]
+    return names
+
+
+def _main_name(history: list[dict[str, str]]) -> str | None:
+    """Whom a pronoun most likely means: the first multi-word (else the first) proper name of
+    the last answer that its question did not already hold; else a name in that question
+    ("How did its shares react?" after "How many jobs is Brightwave cutting?"); else the same
+    for the turn before, up to three turns back."""
+    turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
+             if q["role"] == "user" and a["role"] == "assistant"]
+    for question, answer in reversed(turns[-3:]):
+        fresh = [n for n in _names(answer) if n.lower() not in question.lower()]
+        named = [n for n in fresh if " " in n] or fresh or _names(question)
+        if named:
+            return named[0]
+    return None
 
 
 def _goes_on(question: str) -> bool:
@@ -69,12 +89,11 @@ def standalone_question(question: str, history: list[dict[str, str]],
 
 def _standalone(question: str, history: list[dict[str, str]]) -> str:
     previous_q = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
-    previous_a = next((m["content"] for m in reversed(history) if m["role"] == "assistant"), "")
     if not previous_q:
         return question
     if not _PRONOUNS.search(question) and not _goes_on(question):
         return question
-    name = _main_name(previous_a, previous_q) if previous_a else None
+    name = _main_name(history)
     if name and _PRONOUNS.search(question):
         def replace(match: re.Match[str]) -> str:
             word = match.group().lower()
