@@ -437,6 +437,27 @@ def test_two_long_quotes_share_the_fifty_words_and_keep_their_spans() -> None:
             or f"…{citation.quote}" in answer.text
 
 
+@pytest.mark.parametrize(("span", "short"), [
+    ('"Cheyava Falls', "Cheyava Falls"), ('Cheyava Falls",', "Cheyava Falls"),
+    ('"Cheyava Falls"', '"Cheyava Falls"'), ("(NASA", "NASA"), ('"', '"'),
+])
+def test_a_short_answer_does_not_start_or_end_with_a_quote_it_does_not_close(
+        span: str, short: str) -> None:
+    from qa.answering.extractive import compose_answer
+    from qa.core.records import Article, Chunk, Passage
+    from qa.core.text import split_sentences
+    from qa.reader.model import SpanGuess
+
+    text = f'The rock the rover found, named {span} by the team, holds spots.'
+    article = Article(id="a", path="mars.txt", title="Mars", text=text)
+    chunk = Chunk("c", "a", 0, len(text), text, tuple(split_sentences(text)))
+    at = text.index(span)
+    answer = compose_answer("What is the rock called?", [Passage(chunk, article, 1.0, 1)],
+                            [SpanGuess(0, at, at + len(span), 5.0)], 0.9)
+    assert answer.short.text == short == text[answer.short.start:answer.short.end]
+    assert answer.text.startswith(f"**{short}** — ")
+
+
 def test_of_two_sentences_the_reader_rates_alike_the_one_closer_in_meaning_answers(
         seed_index: Path) -> None:
     from qa.answering.extractive import read_spans

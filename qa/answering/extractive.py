@@ -107,7 +107,8 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
     cut around its span, the best one keeping at least half of the room."""
     best = ranked[0]
     passage = passages[best.passage]
-    start, end = passage.chunk.start + best.start, passage.chunk.start + best.end
+    start, end = _trimmed(passage.article.text, passage.chunk.start + best.start,
+                          passage.chunk.start + best.end)
     room = max_words - _words(passage, (start, end))
     quotes = [_evidence(passage, start, end, room)]
     sources = [passage]
@@ -132,6 +133,28 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
         f"{_elided(p, quote)} [{c.n}]" for p, quote, c in zip(sources, quotes, citations))
     return Answer(question=question, text=body, citations=citations, short=short,
                   confidence=round(confidence, 4))
+
+
+#: quotes and brackets that open, with the ones that close them.
+_PAIRS = {'"': '"', "“": "”", "‘": "’", "«": "»", "„": "“", "(": ")", "[": "]"}
+_CLOSING = {close: open_ for open_, close in _PAIRS.items()}
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span `text[start:end]` without an opening quote or bracket at its start that it
+    does not close (`"Cheyava Falls`), the same at its end, and without spaces and commas
+    at either edge (a span of nothing else stays as it is)."""
+    given = start, end
+    while start < end:
+        if text[start] in " \t\n,;:" or (
+                text[start] in _PAIRS and _PAIRS[text[start]] not in text[start + 1:end]):
+            start += 1
+        elif text[end - 1] in " \t\n,;:" or (
+                text[end - 1] in _CLOSING and _CLOSING[text[end - 1]] not in text[start:end - 1]):
+            end -= 1
+        else:
+            break
+    return (start, end) if start < end else given
 
 
 def _elided(passage: Passage, quote: tuple[int, int]) -> str:
