@@ -1,8 +1,16 @@
-"""Plain text and metadata out of an HTML page, with the standard library's parser."""
+"""Plain text and metadata out of an HTML page, with the standard library's parser.
+
+A page's story is what its `<article>` (else its `<main>`) holds, when that is most of its
+text (at least 40%: not a teaser's `<article>` beside the story); chrome is
+left out wherever it is: navigation, headers and footers, figures, and elements whose class
+or id says they are chrome (a menu, cookie banner, share bar, related stories...)."""
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
+
+from qa.core.records import parse_date
 
 __all__ = ["html_to_record"]
 
@@ -10,6 +18,16 @@ _SKIP = {"script", "style", "nav", "header", "footer", "aside", "form", "noscrip
          "figure", "figcaption", "button", "iframe"}
 _BLOCK = {"p", "h1", "h2", "h3", "h4", "li", "blockquote", "div", "section", "article", "br",
           "tr", "pre"}
+#: elements that never have an end tag.
+_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+#: the story's container, in order of preference.
+_STORY = ("article", "main")
+#: words of a class or id that mark an element as chrome ("cookie-banner", "site-menu").
+_CHROME = re.compile(r"(?:^|[^a-z])(?:nav|navbar|navigation|menu|footer|cookies?|consent|"
+                     r"banner|breadcrumbs?|share|sharing|social|newsletter|subscribe|"
+                     r"subscription|related|comments?|advert|advertisement|ads|promo|sidebar|"
+                     r"paywall)(?:$|[^a-z])")
 _META = {
     "og:title": "title", "author": "author", "article:author": "author",
     "og:site_name": "source", "article:published_time": "published", "date": "published",
@@ -20,9 +38,15 @@ _META = {
 class _TextCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []
+        #: (text, the story containers it is inside) per block.
+        self.blocks: list[tuple[str, frozenset[str]]] = []
         self.current: list[str] = []
-        self.skip_depth = 0
+        #: the outermost open element that hides its content (chrome), and how many elements
+        #: of its tag are open inside it and it: its content ends when that count is 0.
+        self.hidden_by: str | None = None
+        self.hidden_depth = 0
+        #: story containers open now, by tag, and how deep.
+        self.story: dict[str, int] = {}
         self.in_title = False
         self.title: list[str] = []  # pieces, joined once: += would copy the whole each time
         self.h1: list[str] = []
@@ -32,38 +56,48 @@ class _TextCollector(HTMLParser):
     def _flush(self) -> None:
         text = " ".join("".join(self.current).split())
         if text:
-            self.blocks.append(text)
+            self.blocks.append((text, frozenset(t for t, n in self.story.items() if n)))
         self.current = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self.skip_depth += 1
-        elif tag == "title":
+        a = dict(attrs)
+        if tag not in _VOID:
+            marks = f"{a.get('class') or ''} {a.get('id') or ''}".lower()
+            if self.hidden_by is not None:
+                self.hidden_depth += tag == self.hidden_by
+            elif tag in _SKIP or (marks.strip() and _CHROME.search(marks)):
+                self.hidden_by, self.hidden_depth = tag, 1
+        if tag == "title":
             self.in_title = True
         elif tag == "meta":
-            a = dict(attrs)
             key = (a.get("property") or a.get("name") or "").lower()
             if key in _META and a.get("content") and _META[key] not in self.meta:
                 self.meta[_META[key]] = a["content"] or ""
         if tag in _BLOCK:
             self._flush()
+        if tag in _STORY:
+            self.story[tag] = self.story.get(tag, 0) + 1
         if tag == "h1":
             self.in_h1 = True
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP and self.skip_depth:
-            self.skip_depth -= 1
-        elif tag == "title":
+        if tag == self.hidden_by:
+            self.hidden_depth -= 1
+            if not self.hidden_depth:
+                self.hidden_by = None
+        if tag == "title":
             self.in_title = False
         if tag == "h1":
             self.in_h1 = False
         if tag in _BLOCK:
             self._flush()
+        if self.story.get(tag):
+            self.story[tag] -= 1
 
     def handle_data(self, data: str) -> None:
         if self.in_title:
             self.title.append(data)
-        elif not self.skip_depth:
+        elif self.hidden_by is None:
             self.current.append(data)
             if self.in_h1:
                 self.h1.append(data)
@@ -79,10 +113,23 @@ def html_to_record(html: str) -> tuple[str, dict[str, str]]:
     title = " ".join(("".join(parser.h1) or fields.get("title") or "".join(parser.title))
                      .split())
     fields["title"] = title
-    blocks = parser.blocks
+    everything = [text for text, _ in parser.blocks]
+    blocks = next((story for tag in _STORY  # (not a teaser's <article> beside the story)
+                   if 2.5 * _length(story := [text for text, inside in parser.blocks
+                                              if tag in inside]) >= _length(everything)),
+                  everything)
     if blocks and blocks[0] == title:
         blocks = blocks[1:]
+    for i, block in enumerate(blocks[:3]):  # a dateline of its own above the story
+        if len(block) <= 40 and (day := parse_date(block)) is not None:
+            fields.setdefault("published", day.isoformat())
+            del blocks[i]
+            break
     return "\n\n".join(blocks), fields
+
+
+def _length(blocks: list[str]) -> int:
+    return sum(map(len, blocks))
 
 
 def _without_open_tags(html: str) -> str:

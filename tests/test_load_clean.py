@@ -136,6 +136,35 @@ def test_html_page_keeps_the_story_and_drops_scripts_and_navigation(tmp_path: Pa
     assert article.text == "Rivers rose & fields flooded.\n\nSchools closed early."
 
 
+def test_html_chrome_marked_by_class_or_outside_the_article_leaves_the_text(
+        tmp_path: Path) -> None:
+    story = ("<p>About 300 homes in Shrewsbury were evacuated overnight.</p>"
+             "<aside class='related'><h3>Related stories</h3><a>Storm Henk</a></aside>"
+             "<p>The river is expected to peak on Thursday.</p>")
+    page = tmp_path / "flood.html"
+    page.write_text(
+        "<html><head><title>Flood | The Midland Post</title></head><body>"
+        "<div class='cookie-banner'>We use cookies to improve your experience.</div>"
+        "<div id='site-menu'><a>Home</a> | <a>News</a> | <a>Sport</a></div>"
+        "<div class='top'><p>Subscribe for £1 a month to read every story.</p></div>"
+        f"<main><article><h1>Severn flood warning</h1><p class='byline'>By Gareth Evans</p>"
+        f"<time datetime='2025-01-09'>9 January 2025</time>{story}</article>"
+        "<div class='share-bar'>Share on Facebook</div></main>"
+        "<div class='footer'><div>Privacy policy | Terms | Política de cookies</div></div>"
+        "<p>Sign up to our newsletter.</p></body></html>")
+    article = _article(page)
+    assert (article.title, article.author, article.published) == (
+        "Severn flood warning", "Gareth Evans", "2025-01-09")
+    assert article.text == ("About 300 homes in Shrewsbury were evacuated overnight.\n\n"
+                            "The river is expected to peak on Thursday.")
+    # without an <article>: the classes still say what is chrome
+    bare = tmp_path / "bare.html"
+    bare.write_text("<body><div id='menu'><a>Portada</a> | <a>Deportes</a></div>"
+                    "<h1>Jara gana las primarias</h1><p>Jara ganó el domingo.</p>"
+                    "<div class='footer'>Suscríbete | Aviso legal</div></body>")
+    assert _article(bare).text == "Jara ganó el domingo."
+
+
 def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
     path = tmp_path / "glassworks.md"
     path.write_text(
