@@ -644,7 +644,10 @@ def test_example_questions_are_of_several_kinds() -> None:
 
 def test_upload_names_and_limits(tmp_path: Path) -> None:
     assert safe_name("../../etc/passwd") == "passwd"
-    assert safe_name("C:\\x\\Ré sumé (1).TXT") == "Re_sume_1.txt"
+    assert safe_name("C:\\x\\Ré sumé (1).TXT") == "Ré_sumé_1.txt"  # accents kept
+    assert safe_name("Zürich — Seebad öffnet.txt") == "Zürich_Seebad_öffnet.txt"
+    assert safe_name("a\u202eb.txt") == "a_b.txt" and safe_name("e\u0301cole.md") == "école.md"
+    assert len(safe_name("東京" * 100 + ".txt").encode()) <= 204
     assert safe_name(".bashrc") == "article.bashrc"
     assert safe_name("ferry.html.bak") == "ferry.html.bak"  # named as the user named it
     assert safe_name("..a...b.txt") == "a.b.txt" and safe_name("...txt") == "article.txt"

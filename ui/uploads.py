@@ -36,14 +36,15 @@ class UploadError(ValueError):
 
 
 def safe_name(name: str) -> str:
-    """A plain file name from an uploaded one: no directories, only `[A-Za-z0-9._-]`, never
-    starting with a dot."""
-    name = unicodedata.normalize("NFKD", Path(name.replace("\\", "/")).name)
-    name = name.encode("ascii", "ignore").decode()
+    """A plain file name from an uploaded one: no directories, only letters (of any script,
+    accents kept: "Zürich.txt"), digits and `._-`, never starting with a dot, at most 200
+    bytes."""
+    name = unicodedata.normalize("NFC", Path(name.replace("\\", "/")).name)
     stem, dot, suffix = name.rpartition(".")
     if not dot:
         stem, suffix = name, ""
-    stem = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "_", stem)).strip("._-")[:80] \
+    stem = re.sub(r"\.{2,}", ".", re.sub(r"[^\w.-]+", "_", stem)).strip("._-")
+    stem = stem.encode()[:200].decode(errors="ignore").rstrip("._-") \
         or "article"  # inner dots stay: "ferry.html.bak" is refused under its own name
     suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()[:8]
     return f"{stem}.{suffix}" if suffix else stem
