@@ -6,6 +6,7 @@ import codecs
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,7 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
     """The article files under `root`, without hidden names, without following links out and
     without the files of an index kept among them (`qa index .` with `--index-dir ./index`)."""
     found: list[Path] = []
+    others: Counter[str] = Counter()  # files of other types, by suffix
     for folder, dirs, names in os.walk(root):
         here = Path(folder)
         if is_index(here, dirs + names):
@@ -126,12 +128,19 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
         dirs[:] = [d for d in dirs if not d.startswith(".") and not (here / d).is_symlink()]
         for name in names:
             path = here / name
+            if not name.startswith(".") and path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                others[path.suffix.lower() or "(none)"] += 1
             if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 continue
             if (notice := _link_outside(path, root)) is not None:
                 notices.append(notice)
             elif path.is_file():
                 found.append(path)
+    if others:
+        kinds = ", ".join(f"{n} {suffix}" for suffix, n in sorted(others.items()))
+        notices.append(Notice(str(root), "skipped", f"{sum(others.values())} file"
+                              f"{'s' if sum(others.values()) > 1 else ''} of other types "
+                              f"({kinds}); articles are {' '.join(SUPPORTED_SUFFIXES)}"))
     return sorted(found)
 
 

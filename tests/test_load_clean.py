@@ -263,6 +263,14 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     files, notices = find_files([tmp_path / "empty"])
     assert files == [] and "no article files" in notices[0].message
+    for name in ("a.pdf", "b.PDF", "c.rtf", "Makefile", ".hidden", "story.txt"):
+        (tmp_path / "mixed" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "mixed" / name).write_text("x")
+    files, notices = find_files([tmp_path / "mixed"])  # once: left out without a word
+    assert [f.name for f in files] == ["story.txt"]
+    assert [str(n) for n in notices] == [
+        f"{tmp_path / 'mixed'}: skipped: 4 files of other types (1 (none), 2 .pdf, 1 .rtf); "
+        "articles are .txt .md .html .htm .json .jsonl"]
 
 
 @pytest.mark.parametrize(("byline", "author", "source", "published"), [
