@@ -83,7 +83,15 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
 
     max_bytes = None if max_file_mb is None else megabytes(max_file_mb, "--max-file-mb")
     settings = _settings(index_dir, model, max_file_bytes=max_bytes, store=store)
-    report = index_into(paths, settings, rebuild=rebuild, shard=shard, progress=_progress_bar())
+    try:
+        report = index_into(paths, settings, rebuild=rebuild, shard=shard,
+                            progress=_progress_bar())
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted. " + (
+            "The articles written before are stored whole, the rest not at all: run the same "
+            "command again to finish." if settings.store else "The index is as the last "
+            "complete build left it (a build takes effect only once written whole)."), err=True)
+        raise click.exceptions.Abort() from None
     from qa.index.ingest import file_of
     from qa.render import for_terminal
 

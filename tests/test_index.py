@@ -266,6 +266,35 @@ def test_failure_while_embedding_leaves_the_previous_index(index_copy: Path, tmp
     assert _snapshot(index_copy) == before
 
 
+def test_ctrl_c_while_indexing_says_the_index_is_as_it_was(index_copy: Path,
+                                                            tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(150):
+        (folder / f"story{i}.txt").write_text(f"Story {i}\n\n" + " ".join(
+            f"Harbour number {i} reopened on day {j} after the storm." for j in range(40)))
+    before = _snapshot(index_copy)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa", "index", str(folder), "--index-dir", str(index_copy)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    seen = ""
+    while "embedding" not in seen and process.poll() is None:
+        seen += process.stderr.read(1)
+    time.sleep(1)
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, seen + rest
+    assert "Interrupted. The index is as the last complete build left it" in rest
+    assert _snapshot(index_copy) == before
+
+
 @pytest.mark.parametrize("version", [1, 99])
 def test_index_of_another_model_or_format_is_refused_with_the_fix(index_copy: Path,
                                                                   version: int) -> None:
