@@ -213,11 +213,15 @@ def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str
     (user:password); without one, anyone who can reach the port may ask and upload. A login
     lasts 12 hours (QA_LOGIN_HOURS). Repeated failed logins from one address are slowed down
     (429, waits doubling)."""
+    from qa.core.errors import InputError
     from qa.ui.serve import serve as launch
     from qa.ui.startup import EngineLoader
 
     credentials = _logins(auth_file, auth)
     settings = _settings(index_dir, model, answer_concurrency=concurrency, store=store)
+    for path in index_paths:  # before the page is up and says "Chat on ..."
+        if not Path(path).expanduser().exists():
+            raise InputError(f"--index {path}: no such file or folder")
     if index_paths:  # the page is up while the index builds
         loader = EngineLoader(  # started by `launch` once the page is up
             lambda report: _load_engine(settings, llm, index_paths, report, watch), settings)

@@ -747,6 +747,20 @@ def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> N
                                          "files found in news")
 
 
+def test_serve_refuses_a_missing_index_folder_before_it_listens(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+    from qa.core.errors import InputError
+
+    missing = tmp_path / "nope"
+    result = CliRunner().invoke(cli, ["serve", "--index-dir", str(tmp_path / "index"),
+                                      "--index", str(missing), "--port", "1"])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception) == f"--index {missing}: no such file or folder"
+    assert "Chat on" not in result.output
+
+
 def test_parse_auth() -> None:
     assert parse_auth("u:p:q") == ("u", "p:q")
     assert parse_auth(None) is None
