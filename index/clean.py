@@ -107,10 +107,10 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
     fields = {"author": match["author"]}
     parts = [p.strip() for p in re.split(r"[,|·–—]", match["rest"]) if p.strip()]
     if len(parts) >= 2 and re.fullmatch(r"\d{4}", parts[-1]) \
-            and parse_date(f"{parts[-2]}, {parts[-1]}"):  # "May 3, 2025"
+            and parse_date(f"{parts[-2]}, {parts[-1]}", whole=True):  # "May 3, 2025"
         parts[-2:] = [f"{parts[-2]}, {parts[-1]}"]
     for part in parts:
-        published = parse_date(part)
+        published = parse_date(part, whole=True)
         if published is not None and "published" not in fields:
             fields["published"] = published.isoformat()
         elif "source" not in fields and re.match(f"{_CAPITAL}|[0-9]", part):

@@ -102,17 +102,16 @@ def foreign_entries(index_dir: Path) -> list[str]:
         names = sorted(p.name for p in index_dir.iterdir())
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if is_index(index_dir, names):
+    if POINTER in names or is_index(index_dir, names):
         return []
     return [n for n in names
             if n not in _OWN and not _leftover(n) and not _POINTER_TMP.fullmatch(n)]
 
 
 def is_index(folder: Path, names: list[str]) -> bool:
-    """Whether `folder`, which holds the entries `names`, is an index directory: it has a
-    `CURRENT`, or a generation with a manifest."""
-    return POINTER in names or any((folder / n / "manifest.json").is_file()
-                                   for n in names if _NAME.fullmatch(n))
+    """Whether `folder`, which holds the entries `names`, holds an index's generations (one
+    with a manifest): a file that is merely named `CURRENT` does not make an index."""
+    return any((folder / n / "manifest.json").is_file() for n in names if _NAME.fullmatch(n))
 
 
 def generations(index_dir: Path) -> list[Path]:

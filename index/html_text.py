@@ -24,10 +24,21 @@ _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "me
 #: the story's container, in order of preference.
 _STORY = ("article", "main")
 #: words of a class or id that mark an element as chrome ("cookie-banner", "site-menu").
-_CHROME = re.compile(r"(?:^|[^a-z])(?:nav|navbar|navigation|menu|footer|cookies?|consent|"
-                     r"banner|breadcrumbs?|share|sharing|social|newsletter|subscribe|"
-                     r"subscription|related|comments?|advert|advertisement|ads|promo|sidebar|"
-                     r"paywall)(?:$|[^a-z])")
+_CHROME_WORDS = {"nav", "navbar", "navigation", "menu", "footer", "cookie", "cookies", "consent",
+                 "banner", "breadcrumb", "breadcrumbs", "share", "sharing", "social",
+                 "newsletter", "subscribe", "subscription", "related", "comment", "comments",
+                 "advert", "advertisement", "ads", "promo", "sidebar", "paywall"}
+#: a class's first word that makes it a label of what the element holds, not chrome: CMSs
+#: mark stories "category-social", "tag-transport", "has-sidebar".
+_LABELS = {"category", "tag", "tags", "has", "post", "type", "format", "page", "single",
+           "template", "is", "with", "no", "term", "topic", "author", "layout", "theme"}
+#: elements that a class never hides: the page and its story (whatever their labels say).
+_NEVER_CHROME = {"html", "body", "main", "article"}
+#: elements whose end tag may be left out: the next of its kind, a block, or the end of the
+#: list or block around it ends them too.
+_OPTIONAL_END = {"p", "li", "dt", "dd", "tr", "td", "th", "option"}
+_CONTAINERS = {"ul", "ol", "dl", "table", "tbody", "div", "section", "article", "main", "body",
+               "blockquote", "aside", "nav", "header", "footer", "form"}
 _META = {
     "og:title": "title", "author": "author", "article:author": "author",
     "og:site_name": "source", "article:published_time": "published", "date": "published",
@@ -61,11 +72,14 @@ class _TextCollector(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if self.hidden_by in _OPTIONAL_END and self.hidden_depth == 1 and (
+                tag == self.hidden_by or (self.hidden_by == "p" and tag in _BLOCK)):
+            self.hidden_by = None  # "<li class=share>Share<li>story": the first one ended
         if tag not in _VOID:
-            marks = f"{a.get('class') or ''} {a.get('id') or ''}".lower()
             if self.hidden_by is not None:
                 self.hidden_depth += tag == self.hidden_by
-            elif tag in _SKIP or (marks.strip() and _CHROME.search(marks)):
+            elif tag in _SKIP or (tag not in _NEVER_CHROME and _is_chrome(
+                    f"{a.get('class') or ''} {a.get('id') or ''}")):
                 self.hidden_by, self.hidden_depth = tag, 1
         if tag == "title":
             self.in_title = True
@@ -85,6 +99,8 @@ class _TextCollector(HTMLParser):
             self.hidden_depth -= 1
             if not self.hidden_depth:
                 self.hidden_by = None
+        elif self.hidden_by in _OPTIONAL_END and tag in _CONTAINERS:
+            self.hidden_by = None  # the list or block that held it ended
         if tag == "title":
             self.in_title = False
         if tag == "h1":
@@ -101,6 +117,16 @@ class _TextCollector(HTMLParser):
             self.current.append(data)
             if self.in_h1:
                 self.h1.append(data)
+
+
+def _is_chrome(marks: str) -> bool:
+    """Whether an element's class and id words say it is chrome: a token such as
+    "cookie-banner" or "site-menu", not a label such as "category-social"."""
+    for token in marks.lower().split():
+        words = [w for w in re.split(r"[^a-z]+", token) if w]
+        if words and words[0] not in _LABELS and not _CHROME_WORDS.isdisjoint(words):
+            return True
+    return False
 
 
 def html_to_record(html: str) -> tuple[str, dict[str, str]]:
@@ -121,7 +147,7 @@ def html_to_record(html: str) -> tuple[str, dict[str, str]]:
     if blocks and blocks[0] == title:
         blocks = blocks[1:]
     for i, block in enumerate(blocks[:3]):  # a dateline of its own above the story
-        if len(block) <= 40 and (day := parse_date(block)) is not None:
+        if len(block) <= 40 and (day := parse_date(block, whole=True)) is not None:
             fields.setdefault("published", day.isoformat())
             del blocks[i]
             break

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from qa.index.clean import clean_record
+from qa.index.html_text import html_to_record
 from qa.index.load import find_files, load_file
 
 from qa.core.errors import InputError, UnusableFileError
@@ -163,6 +164,19 @@ def test_html_chrome_marked_by_class_or_outside_the_article_leaves_the_text(
                     "<h1>Jara gana las primarias</h1><p>Jara ganó el domingo.</p>"
                     "<div class='footer'>Suscríbete | Aviso legal</div></body>")
     assert _article(bare).text == "Jara ganó el domingo."
+    # labels that CMSs put on the page and the story are not chrome; a <li> or <p> marked as
+    # chrome ends where the next one starts; a line that only starts with a date stays
+    story = "<p>The harbour reopened on Monday after the storm.</p>"
+    for page, text in [
+            (f"<body class='single has-sidebar'><article class='post category-social "
+             f"tag-transport'>{story}</article></body>", ""),
+            (f"<ul><li class='share'>Share<li>Tweet</ul>{story}", "Tweet\n\n"),
+            (f"<p class='newsletter'>Sign up<p>Read on.</p>{story}", "Read on.\n\n"),
+            (f"<h1>T</h1><h2>2024-05-01 timetable changes</h2><p>0612345678</p>{story}",
+             "2024-05-01 timetable changes\n\n0612345678\n\n")]:
+        body, fields = html_to_record(page)
+        assert body == text + "The harbour reopened on Monday after the storm."
+        assert "published" not in fields
 
 
 def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
@@ -266,10 +280,11 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     for name in ("a.pdf", "b.PDF", "c.rtf", "Makefile", ".hidden", "story.txt"):
         (tmp_path / "mixed" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "mixed" / name).write_text("x")
+    (tmp_path / "mixed" / "CURRENT").write_text("x")  # a file so named makes no index
     files, notices = find_files([tmp_path / "mixed"])  # once: left out without a word
     assert [f.name for f in files] == ["story.txt"]
     assert [str(n) for n in notices] == [
-        f"{tmp_path / 'mixed'}: skipped: 4 files of other types (1 (none), 2 .pdf, 1 .rtf); "
+        f"{tmp_path / 'mixed'}: skipped: 5 files of other types (2 (none), 2 .pdf, 1 .rtf); "
         "articles are .txt .md .html .htm .json .jsonl"]
 
 
@@ -324,6 +339,16 @@ def test_publication_dates_are_read_in_the_forms_news_writes_them(written: str,
 
     parsed = parse_date(written)
     assert (parsed.isoformat() if parsed else None) == day
+
+
+def test_a_line_of_text_is_a_date_only_when_all_of_it_is_one() -> None:
+    from qa.core.records import parse_date
+
+    for line in ("2024-05-01 timetable changes", "0612345678", "1748944800"):
+        assert parse_date(line, whole=True) is None
+    for line, day in (("2025-01-09", "2025-01-09"), ("2025-01-09T07:30:00Z", "2025-01-09"),
+                      ("9 January 2025", "2025-01-09")):
+        assert str(parse_date(line, whole=True)) == day
 
 
 def test_an_unreadable_date_is_reported_and_the_article_listed_last(tmp_path: Path) -> None:

@@ -35,19 +35,23 @@ _MONTH = {name: n for n, names in enumerate(_MONTH_NAMES, 1) for name in names.s
 #: "[weekday,] [le|el|den] 14[er|.|º] [de] mars [de] 2025"
 _SPELLED_DATE = re.compile(r"(?:[^\W\d_]{2,10},?\s+)?(?:le|el|den|am)?\s*(\d{1,2})(?:er|\.|º|°)?\s+"
                            r"(?:de\s+)?([^\W\d_]+)\.?,?\s+(?:de\s+|del\s+)?(\d{4})")
+#: an ISO 8601 date, or date and time, and nothing else.
+_ISO = re.compile(r"\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)?)?")
 #: seconds (or milliseconds) since 1970, as JSON exports often give a date.
 _EPOCH = re.compile(r"\d{9,10}(?:\.\d+)?|\d{12,13}")
 
 
-def parse_date(text: str) -> date | None:
+def parse_date(text: str, *, whole: bool = False) -> date | None:
     """The date in a publication-date string (ISO 8601, RFC 2822, "April 25, 2025", "14 mars
-    2025", "7. April 2025", seconds since 1970, ...)."""
+    2025", "7. April 2025", seconds since 1970, ...). With `whole`, for text that may be
+    something else (a line of an article): only text that is all a date, and no bare number."""
     text = text.strip()
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        pass
-    if _EPOCH.fullmatch(text):
+    if not whole or _ISO.fullmatch(text):
+        try:
+            return date.fromisoformat(text[:10])
+        except ValueError:
+            pass
+    if not whole and _EPOCH.fullmatch(text):
         seconds = float(text) / (1000 if len(text.split(".")[0]) > 10 else 1)
         return datetime.fromtimestamp(seconds, tz=timezone.utc).date()
     if len(text) <= 60 and (spelled := _SPELLED_DATE.fullmatch(text.lower())) \
