@@ -183,6 +183,20 @@ def test_a_pronoun_means_a_name_of_the_conversation_not_a_word_that_starts_the_a
                                              "said so. [1]"}
     assert standalone_question("How old was he?", [history[0], breen]) == \
         "How old was Tomas Breen?"
+    def turn(question: str, answer: str) -> list[dict[str, str]]:
+        return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+    # a one-word answer is the name meant, not an older turn's
+    ushakov = turn("Who leads Brightwave?", "**Maria Lopez** — Maria Lopez leads it. [1]") + \
+        turn("Who called the talks constructive?", "**Ushakov** — Ushakov described the talks "
+             "as constructive. [1]")
+    assert standalone_question("What is his job?", ushakov) == "What is Ushakov's job?"
+    assert standalone_question("How did its shares react?", turn(
+        "Which company is cutting jobs?", "**Brightwave** — Brightwave said it would cut "
+        "jobs. [1]")) == "How did Brightwave's shares react?"
+    assert standalone_question("What did he say next?", turn(
+        "Who threatened tariffs?", "**Trump** — Trump said he would impose tariffs. [1]")) == \
+        "What did Trump say next?"
 
 
 def test_stream_yields_the_answer_text_piece_by_piece(seed_qa) -> None:

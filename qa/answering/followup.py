@@ -4,9 +4,12 @@ previous turn, so that "How old was he?" after "Who was killed?" searches for th
 from __future__ import annotations
 
 import itertools
+import json
 import re
+from functools import lru_cache
 
 from qa.core.text import NAME_OR_NUMBER, NAME_PHRASE, QUESTION_WORDS, strip_markers
+from qa.reader.model import MODEL_DIR
 
 __all__ = ["cap_question", "standalone_question"]
 
@@ -30,16 +33,32 @@ _CALENDAR = {"January", "February", "March", "April", "May", "June", "July", "Au
              "Thursday", "Friday", "Saturday", "Sunday"}
 
 
-def _names(text: str) -> list[str]:
-    """The proper names of `text`, in order, without months and weekdays and without a lone
-    capitalised word that starts a sentence or the answer's quote ("The", "Employees — ")."""
+@lru_cache(maxsize=1)
+def _common_words() -> frozenset[str]:
+    """Everyday words, lower case: the whole words of the shipped reader's vocabulary (a
+    capitalised one that starts a sentence is most often not a name: "Employees", "The")."""
+    try:
+        vocab = json.loads((MODEL_DIR / "tokenizer.json").read_text(encoding="utf-8"))
+        return frozenset(w for w in vocab["model"]["vocab"] if w.isalpha())
+    except (OSError, ValueError, KeyError, TypeError):  # no word list: every name counts
+        return frozenset()
+
+
+def _names(text: str, *, short_is_name: bool = False) -> list[str]:
+    """The proper names of `text`, in order: not months or weekdays, and not an everyday
+    word that is capitalised only because it starts a sentence or the answer's quote
+    ("Employees — Employees will..."), unless it is the answer's bold short answer to a
+    "who" question (`short_is_name`: "**Putin** — ...")."""
+    short = re.match(r"\s*\*\*(.+?)\*\*", text) if short_is_name else None
     text = strip_markers(text).replace("**", "")
     names = []
     for match in NAME_PHRASE.finditer(text):
         name = match.group().strip()
         before = text[max(0, match.start() - 4):match.start()].rstrip()
         first = match.start() == 0 or before[-1:] in (".", "!", "?", "—")
-        if not (first and " " not in name) and name not in _CALENDAR:
+        everyday = first and " " not in name and name.lower() in _common_words() \
+            and not (short and match.start() <= 2 and short[1].strip() == name)
+        if not everyday and name not in _CALENDAR:
             names.append(name)
     return names
 
@@ -52,7 +71,8 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
     turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
              if q["role"] == "user" and a["role"] == "assistant"]
     for question, answer in reversed(turns[-3:]):
-        fresh = [n for n in _names(answer) if n.lower() not in question.lower()]
+        who = re.match(r"\s*(?:who|whom|whose)\b", question, re.I) is not None
+        fresh = [n for n in _names(answer, short_is_name=who) if n.lower() not in question.lower()]
         named = [n for n in fresh if " " in n] or fresh or _names(question)
         if named:
             return named[0]
