@@ -822,3 +822,7 @@ def test_a_server_password_stays_out_of_the_http_log_and_is_sent_as_basic_auth(
         "Basic " + base64.b64encode(b"me:s:cret@x").decode()
     assert "HTTP Request: POST" in caplog.text
     assert "s%3Acret" not in caplog.text and "s:cret" not in caplog.text
+    from qa.core.urls import split_credentials
+
+    for address in ("http://127.0.0.1:8080/v1/team@prod", "http://h:1/v1?tag=a@b"):
+        assert split_credentials(address) == (address, None)  # an "@" of the path is its own

@@ -36,10 +36,12 @@ def redact(text: str, url: str) -> str:
 
 def split_credentials(url: str) -> tuple[str, tuple[str, str] | None]:
     """`url` without its `user:password@`, and the user and password (percent-decoded; None
-    when it has none), so that they go in a header and never into a logged address. The
-    user part ends at the last "@", as in `mask_password`."""
+    when it has none), so that they go in a header and never into a logged address. The user
+    part ends at the last "@" before the path, query or fragment (an "@" in those is theirs:
+    a password must write its "/", "?" or "#" percent-encoded)."""
     scheme, separator, rest = url.partition("://")
-    at = rest.rfind("@")
+    host_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, host_end)
     if not separator or at < 0:
         return url, None
     user, _, password = rest[:at].partition(":")
