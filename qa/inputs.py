@@ -80,7 +80,8 @@ def article_filter(sources: object, since: object, until: object,
             publishers = store.stats().publishers
             shown = ", ".join(publishers[:10]) + (f" and {len(publishers) - 10} more"
                                                   if len(publishers) > 10 else "") or "none"
-            near = {p for n in unknown for p in difflib.get_close_matches(n, publishers, 3)}
+            near = {p for n in unknown[:3]  # (each costs a pass over every publisher)
+                    for p in difflib.get_close_matches(n, publishers, 3)}
             guess = f" (did you mean {', '.join(map(repr, sorted(near)))}?)" if near else ""
             raise InputError(f"sources: no indexed article is from "
                              f"{', '.join(map(repr, unknown))}{guess}; use a publisher "

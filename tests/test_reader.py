@@ -440,6 +440,7 @@ def test_two_long_quotes_share_the_fifty_words_and_keep_their_spans() -> None:
 @pytest.mark.parametrize(("span", "short"), [
     ('"Cheyava Falls', "Cheyava Falls"), ('Cheyava Falls",', "Cheyava Falls"),
     ('"Cheyava Falls"', '"Cheyava Falls"'), ("(NASA", "NASA"), ('"', '"'),
+    ('5 ft 11"', '5 ft 11"'), ("the workers’", "the workers’"),
 ])
 def test_a_short_answer_does_not_start_or_end_with_a_quote_it_does_not_close(
         span: str, short: str) -> None:

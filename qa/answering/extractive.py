@@ -137,7 +137,8 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
 
 #: quotes and brackets that open, with the ones that close them.
 _PAIRS = {'"': '"', "“": "”", "‘": "’", "«": "»", "„": "“", "(": ")", "[": "]"}
-_CLOSING = {close: open_ for open_, close in _PAIRS.items()}
+#: (not "’", an apostrophe far more often: "the workers’")
+_CLOSING = {close: open_ for open_, close in _PAIRS.items() if close != "’"}
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
@@ -150,7 +151,8 @@ def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
                 text[start] in _PAIRS and _PAIRS[text[start]] not in text[start + 1:end]):
             start += 1
         elif text[end - 1] in " \t\n,;:" or (
-                text[end - 1] in _CLOSING and _CLOSING[text[end - 1]] not in text[start:end - 1]):
+                text[end - 1] in _CLOSING and _CLOSING[text[end - 1]] not in text[start:end - 1]
+                and not (text[end - 1] == '"' and text[end - 2].isdigit())):  # 5 ft 11"
             end -= 1
         else:
             break
