@@ -283,7 +283,8 @@ def test_ctrl_c_while_indexing_says_the_index_is_as_it_was(index_copy: Path,
     process = subprocess.Popen(
         [sys.executable, "-m", "qa", "index", str(folder), "--index-dir", str(index_copy)],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # Ctrl+C works in a background run too:
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""
     while "embedding" not in seen and process.poll() is None:
         seen += process.stderr.read(1)
