@@ -80,6 +80,8 @@ class QA:
         self._reader = load_reader(self.settings.reader_dir or MODEL_DIR,
                                    self.settings.query_threads)
         self._model_lock = threading.Lock()
+        #: whether `add_files` is indexing articles now (uploads, a watched folder).
+        self.adding = False
         #: the `CURRENT` of the index directory when it was last opened, and when to look again.
         self._opened_pointer: str | None = None
         self._next_check = 0.0
@@ -300,7 +302,11 @@ class QA:
         from qa.index.load import Notice
 
         with self._write_lock:
-            report = index_into(paths, self.settings, progress=progress)
+            self.adding = True
+            try:
+                report = index_into(paths, self.settings, progress=progress)
+            finally:
+                self.adding = False
             try:
                 self._retriever_now = self._open()
             except QAError as exc:  # written, but not reopened: say so, lose nothing

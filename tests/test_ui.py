@@ -747,6 +747,36 @@ def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> N
                                          "files found in news")
 
 
+def test_the_status_line_says_when_articles_are_being_added(index_copy: Path,
+                                                            tmp_path: Path) -> None:
+    import threading
+
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+
+    engine = QA(index_dir=index_copy)
+    chat = Handlers(EngineLoader.loaded(engine))
+    assert chat.status().endswith("passages.")
+    (tmp_path / "cider.txt").write_text(CIDER, encoding="utf-8")
+    embedding, release = threading.Event(), threading.Event()
+
+    def progress(done: int, total: int) -> None:
+        embedding.set()
+        release.wait(30)
+
+    adding = threading.Thread(target=engine.add_files, args=([tmp_path / "cider.txt"],),
+                              kwargs={"progress": progress})
+    adding.start()
+    assert embedding.wait(60)
+    assert chat.status().startswith("Ready: 2 articles") and \
+        chat.status().endswith("Adding new articles…")
+    release.set()
+    adding.join(60)
+    assert chat.status().startswith("Ready: 3 articles") and chat.status().endswith("passages.")
+
+
 def test_serve_refuses_a_missing_index_folder_before_it_listens(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

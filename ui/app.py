@@ -134,8 +134,10 @@ class Handlers:
                 return f"{esc(_for_visitors(exc))} Answers resume when it is back."
             names = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more"
                                               if len(sources) > 3 else "")
+            adding = " Adding new articles…" if engine.adding else ""
             return (f"Ready: {stats['articles']:,} articles"
-                    f"{' from ' + esc(names) if names else ''}, {stats['chunks']:,} passages.")
+                    f"{' from ' + esc(names) if names else ''}, {stats['chunks']:,} passages."
+                    f"{adding}")
         if state.error:
             return f"The articles could not be loaded: {esc(_without_folders(state.error))}"
         count = f", {state.done} of {state.total}" if state.total else "…"
