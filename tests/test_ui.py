@@ -466,6 +466,9 @@ def test_articles_dropped_in_the_folder_or_indexed_beside_the_server_are_answere
             out["citations"][0]["article"]["file"] == "orlen cider.txt", out
         pg.wait_for_function(f"() => /Ready: 4 articles/.test({status})")
         assert "changed: " in live["log"].read_text()
+        card = "#qa-history .qa-card[aria-label='Loaded articles']"
+        pg.wait_for_function(f"() => document.querySelector(\"{card}\")?.innerText"
+                             ".includes('Orlen cider festival')")  # no question asked here yet
 
         (folder / "orlen cider.txt").unlink()
         out = answer_until(cider, lambda a: "Haldane" not in a["text"])

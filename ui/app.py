@@ -285,13 +285,25 @@ class Handlers:
         """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
 
-    def changed_status(self, shown: str) -> tuple:
+    def changed_status(self, shown: str, turns: list[dict] | None) -> tuple:
         """Once the engine is ready: the status line if it is not `shown` (what this page
-        last drew), so that screen readers hear a change, not the same line every tick."""
+        last drew), so that screen readers hear a change, not the same line every tick; and
+        the opening card again, listing the articles as they are now, until the first
+        question. Outputs: status line, the line drawn, conversation."""
         import gradio as gr
 
-        status = self.refresh_status() if self.loader.engine is not None else shown
-        return (gr.skip(), shown) if status == shown else (status, status)
+        from qa.core.errors import StoreUnavailableError
+
+        engine = self.loader.engine
+        status = self.refresh_status() if engine is not None else shown
+        if status == shown or engine is None:
+            return gr.skip(), shown, gr.skip()
+        if turns:
+            return status, status, gr.skip()
+        try:
+            return status, status, self._introduce(engine)[0]
+        except StoreUnavailableError:  # the status line says so
+            return status, status, gr.skip()
 
 
 def _for_visitors(exc: QAError) -> str:
@@ -429,8 +441,8 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
     page.timer.tick(handlers.refresh, *refresh_io, queue=False, show_progress="hidden",
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
-    page.status_timer.tick(handlers.changed_status, page.shown_status,
-                           [page.status, page.shown_status], queue=False,
+    page.status_timer.tick(handlers.changed_status, [page.shown_status, page.turns],
+                           [page.status, page.shown_status, page.chat], queue=False,
                            show_progress="hidden", **private)
 
     def add_articles(paths: list[str] | None,
