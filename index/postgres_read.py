@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Collection, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,9 @@ SENTENCES_PER_CHUNK = 4
 MIN_EF_SEARCH = 100
 #: pgvector's largest hnsw.ef_search (more candidates are then read by the iterative scan).
 MAX_EF_SEARCH = 1000
+#: while writers add articles, the list of publishers (a scan of every article) is read
+#: again at most this often; the counts are always current.
+PUBLISHERS_SECONDS = 30.0
 #: idle connections kept per process.
 _POOL = 8
 #: the longest one read may take (behind a writer's lock, or a bad plan): that question then
@@ -111,7 +115,8 @@ class PostgresStore:
         self.where = describe_url(url)
         self._idle: list[psycopg.Connection] = []
         self._lock = threading.Lock()
-        self._publishers: tuple[int, tuple[str, ...]] = (-1, ())
+        #: the publishers as of a store generation, and when they were read.
+        self._publishers: tuple[int, tuple[str, ...], float] = (-1, (), -PUBLISHERS_SECONDS)
         with self._connection() as connection:
             meta = read_meta(connection, self.where)
             version = connection.execute("SELECT extversion FROM pg_extension "
@@ -181,11 +186,11 @@ class PostgresStore:
     def stats(self) -> StoreStats:
         articles, chunks, sentences, generation = self._rows(
             "SELECT articles, chunks, sentences, generation FROM corpus_stats")[0]
-        seen, publishers = self._publishers
-        if seen != generation:
+        seen, publishers, read_at = self._publishers
+        if seen != generation and time.monotonic() - read_at >= PUBLISHERS_SECONDS:
             publishers = tuple(row[0] for row in self._rows(
                 "SELECT DISTINCT source FROM articles WHERE source <> '' ORDER BY 1"))
-            self._publishers = (generation, publishers)
+            self._publishers = (generation, publishers, time.monotonic())
         return StoreStats(articles, chunks, sentences, self.model, self.dimension,
                           publishers)
 

@@ -780,6 +780,21 @@ def test_the_status_line_says_when_articles_are_being_added(index_copy: Path,
     assert chat.status().startswith("Ready: 3 articles") and chat.status().endswith("passages.")
 
 
+def test_open_pages_share_one_look_at_the_status(seed_qa) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+    looks = []
+    status = chat.status
+    chat.status = lambda: looks.append(1) or status()  # type: ignore[method-assign]
+    line, shown, card = chat.changed_status("", [])
+    assert line == shown and "Ready: 2 articles" in line and "Loaded articles" in card
+    for _ in range(50):  # 50 pages ticking at once: one look at the store
+        assert chat.changed_status(shown, [])[1] == shown
+    assert len(looks) == 1
+
+
 def test_serve_refuses_a_missing_index_folder_before_it_listens(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

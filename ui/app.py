@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,8 @@ class Handlers:
         #: (articles, passages) -> opening card, example questions, publishers: made once
         #: per state of the index, not on every page load.
         self._intro: tuple[tuple[int, int], tuple[str, list[list[str]], list[str]]] | None = None
+        #: the status line as the pages' timers last saw it, and when (`changed_status`).
+        self._ticked: tuple[float, str] = (-float(STATUS_SECONDS), "")
 
     def _introduce(self, engine: QA) -> tuple[str, list[list[str]], list[str]]:
         stats = engine.stats
@@ -295,8 +298,13 @@ class Handlers:
         from qa.core.errors import StoreUnavailableError
 
         engine = self.loader.engine
-        status = self.refresh_status() if engine is not None else shown
-        if status == shown or engine is None:
+        if engine is None:
+            return gr.skip(), shown, gr.skip()
+        now = time.monotonic()
+        if now - self._ticked[0] >= STATUS_SECONDS / 2:  # one look for every open page
+            self._ticked = (now, self.refresh_status())
+        status = self._ticked[1]
+        if status == shown:
             return gr.skip(), shown, gr.skip()
         if turns:
             return status, status, gr.skip()
