@@ -79,7 +79,7 @@ def find_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Notice]]:
         path = Path(given).expanduser()
         if not path.exists():
             raise InputError(f"{given}: no such file or folder")
-        if (notice := _link_outside(path, path.parent)) is not None:
+        if (notice := _link_outside(path, path.parent) or _badly_named(path)) is not None:
             notices.append(notice)
         elif path.is_file():
             files.append(path)
@@ -123,16 +123,19 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
             dirs[:] = []
             continue
         for name in sorted(dirs):
-            if not name.startswith(".") and (notice := _link_outside(here / name, root)):
+            if not name.startswith(".") and (notice := _link_outside(here / name, root)
+                                             or _badly_named(here / name)):
                 notices.append(notice)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not (here / d).is_symlink()]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not (here / d).is_symlink()
+                   and not _badly_named(here / d)]
         for name in names:
             path = here / name
-            if not name.startswith(".") and path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                others[path.suffix.lower() or "(none)"] += 1
-            if name.startswith(".") or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            if _transient(name):
                 continue
-            if (notice := _link_outside(path, root)) is not None:
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                others[path.suffix.lower() or "(none)"] += 1
+                continue
+            if (notice := _link_outside(path, root) or _badly_named(path)) is not None:
                 notices.append(notice)
             elif path.is_file():
                 found.append(path)
@@ -142,6 +145,23 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
                               f"{'s' if sum(others.values()) > 1 else ''} of other types "
                               f"({kinds}); articles are {' '.join(SUPPORTED_SUFFIXES)}"))
     return sorted(found)
+
+
+def _transient(name: str) -> bool:
+    """Whether a file name is hidden, or an editor's lock or backup file (`~$story.txt`,
+    `story.txt~`): never an article."""
+    return name.startswith((".", "~$")) or name.endswith("~")
+
+
+def _badly_named(path: Path) -> Notice | None:
+    """A notice when `path` is not valid UTF-8 (a Latin-1 byte from an old zip file, say):
+    such a name cannot be stored with its article or shown."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(path).decode("utf-8", "replace")
+        return Notice(shown, "skipped", "its name is not valid UTF-8: rename it")
+    return None
 
 
 def _opened_inside(descriptor: int, path: Path, folder: Path) -> bool:

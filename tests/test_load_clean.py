@@ -281,9 +281,17 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
         (tmp_path / "mixed" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "mixed" / name).write_text("x")
     (tmp_path / "mixed" / "CURRENT").write_text("x")  # a file so named makes no index
+    for name in ("~$story.txt", "story.txt~"):  # an editor's lock and backup files
+        (tmp_path / "mixed" / name).write_text("x")
+    import os
+
+    latin1 = os.fsencode(tmp_path / "mixed") + b"/caf\xe9.txt"  # from an old zip file
+    with open(latin1, "w") as handle:  # once: every build of the folder failed on it
+        handle.write("Cafe\n\nThe cafe reopened.")
     files, notices = find_files([tmp_path / "mixed"])  # once: left out without a word
     assert [f.name for f in files] == ["story.txt"]
     assert [str(n) for n in notices] == [
+        f"{tmp_path / 'mixed'}/caf\ufffd.txt: skipped: its name is not valid UTF-8: rename it",
         f"{tmp_path / 'mixed'}: skipped: 5 files of other types (2 (none), 2 .pdf, 1 .rtf); "
         "articles are .txt .md .html .htm .json .jsonl"]
 
