@@ -656,15 +656,20 @@ def test_upload_names_and_limits(tmp_path: Path) -> None:
     assert safe_name("..a...b.txt") == "a.b.txt" and safe_name("...txt") == "article.txt"
     src = tmp_path / "a b.md"
     src.write_text("# Title\n\nBody text.", encoding="utf-8")
-    stored = store_uploads([str(src)], tmp_path / "idx")
-    assert stored == [tmp_path / "idx" / "uploads" / "a_b.md"]
-    assert store_uploads([str(src)], tmp_path / "idx") == stored  # same content, same file
+    stored, refused = store_uploads([str(src)], tmp_path / "idx")
+    assert (stored, refused) == ([tmp_path / "idx" / "uploads" / "a_b.md"], [])
+    assert store_uploads([str(src)], tmp_path / "idx")[0] == stored  # same content, same file
     src.write_text("# Other\n\nDifferent.", encoding="utf-8")
-    assert store_uploads([str(src)], tmp_path / "idx")[0].name == "a_b-2.md"
+    assert store_uploads([str(src)], tmp_path / "idx")[0][0].name == "a_b-2.md"
     exe = tmp_path / "run.exe"
     exe.write_bytes(b"MZ")
     with pytest.raises(UploadError, match="not an article file"):
         store_uploads([str(exe)], tmp_path / "idx")
+    # one bad file among good ones: the good ones are stored, the bad one named
+    stored, refused = store_uploads([str(exe), str(src)], tmp_path / "idx")
+    assert [p.name for p in stored] == ["a_b-2.md"]
+    assert refused == ["run.exe: not an article file (use .txt, .md, .html, .htm, .json, "
+                       ".jsonl)."]
     with pytest.raises(UploadError, match="too large"):
         store_uploads([str(src)], tmp_path / "idx", max_bytes=5)
     with pytest.raises(UploadError, match="Too many"):
@@ -692,6 +697,13 @@ def test_upload_messages_name_files_not_server_folders(index_copy: Path,
     assert "gone.txt: the upload is no longer on the server; add it again." in message
     assert str(tmp_path) not in message
     assert not [p for p in (index_copy / "uploads").iterdir()]
+    # a picture beside an article: the article is added, the picture named
+    cached.mkdir(parents=True, exist_ok=True)
+    (cached / "cider.txt").write_text(CIDER, encoding="utf-8")
+    (cached / "bild.png").write_bytes(b"\x89PNG")
+    message, *_ = chat.add_articles([str(cached / "cider.txt"), str(cached / "bild.png")])
+    assert "<b>Added:</b> cider.txt: 1 article" in message, message
+    assert "<b>Not added:</b> bild.png: not an article file" in message
 
 
 def test_messages_lose_server_folders_but_not_dates_or_addresses(seed_qa) -> None:

@@ -248,7 +248,8 @@ class Handlers:
             index_dir = self.settings.index_dir
             folder = Path(index_dir) / "uploads"
             before = set(folder.iterdir()) if folder.is_dir() else set()
-            stored = store_uploads(list(paths), index_dir, max_bytes=self.settings.max_file_bytes)
+            stored, not_stored = store_uploads(list(paths), index_dir,
+                                               max_bytes=self.settings.max_file_bytes)
         except UploadError as exc:
             return _upload_message("Not added", str(exc)), self.refresh_status(), None
         finally:  # Gradio's cached copies are servable: keep only ours
@@ -279,6 +280,7 @@ class Handlers:
         else:
             head = ("Already indexed", kept or "nothing new.")
         lines = [_upload_message(*head)] + [
+            _upload_message("Not added", reason) for reason in not_stored] + [
             _upload_message("Not added" if n in refused else "Note",
                             f"{Path(n.path).name}: {n.action}: {_without_folders(n.message)}")
             for n in report.notices]

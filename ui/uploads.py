@@ -70,30 +70,35 @@ def _target(folder: Path, name: str, digest: str) -> Path:
 
 def store_uploads(paths: list[str], index_dir: str | Path,
                   max_files: int = MAX_UPLOAD_FILES,
-                  max_bytes: int = MAX_UPLOAD_BYTES) -> list[Path]:
-    """Copy uploaded files into `<index_dir>/uploads/`; returns the stored paths.
+                  max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[Path], list[str]]:
+    """Copy uploaded files into `<index_dir>/uploads/`; returns the stored paths and why each
+    other file was refused (too large, empty, not an article format, gone).
 
-    Checks every file before storing any: raises `UploadError` when there are too many,
-    one is too large or empty, or its type is not an article format."""
+    Raises `UploadError` when there are too many files, or when every one is refused."""
     if len(paths) > max_files:
         raise UploadError(f"Too many files: {len(paths)} (at most {max_files} per upload).")
     checked: list[tuple[Path, str]] = []
+    refused: list[str] = []
     for raw in paths:
         src = Path(raw)
         name = safe_name(src.name)
-        if not name.endswith(ALLOWED_SUFFIXES):
-            raise UploadError(f"{name}: not an article file (use {', '.join(ALLOWED_SUFFIXES)}).")
         try:
             size = src.stat().st_size
         except FileNotFoundError:  # expired, or taken by another session's same upload
-            raise UploadError(f"{name}: the upload is no longer on the server; add it "
-                              "again.") from None
-        if size > max_bytes:
-            raise UploadError(f"{name}: too large ({size / 1048576:.1f} MB; the limit is "
-                              f"{max_bytes / 1048576:.0f} MB).")
-        if size == 0:
-            raise UploadError(f"{name}: the file is empty.")
-        checked.append((src, name))
+            size = -1
+        if not name.endswith(ALLOWED_SUFFIXES):
+            refused.append(f"{name}: not an article file (use {', '.join(ALLOWED_SUFFIXES)}).")
+        elif size < 0:
+            refused.append(f"{name}: the upload is no longer on the server; add it again.")
+        elif size > max_bytes:
+            refused.append(f"{name}: too large ({size / 1048576:.1f} MB; the limit is "
+                           f"{max_bytes / 1048576:.0f} MB).")
+        elif size == 0:
+            refused.append(f"{name}: the file is empty.")
+        else:
+            checked.append((src, name))
+    if not checked:
+        raise UploadError(" ".join(refused))
     folder = Path(index_dir) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     stored = []
@@ -110,7 +115,7 @@ def store_uploads(paths: list[str], index_dir: str | Path,
                     done.unlink(missing_ok=True)
                 raise UploadError(f"{name}: could not be stored ({exc.strerror}).") from None
         stored.append(target)
-    return stored
+    return stored, refused
 
 
 def drop_unindexed(stored: Iterable[Path], kept_files: set[str]) -> list[Path]:
