@@ -76,11 +76,14 @@ class FolderWatcher:
             last = now
 
     def _index(self, index: Callable[[list[str]], BuildReport], now: Snapshot) -> str:
-        """Index the folders as `now` saw them; what to tell the terminal."""
+        """Index the folders as `now` saw them; what to tell the terminal: the summary, then the
+    build's notices (files skipped or refused, and why)."""
         self._indexed = now  # a failure is not retried until the files change again
         changed = ", ".join(self.paths)
         try:
-            return f"{changed} changed: {index(self.paths).summary}"
+            report = index(self.paths)
+            return "\n".join([f"{changed} changed: {report.summary}",
+                              *(str(notice) for notice in report.notices)])
         except QAError as exc:
             return f"{changed} changed, but could not be indexed: {exc}"
         except Exception:  # a fault: logged whole; the server and the old index go on

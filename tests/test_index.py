@@ -199,8 +199,10 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
 
     try:
         (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+        (folder / "empty.txt").write_text("")
         assert "changed: " in wait_for("changed")
         assert qa.stats["articles"] == 3
+        assert f"{folder / 'empty.txt'}: skipped: empty file" in messages[0]
         shutil.rmtree(folder)  # e.g. a drive unmounted: its articles stay
         assert "no such file or folder; its articles stay indexed" in wait_for("no such file")
         time.sleep(1)
