@@ -792,6 +792,25 @@ def test_the_status_line_says_when_articles_are_being_added(index_copy: Path,
     assert chat.status().startswith("Ready: 3 articles") and chat.status().endswith("passages.")
 
 
+def test_a_publisher_ticked_before_its_articles_went_does_not_block_questions(seed_qa) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+
+    def ask(sources: list[str]) -> dict:
+        *_, (_, _, _, turns, _) = chat.respond("Who was killed by a car bomb in Balashikha?",
+                                               [], None, None, sources, None, None)
+        return turns[-1]
+
+    turn = ask(["Fresh Gazette", "The Guardian - UK"])  # once: "no indexed article is from"
+    assert turn["result"] is not None and turn["result"].citations, turn
+    assert {c.article.source for c in turn["result"].citations} == {"The Guardian - UK"}
+    assert ask(["Fresh Gazette"])["error"] == (
+        "No indexed article is from Fresh Gazette any more: untick it under Filter articles "
+        "to search all articles.")
+
+
 def test_open_pages_share_one_look_at_the_status(seed_qa) -> None:
     from qa.ui.app import Handlers
     from qa.ui.startup import EngineLoader
@@ -800,8 +819,10 @@ def test_open_pages_share_one_look_at_the_status(seed_qa) -> None:
     looks = []
     status = chat.status
     chat.status = lambda: looks.append(1) or status()  # type: ignore[method-assign]
-    line, shown, card = chat.changed_status("", [])
+    line, shown, card, publishers = chat.changed_status("", [])
     assert line == shown and "Ready: 2 articles" in line and "Loaded articles" in card
+    assert [value for _, value in publishers.choices] == ["The Guardian - UK",
+                                                          "The Independent UK"]
     for _ in range(50):  # 50 pages ticking at once: one look at the store
         assert chat.changed_status(shown, [])[1] == shown
     assert len(looks) == 1

@@ -200,6 +200,8 @@ class Handlers:
         where = {"sources": list(sources or []) or None, "since": (since or "").strip() or None,
                  "until": (until or "").strip() or None}
         try:
+            if where["sources"]:  # a publisher ticked before its last article went
+                where["sources"] = _still_indexed(where["sources"], _sources(qa))
             k = int(k) if k is not None else None  # the slider sends 6.0
             stream = qa.stream(question, history=_history(turns, self.settings.max_history_turns),
                                k=k, mode=mode, **where)
@@ -294,26 +296,38 @@ class Handlers:
         """Once the engine is ready: the status line if it is not `shown` (what this page
         last drew), so that screen readers hear a change, not the same line every tick; and
         the opening card again, listing the articles as they are now, until the first
-        question. Outputs: status line, the line drawn, conversation."""
+        question, and the publishers to filter by. Outputs: status line, the line drawn,
+        conversation, publishers."""
         import gradio as gr
 
         from qa.core.errors import StoreUnavailableError
 
         engine = self.loader.engine
         if engine is None:
-            return gr.skip(), shown, gr.skip()
+            return gr.skip(), shown, gr.skip(), gr.skip()
         now = time.monotonic()
         if now - self._ticked[0] >= STATUS_SECONDS / 2:  # one look for every open page
             self._ticked = (now, self.refresh_status())
         status = self._ticked[1]
         if status == shown:
-            return gr.skip(), shown, gr.skip()
-        if turns:
-            return status, status, gr.skip()
+            return gr.skip(), shown, gr.skip(), gr.skip()
         try:
-            return status, status, self._introduce(engine)[0]
+            card, _, publishers = self._introduce(engine)
         except StoreUnavailableError:  # the status line says so
-            return status, status, gr.skip()
+            return status, status, gr.skip(), gr.skip()
+        return (status, status, gr.skip() if turns else card,
+                gr.CheckboxGroup(choices=publishers))
+
+
+def _still_indexed(ticked: list[str], publishers: list[str]) -> list[str]:
+    """The ticked publishers that the index still holds. Raises `InputError` when none is."""
+    from qa.core.errors import InputError
+
+    kept = [name for name in ticked if name in publishers]
+    if not kept:
+        raise InputError(f"No indexed article is from {', '.join(ticked)} any more: untick it "
+                         "under Filter articles to search all articles.")
+    return kept
 
 
 def _for_visitors(exc: QAError) -> str:
@@ -452,8 +466,8 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
     page.status_timer.tick(handlers.changed_status, [page.shown_status, page.turns],
-                           [page.status, page.shown_status, page.chat], queue=False,
-                           show_progress="hidden", **private)
+                           [page.status, page.shown_status, page.chat, page.sources],
+                           queue=False, show_progress="hidden", **private)
 
     def add_articles(paths: list[str] | None,
                      progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
