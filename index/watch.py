@@ -76,8 +76,8 @@ class FolderWatcher:
             last = now
 
     def _index(self, index: Callable[[list[str]], BuildReport], now: Snapshot) -> str:
-        """Index the folders as `now` saw them; what to tell the terminal: the summary, then the
-    build's notices (files skipped or refused, and why)."""
+        """Index the folders as `now` saw them; what to tell the terminal: the summary, then
+        the build's notices (files skipped or refused, and why)."""
         self._indexed = now  # a failure is not retried until the files change again
         changed = ", ".join(self.paths)
         try:
