@@ -319,6 +319,8 @@ def test_browser_highlight_and_buttons_are_readable(browser, server: dict, schem
 def test_browser_phone_passage_is_next_to_its_message(browser, server: dict,
                                                       tmp_path: Path) -> None:
     page = _login(browser, server, {"width": 390, "height": 844})
+    box = page.locator("#qa-question textarea").bounding_box()
+    assert box["y"] + box["height"] <= 844, box  # the question box shows without scrolling
     result = ask_in_browser(page, SEED_QUESTION)
     message = result["turn"].bounding_box()
     mark = result["turn"].locator("details.qa-cite[open] .qa-passage > blockquote mark").first
@@ -328,6 +330,25 @@ def test_browser_phone_passage_is_next_to_its_message(browser, server: dict,
     assert box["y"] + box["height"] - message["y"] < 844, (message, box)  # one screen
     page.screenshot(path=str(tmp_path / "phone.png"))
     page.context.close()
+
+
+@pytest.mark.browser
+@needs_chromium
+def test_browser_phone_opening_card_lists_three_articles_and_counts_the_rest(browser) -> None:
+    from qa.ui.assets import APP_CSS
+    from qa.ui.render import welcome_html
+
+    from qa.core.records import Article
+
+    articles = [Article(id=str(i), path=f"{i}.txt", title=f"Story number {i} with a long "
+                        "headline about the harbour", text="x", source="Coastal Herald")
+                for i in range(21)]
+    for width, shown, more in ((390, 3, "… and 18 more"), (1280, 6, "… and 15 more")):
+        pg = browser.new_page(viewport={"width": width, "height": 844})
+        pg.set_content(f"<style>{APP_CSS}</style>{welcome_html(articles, 21)}")
+        visible = [t for t in pg.locator(".qa-card li").all() if t.is_visible()]
+        assert len(visible) == shown + 1 and visible[-1].inner_text() == more
+        pg.close()
 
 
 @pytest.mark.browser

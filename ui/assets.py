@@ -37,6 +37,9 @@ APP_CSS = """
 #qa-chat { max-height: calc(100vh - 340px); min-height: 260px; overflow-y: auto;
   padding-right: .25rem; }
 @media (max-width: 720px) { #qa-chat { max-height: none; overflow: visible; } }
+.qa-card li.qa-narrow { display: none; }
+@media (max-width: 720px) { .qa-card li.qa-wide { display: none; }
+  .qa-card li.qa-narrow { display: list-item; } }
 .qa-conv { color: var(--qa-text); line-height: 1.55; }
 .qa-card, .qa-turn { border: 1px solid var(--qa-line); border-radius: .6rem;
   background: var(--qa-card); padding: .7rem .9rem; margin: 0 0 .7rem; }

@@ -54,17 +54,25 @@ def article_line(article: Article) -> str:
                                   _date(article.published)) if p)
 
 
+#: articles the opening card lists on a phone-sized screen.
+PHONE_LIMIT = 3
+
+
 def welcome_html(articles: Iterable[Article], total: int, limit: int = 6) -> str:
     """The opening card: which articles are loaded (`total`, the first `limit` of
-    `articles` listed) and how to ask."""
+    `articles` listed, `PHONE_LIMIT` on a narrow screen, so that the question box shows)
+    and how to ask."""
     articles = sorted(articles, key=lambda a: (a.published_date or date.min, a.title),
                       reverse=True)  # newest first; undated, or dated unreadably, last
+    wide = ' class="qa-wide"'  # listed on wider screens only
     items = "".join(
-        f"<li><b>{esc(a.title or a.name)}</b>"
+        f"<li{wide if i >= PHONE_LIMIT else ''}><b>{esc(a.title or a.name)}</b>"
         f"{''.join(f' · {esc(p)}' for p in (a.source, _date(a.published)) if p)}</li>"
-        for a in articles[:limit])
-    shown = min(limit, len(articles))
-    more = f"<li>… and {total - shown:,} more</li>" if total > shown else ""
+        for i, a in enumerate(articles[:limit]))
+    shown, on_phones = min(limit, len(articles)), min(PHONE_LIMIT, len(articles), limit)
+    more = (f'<li class="qa-wide">… and {total - shown:,} more</li>' if total > shown else "") \
+        + (f'<li class="qa-narrow">… and {total - on_phones:,} more</li>'
+           if total > on_phones else "")
     count = f"{total:,} article{'s' if total != 1 else ''}"
     return (f'<div class="qa-conv"><section class="qa-card" aria-label="Loaded articles">'
             f"<h2>{count} loaded</h2><ul>{items}{more}</ul>"
