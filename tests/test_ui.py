@@ -840,7 +840,8 @@ def test_open_pages_share_one_look_at_the_status(seed_qa) -> None:
     looks = []
     status = chat.status
     chat.status = lambda: looks.append(1) or status()  # type: ignore[method-assign]
-    line, shown, card, publishers = chat.changed_status("", [])
+    line, shown, card, publishers, examples = chat.changed_status("", [])
+    assert len(examples.samples) == 4
     assert line == shown and "Ready: 2 articles" in line and "Loaded articles" in card
     assert [value for _, value in publishers.choices] == ["The Guardian - UK",
                                                           "The Independent UK"]

@@ -296,27 +296,27 @@ class Handlers:
         """Once the engine is ready: the status line if it is not `shown` (what this page
         last drew), so that screen readers hear a change, not the same line every tick; and
         the opening card again, listing the articles as they are now, until the first
-        question, and the publishers to filter by. Outputs: status line, the line drawn,
-        conversation, publishers."""
+        question, the publishers to filter by and the example questions. Outputs: status
+        line, the line drawn, conversation, publishers, examples."""
         import gradio as gr
 
         from qa.core.errors import StoreUnavailableError
 
         engine = self.loader.engine
         if engine is None:
-            return gr.skip(), shown, gr.skip(), gr.skip()
+            return gr.skip(), shown, gr.skip(), gr.skip(), gr.skip()
         now = time.monotonic()
         if now - self._ticked[0] >= STATUS_SECONDS / 2:  # one look for every open page
             self._ticked = (now, self.refresh_status())
         status = self._ticked[1]
         if status == shown:
-            return gr.skip(), shown, gr.skip(), gr.skip()
+            return gr.skip(), shown, gr.skip(), gr.skip(), gr.skip()
         try:
-            card, _, publishers = self._introduce(engine)
+            card, examples, publishers = self._introduce(engine)
         except StoreUnavailableError:  # the status line says so
-            return status, status, gr.skip(), gr.skip()
+            return status, status, gr.skip(), gr.skip(), gr.skip()
         return (status, status, gr.skip() if turns else card,
-                gr.CheckboxGroup(choices=publishers))
+                gr.CheckboxGroup(choices=publishers), gr.Dataset(samples=examples))
 
 
 def _still_indexed(ticked: list[str], publishers: list[str]) -> list[str]:
@@ -466,8 +466,8 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
     page.status_timer.tick(handlers.changed_status, [page.shown_status, page.turns],
-                           [page.status, page.shown_status, page.chat, page.sources],
-                           queue=False, show_progress="hidden", **private)
+                           [page.status, page.shown_status, page.chat, page.sources,
+                            page.examples], queue=False, show_progress="hidden", **private)
 
     def add_articles(paths: list[str] | None,
                      progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
