@@ -122,12 +122,15 @@ def _walk(root: Path, notices: list[Notice]) -> list[Path]:
                                   "not articles"))
             dirs[:] = []
             continue
+        kept = []
         for name in sorted(dirs):
-            if not name.startswith(".") and (notice := _link_outside(here / name, root)
-                                             or _badly_named(here / name)):
+            if name.startswith("."):
+                continue
+            if notice := _link_outside(here / name, root) or _badly_named(here / name):
                 notices.append(notice)
-        dirs[:] = [d for d in dirs if not d.startswith(".") and not (here / d).is_symlink()
-                   and not _badly_named(here / d)]
+            elif not (here / name).is_symlink():
+                kept.append(name)
+        dirs[:] = kept
         for name in names:
             path = here / name
             if _transient(name):
