@@ -21,7 +21,7 @@ from qa.index.store import (
     writer_lock,
 )
 
-from qa.core.errors import IndexNotFoundError, NoArticlesError
+from qa.core.errors import IndexNotFoundError
 from qa.core.records import Article
 from qa.core.settings import Settings
 
@@ -79,6 +79,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     report = BuildReport(settings.index_dir)
     roots = [Path(p).expanduser().resolve() for p in paths]
     found, read_files = ingest.load_articles(paths, settings, report)
+    if not found and not settings.index_dir.exists():  # no empty index folder left behind
+        raise ingest.nothing_to_index(paths, report)
 
     with writer_lock(settings.index_dir):
         old = None
@@ -133,9 +135,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             (report.updated if article.path in gone else report.added).append(article.path)
         report.removed.extend(sorted(gone - {a.path for a in fresh}))
         if not kept:
-            problems = "; ".join(str(n) for n in report.notices) or "no article files found"
-            where = ", ".join(map(str, paths))
-            raise NoArticlesError(f"Nothing to index under {where}: {problems}")
+            raise ingest.nothing_to_index(paths, report)
 
         changed = report.added or report.updated or report.removed or not reusable or \
             old.fallback is not None or \

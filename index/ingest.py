@@ -13,7 +13,7 @@ from qa.index.embed import get_embedder
 from qa.index.load import Notice, find_files, load_file, location
 from qa.index.onnx_embed import export_query_model
 
-from qa.core.errors import QAError, UnusableFileError
+from qa.core.errors import NoArticlesError, QAError, UnusableFileError
 from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
 
@@ -144,6 +144,15 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
                         "one that can be read (2025-05-03, 3 May 2025, May 3, 2025, ...): date "
                         "filters leave the article out"))
     return articles, read_files
+
+
+def nothing_to_index(paths: Iterable[str | Path], report: BuildReport,
+                     consequence: str = "") -> NoArticlesError:
+    """The error for a build that found no article under `paths`, with the reasons in
+    `report.notices`; `consequence` says what that left as it was."""
+    problems = "; ".join(str(n) for n in report.notices) or "no article files found"
+    return NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}{consequence}: "
+                           f"{problems}")
 
 
 def note_query_model(settings: Settings, model: str | None, report: BuildReport) -> None:

@@ -38,7 +38,7 @@ from qa.index.postgres_schema import (
     set_dimension,
 )
 
-from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, NoArticlesError
+from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError
 from qa.core.records import Article, Chunk
 from qa.core.settings import Settings
 from qa.core.text import tokenize
@@ -117,9 +117,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = ingest.load_articles(files, settings, report) if files else ([], set())
     if rebuild and not found:  # before anything is emptied: nothing would replace it
-        problems = "; ".join(str(n) for n in report.notices) or "no article files found"
-        raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}, so "
-                              f"--rebuild left the store at {where} as it was: {problems}")
+        raise ingest.nothing_to_index(paths, report, f", so --rebuild left the store at "
+                                                     f"{where} as it was")
 
     with connect(url, autocommit=True) as connection:
         model = _prepare(connection, where, settings, rebuild)
@@ -152,8 +151,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         report.articles_total, report.chunks_total = connection.execute(
             "SELECT articles, chunks FROM corpus_stats").fetchone()
     if not found and not report.articles_total and shard == (0, 1):
-        problems = "; ".join(str(n) for n in report.notices) or "no article files found"
-        raise NoArticlesError(f"Nothing to index under {', '.join(map(str, paths))}: {problems}")
+        raise ingest.nothing_to_index(paths, report)
     report.written = bool(report.added or report.updated or report.removed)
     ingest.note_query_model(settings, model, report)
     report.seconds = time.perf_counter() - started

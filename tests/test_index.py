@@ -350,6 +350,7 @@ def test_cli_index_errors_exit_non_zero_with_one_line(tmp_path: Path) -> None:
                                  str(tmp_path / "ix")], capture_output=True, text=True)
         assert result.returncode == 1
         assert message in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "ix").exists()  # no empty index folder left behind
 
 
 def test_a_large_index_is_searched_approximately_with_the_same_top_passages(
