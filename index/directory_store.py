@@ -113,6 +113,10 @@ class DirectoryStore:
     def articles(self, ids: Sequence[str]) -> list[Article]:
         return [self.index.articles[i] for i in ids]
 
+    def articles_at(self, paths: Collection[str]) -> list[Article]:
+        wanted = set(paths)
+        return [a for a in self.index.articles.values() if a.path in wanted]
+
     def sources(self, names: Collection[str]) -> frozenset[str]:
         wanted = {n.lower() for n in names}
         return frozenset(name for a in self.index.articles.values()

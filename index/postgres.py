@@ -303,8 +303,10 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
 
 
 def write_articles(url: str, articles: list[Article], settings: Settings | None = None) -> int:
-    """Embed and write `articles` (already cleaned) into the store at `url`; returns how many
-    were new. For callers that hold articles rather than files (the LangChain adapter)."""
+    """Embed and write `articles` (already cleaned) into the store at `url`, each then
+    replacing what was stored from its path before (a document added again with other text);
+    returns how many were new. For callers that hold articles rather than files (the
+    LangChain adapter)."""
     settings = settings or Settings.from_env()
     where = describe_url(url)
     with connect(url, autocommit=True) as connection:
@@ -312,6 +314,9 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
         skipped = _write_new(connection, new, model, settings, BuildReport(None, store=where), None)
+        for article in articles:  # after the new version is in: never neither of them
+            _delete_where(connection, "path = %s AND content_hash <> %s",
+                          (article.path, article.content_hash))
     return len(new) - len(skipped)
 
 

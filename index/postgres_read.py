@@ -265,6 +265,11 @@ class PostgresStore:
         found = {row[0]: _article(row) for row in rows}
         return [found[i] for i in ids if i in found]  # a writer may have removed some
 
+    def articles_at(self, paths: Collection[str]) -> list[Article]:
+        rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE path = ANY(%s)",
+                          (list(paths),))
+        return [_article(row) for row in rows]
+
     def sources(self, names: Collection[str]) -> frozenset[str]:
         # as spelled, or in lower case as the database lowers it (which may differ from
         # Python's for some letters: a name spelled as stored always matches)

@@ -7,6 +7,7 @@ This module knows `QA` only by what it uses (`Answerer`): `qa.engine` imports it
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Protocol
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -25,7 +26,8 @@ class Answerer(Protocol):
     def retrieve(self, question: str, k: int | None = None) -> list[Passage]: ...
 
     def answer(self, question: str, history: list | None = None, k: int | None = None, *,
-               mode: str | None = None) -> Answer: ...
+               mode: str | None = None, sources: list[str] | None = None,
+               since: date | str | None = None, until: date | str | None = None) -> Answer: ...
 
 
 def passage_document(passage: Passage) -> Document:
@@ -50,18 +52,23 @@ class ArticleRetriever(BaseRetriever):
 
 
 def answer_chain(qa: Answerer) -> Runnable[Any, Answer]:
-    """A runnable taking a question (str) or {"question", "history", "k", "mode"} and returning
-    the cited `Answer` — the very pipeline behind `qa.answer`."""
+    """A runnable taking a question (str) or {"question", "history", "k", "mode", "sources",
+    "since", "until"} and returning the cited `Answer` — the very pipeline behind
+    `qa.answer`."""
 
     def run(request: str | dict[str, Any]) -> Answer:
         from qa.core.errors import InputError
 
         if isinstance(request, str):
             request = {"question": request}
-        if not isinstance(request, dict) or "question" not in request:
-            raise InputError('the chain takes a question: a string or {"question": ..., '
-                             f'"history", "k", "mode"}}, not {request!r:.80}')
+        keys = ("question", "history", "k", "mode", "sources", "since", "until")
+        if not isinstance(request, dict) or "question" not in request \
+                or not set(request) <= set(keys):
+            raise InputError(f'the chain takes a question: a string or {{"question": ..., '
+                             f'and any of {", ".join(map(repr, keys[1:]))}}}, not '
+                             f'{request!r:.80}')
         return qa.answer(request["question"], request.get("history"), request.get("k"),
-                         mode=request.get("mode"))
+                         mode=request.get("mode"), sources=request.get("sources"),
+                         since=request.get("since"), until=request.get("until"))
 
     return RunnableLambda(run, name="article_qa")

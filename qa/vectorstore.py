@@ -2,10 +2,14 @@
 
 `similarity_search` is the product's own retrieval (dense sentence vectors + BM25, fused,
 spread across articles), so a LangChain chain gets the passages `qa ask` would cite, each a
-`Document` with its article and exact character offsets. `add_documents`/`add_texts` index
-each document as one article (metadata `title`, `source`, `author`, `published`/
-`published_at`, `url`); its id is the article id (from its content hash), so adding the same
-text twice stores it once. `delete(ids)` removes articles by those ids.
+`Document` with its article and exact character offsets; `sources`, `since`, `until` (or
+`filter={"source": ...}`) filter, and relevance scores are the cosine of the query with the
+passage's closest sentence. `add_documents`/`add_texts` index each document as one article
+(metadata `title`, `source`, `author`, `published`/`published_at`, `url`, `section`; other keys
+are not kept). A document keeps the id it is given, and adding another text under that id
+replaces it (what LangChain's `index()` relies on); without one, its id is the article id
+(from its content hash), so adding the same text twice stores it once. `delete(ids)` removes
+documents by those ids.
 
 Why not `langchain-postgres` (`PGVector`, `PGVectorStore`): both keep one embedding per
 document row, next to its text, in tables of their own. Our vectors are one per sentence
@@ -16,14 +20,16 @@ lexical half or the article spread. So the PostgreSQL side is plain SQL in
 `qa.index.postgres*`, and this adapter serves both stores through `QA`.
 
 The directory store is built from files: documents are written as JSON files named by their
-article id to `<index_dir>/documents/` and indexed from there (deleting one deletes its file
+id to `<index_dir>/documents/` and indexed from there (deleting one deletes its file
 and re-indexes that folder). In both stores, articles indexed from the user's own files are
 deleted by deleting the file, never through `delete`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -34,11 +40,12 @@ from langchain_core.vectorstores import VectorStore
 
 from qa.chain import passage_document
 from qa.core.errors import InputError
+from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
-    from qa.core.records import Article
+    from qa.core.records import Article, Passage
     from qa.core.store import ArticleStore
     from qa.engine import QA
 
@@ -59,65 +66,102 @@ class ArticleVectorStore(VectorStore):
         return None  # questions are embedded inside `QA.retrieve`, with the index's model
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
-        """The `k` passages `QA.retrieve` finds; `sources`, `since`, `until` filter."""
+        """The `k` passages `QA.retrieve` finds; `sources`, `since`, `until` (or LangChain's
+        `filter={"source": ..., "since": ..., "until": ...}`) filter."""
         return [doc for doc, _ in self.similarity_search_with_score(query, k, **kwargs)]
 
     def similarity_search_with_score(self, query: str, k: int = 4,
                                      **kwargs: Any) -> list[tuple[Document, float]]:
-        filters = {name: kwargs.get(name) for name in ("sources", "since", "until")}
-        passages = self.qa.retrieve(query, k, **filters)
-        return [(passage_document(p), p.score) for p in passages]
+        """The passages with their fused retrieval score (higher is better)."""
+        return [(passage_document(p), p.score) for p in self._passages(query, k, kwargs)]
+
+    def _similarity_search_with_relevance_scores(self, query: str, k: int = 4,
+                                                 **kwargs: Any) -> list[tuple[Document, float]]:
+        # relevance 0-1: the cosine of the query with the passage's closest sentence
+        return [(passage_document(p), min(max(p.similarity, 0.0), 1.0))
+                for p in self._passages(query, k, kwargs)]
+
+    def _passages(self, query: str, k: int, kwargs: dict[str, Any]) -> list[Passage]:
+        return self.qa.retrieve(query, k, **_filters(kwargs))
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        """Index each document as an article (see `add_texts`); a document's `id` is kept."""
+        if isinstance(documents, Document) or not isinstance(documents, list | tuple) or \
+                not all(isinstance(d, Document) for d in documents):
+            raise InputError("documents must be a list of LangChain Documents.")
+        return super().add_documents(list(documents), **kwargs)
 
     def add_texts(self, texts: Iterable[str], metadatas: list[dict] | None = None, *,
-                  ids: list[str] | None = None, **kwargs: Any) -> list[str]:
-        """Index each text as an article; returns the article ids (`ids` given here are not
-        used: an article's id comes from its content). Metadata never replaces the text."""
+                  ids: list[str | None] | None = None, **kwargs: Any) -> list[str]:
+        """Index each text as an article; returns the documents' ids: those given in `ids`,
+        else the article ids (from the content, so the same text added twice is stored
+        once). Adding a text under an id that already names a document replaces it.
+        Metadata never replaces the text; only `title`, `source`, `author`, `published`/
+        `published_at`, `url` and `section` are kept. Everything is checked before anything
+        is written: a bad text, metadata or id is an `InputError`."""
         from qa.index.load import BODY_FIELDS
 
+        if isinstance(texts, str | bytes):
+            raise InputError("texts must be a list of texts, not one text.")
         texts = list(texts)
-        metadatas = metadatas or [{} for _ in texts]
-        if len(metadatas) != len(texts):
+        metadatas = [{} for _ in texts] if metadatas is None else metadatas
+        if not isinstance(metadatas, list | tuple) or len(metadatas) != len(texts) or \
+                not all(m is None or isinstance(m, dict) for m in metadatas):
             raise InputError("metadatas must hold one dict per text.")
+        doc_ids = _document_ids(ids, len(texts))
         empty = [n for n, text in enumerate(texts, 1)
-                 if not isinstance(text, str) or not text.strip()]
+                 if not isinstance(text, str) or not _VISIBLE.search(text)]
         if empty:  # before anything is written
             raise InputError(f"texts must be text, not empty: text {empty[0]} is not.")
-        objects = [{**{k: v for k, v in (m or {}).items()
+        objects = [{**{k: _clean_text(v) if isinstance(v, str) else v
+                       for k, v in (m or {}).items()
                        if isinstance(v, str | int | float) and k not in BODY_FIELDS},
-                    "text": text} for text, m in zip(texts, metadatas)]
+                    "text": _clean_text(text)} for text, m in zip(texts, metadatas)]
+        payloads = [json.dumps(obj, ensure_ascii=False, sort_keys=True) for obj in objects]
+        limit = self.qa.settings.max_file_bytes
+        for n, payload in enumerate(payloads, 1):
+            if len(payload.encode()) > limit:
+                raise InputError(f"text {n} is {len(payload.encode()) / 1e6:.1f} MB with its "
+                                 f"metadata, over the {limit / 1e6:.1f} MB limit for one "
+                                 "article (QA_MAX_FILE_MB).")
         articles = _cleaned(objects)
+        named = [a.id if doc_id is None else doc_id for a, doc_id in zip(articles, doc_ids)]
         if self.qa.settings.store:
+            from dataclasses import replace
+
             from qa.index.postgres import write_articles
 
-            write_articles(self.qa.settings.store, articles, self.qa.settings)
+            write_articles(self.qa.settings.store, [
+                replace(a, path=f"{_DOCUMENT_PREFIX}{name}") for a, name in zip(articles, named)],
+                self.qa.settings)
         else:
             folder = self._documents_dir()
             folder.mkdir(parents=True, exist_ok=True)
-            for obj, article in zip(objects, articles):  # the same article: the same file
-                (folder / f"{article.id}.json").write_text(
-                    json.dumps(obj, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+            for payload, name in zip(payloads, named):  # the same id: the same file
+                (folder / f"{_stem(name)}.json").write_text(payload, encoding="utf-8")
             self.qa.add_files([folder])
-        return [a.id for a in articles]
+        return named
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
-        """Delete the articles added as documents with these ids; True when all were found
-        and deleted. Articles indexed from files are deleted by deleting their file."""
+        """Delete the documents with these ids (as `add_texts` returned them); True when all
+        were found and deleted. Articles indexed from files are deleted by deleting their
+        file."""
         if not ids:
             return None
-        found = {a.id: a for a in self._articles(list(ids))}
+        found = self._documents(list(ids))
         folder = self._documents_dir()
         # (a document file of an older version is named after its payload's hash, not its id)
         outside = [a.path for a in found.values() if not (
-            a.path == f"{_DOCUMENT_PREFIX}{a.id}" or Path(a.path).parent == folder)]
+            a.path.startswith(_DOCUMENT_PREFIX) or Path(a.path).parent == folder)]
         if outside:
             raise InputError(f"Articles indexed from files are deleted by deleting the file "
                              f"and indexing its folder again: {', '.join(outside[:3])}")
         if self.qa.settings.store:
             from qa.index.postgres import delete_articles
 
-            delete_articles(self.qa.settings.store, list(found))
+            delete_articles(self.qa.settings.store, [a.id for a in found.values()])
         elif found:
-            if len(found) >= self.qa.stats["articles"]:  # before any file goes
+            if len({a.id for a in found.values()}) >= self.qa.stats["articles"]:
                 raise InputError("These are all the index's articles, and an index directory "
                                  "cannot be empty: delete the directory instead.")
             left, gone = list(found.values()), set()
@@ -126,21 +170,36 @@ class ArticleVectorStore(VectorStore):
                     Path(article.path).unlink(missing_ok=True)
                     gone.add(article.path)
                 self.qa.add_files([folder])
-                left = [a for a in self._articles(list(found))
+                left = [a for a in self._articles([a.id for a in found.values()])
                         if Path(a.path).parent == folder and a.path not in gone]
         return len(found) == len(set(ids))
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """The articles with these ids, whole, as documents (unknown ids are left out)."""
-        return [Document(page_content=a.text, id=a.id, metadata={
+        """The documents (whole articles) with these ids, as `add_texts` returned them, or
+        article ids; unknown ids are left out."""
+        return [Document(page_content=a.text, id=doc_id, metadata={
             "title": a.title, "source": a.source, "author": a.author, "published": a.published,
-            "url": a.url, "path": a.path}) for a in self._articles(list(ids))]
+            "url": a.url, "path": a.path, "article_id": a.id})
+            for doc_id, a in self._documents(list(ids)).items()]
+
+    def _documents(self, ids: list[str]) -> dict[str, Article]:
+        """The stored article of each id among `ids`: the document added under it, else the
+        article with that id (unknown ids are left out)."""
+        _check_ids(ids)
+        paths = {self._document_path(i): i for i in ids}
+        by_id = {paths[a.path]: a for a in self.qa.store.articles_at(list(paths))}
+        rest = {a.id: a for a in self._articles([i for i in ids if i not in by_id])}
+        return {i: by_id.get(i) or rest[i] for i in ids if i in by_id or i in rest}
+
+    def _document_path(self, doc_id: str) -> str:
+        """Where the document added under `doc_id` is stored from (its `Article.path`)."""
+        if self.qa.settings.store:
+            return f"{_DOCUMENT_PREFIX}{doc_id}"
+        return str(self._documents_dir() / f"{_stem(doc_id)}.json")
 
     def _articles(self, ids: list[str]) -> list[Article]:
         """The stored articles among `ids` (unknown ones left out)."""
-        odd = [i for i in ids if not isinstance(i, str) or not i.isprintable()]
-        if odd:  # never an article id (16 hex digits), and a database would fail on some
-            raise InputError(f"ids must be article ids (text), not {odd[0]!r:.40}")
+        _check_ids(ids)
         store = self.qa.store
         try:
             return store.articles(ids)
@@ -162,8 +221,88 @@ class ArticleVectorStore(VectorStore):
             raise InputError("ArticleVectorStore.from_texts needs qa=QA(...): the index to add "
                              "to (use QA(...).as_vectorstore()).")
         store = cls(qa)
-        store.add_texts(texts, metadatas)
+        store.add_texts(texts, metadatas, ids=ids)
         return store
+
+    @classmethod
+    def from_documents(cls, documents: list[Document], embedding: Embeddings | None = None,
+                       **kwargs: Any) -> ArticleVectorStore:
+        """Index `documents` into the index of `qa=QA(...)` (required; `embedding` is not
+        used)."""
+        if not isinstance(documents, list | tuple) or \
+                not all(isinstance(d, Document) for d in documents):
+            raise InputError("documents must be a list of LangChain Documents.")
+        return super().from_documents(list(documents), embedding, **kwargs)
+
+
+#: a document id that names its file as it is (a UUID, an article id, "report-2025.v2").
+_PLAIN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+#: the longest document id taken.
+MAX_ID_CHARS = 300
+#: visible text: a character that is not a space, a control or an invisible format mark.
+_VISIBLE = re.compile(f"[^\\s{CONTROL_CHARS}\u200b-\u200f\u2060\ufeff{BIDI_CONTROLS}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: NUL and the other C0 controls but tab and newlines (which a database cannot hold or a
+#: file would not have).
+_C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: LangChain's `filter` keys, and the `QA.retrieve` filter each stands for.
+_FILTER_KEYS = {"source": "sources", "sources": "sources", "since": "since", "until": "until"}
+
+
+def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The retrieval filters of a search's keyword arguments: `sources`, `since`, `until`,
+    or the same in LangChain's `filter` dict. Anything else is an `InputError`, never
+    silently ignored."""
+    given = dict(kwargs)
+    extra = given.pop("filter", None)
+    if extra is not None:
+        if not isinstance(extra, dict):
+            raise InputError(f"filter must be a dict such as {{'source': 'The Guardian'}}, "
+                             f"not {type(extra).__name__}.")
+        for key, value in extra.items():
+            if key not in _FILTER_KEYS:
+                raise InputError(f"filter: articles can be filtered by source, since and "
+                                 f"until, not by {key!r:.60}.")
+            given[_FILTER_KEYS[key]] = value
+    unknown = sorted(set(given) - set(_FILTER_KEYS.values()))
+    if unknown:
+        raise InputError(f"The search takes sources, since and until (or filter=...), not "
+                         f"{', '.join(map(repr, unknown))}.")
+    return given
+
+
+def _check_ids(ids: list[object]) -> None:
+    odd = [i for i in ids if not isinstance(i, str) or not i.isprintable()
+           or not 1 <= len(i) <= MAX_ID_CHARS]
+    if odd:  # a database would fail on some, and a file name on others
+        raise InputError(f"ids must be document or article ids (text of 1 to {MAX_ID_CHARS} "
+                         f"printable characters), not {odd[0]!r:.40}")
+
+
+def _document_ids(ids: object, count: int) -> list[str | None]:
+    """`add_texts`'s `ids`, checked: one per text, each an id or None (the article id)."""
+    if ids is None:
+        return [None] * count
+    if isinstance(ids, str) or not isinstance(ids, list | tuple) or len(ids) != count:
+        raise InputError("ids must hold one id (or None) per text.")
+    given = [i for i in ids if i is not None]
+    _check_ids(given)
+    if len(set(given)) != len(given):
+        raise InputError("ids must differ from each other: each names one document.")
+    return list(ids)
+
+
+def _stem(doc_id: str) -> str:
+    """The name (without .json) of the file in `<index>/documents/` that holds a document."""
+    if _PLAIN_ID.fullmatch(doc_id) and doc_id not in (".", ".."):
+        return doc_id
+    return "id-" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:32]
+
+
+def _clean_text(text: str) -> str:
+    """`text` as an article file would hold it: no lone surrogates (they become U+FFFD, as
+    undecodable bytes do) and no NUL or other control characters but tab and newlines."""
+    return _C0.sub("", _SURROGATE.sub("\ufffd", text))
 
 
 def _found(store: ArticleStore, article_id: str) -> list[Article]:

@@ -215,6 +215,11 @@ def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) 
     assert store.get_by_ids([summary_id])[0].page_content.startswith("The ferry to Gozo")
     assert store.delete([article_id, summary_id]) is True
     assert _rows(pg_url, "SELECT articles FROM corpus_stats") == [(2,)]
+    store.add_texts(["Gozo ferries ran hourly."], ids=["gozo ferry"])  # an id of the user's
+    store.add_texts(["Gozo ferries ran every 30 minutes."], ids=["gozo ferry"])  # replaces it
+    [doc] = store.get_by_ids(["gozo ferry"])
+    assert doc.id == "gozo ferry" and doc.page_content == "Gozo ferries ran every 30 minutes."
+    assert store.delete(["gozo ferry"]) is True and store.get_by_ids(["gozo ferry"]) == []
     assert _assert_whole(pg_url) == 2
 
 
@@ -277,7 +282,7 @@ def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str
             qa.answer("Who was killed?", sources=bad)
     store = qa.as_vectorstore()
     for ids in (["a\x00"], [5]):
-        with pytest.raises(InputError, match="ids must be article ids"):
+        with pytest.raises(InputError, match="ids must be document or article ids"):
             store.get_by_ids(ids)
     [chunk] = qa.store.chunks([qa.retrieve("ferry strike", k=1)[0].chunk.id, "gone:0"])
     assert "Piraeus" in chunk.text  # a chunk a writer removed meanwhile is left out

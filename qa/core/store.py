@@ -9,6 +9,7 @@ lists, fuses them, then loads just the chunks and articles it returns:
     lexical_chunks(question, n, where)   chunks ranked by BM25 over title + chunk text
     lexical_articles(question, n, where) articles ranked by BM25 over title + article text
     chunks(ids) / articles(ids)       the records, in the order asked
+    articles_at(paths)                the articles stored from these files or documents
     sentence_similarities(vector, ids)  per chunk, each sentence's inner product with vector
 
 Contract of every ranked list: ids best first, at most `n`, no repeats, only records of
@@ -97,6 +98,11 @@ class ArticleStore(Protocol):
 
     def articles(self, ids: Sequence[str]) -> list[Article]:
         """The articles with these ids, in the order given (unknown: as `chunks`)."""
+        ...
+
+    def articles_at(self, paths: Collection[str]) -> list[Article]:
+        """The articles stored from these paths (`Article.path`: a file, or a document added
+        through `qa.vectorstore`), in any order; paths holding none are left out."""
         ...
 
     def sources(self, names: Collection[str]) -> frozenset[str]:

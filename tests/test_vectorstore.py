@@ -1,0 +1,97 @@
+"""The index as a LangChain `VectorStore`: document ids kept, updates replacing, filters
+honoured, and bad input refused before anything is written (directory store; the PostgreSQL
+store is checked in test_postgres.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from langchain_core.documents import Document
+
+from qa import QA, InputError
+
+RESIDENTS = ("Flooding near Tolm forced {n} residents from their homes on Sunday, the "
+             "regional council said.")
+
+
+def test_ids_are_kept_and_an_id_added_again_replaces_its_document(index_copy: Path) -> None:
+    qa = QA(index_dir=index_copy)
+    store = qa.as_vectorstore()
+    assert store.add_documents([Document(RESIDENTS.format(n=300), id="tolm-flood"),
+                                Document("The Tolm bridge reopened in May.")]) \
+        [0] == "tolm-flood"
+    [doc] = store.get_by_ids(["tolm-flood"])
+    assert doc.id == "tolm-flood" and "300 residents" in doc.page_content
+    store.add_texts([RESIDENTS.format(n=450)], ids=["tolm-flood"])
+    answer = qa.answer("How many residents had to leave their homes near Tolm?")
+    assert "450" in answer.text and "300" not in answer.text
+    assert "450 residents" in store.get_by_ids(["tolm-flood"])[0].page_content
+    assert qa.stats["articles"] == 4  # 2 seeds, the bridge, one version of the flood
+    assert store.delete(["tolm-flood"]) is True
+    assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats["articles"] == 3
+    assert store.delete(["tolm-flood"]) is False
+
+
+def test_langchain_index_updates_and_cleans_up_through_the_ids(index_copy: Path) -> None:
+    from langchain_core.indexing import InMemoryRecordManager, index
+
+    qa = QA(index_dir=index_copy)
+    store = qa.as_vectorstore()
+    records = InMemoryRecordManager("tolm")
+    records.create_schema()
+    first = Document(RESIDENTS.format(n=300), metadata={"source": "council.txt"})
+    assert index([first], records, store, cleanup="incremental",
+                 source_id_key="source", key_encoder="sha256")["num_added"] == 1
+    second = Document(RESIDENTS.format(n=450), metadata={"source": "council.txt"})
+    result = index([second], records, store, cleanup="incremental", source_id_key="source",
+                   key_encoder="sha256")
+    assert (result["num_added"], result["num_deleted"]) == (1, 1)
+    answer = qa.answer("How many residents had to leave their homes near Tolm?")
+    assert "450" in answer.text and "300" not in answer.text
+    assert qa.stats["articles"] == 3
+
+
+def test_bad_documents_are_refused_before_anything_is_written(index_copy: Path) -> None:
+    qa = QA(index_dir=index_copy)
+    store = qa.as_vectorstore()
+    before = qa.stats["articles"]
+    huge = "The harbour of Welk was dredged again this year. " * 120_000
+    for call, message in [
+            (lambda: store.add_texts([huge]), r"text 1 is 5\.\d MB .* over the 5\.\d MB limit"),
+            (lambda: store.add_texts(["\u200b\u200b"]), "text 1 is not"),
+            (lambda: store.add_texts("one text"), "a list of texts, not one text"),
+            (lambda: store.add_texts(["Fine."], metadatas=["x"]), "one dict per text"),
+            (lambda: store.add_texts(["A.", "B."], ids=["same", "same"]), "must differ"),
+            (lambda: store.add_texts(["A."], ids=["a\x00"]), "ids must be document"),
+            (lambda: store.add_documents(["a text"]), "list of LangChain Documents"),
+            (lambda: store.similarity_search("harbour", filter={"tags": "x"}),
+             "filtered by source, since and until, not by 'tags'"),
+            (lambda: store.similarity_search("harbour", sorce="x"), "not 'sorce'")]:
+        with pytest.raises(InputError, match=message):
+            call()
+    assert qa.stats["articles"] == before
+    assert not (index_copy / "documents").exists()
+    # text a file could not hold is made so: a lone surrogate as U+FFFD, NUL dropped
+    [doc_id] = store.add_texts(["The Welk ferry\x00 sank in the gale \ud800 of 1921."])
+    assert store.get_by_ids([doc_id])[0].page_content == \
+        "The Welk ferry sank in the gale \ufffd of 1921."
+
+
+def test_searches_filter_and_score_as_langchain_expects(seed_qa: QA) -> None:
+    store = seed_qa.as_vectorstore()
+    question = "Who was killed by a car bomb in Balashikha?"
+    independent = "The Independent UK"
+    for kwargs in ({"filter": {"source": independent}}, {"sources": [independent]}):
+        found = store.similarity_search(question, k=3, **kwargs)
+        assert found and {d.metadata["source"] for d in found} == {independent}
+    scored = store.similarity_search_with_relevance_scores(question, k=3, score_threshold=0.3)
+    assert scored and all(0.3 <= score <= 1 for _, score in scored)
+    assert "Moskalik" in scored[0][0].page_content
+    retriever = store.as_retriever(search_type="similarity_score_threshold",
+                                   search_kwargs={"score_threshold": 0.99, "k": 3})
+    assert retriever.invoke(question) == []
+    answer = seed_qa.as_chain().invoke({"question": question, "sources": "The Guardian - UK"})
+    assert {c.article.source for c in answer.citations} == {"The Guardian - UK"}
+    with pytest.raises(InputError, match="any of 'history'"):
+        seed_qa.as_chain().invoke({"question": question, "source": "The Guardian"})
