@@ -17,7 +17,7 @@ from qa import EmptyQuestionError, InputError, QuestionTooLongError
 from qa.core.errors import ConfigWarning
 from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers, run_cli
-from tests.paths import GUARDIAN
+from tests.paths import GUARDIAN, SEEDS
 
 HOSTILE = [("Who was killed?", "Yaroslav Moskalik " * 120_000)]  # 2.2 MB, as in the issue
 
@@ -226,3 +226,22 @@ def test_an_unknown_publisher_gets_the_closest_names_and_a_count_of_the_rest(
         "sources: no indexed article is from 'Daily Ledgr' (did you mean 'Daily Ledger'?); "
         "use a publisher (Daily Ledger, Paper A, Paper B, Paper C, Paper D, Paper E, Paper F, "
         "Paper G, Paper H, Paper I and 3 more) or an article's file name.")
+
+
+def test_an_index_directory_asked_for_beats_qa_store_and_both_given_is_refused(
+        tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+
+    elsewhere = "postgresql://newsroom@127.0.0.1:1/shared"  # never reached: nothing listens
+    result = CliRunner().invoke(cli, ["index", str(SEEDS), "--index-dir", str(tmp_path / "ix")],
+                                env={"QA_STORE": elsewhere})
+    assert result.exit_code == 0, result.output
+    assert f"index: {tmp_path / 'ix'}" in result.stdout and "store:" not in result.stdout
+    with pytest.raises(InputError, match="either a PostgreSQL store .* or an index directory"):
+        Settings.from_env({}, index_dir=tmp_path / "ix", store=elsewhere)
+    with pytest.raises(InputError, match="QA_STORE and QA_INDEX_DIR are both set"):
+        Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})
+    assert Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path)},
+                             store=elsewhere).store == elsewhere

@@ -154,7 +154,16 @@ class Settings:
         if environ.get("QA_LOGIN_HOURS"):
             hours = _number_in(environ["QA_LOGIN_HOURS"], "QA_LOGIN_HOURS", "hours", 24 * 366, 12)
             env["login_seconds"] = max(1, round(hours * 3600))
-        env.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "index_dir" in given and "store" in given:
+            raise InputError("Give either a PostgreSQL store (--store, store=) or an index "
+                             "directory (--index-dir, index_dir=), not both.")
+        if "index_dir" in given:  # an index directory asked for here beats QA_STORE
+            env.pop("store", None)
+        elif "store" not in given and "store" in env and "index_dir" in env:
+            raise InputError("QA_STORE and QA_INDEX_DIR are both set, so which index to use "
+                             "is unclear: unset one of them (or give --store or --index-dir).")
+        env.update(given)
         return replace(cls(), **env)  # type: ignore[arg-type]
 
 
