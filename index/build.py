@@ -21,7 +21,7 @@ from qa.index.store import (
     writer_lock,
 )
 
-from qa.core.errors import IndexNotFoundError
+from qa.core.errors import IndexNotFoundError, QAError
 from qa.core.records import Article
 from qa.core.settings import Settings
 
@@ -77,6 +77,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     started = time.perf_counter()
     paths = list(paths)
     report = BuildReport(settings.index_dir)
+    documents = settings.index_dir / "documents"  # added through qa.vectorstore
+    if rebuild and documents.is_dir():  # they are the index's own: read again, not dropped
+        paths.append(documents)
     roots = [Path(p).expanduser().resolve() for p in paths]
     found, read_files = ingest.load_articles(paths, settings, report)
     if not found and not settings.index_dir.exists():  # no empty index folder left behind
@@ -85,9 +88,13 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     with writer_lock(settings.index_dir):
         old = None
         reread: set[str] = set()  # files read again after a fallback: their old copies go
+        replaced: set[str] = set()  # with rebuild: the paths of the articles it replaces
         if not rebuild:
             with contextlib.suppress(IndexNotFoundError):
                 old = open_index(settings.index_dir)
+        else:
+            with contextlib.suppress(QAError):  # (a damaged index is what rebuild is for)
+                replaced = {a.path for a in open_index(settings.index_dir).articles.values()}
         if old is not None and old.fallback is not None:
             report.notices.append(Notice(str(settings.index_dir), "recovered",
                                          f"{old.fallback}; the new generation is built from "
@@ -133,7 +140,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                 kept[article.id] = article
         for article in fresh:
             (report.updated if article.path in gone else report.added).append(article.path)
-        report.removed.extend(sorted(gone - {a.path for a in fresh}))
+        report.removed.extend(sorted((gone | replaced) - {a.path for a in fresh}))
         if not kept:
             raise ingest.nothing_to_index(paths, report)
 

@@ -16,6 +16,7 @@ comparison). The schema and its migrations are in `postgres_schema.py`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -120,7 +121,15 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         raise ingest.nothing_to_index(paths, report, f", so --rebuild left the store at "
                                                      f"{where} as it was")
 
-    with connect(url, autocommit=True) as connection:
+    with connect(url, autocommit=True) as connection, (
+            connection.transaction() if rebuild else contextlib.nullcontext()):
+        # --rebuild is one transaction from emptying the store to its last article: readers
+        # answer from the old articles until all the new ones are in, and a writer that
+        # dies or fails leaves the old ones as they were
+        emptied: list[str] = []
+        if rebuild and schema_version(connection):  # documents have no file to read again
+            found += _documents(connection)
+            emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
         model = _prepare(connection, where, settings, rebuild)
         stored = _stored_paths(connection, [a.content_hash for a in found])
         new: list[Article] = []
@@ -148,6 +157,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             report.unchanged.append(article.path)
         kept_hashes = {a.content_hash for a in found}
         report.removed.extend(_remove_gone(connection, roots, read_files, kept_hashes))
+        report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(
             "SELECT articles, chunks FROM corpus_stats").fetchone()
     if not found and not report.articles_total and shard == (0, 1):
@@ -194,6 +204,15 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
         recorded = dict(connection.execute("SELECT key, value FROM store_meta").fetchall())
     _check_same(recorded, wanted, where)
     return model
+
+
+def _documents(connection: psycopg.Connection) -> list[Article]:
+    """The articles added as documents (`qa.vectorstore`), whole."""
+    from qa.index.postgres_read import ARTICLE_COLUMNS, article_of
+
+    rows = connection.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE "
+                              "starts_with(path, 'document:')").fetchall()
+    return [article_of(row) for row in rows]
 
 
 def _check_same(recorded: dict[str, str], wanted: dict[str, str], where: str) -> None:

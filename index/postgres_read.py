@@ -92,7 +92,8 @@ POSTINGS_PER_TERM = 20_000
 #: distinct question terms searched (a question has a dozen; a pasted paragraph hundreds).
 MAX_QUERY_TERMS = 32
 
-_ARTICLE_COLUMNS = ("id, path, title, text, source, author, published, url, section, "
+#: the columns `article_of` reads, in its order.
+ARTICLE_COLUMNS = ("id, path, title, text, source, author, published, url, section, "
                     "captions, content_hash")
 
 
@@ -260,15 +261,15 @@ class PostgresStore:
         return [found[i] for i in ids if i in found]  # a writer may have removed some
 
     def articles(self, ids: Sequence[str]) -> list[Article]:
-        rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s)",
+        rows = self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id = ANY(%s)",
                           (list(ids),))
-        found = {row[0]: _article(row) for row in rows}
+        found = {row[0]: article_of(row) for row in rows}
         return [found[i] for i in ids if i in found]  # a writer may have removed some
 
     def articles_at(self, paths: Collection[str]) -> list[Article]:
-        rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE path = ANY(%s)",
+        rows = self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE path = ANY(%s)",
                           (list(paths),))
-        return [_article(row) for row in rows]
+        return [article_of(row) for row in rows]
 
     def sources(self, names: Collection[str]) -> frozenset[str]:
         # as spelled, or in lower case as the database lowers it (which may differ from
@@ -282,9 +283,9 @@ class PostgresStore:
         return frozenset(row[0] for row in rows)
 
     def sample_articles(self, n: int) -> list[Article]:
-        rows = self._rows(f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY added_at, id "
+        rows = self._rows(f"SELECT {ARTICLE_COLUMNS} FROM articles ORDER BY added_at, id "
                           "LIMIT %s", (n,))
-        return [_article(row) for row in rows]
+        return [article_of(row) for row in rows]
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -298,7 +299,8 @@ def _filter(where: ArticleFilter | None) -> dict[str, Any]:
             "until": where.until}
 
 
-def _article(row: tuple) -> Article:
+def article_of(row: tuple) -> Article:
+    """The `Article` of a row of `ARTICLE_COLUMNS`."""
     return Article(id=row[0], path=row[1], title=row[2], text=row[3], source=row[4],
                    author=row[5], published=row[6], url=row[7], section=row[8],
                    captions=tuple(row[9]), content_hash=row[10])

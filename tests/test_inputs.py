@@ -239,7 +239,7 @@ def test_an_index_directory_asked_for_beats_qa_store_and_both_given_is_refused(
                                 env={"QA_STORE": elsewhere})
     assert result.exit_code == 0, result.output
     assert f"index: {tmp_path / 'ix'}" in result.stdout and "store:" not in result.stdout
-    with pytest.raises(InputError, match="either a PostgreSQL store .* or an index directory"):
+    with pytest.raises(InputError, match=r"either a PostgreSQL store .* or an index directory"):
         Settings.from_env({}, index_dir=tmp_path / "ix", store=elsewhere)
     with pytest.raises(InputError, match="QA_STORE and QA_INDEX_DIR are both set"):
         Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})

@@ -365,6 +365,44 @@ def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
     assert "Moskalik" in answer.short.text and _assert_whole(pg_url) == 2
 
 
+def test_a_rebuild_is_one_transaction_and_keeps_the_added_documents(pg_url: str,
+                                                                     tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    store = QA(store=pg_url).as_vectorstore()
+    store.add_texts(["The Gozo ferry ran every 45 minutes in June."], ids=["gozo"])
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(NEWSQA_ARTICLES.iterdir())[:24]:
+        shutil.copy(path, corpus / path.name)
+    writer = _writer([str(corpus)], pg_url, "--rebuild")
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and writer.poll() is None and not _rows(
+            pg_url, "SELECT count(*) FROM pg_stat_activity WHERE backend_xid IS NOT NULL "
+                    "AND pid <> pg_backend_pid()")[0][0]:  # the writer has emptied the store
+        time.sleep(0.02)
+    time.sleep(2)  # and is embedding and writing the new articles
+    assert writer.poll() is None, "the rebuild finished before it could be killed"
+    reader = QA(store=pg_url)
+    assert reader.stats["articles"] == 3  # meanwhile, readers see the old articles
+    assert "Moskalik" in reader.answer("Who was killed by a car bomb in Balashikha?").text
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert _assert_whole(pg_url) == 3 and store.get_by_ids(["gozo"])
+    few = tmp_path / "few"
+    few.mkdir()
+    shutil.copy(sorted(NEWSQA_ARTICLES.iterdir())[0], few)
+    report = index_into_postgres([few], pg_url, Settings.from_env(), rebuild=True)
+    assert len(report.removed) == 2 and all(p.startswith(str(SEEDS.resolve()))
+                                            for p in report.removed)
+    assert _assert_whole(pg_url) == 2  # the article of `few`, and the document
+    assert "45 minutes" in store.get_by_ids(["gozo"])[0].page_content
+
+
 def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg

@@ -95,3 +95,26 @@ def test_searches_filter_and_score_as_langchain_expects(seed_qa: QA) -> None:
     assert {c.article.source for c in answer.citations} == {"The Guardian - UK"}
     with pytest.raises(InputError, match="any of 'history'"):
         seed_qa.as_chain().invoke({"question": question, "source": "The Guardian"})
+
+
+def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
+        index_copy: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+    from tests.paths import SEEDS
+
+    qa = QA(index_dir=index_copy)
+    qa.as_vectorstore().add_texts([RESIDENTS.format(n=300)], ids=["tolm-flood"])
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "bridge.txt").write_text("Tolm bridge reopens\n\nThe Tolm bridge reopened in May "
+                                       "after two years of repairs, the council said.")
+    result = CliRunner().invoke(cli, ["index", str(folder), "--index-dir", str(index_copy),
+                                      "--rebuild"])
+    assert result.exit_code == 0, result.output
+    assert "2 added, 0 updated, 2 removed" in result.stdout  # the seeds went
+    qa.reload()
+    assert qa.stats["articles"] == 2
+    assert "300" in qa.answer("How many residents had to leave their homes near Tolm?").text
+    assert SEEDS.is_dir()
