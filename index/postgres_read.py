@@ -9,7 +9,9 @@ moves. Any number of processes can read one database.
 
 Connections are kept in a small pool; one that fails is dropped, and the question that met
 the failure gets a `StoreUnavailableError` naming the host and port (never the password).
-The next question connects afresh, so answers resume once the database is back.
+The next question connects afresh, so answers resume once the database is back; a pooled
+connection the database cut off while it was idle (a restart, a failover) is not a failure:
+the question is asked again at once on a new connection.
 """
 
 from __future__ import annotations
@@ -134,13 +136,15 @@ class PostgresStore:
                 f"rebuild it: qa index PATH... --rebuild --store URL --model {model}")
 
     @contextlib.contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection]:
-        """A pooled connection; a failure of the database drops it and becomes
-        `StoreUnavailableError`."""
+    def _connection(self, pooled: bool = True) -> Iterator[psycopg.Connection]:
+        """A pooled connection (or a new one, unless `pooled`); a failure of the database
+        drops it and becomes `StoreUnavailableError`, or `_StaleConnection` when a pooled one
+        had been cut off while idle."""
         import psycopg
 
         with self._lock:
-            connection = self._idle.pop() if self._idle else None
+            connection = self._idle.pop() if self._idle and pooled else None
+        pooled = connection is not None
         if connection is None:
             connection = connect(self.url, autocommit=True)
             connection.execute("SELECT set_config('statement_timeout', %s, false)",
@@ -158,6 +162,8 @@ class PostgresStore:
                 stale, self._idle = self._idle, []
             for other in stale:
                 other.close()
+            if pooled:  # cut off while idle (a restart, a failover): worth one new try
+                raise _StaleConnection from None
             raise unavailable(self.url, exc) from None
         except BaseException:
             connection.close()
@@ -170,7 +176,14 @@ class PostgresStore:
 
     def _rows(self, sql: str, params: dict[str, Any] | tuple = (),
               settings: dict[str, str] | None = None) -> list[tuple]:
-        with self._connection() as connection, connection.transaction():
+        try:
+            return self._read(sql, params, settings, pooled=True)
+        except _StaleConnection:  # cut off while idle (a restart): once more, on a new one
+            return self._read(sql, params, settings, pooled=False)  # (reads: safe to repeat)
+
+    def _read(self, sql: str, params: dict[str, Any] | tuple, settings: dict[str, str] | None,
+              pooled: bool) -> list[tuple]:
+        with self._connection(pooled) as connection, connection.transaction():
             for name, value in (settings or {}).items():
                 connection.execute("SELECT set_config(%s, %s, true)", (name, value))
             return connection.execute(sql, params).fetchall()
@@ -297,6 +310,10 @@ def _filter(where: ArticleFilter | None) -> dict[str, Any]:
         return {}
     return {"sources": sorted(where.sources) or None, "since": where.since,
             "until": where.until}
+
+
+class _StaleConnection(Exception):
+    """A pooled connection that the database had closed while it was idle."""
 
 
 def article_of(row: tuple) -> Article:
