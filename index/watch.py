@@ -11,7 +11,7 @@ from pathlib import Path
 from qa.index.ingest import BuildReport
 from qa.index.load import find_files
 
-from qa.core.errors import InputError, QAError
+from qa.core.errors import InputError, QAError, StoreUnavailableError
 
 __all__ = ["FolderWatcher", "snapshot"]
 
@@ -46,6 +46,8 @@ class FolderWatcher:
         self.paths = [str(p) for p in paths]
         self.seconds = seconds
         self._indexed = snapshot(self.paths)
+        #: the store's "cannot be reached" last said, while it lasts (said once, not per look).
+        self._unreachable = ""
         self._stop = threading.Event()
 
     def start(self, index: Callable[[list[str]], BuildReport],
@@ -71,21 +73,31 @@ class FolderWatcher:
                              "`qa index` is run without it).")
                 continue
             missing = ""
-            if now != self._indexed and now == last:
-                announce(self._index(index, now))
+            if now != self._indexed and now == last and \
+                    (message := self._index(index, now)) is not None:
+                announce(message)
             last = now
 
-    def _index(self, index: Callable[[list[str]], BuildReport], now: Snapshot) -> str:
+    def _index(self, index: Callable[[list[str]], BuildReport], now: Snapshot) -> str | None:
         """Index the folders as `now` saw them; what to tell the terminal: the summary, then
-        the build's notices (files skipped or refused, and why)."""
-        self._indexed = now  # a failure is not retried until the files change again
+        the build's notices (files skipped or refused, and why). A store that cannot be
+        reached is tried again at every look (said once); other failures only when the files
+        change again."""
         changed = ", ".join(self.paths)
         try:
             report = index(self.paths)
-            return "\n".join([f"{changed} changed: {report.summary}",
-                              *(str(notice) for notice in report.notices)])
+        except StoreUnavailableError as exc:
+            said, self._unreachable = self._unreachable, str(exc)
+            return None if said == str(exc) else (
+                f"{changed} changed, but could not be indexed yet: {exc} Trying again every "
+                f"{self.seconds:g} s.")
         except QAError as exc:
+            self._indexed, self._unreachable = now, ""
             return f"{changed} changed, but could not be indexed: {exc}"
         except Exception:  # a fault: logged whole; the server and the old index go on
+            self._indexed, self._unreachable = now, ""
             logger.exception("Indexing the changes in %s failed", changed)
             return f"{changed} changed, but indexing failed (the log above says why)."
+        self._indexed, self._unreachable = now, ""
+        return "\n".join([f"{changed} changed: {report.summary}",
+                          *(str(notice) for notice in report.notices)])

@@ -476,6 +476,45 @@ def test_a_read_held_up_by_a_lock_gets_a_clear_error_and_the_next_one_answers(
     assert "Moskalik" in reader.answer(question).text  # the lock is gone: answers again
 
 
+def test_a_watched_folder_is_indexed_once_the_database_is_back(pg_url: str,
+                                                               pg_server: PgServer,
+                                                               tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+    from qa.index.watch import FolderWatcher
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    qa = QA(store=pg_url)
+    folder = tmp_path / "news"
+    folder.mkdir()
+    messages: list[str] = []
+    watcher = FolderWatcher([folder], 0.3).start(qa.add_files, messages.append)
+
+    def wait_for(text: str) -> None:
+        deadline = time.monotonic() + 60
+        while not any(text in m for m in messages) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(text in m for m in messages), messages
+
+    try:
+        pg_server.stop()
+        try:
+            (folder / "orchard.txt").write_text("Orchard record\n\nThe largest apple of the "
+                                                "year was grown by Ida Brann in Kettle Bay.")
+            wait_for("could not be indexed yet: Cannot reach")
+            time.sleep(1.5)  # several looks meanwhile: said once
+            assert sum("could not be indexed" in m for m in messages) == 1
+        finally:
+            pg_server.start()
+        wait_for("changed: 1 added")
+        answer = qa.answer("Who grew the largest apple of the year?")
+        assert "Ida Brann" in answer.text
+    finally:
+        watcher.stop()
+
+
 def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgServer
                                                      ) -> None:
     from qa.ui.app import Handlers
