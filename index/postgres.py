@@ -31,12 +31,12 @@ from qa.index.embed import get_embedder, resolve_model
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import find_files, location
 from qa.index.postgres_schema import (
-    connect,
     describe_url,
     migrate,
     read_meta,
     schema_version,
     set_dimension,
+    store_connection,
 )
 
 from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError
@@ -121,7 +121,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         raise ingest.nothing_to_index(paths, report, f", so --rebuild left the store at "
                                                      f"{where} as it was")
 
-    with connect(url, autocommit=True) as connection, (
+    with store_connection(url) as connection, (
             connection.transaction() if rebuild else contextlib.nullcontext()):
         # --rebuild is one transaction from emptying the store to its last article: readers
         # answer from the old articles until all the new ones are in, and a writer that
@@ -328,7 +328,7 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
     LangChain adapter)."""
     settings = settings or Settings.from_env()
     where = describe_url(url)
-    with connect(url, autocommit=True) as connection:
+    with store_connection(url) as connection:
         model = _prepare(connection, where, settings, rebuild=False)
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
@@ -341,7 +341,7 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
 
 def delete_articles(url: str, ids: list[str]) -> int:
     """Delete the articles with these ids in one transaction; returns how many."""
-    with connect(url, autocommit=True) as connection:
+    with store_connection(url) as connection:
         return len(_delete_where(connection, "id = ANY(%s)", (ids,)))
 
 

@@ -27,6 +27,7 @@ from qa.index.postgres_schema import (
     describe_url,
     impact,
     read_meta,
+    refused,
     require_psycopg,
     unavailable,
 )
@@ -156,6 +157,9 @@ class PostgresStore:
             raise StoreUnavailableError(
                 f"The PostgreSQL store at {self.where} cancelled the query: "
                 f"{redact(str(exc).splitlines()[0], self.url)[:160]}") from None
+        except psycopg.errors.InsufficientPrivilege as exc:  # this user's rights: say which
+            connection.close()
+            raise refused(self.url, exc) from None
         except psycopg.OperationalError as exc:
             connection.close()
             with self._lock:  # the others were most likely cut off too (a restart)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, QAError
@@ -110,6 +111,35 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     with contextlib.suppress(psycopg.ProgrammingError):  # no vector extension yet
         register_vector(connection)
     return connection
+
+
+def refused(url: str, exc: BaseException) -> InputError:
+    """The typed error for a database that refuses this user something (to create the vector
+    extension, to read or write the store's tables, to create them): what, and what to do."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    user = conninfo_to_dict(mask_password(url)[0]).get("user") or "this user"
+    reason = redact(" ".join(str(exc).split()), url)[:200]
+    if "extension" in reason:
+        return InputError(f"The PostgreSQL store at {describe_url(url)} needs the vector "
+                          f"extension, which {user} may not create ({reason}): have an "
+                          "administrator run CREATE EXTENSION vector; in that database once.")
+    return InputError(f"The PostgreSQL store at {describe_url(url)} refused {user}: {reason}. "
+                      "Grant it the rights on the store's tables (or on the schema, to create "
+                      "them), or use the user that created the store.")
+
+
+@contextlib.contextmanager
+def store_connection(url: str) -> Iterator[psycopg.Connection]:
+    """An autocommit connection to the store, closed afterwards; the database refusing this
+    user something is `InputError` (see `refused`)."""
+    import psycopg
+
+    with connect(url, autocommit=True) as connection:
+        try:
+            yield connection
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise refused(url, exc) from None
 
 
 _SENTENCES_HNSW = ("CREATE INDEX sentences_hnsw ON sentences USING hnsw (embedding "

@@ -456,6 +456,27 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
         QA(store="mysql://x")
 
 
+def test_a_user_the_database_refuses_gets_one_line_saying_what_to_grant(
+        seeded: str, pg_server: PgServer) -> None:
+    pg_server.execute("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                      "'newsdesk') THEN CREATE ROLE newsdesk LOGIN; END IF; END $$")
+    pg_server.execute("CREATE DATABASE bare TEMPLATE template0 OWNER newsdesk")  # no pgvector
+    bare = pg_server.url("bare").replace("postgres:@", "newsdesk:@")
+    stranger = seeded.replace("postgres:@", "newsdesk:@")  # may connect, owns nothing there
+    for args, message in (
+            (["index", str(SEEDS), "--store", bare], "needs the vector extension, which "
+             "newsdesk may not create (permission denied to create extension"),
+            (["ask", "Who was killed?", "--store", stranger], "refused newsdesk: permission "
+             "denied for table"),
+            (["index", str(SEEDS), "--store", stranger], "refused newsdesk: permission denied")):
+        result = subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 1 and message in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "CREATE EXTENSION vector; in that database once" in result.stderr or \
+            "Grant it the rights on the store's tables" in result.stderr
+
+
 def test_a_read_held_up_by_a_lock_gets_a_clear_error_and_the_next_one_answers(
         seeded: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
