@@ -63,12 +63,14 @@ class Embedder:
 
             _map_large_buffers()
             try:
-                self._model = SentenceTransformer(self._path, device="cpu")
+                model = SentenceTransformer(self._path, device="cpu")
             except OSError as exc:
                 raise QAError(
                     f"Cannot load embedding model {self.name!r}: {exc}. Give a local model "
                     "path or a model already in the Hugging Face cache (there is no network)."
                 ) from exc
+            _check_pooling_last(self.name, model)  # at every use, until it passes
+            self._model = model
         return self._model
 
     @property
@@ -123,6 +125,19 @@ class Embedder:
                     if inside.any():
                         span_vectors[row] = tokens[: len(inside)][inside].mean(0)
         return _normalized(vectors), _normalized(span_vectors)
+
+
+def _check_pooling_last(name: str, model) -> None:
+    """`QAError` unless nothing but normalisation follows the pooling of `model`: a sentence's
+    vector is pooled here from the token embeddings of its chunk, so a layer that changes
+    pooled vectors (a Dense projection) would be skipped and its sizes would not match."""
+    kinds = [type(module).__name__ for module in model]
+    after = kinds[kinds.index("Pooling") + 1:] if "Pooling" in kinds else []
+    if changing := [kind for kind in after if kind != "Normalize"]:
+        raise QAError(f"Embedding model {name!r} has a {', '.join(changing)} layer after its "
+                      "pooling; article-qa pools each sentence's vector from the token "
+                      "embeddings itself, so it needs a model whose vectors are pooled token "
+                      "embeddings (like all-MiniLM-L6-v2): choose another --model.")
 
 
 def _normalized(vectors: np.ndarray) -> np.ndarray:

