@@ -241,6 +241,8 @@ def test_an_index_directory_asked_for_beats_qa_store_and_both_given_is_refused(
     assert f"index: {tmp_path / 'ix'}" in result.stdout and "store:" not in result.stdout
     with pytest.raises(InputError, match=r"either a PostgreSQL store .* or an index directory"):
         Settings.from_env({}, index_dir=tmp_path / "ix", store=elsewhere)
+    with pytest.raises(InputError, match="QA_STORE must be a PostgreSQL URL"):
+        Settings.from_env({"QA_STORE": "garbage"})
     with pytest.raises(InputError, match="QA_STORE and QA_INDEX_DIR are both set"):
         Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})
     assert Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path)},

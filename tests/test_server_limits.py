@@ -92,6 +92,7 @@ def test_hostile_history_is_refused_and_memory_stays_flat(guarded: dict, gclient
     for _ in range(4):
         with pytest.raises(AppError, match=r"history: message 2 .* at most 20,000"):
             gclient.predict(question="How old was he?", history=under_cap, api_name="/ask")
+    assert "Traceback" not in guarded["log"].read_text()  # refused input is not a fault
     with pytest.raises(httpx.HTTPStatusError, match="413"):
         gclient.predict(question="Who? " * 250_000, api_name="/ask")
     grown = _rss_mb(pid) - before

@@ -228,11 +228,12 @@ class Handlers:
 
         qa = self.loader.engine
         if qa is None:
-            raise gr.Error("The articles are still being indexed: ask again in a moment.")
+            raise gr.Error("The articles are still being indexed: ask again in a moment.",
+                           print_exception=False)
         try:
             return public_answer(qa.answer(question, history=history or None, k=k, mode=mode))
-        except QAError as exc:
-            raise gr.Error(_for_visitors(exc)) from exc
+        except QAError as exc:  # said to the client; not a fault of the server's to log whole
+            raise gr.Error(_for_visitors(exc), print_exception=False) from None
 
     # -- uploads -------------------------------------------------------------------------
 

@@ -149,6 +149,9 @@ class Settings:
             env["model"] = environ["QA_MODEL"]
         if environ.get("QA_STORE"):
             env["store"] = environ["QA_STORE"]
+            if not env["store"].startswith(("postgresql://", "postgres://")):
+                raise InputError("QA_STORE must be a PostgreSQL URL "
+                                 "(postgresql://user@host:5432/db).")
         if environ.get("QA_MAX_FILE_MB"):
             env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
         if environ.get("QA_LOGIN_HOURS"):
