@@ -250,6 +250,10 @@ class QA:
             except LLMError as exc:
                 notes.append(f"The language model failed ({exc}); showing the extractive "
                              "answer instead.")
+            if made is not None and not made.abstained and not made.citations:
+                notes.append("The language model's answer cited no passage that backs it; "
+                             "showing the extractive answer instead.")
+                made = None  # every claim shown must rest on a cited passage
         if made is None and is_broad(standalone):
             made = digest_answer(standalone, passages, retriever.embedder.embed)
         if made is None and len(parts := split_question(standalone)) > 1:

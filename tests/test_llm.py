@@ -797,6 +797,25 @@ def test_qa_streams_a_generated_answer_and_falls_back_to_extraction(seed_index, 
     assert any("language model" in note for note in fallback.notes)
 
 
+@pytest.fixture(scope="module")
+def uncited_server():
+    """A reply that cites nothing, as a small model gives to what the articles do not say."""
+    yield from _serve(FakeChat("A typical meal for Putin is boiled potatoes topped with "
+                               "bacon, followed by a glass of wine."))
+
+
+def test_a_generated_answer_that_cites_nothing_is_not_shown(seed_index, uncited_server,
+                                                            monkeypatch):
+    from qa import QA
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    engine = QA(index_dir=seed_index, llm=f"openai:{uncited_server.url}#stub")
+    answer = engine.answer("What did Putin eat for breakfast?")
+    assert answer.mode == "llm-fallback" and "potatoes" not in answer.text
+    assert answer.abstained  # the extractive answer: the articles do not say
+    assert any("cited no passage" in note for note in answer.notes)
+
+
 def test_broad_question_patterns_cost_linear_time():
     from qa.answering.digest import is_broad
     from tests.faults import finishes_within
