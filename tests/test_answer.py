@@ -468,3 +468,19 @@ def test_an_articles_footnote_numbers_never_read_as_citation_markers(tmp_path: P
     markers = [m.group(1) for m in CITATION_MARKER.finditer(answer.text)]
     assert markers and all(int(n) <= len(answer.citations) for n in markers), answer.text
     assert "[3]" not in answer.text and "[4]" not in answer.text
+
+
+def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow() -> None:
+    from qa.answering.followup import standalone_question
+
+    history = [{"role": "user", "content": "Who was killed by a car bomb in Balashikha?"},
+               {"role": "assistant", "content": "**Yaroslav Moskalik** — Lieutenant General "
+                                                "Yaroslav Moskalik was killed. [1]"},
+               {"role": "user", "content": "Where did it happen?"},
+               {"role": "assistant", "content": "**Balashikha** — The car exploded in "
+                                                "Balashikha, east of Moscow. [1]"}]
+    assert standalone_question("When did it happen?", history) == \
+        "When did it happen? (Who was killed by a car bomb in Balashikha?)"
+    # the places a "where" answer names are not whom "his" means
+    assert standalone_question("What was his job?", history) == \
+        "What was Yaroslav Moskalik's job?"

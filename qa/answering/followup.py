@@ -71,6 +71,8 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
     turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
              if q["role"] == "user" and a["role"] == "assistant"]
     for question, answer in reversed(turns[-3:]):
+        if re.match(r"\s*where\b", question, re.I):
+            continue  # its answer names places, not whom "he" or "she" means
         who = re.match(r"\s*(?:who|whom|whose)\b", question, re.I) is not None
         fresh = [n for n in _names(answer, short_is_name=who) if n.lower() not in question.lower()]
         named = [n for n in fresh if " " in n] or fresh or _names(question)
@@ -107,8 +109,17 @@ def standalone_question(question: str, history: list[dict[str, str]],
     return cap_question(_standalone(question, history), max(max_chars, len(question)))
 
 
+def _context_question(history: list[dict[str, str]]) -> str:
+    """The question a follow-up goes on from: the last one that stands on its own, up to
+    three turns back ("When did it happen?" after "Where did it happen?" goes on from what
+    that one went on from); else the last one."""
+    asked = [m["content"] for m in history if m["role"] == "user"][-3:]
+    standing = [q for q in asked if not (_PRONOUNS.search(q) or _goes_on(q))]
+    return (standing or asked or [""])[-1]
+
+
 def _standalone(question: str, history: list[dict[str, str]]) -> str:
-    previous_q = next((m["content"] for m in reversed(history) if m["role"] == "user"), "")
+    previous_q = _context_question(history)
     if not previous_q:
         return question
     if not _PRONOUNS.search(question) and not _goes_on(question):
