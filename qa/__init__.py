@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -64,17 +65,24 @@ def _engine(index_dir: str | Path | None) -> QA:
 
 def answer(question: str, history: list | None = None, k: int | None = None, *,
            index_dir: str | Path | None = None, stream: bool = False,
-           mode: str | None = None) -> Answer | AnswerStream:
-    """Answer `question` from the default index (or `index_dir`) with cited passages.
-    See `QA.answer`. (`stream=True` is deprecated: use `qa.stream`.)"""
+           mode: str | None = None, sources: list[str] | str | None = None,
+           since: date | str | None = None,
+           until: date | str | None = None) -> Answer | AnswerStream:
+    """Answer `question` from the default index (or `index_dir`) with cited passages;
+    `sources`, `since`, `until` limit the articles cited. See `QA.answer`. (`stream=True` is
+    deprecated: use `qa.stream`.)"""
+    where = {"mode": mode, "sources": sources, "since": since, "until": until}
     if stream:
         warnings.warn("qa.answer(stream=True) is deprecated: use qa.stream(), which returns "
                       "the same AnswerStream.", DeprecationWarning, stacklevel=2)
-        return _engine(index_dir).stream(question, history, k, mode=mode)
-    return _engine(index_dir).answer(question, history, k, mode=mode)
+        return _engine(index_dir).stream(question, history, k, **where)
+    return _engine(index_dir).answer(question, history, k, **where)
 
 
 def stream(question: str, history: list | None = None, k: int | None = None, *,
-           index_dir: str | Path | None = None, mode: str | None = None) -> AnswerStream:
+           index_dir: str | Path | None = None, mode: str | None = None,
+           sources: list[str] | str | None = None, since: date | str | None = None,
+           until: date | str | None = None) -> AnswerStream:
     """`answer` as it is produced: iterate for the text, then read `.answer`. See `QA.stream`."""
-    return _engine(index_dir).stream(question, history, k, mode=mode)
+    return _engine(index_dir).stream(question, history, k, mode=mode, sources=sources,
+                                     since=since, until=until)

@@ -11,6 +11,7 @@ engine knows (the question as asked, notes on the model's failures, the mode, ti
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
@@ -25,7 +26,7 @@ from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
 from qa.answering.followup import cap_question, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
-from qa.core.errors import IndexFallbackWarning, LLMError, QAError
+from qa.core.errors import IndexFallbackWarning, InputError, LLMError, QAError
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
 from qa.index.build import BuildReport
@@ -72,8 +73,23 @@ class QA:
     def __init__(self, index_dir: str | Path | None = None, *, settings: Settings | None = None,
                  model: str | None = None, llm: str | None = None,
                  store: str | None = None) -> None:
+        """`index_dir`: the index directory (default: `QA_INDEX_DIR`, else
+        ~/.local/share/article-qa/index); or `store`: a PostgreSQL URL (`QA_STORE`).
+        `model`: the embedding model, when not the index's own. `llm`: a language model to
+        answer with (an `--llm` setting such as "openai:http://host:8080/v1#MODEL",
+        "ollama:MODEL", "gguf:PATH", "smollm2", or a LangChain chat model). `settings`: a
+        whole `Settings` instead of the above. Raises `IndexNotFoundError` when there is no
+        index yet (build one with `qa index PATH`), `IndexMismatchError`, `InputError` or
+        `LLMError` for bad arguments."""
+        if settings is not None and not isinstance(settings, Settings):
+            raise InputError(f"settings must be a qa.core.settings.Settings, not "
+                             f"{type(settings).__name__}.")
         self.settings = settings or Settings.from_env(index_dir=index_dir, model=model,
                                                       store=store)
+        if llm is not None:  # a malformed setting fails here, not at the first question
+            from qa.llm import check_llm
+
+            check_llm(llm)
         self.llm_spec = llm
         self._chat_model: Any = None
         self._write_lock = threading.Lock()
@@ -131,6 +147,7 @@ class QA:
 
     @property
     def stats(self) -> dict[str, Any]:
+        """What the index holds: articles, chunks, the embedding model, where it is."""
         stats = self._retriever.store.stats()
         return {"articles": stats.articles, "chunks": stats.chunks, "model": stats.model,
                 "index_dir": str(self.settings.index_dir),
@@ -148,11 +165,15 @@ class QA:
 
     @property
     def llm_available(self) -> bool:
+        """Whether a language model was given (`llm=`), so that `mode="llm"` can be asked."""
         return bool(self.llm_spec)
 
     def example_questions(self, n: int = 4) -> list[str]:
-        """Questions that the loaded articles can answer, made from their titles."""
+        """Up to `n` (1-50) questions that the loaded articles can answer."""
         from qa.examples import example_questions
+
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 50:
+            raise InputError(f"n must be a whole number from 1 to 50, not {n!r:.40}.")
 
         # the first 1,000 articles: every one of a folder, a bounded sample of a large store
         return example_questions(self._retriever.store.sample_articles(1000), n)
@@ -300,10 +321,20 @@ class QA:
 
         return ArticleVectorStore(self)
 
-    def add_files(self, paths: list[str | Path],
+    def add_files(self, paths: str | Path | list[str | Path],
                   progress: Callable[[int, int], None] | None = None) -> BuildReport:
-        """Index more article files into this QA's index and start answering from them."""
+        """Index more article files or folders (a path, or a list of them) into this QA's
+        index and start answering from them; returns the `BuildReport` (what was added,
+        updated, removed, and why files were skipped). The index must exist: build it first
+        with `qa index PATH` (or `qa.index.build_index`). Raises `InputError` for bad paths."""
         from qa.index.load import Notice
+
+        if isinstance(paths, str | os.PathLike):
+            paths = [paths]
+        if not isinstance(paths, list | tuple) or not paths or \
+                not all(isinstance(p, str | os.PathLike) for p in paths):
+            raise InputError(f"paths must be a file or folder path, or a list of them, not "
+                             f"{paths!r:.80}.")
 
         with self._write_lock:
             self.adding = True

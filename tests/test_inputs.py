@@ -247,3 +247,27 @@ def test_an_index_directory_asked_for_beats_qa_store_and_both_given_is_refused(
         Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})
     assert Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path)},
                              store=elsewhere).store == elsewhere
+
+
+def test_bad_arguments_of_the_python_api_are_typed_errors(seed_qa, seed_index,
+                                                          tmp_path: Path) -> None:
+    from qa import QA, LLMError, answer
+
+    for kwargs, error, message in (
+            ({"index_dir": Path(__file__)}, InputError, "is a file, not a folder"),
+            ({"index_dir": "x\x00"}, InputError, "must be a folder path"),
+            ({"settings": "x"}, InputError, "settings must be a qa.core.settings.Settings"),
+            ({"index_dir": seed_index, "llm": "nonsense"}, LLMError, "Unknown --llm setting"),
+            ({"index_dir": seed_index, "llm": 5}, LLMError, "not int")):
+        with pytest.raises(error, match=message):
+            QA(**kwargs)
+    for paths in (None, [5], []):
+        with pytest.raises(InputError, match="paths must be a file or folder path"):
+            seed_qa.add_files(paths)
+    for n in ("3", 0, -1, 2.5):
+        with pytest.raises(InputError, match="n must be a whole number from 1 to 50"):
+            seed_qa.example_questions(n)
+    assert len(seed_qa.example_questions(2)) == 2
+    # the module-level answer() takes the filters QA.answer takes
+    filtered = answer(QUESTION, index_dir=seed_index, sources="The Guardian - UK")
+    assert {c.article.name for c in filtered.citations} == {GUARDIAN}

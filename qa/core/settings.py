@@ -50,13 +50,17 @@ ENVIRONMENT = {
 
 def _folder(value: object, name: str) -> Path:
     """`value` as a folder path, `~` expanded; a clear error for what cannot be one."""
-    if not isinstance(value, str | os.PathLike) or not os.fspath(value).strip():
+    if not isinstance(value, str | os.PathLike) or not os.fspath(value).strip() \
+            or "\x00" in os.fspath(value):
         raise InputError(f"Settings.{name} must be a folder path, not {value!r:.80}")
     try:
-        return Path(os.fspath(value)).expanduser()
+        path = Path(os.fspath(value)).expanduser()
     except RuntimeError:  # "~nosuchuser/..."
         raise InputError(f"Settings.{name}: {str(value)!r:.80} names the home folder of a user "
                          "this machine does not have") from None
+    if path.exists() and not path.is_dir():
+        raise InputError(f"Settings.{name}: {path} is a file, not a folder.")
+    return path
 
 @dataclass(frozen=True)
 class Settings:

