@@ -38,6 +38,12 @@ _llm = click.option("--llm", default=None, metavar="SPEC", help="Answer with a l
 
 def _settings(index_dir: Path | None, model: str | None = None, **extra: object):
     from qa.core.settings import Settings
+    from qa.core.urls import mask_password
+
+    store = extra.get("store")  # (given on the command line: QA_STORE is read in Settings)
+    if isinstance(store, str) and mask_password(store)[1]:
+        click.echo("Warning: --store shows the database password to every user of this "
+                   "machine (ps); use QA_STORE, PGPASSWORD or ~/.pgpass.", err=True)
 
     return Settings.from_env(index_dir=index_dir, model=model, **extra)
 

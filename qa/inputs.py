@@ -126,14 +126,20 @@ def _date(value: object, name: str) -> date | None:
 
 
 def check_history(history: object, settings: Settings) -> list[dict[str, str]]:
-    """The last `max_history_turns` turns of `history` as role/content messages. Refuses
-    a history that is not a list, a message longer than `max_message_chars`, and turns
-    longer than `max_history_chars` together."""
+    """The last `max_history_turns` turns of `history` as role/content messages (messages
+    of other roles than user and assistant, e.g. system, are left out). Refuses a history
+    that is not a list, an item that is neither a message nor a pair, a message longer than
+    `max_message_chars`, and turns longer than `max_history_chars` together."""
     if history is None:
         return []
     if not isinstance(history, list | tuple):
         raise InputError("history must be a list of earlier turns ([{'role', 'content'}...] "
                          f"or [(question, answer)...]), not {type(history).__name__}.")
+    odd = next((n for n, turn in enumerate(history, 1) if not (
+        isinstance(turn, dict) or (isinstance(turn, list | tuple) and len(turn) == 2))), None)
+    if odd is not None:
+        raise InputError(f"history: item {odd} is neither a message ({{'role', 'content'}}) "
+                         f"nor a (question, answer) pair: {history[odd - 1]!r:.80}")
     turns = settings.max_history_turns
     messages = [{**m, "content": _SURROGATE.sub(" ", m["content"])}  # as in a question
                 for m in normalize_history(list(history[-2 * turns:]))[-2 * turns:]]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import EmptyQuestionError, InputError, QuestionTooLongError
+from qa import EmptyQuestionError, InputError, QAError, QuestionTooLongError
 from qa.core.errors import ConfigWarning
 from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers, run_cli
@@ -271,3 +271,9 @@ def test_bad_arguments_of_the_python_api_are_typed_errors(seed_qa, seed_index,
     # the module-level answer() takes the filters QA.answer takes
     filtered = answer(QUESTION, index_dir=seed_index, sources="The Guardian - UK")
     assert {c.article.name for c in filtered.citations} == {GUARDIAN}
+    with pytest.raises(InputError, match="history: item 2 is neither a message"):
+        seed_qa.answer("How old was he?", history=[("Who was killed?", "Moskalik."), [1, 2, 3]])
+    with seed_qa.stream(QUESTION) as stream:  # left early: the stream is closed
+        next(iter(stream))
+    with pytest.raises(QAError, match="stopped before the answer was finished"):
+        _ = stream.answer

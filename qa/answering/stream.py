@@ -85,6 +85,13 @@ class AnswerStream:
         """Stop making the answer (a generating model stops at its next piece)."""
         self._pieces.close()
 
+    def __enter__(self) -> AnswerStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """`with qa.stream(...) as stream:` stops the model when the block is left early."""
+        self.close()
+
 
 #: what precedes the final text in a stream when it differs from what was streamed (checking
 #: the citations cited a sentence anew, or the model failed and extraction answered).
