@@ -3,8 +3,9 @@ hold, their chunks' sentence vectors, and the report of what a build did."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qa.index.chunk import chunk_article
@@ -105,10 +106,26 @@ def embedding_text(article: Article, chunk: Chunk) -> str:
     return chunk.text
 
 
+#: how the file of a document added under its own id is named in `<index>/documents/`
+#: ("doc-ID.json", or "doc~HASH.json" for an id a file name cannot hold).
+KEYED_DOCUMENT = ("doc-", "doc~")
+
+
+def keyed_document(article: Article, key: str) -> Article:
+    """A document added under its own id (`key`, qa.vectorstore) as an article of its own:
+    the id is part of its identity, so the same text under two ids is two documents, each
+    replaced and deleted alone."""
+    digest = hashlib.sha256(f"document:{key}\n{article.content_hash}".encode()).hexdigest()
+    return replace(article, id=digest[:16], content_hash=digest)
+
+
 def load_articles(paths: Iterable[str | Path], settings: Settings,
                   report: BuildReport) -> tuple[list[Article], set[str]]:
     """The articles under `paths`, cleaned and each stored once, and the files read;
-    what was refused, empty or a duplicate goes into `report.notices`."""
+    what was refused, empty or a duplicate goes into `report.notices`. A file of the
+    index's own documents folder named as `KEYED_DOCUMENT` says holds a document added under
+    an id of its user's (`keyed_document`)."""
+    documents = str(settings.index_dir.resolve() / "documents")
     found: list[tuple[Path, Path]] = []  # (file, the folder it must lie in)
     for given in paths:
         files, notices = find_files([given])
@@ -130,6 +147,9 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
         for record in records:
             record.path = resolved + record.path[len(str(file)):]
             article = clean_record(record)
+            stem = Path(resolved).stem
+            if stem.startswith(KEYED_DOCUMENT) and str(Path(resolved).parent) == documents:
+                article = keyed_document(article, stem)
             if not article.text.strip():
                 report.notices.append(Notice(record.path, "skipped", "no article text"))
             elif article.id in seen:

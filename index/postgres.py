@@ -126,9 +126,13 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         # --rebuild is one transaction from emptying the store to its last article: readers
         # answer from the old articles until all the new ones are in, and a writer that
         # dies or fails leaves the old ones as they were
+        _enter_as_writer(connection, where, rebuild)
         emptied: list[str] = []
         if rebuild and schema_version(connection):  # documents have no file to read again
-            found += _documents(connection)
+            unique: dict[str, Article] = {}
+            for article in [*found, *_documents(connection)]:  # each once: a file first
+                unique.setdefault(article.content_hash, article)
+            found = list(unique.values())
             emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
         model = _prepare(connection, where, settings, rebuild)
         stored = _stored_paths(connection, [a.content_hash for a in found])
@@ -322,27 +326,45 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
 
 
 def write_articles(url: str, articles: list[Article], settings: Settings | None = None) -> int:
-    """Embed and write `articles` (already cleaned) into the store at `url`, each then
-    replacing what was stored from its path before (a document added again with other text);
-    returns how many were new. For callers that hold articles rather than files (the
-    LangChain adapter)."""
+    """Embed and write `articles` (already cleaned) into the store at `url`, each replacing
+    what was stored from its path before in the same transaction (a document added again
+    with other text); returns how many were new. For callers that hold articles rather than
+    files (the LangChain adapter)."""
     settings = settings or Settings.from_env()
     where = describe_url(url)
     with store_connection(url) as connection:
+        _enter_as_writer(connection, where, rebuild=False)
         model = _prepare(connection, where, settings, rebuild=False)
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
         skipped = _write_new(connection, new, model, settings, BuildReport(None, store=where), None)
-        for article in articles:  # after the new version is in: never neither of them
-            _delete_where(connection, "path = %s AND content_hash <> %s",
-                          (article.path, article.content_hash))
     return len(new) - len(skipped)
 
 
 def delete_articles(url: str, ids: list[str]) -> int:
     """Delete the articles with these ids in one transaction; returns how many."""
     with store_connection(url) as connection:
+        _enter_as_writer(connection, describe_url(url), rebuild=False)
         return len(_delete_where(connection, "id = ANY(%s)", (ids,)))
+
+
+#: pg advisory lock key that every writer holds shared, and a rebuild alone ("qa-write").
+_WRITERS_LOCK = 0x71612D7772697465
+
+
+def _enter_as_writer(connection: psycopg.Connection, where: str, rebuild: bool) -> None:
+    """Take the store's writer lock: shared for the connection's life, or alone for a
+    rebuild's transaction. `InputError` at once, rather than waiting for hours, when a
+    rebuild runs (or, for a rebuild, when other writers do)."""
+    if rebuild:
+        if not connection.execute("SELECT pg_try_advisory_xact_lock(%s)",
+                                  (_WRITERS_LOCK,)).fetchone()[0]:
+            raise InputError(f"Other writers are indexing into the PostgreSQL store at {where} "
+                             "now: rebuild it when they are done.")
+    elif not connection.execute("SELECT pg_try_advisory_lock_shared(%s)",
+                                (_WRITERS_LOCK,)).fetchone()[0]:
+        raise InputError(f"The PostgreSQL store at {where} is being rebuilt (qa index "
+                         "--rebuild): index again when that is done.")
 
 
 #: Deletes articles and takes them off the corpus counters in one statement; `{condition}`

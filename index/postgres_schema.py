@@ -113,26 +113,32 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     return connection
 
 
-def refused(url: str, exc: BaseException) -> InputError:
-    """The typed error for a database that refuses this user something (to create the vector
-    extension, to read or write the store's tables, to create them): what, and what to do."""
+def refused(url: str, exc: BaseException) -> QAError:
+    """The typed error (`StoreUnavailableError`: the store cannot be used as it is) for a
+    database that refuses this user something (to create the vector extension, to read or
+    write the store's tables, to create them): what, and what to do."""
     from psycopg.conninfo import conninfo_to_dict
+
+    from qa.core.errors import StoreUnavailableError
 
     user = conninfo_to_dict(mask_password(url)[0]).get("user") or "this user"
     reason = redact(" ".join(str(exc).split()), url)[:200]
+    where = describe_url(url)
     if "extension" in reason:
-        return InputError(f"The PostgreSQL store at {describe_url(url)} needs the vector "
-                          f"extension, which {user} may not create ({reason}): have an "
-                          "administrator run CREATE EXTENSION vector; in that database once.")
-    return InputError(f"The PostgreSQL store at {describe_url(url)} refused {user}: {reason}. "
-                      "Grant it the rights on the store's tables (or on the schema, to create "
-                      "them), or use the user that created the store.")
+        return StoreUnavailableError(
+            f"The PostgreSQL store at {where} needs the vector extension, which {user} may not "
+            f"create ({reason}): have an administrator run CREATE EXTENSION vector; in that "
+            "database once.")
+    return StoreUnavailableError(
+        f"The PostgreSQL store at {where} refused {user}: {reason}. Grant it the rights on the "
+        "store's tables (or on the schema, to create them), or use the user that created the "
+        "store.")
 
 
 @contextlib.contextmanager
 def store_connection(url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the store, closed afterwards; the database refusing this
-    user something is `InputError` (see `refused`)."""
+    user something is `StoreUnavailableError` (see `refused`)."""
     import psycopg
 
     with connect(url, autocommit=True) as connection:

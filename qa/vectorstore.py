@@ -19,8 +19,10 @@ their one-row-per-document schema would store the corpus twice and search it wit
 lexical half or the article spread. So the PostgreSQL side is plain SQL in
 `qa.index.postgres*`, and this adapter serves both stores through `QA`.
 
-The directory store is built from files: documents are written as JSON files named by their
-id to `<index_dir>/documents/` and indexed from there (deleting one deletes its file
+The directory store is built from files: documents are written as JSON files to
+`<index_dir>/documents/` (named by their article id, or `doc-ID.json` when added under an
+id: the id is then part of the article's identity, so the same text under two ids is two
+documents) and indexed from there (deleting one deletes its file
 and re-indexes that folder). In both stores, articles indexed from the user's own files are
 deleted by deleting the file, never through `delete`.
 """
@@ -129,16 +131,19 @@ class ArticleVectorStore(VectorStore):
         if self.qa.settings.store:
             from dataclasses import replace
 
+            from qa.index.ingest import keyed_document
             from qa.index.postgres import write_articles
 
             write_articles(self.qa.settings.store, [
-                replace(a, path=f"{_DOCUMENT_PREFIX}{name}") for a, name in zip(articles, named)],
-                self.qa.settings)
+                replace(a if doc_id is None else keyed_document(a, _stem(doc_id)),
+                        path=f"{_DOCUMENT_PREFIX}{name}")
+                for a, doc_id, name in zip(articles, doc_ids, named)], self.qa.settings)
         else:
             folder = self._documents_dir()
             folder.mkdir(parents=True, exist_ok=True)
-            for payload, name in zip(payloads, named):  # the same id: the same file
-                (folder / f"{_stem(name)}.json").write_text(payload, encoding="utf-8")
+            for payload, doc_id, name in zip(payloads, doc_ids, named):  # one id, one file
+                stem = name if doc_id is None else _stem(doc_id)
+                (folder / f"{stem}.json").write_text(payload, encoding="utf-8")
             self.qa.add_files([folder])
         return named
 
@@ -235,8 +240,9 @@ class ArticleVectorStore(VectorStore):
         return super().from_documents(list(documents), embedding, **kwargs)
 
 
-#: a document id that names its file as it is (a UUID, an article id, "report-2025.v2").
-_PLAIN_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}")
+#: a document id that names its file as it is (a UUID, an article id, "report-2025.v2"); not
+#: capitals, which a case-insensitive file system would not tell apart ("Doc", "doc").
+_PLAIN_ID = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,99}")
 #: the longest document id taken.
 MAX_ID_CHARS = 300
 #: visible text: a character that is not a space, a control or an invisible format mark.
@@ -293,10 +299,12 @@ def _document_ids(ids: object, count: int) -> list[str | None]:
 
 
 def _stem(doc_id: str) -> str:
-    """The name (without .json) of the file in `<index>/documents/` that holds a document."""
-    if _PLAIN_ID.fullmatch(doc_id) and doc_id not in (".", ".."):
-        return doc_id
-    return "id-" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:32]
+    """The name (without .json) of the file in `<index>/documents/` that holds the document
+    added under `doc_id` (its prefix tells it from a document named by its content: see
+    `qa.index.ingest.KEYED_DOCUMENT`); the key of its identity in both stores."""
+    if _PLAIN_ID.fullmatch(doc_id):
+        return f"doc-{doc_id}"
+    return "doc~" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:32]
 
 
 def _clean_text(text: str) -> str:

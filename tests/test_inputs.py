@@ -243,10 +243,11 @@ def test_an_index_directory_asked_for_beats_qa_store_and_both_given_is_refused(
         Settings.from_env({}, index_dir=tmp_path / "ix", store=elsewhere)
     with pytest.raises(InputError, match="QA_STORE must be a PostgreSQL URL"):
         Settings.from_env({"QA_STORE": "garbage"})
-    with pytest.raises(InputError, match="QA_STORE and QA_INDEX_DIR are both set"):
-        Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})
-    assert Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path)},
-                             store=elsewhere).store == elsewhere
+    assert Settings.from_env({"QA_STORE": "garbage"}, index_dir=tmp_path).store is None
+    with pytest.warns(ConfigWarning, match="QA_STORE and QA_INDEX_DIR are both set"):
+        both = Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})
+    assert both.store == elsewhere  # as before: the store of QA_STORE, now with a warning
+    assert Settings.from_env({}, store="PostgreSQL://h/db").store == "PostgreSQL://h/db"
 
 
 def test_bad_arguments_of_the_python_api_are_typed_errors(seed_qa, seed_index,

@@ -220,7 +220,12 @@ def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) 
     [doc] = store.get_by_ids(["gozo ferry"])
     assert doc.id == "gozo ferry" and doc.page_content == "Gozo ferries ran every 30 minutes."
     assert store.delete(["gozo ferry"]) is True and store.get_by_ids(["gozo ferry"]) == []
-    assert _assert_whole(pg_url) == 2
+    same = "Gozo ferries ran hourly."  # the same text under two ids: two documents
+    assert store.add_texts([same, same], ids=["e", "f"]) == ["e", "f"]
+    store.add_texts([same], ids=["g"])
+    assert store.delete(["e"]) is True
+    assert [d.id for d in store.get_by_ids(["e", "f", "g"])] == ["f", "g"]
+    assert _assert_whole(pg_url) == 4  # the seeds, f and g
 
 
 def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
@@ -390,6 +395,10 @@ def test_a_rebuild_is_one_transaction_and_keeps_the_added_documents(pg_url: str,
     reader = QA(store=pg_url)
     assert reader.stats["articles"] == 3  # meanwhile, readers see the old articles
     assert "Moskalik" in reader.answer("Who was killed by a car bomb in Balashikha?").text
+    started = time.monotonic()  # another writer is told at once, rather than kept waiting
+    with pytest.raises(InputError, match="is being rebuilt"):
+        store.add_texts(["The Gozo ferry ran hourly in July."], ids=["gozo-july"])
+    assert time.monotonic() - started < 10 and writer.poll() is None
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
     assert _assert_whole(pg_url) == 3 and store.get_by_ids(["gozo"])
@@ -476,6 +485,10 @@ def test_a_user_the_database_refuses_gets_one_line_saying_what_to_grant(
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "CREATE EXTENSION vector; in that database once" in result.stderr or \
             "Grant it the rights on the store's tables" in result.stderr
+    from qa import QA
+
+    with pytest.raises(StoreUnavailableError, match="refused newsdesk"):  # (the chat says
+        QA(store=stranger)  # only "cannot be reached just now" to its visitors)
 
 
 def test_a_read_held_up_by_a_lock_gets_a_clear_error_and_the_next_one_answers(

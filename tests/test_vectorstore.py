@@ -33,6 +33,21 @@ def test_ids_are_kept_and_an_id_added_again_replaces_its_document(index_copy: Pa
     assert store.delete(["tolm-flood"]) is False
 
 
+def test_the_same_text_under_two_ids_is_two_documents(index_copy: Path) -> None:
+    qa = QA(index_dir=index_copy)
+    store = qa.as_vectorstore()
+    boilerplate = "Subscribe to the Tolm Courier for the council's weekly notices."
+    assert store.add_texts([boilerplate, boilerplate], ids=["page-1", "page-2"]) == \
+        ["page-1", "page-2"]
+    assert [d.id for d in store.get_by_ids(["page-1", "page-2"])] == ["page-1", "page-2"]
+    store.add_texts([RESIDENTS.format(n=300)], ids=["Page-3"])  # capitals: a file of its own
+    store.add_texts([boilerplate], ids=["Page-3"])  # replaced by the text the others hold
+    assert store.delete(["page-1"]) is True
+    assert [d.id for d in store.get_by_ids(["page-1", "page-2", "Page-3"])] == \
+        ["page-2", "Page-3"]
+    assert qa.stats["articles"] == 4  # the seeds, page-2, Page-3
+
+
 def test_langchain_index_updates_and_cleans_up_through_the_ids(index_copy: Path) -> None:
     from langchain_core.indexing import InMemoryRecordManager, index
 

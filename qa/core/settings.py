@@ -123,8 +123,7 @@ class Settings:
         for name in ("index_dir", "cache_dir", "reader_dir"):
             if name != "reader_dir" or self.reader_dir is not None:
                 object.__setattr__(self, name, _folder(getattr(self, name), name))
-        if self.store is not None and not (isinstance(self.store, str) and self.store.startswith(
-                ("postgresql://", "postgres://"))):
+        if self.store is not None and not _is_postgres_url(self.store):
             raise InputError("store must be a PostgreSQL URL (postgresql://user@host:5432/db); "
                              "a directory index is chosen with index_dir / --index-dir.")
         for f in fields(self):
@@ -153,9 +152,6 @@ class Settings:
             env["model"] = environ["QA_MODEL"]
         if environ.get("QA_STORE"):
             env["store"] = environ["QA_STORE"]
-            if not env["store"].startswith(("postgresql://", "postgres://")):
-                raise InputError("QA_STORE must be a PostgreSQL URL "
-                                 "(postgresql://user@host:5432/db).")
         if environ.get("QA_MAX_FILE_MB"):
             env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
         if environ.get("QA_LOGIN_HOURS"):
@@ -167,11 +163,20 @@ class Settings:
                              "directory (--index-dir, index_dir=), not both.")
         if "index_dir" in given:  # an index directory asked for here beats QA_STORE
             env.pop("store", None)
-        elif "store" not in given and "store" in env and "index_dir" in env:
-            raise InputError("QA_STORE and QA_INDEX_DIR are both set, so which index to use "
-                             "is unclear: unset one of them (or give --store or --index-dir).")
+        elif "store" not in given and "store" in env:
+            if not _is_postgres_url(env["store"]):
+                raise InputError("QA_STORE must be a PostgreSQL URL "
+                                 "(postgresql://user@host:5432/db).")
+            if "index_dir" in env:
+                warnings.warn("QA_STORE and QA_INDEX_DIR are both set: the PostgreSQL store "
+                              "of QA_STORE is used (give --index-dir for the directory).",
+                              ConfigWarning, stacklevel=2)
         env.update(given)
         return replace(cls(), **env)  # type: ignore[arg-type]
+
+
+def _is_postgres_url(value: object) -> bool:
+    return isinstance(value, str) and value.lower().startswith(("postgresql://", "postgres://"))
 
 
 def megabytes(value: str | float, name: str) -> int:

@@ -128,6 +128,8 @@ def check_llm(spec: object) -> None:
     if isinstance(spec, str):
         parse_spec(spec)
         return
+    if isinstance(spec, LLMSpec):
+        return
     from langchain_core.language_models import BaseChatModel
 
     if not isinstance(spec, BaseChatModel):
