@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from qa.index import ingest
@@ -117,11 +118,13 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         kept: dict[str, Article] = {}
         fresh: list[Article] = []  # not indexed before: added, or a new version of a file's
         copies = ingest.StoredCopies(read_files, settings.max_file_bytes)
+        recorded: dict[str, list[str]] = dict(old.manifest.get("copies", {})) if old else {}
         for article in found:
             previous = old_articles.get(article.id)
             if previous is not None and copies.elsewhere(previous.path, article):
                 report.notices.append(Notice(article.path, "duplicate",
                                              f"same article as {previous.path}; stored once"))
+                report.copies.setdefault(article.content_hash, []).append(article.path)
                 continue
             if previous is not None:
                 report.unchanged.append(article.path)
@@ -135,17 +138,26 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             file = ingest.file_of(article.path)
             if file in reread or (ingest.under(article.path, roots) and (
                     file in read_files or not Path(file).exists())):
-                gone.add(article.path)
-            else:
-                kept[article.id] = article
+                survivor = copies.surviving(recorded.get(article.content_hash, []),
+                                            article.content_hash)
+                if survivor is None:
+                    gone.add(article.path)
+                    continue
+                report.notices.append(Notice(article.path, "kept", f"its file no longer "
+                                             f"holds it, but {survivor} does: stored from there"))
+                article = replace(article, path=survivor)
+            kept[article.id] = article
         for article in fresh:
             (report.updated if article.path in gone else report.added).append(article.path)
         report.removed.extend(sorted((gone | replaced) - {a.path for a in fresh}))
         if not kept:
             raise ingest.nothing_to_index(paths, report)
 
+        now_copies = {a.content_hash: places for a in kept.values() if (places := copies.
+                      still_copies(recorded.get(a.content_hash, []), a.content_hash, a.path,
+                                   report.copies.get(a.content_hash, [])))}
         changed = report.added or report.updated or report.removed or not reusable or \
-            old.fallback is not None or \
+            old.fallback is not None or now_copies != recorded or \
             any(old_articles[i].path != a.path for i, a in kept.items() if i in old_articles)
         if not changed and old is not None:
             ingest.note_query_model(settings, model, report)
@@ -168,6 +180,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             "chunking": chunking,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "article_hashes": {a.id: a.content_hash for a in articles},
+            "copies": now_copies,
         }
         write_generation(settings.index_dir, manifest, articles, chunks, sentences,
                          settings.hnsw_threshold,

@@ -43,6 +43,9 @@ class BuildReport:
     written: bool = False
     #: the PostgreSQL store written (its URL, password masked), or None for a directory.
     store: str | None = None
+    #: by content hash, the other places found holding an article stored once from one
+    #: place (duplicates): should that one go, the article stays, from one of these.
+    copies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def kept_files(self) -> set[str]:
@@ -77,8 +80,13 @@ class StoredCopies:
 
     def elsewhere(self, stored_path: str, found: Article) -> bool:
         """Whether `found` is already stored from `stored_path`, which still holds it."""
-        file = file_of(stored_path)
-        if stored_path == found.path or file in self.read_files:
+        return stored_path != found.path and self.holds(stored_path, found.content_hash)
+
+    def holds(self, path: str, content_hash: str) -> bool:
+        """Whether the file of `path`, one this build did not read, holds the article with
+        `content_hash` (a file it read would have been found holding it)."""
+        file = file_of(path)
+        if file in self.read_files:
             return False
         if file not in self._held:
             try:
@@ -86,7 +94,19 @@ class StoredCopies:
             except UnusableFileError:  # gone, or no longer readable: it holds nothing
                 records = []
             self._held[file] = {clean_record(r).content_hash for r in records}
-        return found.content_hash in self._held[file]
+        return content_hash in self._held[file]
+
+    def surviving(self, places: list[str], content_hash: str) -> str | None:
+        """The first of `places` (an article's recorded copies) that still holds it."""
+        return next((p for p in places if self.holds(p, content_hash)), None)
+
+    def still_copies(self, places: list[str], content_hash: str, stored_path: str,
+                     found_now: list[str]) -> list[str]:
+        """An article's copies after this build: those it found (`found_now`) and the
+        recorded ones it did not read that still exist, not where it is stored from."""
+        kept = [p for p in places if file_of(p) not in self.read_files
+                and Path(file_of(p)).exists()]
+        return sorted({*found_now, *kept} - {stored_path})
 
 
 def under(path: str, roots: list[Path]) -> bool:
@@ -155,6 +175,7 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
             elif article.id in seen:
                 report.notices.append(Notice(record.path, "duplicate",
                                              f"same article as {seen[article.id]}; stored once"))
+                report.copies.setdefault(article.content_hash, []).append(record.path)
             else:
                 seen[article.id] = record.path
                 articles.append(article)

@@ -387,3 +387,29 @@ def test_a_model_with_a_projection_after_pooling_is_refused_in_one_line(tmp_path
     assert result.returncode == 1
     assert "has a Dense layer after its pooling" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_article_stays_while_another_folder_still_holds_a_copy(tmp_path: Path) -> None:
+    first, second = tmp_path / "inbox", tmp_path / "archive"
+    for folder in (first, second):
+        folder.mkdir()
+    text = "Tolm bridge reopens\n\nThe Tolm bridge reopened in May after two years of repairs."
+    (first / "bridge.txt").write_text(text)
+    (first / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
+                                     "hours on Tuesday over pay.")
+    (second / "bridge-copy.txt").write_text(text)
+    settings = Settings.from_env(index_dir=tmp_path / "ix")
+    build_index([first], settings)
+    report = build_index([second], settings)
+    assert report.copies and report.written  # the copy is recorded, though stored once
+    (first / "bridge.txt").unlink()
+    report = build_index([first], settings)
+    assert report.removed == []
+    assert any(n.action == "kept" and "bridge-copy.txt" in n.message for n in report.notices)
+    index = open_index(settings.index_dir)
+    assert sorted(Path(a.path).name for a in index.articles.values()) == \
+        ["bridge-copy.txt", "ferry.txt"]
+    (second / "bridge-copy.txt").unlink()  # the last copy: now it goes
+    assert len(build_index([second], settings).removed) == 1
+    assert [Path(a.path).name for a in open_index(settings.index_dir).articles.values()] == \
+        ["ferry.txt"]
