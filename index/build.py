@@ -143,8 +143,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                 if survivor is None:
                     gone.add(article.path)
                     continue
-                report.notices.append(Notice(article.path, "kept", f"its file no longer "
-                                             f"holds it, but {survivor} does: stored from there"))
+                report.notices.append(ingest.kept_notice(article.path, survivor))
                 article = replace(article, path=survivor)
             kept[article.id] = article
         for article in fresh:

@@ -109,6 +109,12 @@ class StoredCopies:
         return sorted({*found_now, *kept} - {stored_path})
 
 
+def kept_notice(path: str, survivor: str) -> Notice:
+    """What a build says of an article whose file lost it while a copy still holds it."""
+    return Notice(path, "kept", f"its file no longer holds it, but {survivor} does: stored "
+                                "from there")
+
+
 def under(path: str, roots: list[Path]) -> bool:
     """Whether `path` is one of `roots` or inside one."""
     p = Path(path)

@@ -40,7 +40,7 @@ from qa.index.postgres_schema import (
 )
 
 from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError
-from qa.core.records import Article, Chunk
+from qa.core.records import Article, Chunk, name_of
 from qa.core.settings import Settings
 from qa.core.text import tokenize
 
@@ -145,6 +145,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             previous = stored[article.content_hash]
             if copies.elsewhere(previous, article):
                 report.notices.append(_duplicate(article.path, previous))
+                report.copies.setdefault(article.content_hash, []).append(article.path)
                 continue
             if previous != article.path:  # the file moved: the article follows it
                 connection.execute("UPDATE articles SET path = %s, name = %s WHERE "
@@ -160,7 +161,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                     listed.remove(article.path)
             report.unchanged.append(article.path)
         kept_hashes = {a.content_hash for a in found}
-        report.removed.extend(_remove_gone(connection, roots, read_files, kept_hashes))
+        _record_copies(connection, read_files, report.copies)
+        report.removed.extend(_remove_gone(connection, roots, copies, kept_hashes, report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(
             "SELECT articles, chunks FROM corpus_stats").fetchone()
@@ -388,10 +390,24 @@ def _delete_where(connection: psycopg.Connection, condition: str,
     return [row[0] for row in rows]
 
 
-def _remove_gone(connection: psycopg.Connection, roots: list[Path], read_files: set[str],
-                 kept_hashes: set[str]) -> list[str]:
+def _record_copies(connection: psycopg.Connection, read_files: set[str],
+                   copies: dict[str, list[str]]) -> None:
+    """Record where else this build found articles stored once; the recorded copies in the
+    files it read are replaced by what it found there."""
+    connection.execute("DELETE FROM article_copies WHERE split_part(path, '#', 1) = ANY(%s)",
+                       (sorted(read_files),))
+    for content_hash, paths in copies.items():
+        for path in paths:
+            connection.execute("INSERT INTO article_copies (content_hash, path) SELECT %s, %s "
+                               "WHERE EXISTS (SELECT 1 FROM articles WHERE content_hash = %s) "
+                               "ON CONFLICT DO NOTHING", (content_hash, path, content_hash))
+
+
+def _remove_gone(connection: psycopg.Connection, roots: list[Path], holder: ingest.StoredCopies,
+                 kept_hashes: set[str], report: BuildReport) -> list[str]:
     """Remove the articles under `roots` whose file is gone, or was read and no longer holds
-    them. Each in its own transaction."""
+    them, unless a recorded copy still holds one: it is then stored from there. Each in its
+    own transaction."""
     removed: list[str] = []
     for root in roots:
         rows = connection.execute("SELECT content_hash, path FROM articles WHERE "
@@ -400,8 +416,22 @@ def _remove_gone(connection: psycopg.Connection, roots: list[Path], read_files: 
             if content_hash in kept_hashes or not ingest.under(path, roots):
                 continue
             file = ingest.file_of(path)
-            if file in read_files or not Path(file).exists():
+            if file not in holder.read_files and Path(file).exists():
+                continue
+            places = [row[0] for row in connection.execute(
+                "SELECT path FROM article_copies WHERE content_hash = %s ORDER BY path",
+                (content_hash,))]
+            survivor = holder.surviving(places, content_hash)
+            if survivor is None:
                 removed.extend(_delete_where(connection, "content_hash = %s", (content_hash,)))
+                continue
+            with connection.transaction():
+                connection.execute("UPDATE articles SET path = %s, name = %s WHERE "
+                                   "content_hash = %s", (survivor, name_of(survivor),
+                                                         content_hash))
+                connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
+                                   "path = %s", (content_hash, survivor))
+            report.notices.append(ingest.kept_notice(path, survivor))
     return removed
 
 

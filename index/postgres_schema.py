@@ -39,7 +39,7 @@ __all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "connect", "describe_url", "impact
            "set_dimension", "unavailable"]
 
 #: The newest schema this program reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The BM25 length (terms less stopwords) a posting's impact assumes for its chunk or article:
 #: about NewsQA's averages (69 and 296). Only the order in which a term's postings are read
 #: depends on it; scores use the corpus's real average.
@@ -228,6 +228,14 @@ def _migration_2(dimension: int) -> list[str]:
             for table, key in (("chunk_terms", "chunk_id"), ("article_terms", "article_id"))]
 
 
+def _migration_3(dimension: int) -> list[str]:
+    """Where else an article stored once was found (duplicates): should the place it is
+    stored from lose it, the article stays, from a copy that still holds it."""
+    return ["CREATE TABLE article_copies (content_hash text NOT NULL REFERENCES articles "
+            "(content_hash) ON DELETE CASCADE, path text NOT NULL, "
+            "PRIMARY KEY (content_hash, path))"]
+
+
 def set_dimension(connection: psycopg.Connection, dimension: int) -> None:
     """Make the sentence vector column `halfvec(dimension)`, with its HNSW index, if it is
     of another size. Only for an emptied store (`--rebuild` with another model), inside the
@@ -261,7 +269,7 @@ def check_version(version: int, where: str) -> None:
 
 def migrate(connection: psycopg.Connection, where: str, dimension: int) -> None:
     """Create the store or bring its schema up to `SCHEMA_VERSION`, in one transaction."""
-    migrations = {1: _migration_1, 2: _migration_2}
+    migrations = {1: _migration_1, 2: _migration_2, 3: _migration_3}
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version ("

@@ -185,6 +185,34 @@ def test_articles_that_move_within_or_between_files_are_kept(pg_url: str,
     assert _assert_whole(pg_url) == 4
 
 
+def test_an_article_stays_while_another_folder_still_holds_a_copy(pg_url: str,
+                                                                  tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa.core.settings import Settings
+
+    first, second = tmp_path / "inbox", tmp_path / "archive"
+    for folder in (first, second):
+        folder.mkdir()
+    text = "Tolm bridge reopens\n\nThe Tolm bridge reopened in May after two years of repairs."
+    (first / "bridge.txt").write_text(text)
+    (first / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
+                                     "hours on Tuesday over pay.")
+    (second / "bridge-copy.txt").write_text(text)
+    index_into_postgres([first], pg_url, Settings.from_env())
+    index_into_postgres([second], pg_url, Settings.from_env())
+    assert _rows(pg_url, "SELECT count(*) FROM article_copies") == [(1,)]
+    (first / "bridge.txt").unlink()
+    report = index_into_postgres([first], pg_url, Settings.from_env())
+    assert report.removed == [] and any(n.action == "kept" for n in report.notices)
+    assert sorted(_rows(pg_url, "SELECT name FROM articles")) == [("bridge-copy.txt",),
+                                                                  ("ferry.txt",)]
+    (second / "bridge-copy.txt").unlink()  # the last copy: now it goes
+    assert len(index_into_postgres([second], pg_url, Settings.from_env()).removed) == 1
+    assert _rows(pg_url, "SELECT name FROM articles") == [("ferry.txt",)]
+    assert _assert_whole(pg_url) == 1
+
+
 def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) -> None:
     from qa.index.postgres import index_into_postgres
 
@@ -424,12 +452,13 @@ def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_onl
     index_into_postgres([SEEDS], pg_url, Settings.from_env())
     with psycopg.connect(pg_url, autocommit=True) as connection:  # as version 1 left it
         connection.execute("DROP INDEX chunk_terms_impact, article_terms_impact")
-        connection.execute("DELETE FROM schema_version WHERE version = 2")
+        connection.execute("DROP TABLE article_copies")
+        connection.execute("DELETE FROM schema_version WHERE version >= 2")
     question = "Who was killed by the car bomb near Moscow?"
     store = postgres_read.PostgresStore(pg_url)
     every_posting = store.lexical_chunks(question, 5)  # read as it is, no impact index
-    index_into_postgres([SEEDS], pg_url, Settings.from_env())  # a writer brings it to 2
-    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(2,)]
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())  # a writer brings it up
+    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(3,)]
     assert sorted(_rows(pg_url, "SELECT indexname FROM pg_indexes WHERE indexname LIKE "
                                 "'%%_impact'")) == [("article_terms_impact",),
                                                     ("chunk_terms_impact",)]

@@ -71,6 +71,11 @@ def parse_date(text: str, *, whole: bool = False) -> date | None:
         return None
 
 
+def name_of(path: str) -> str:
+    """The file name of an article's path ("/news/feed.jsonl#3" -> "feed.jsonl")."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1].split("#", 1)[0]
+
+
 @dataclass(frozen=True)
 class Article:
     """One cleaned article. `text` is the single reference all offsets point into."""
@@ -92,7 +97,7 @@ class Article:
     @property
     def name(self) -> str:
         """The file name the article came from (what evaluation sets call its source)."""
-        return self.path.replace("\\", "/").rsplit("/", 1)[-1].split("#", 1)[0]
+        return name_of(self.path)
 
     @property
     def published_date(self) -> date | None:
