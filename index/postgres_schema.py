@@ -76,7 +76,7 @@ def describe_url(url: str) -> str:
     except psycopg.ProgrammingError:
         return "postgresql://(unreadable URL)"
     user = f"{parts['user']}@" if parts.get("user") else ""
-    host = str(parts.get("host") or "localhost")
+    host = str(parts.get("host") or "[local socket]")  # libpq's default: a Unix socket
     host = f"[{host}]" if host.startswith("/") else host  # a Unix socket directory
     return f"postgresql://{user}{host}:{parts.get('port') or 5432}/{parts.get('dbname', '')}"
 
@@ -89,6 +89,10 @@ def unavailable(url: str, exc: BaseException) -> QAError:
     reason = redact(" ".join(str(exc).split()), url)
     return StoreUnavailableError(f"Cannot reach the PostgreSQL store at {describe_url(url)}: "
                                  f"{reason[:200]}")
+
+
+#: libpq's words for an option of the URL it cannot use ("invalid port number: "99999"").
+_BAD_OPTION = re.compile(r"invalid (?:integer value .* for connection option|port number)")
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
@@ -107,6 +111,9 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
         raise InputError(f"--store: not a PostgreSQL URL ({describe_url(url)}): "
                          f"{redact(str(exc).splitlines()[0], url)[:160]}") from None
     except psycopg.OperationalError as exc:
+        if _BAD_OPTION.search(str(exc)):  # a URL mistake, not a database away
+            raise InputError(f"--store: not a usable PostgreSQL URL ({describe_url(url)}): "
+                             f"{redact(str(exc).splitlines()[0], url)[:160]}") from None
         raise unavailable(url, exc) from None
     with contextlib.suppress(psycopg.ProgrammingError):  # no vector extension yet
         register_vector(connection)

@@ -493,6 +493,14 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
         from qa import QA
 
         QA(store="mysql://x")
+    for url, message in (("postgresql://u@127.0.0.1:notaport/news", "not a usable PostgreSQL "
+                          "URL .*invalid integer value"),
+                         ("postgresql://u@127.0.0.1:99999/news", "invalid port number")):
+        with pytest.raises(InputError, match=message):
+            QA(store=url)
+    from qa.index.postgres_schema import describe_url
+
+    assert describe_url("postgresql:///news") == "postgresql://[local socket]:5432/news"
 
 
 def test_a_user_the_database_refuses_gets_one_line_saying_what_to_grant(
