@@ -93,6 +93,56 @@ def assert_moved_articles_are_kept(folder: Path, index: Callable[[list[Path]], o
     assert (best.title, best.path, qa.stats["articles"]) == (FEED[1][0], f"{other}/moved.jsonl", 4)
 
 
+def assert_a_copy_keeps_its_article(base: Path, index: Callable[[list[Path]], object],
+                                    open_qa: Callable[[], object]) -> None:
+    """An article stored once though two folders hold it stays while either still does:
+    deleting the file it is stored from and indexing that folder keeps it, from the other
+    folder's copy; deleting that one too removes it. `index`, `open_qa`: as in
+    `assert_moved_articles_are_kept`."""
+    first, second = base / "inbox", base / "archive"
+    for folder in (first, second):
+        folder.mkdir()
+    text = "Tolm bridge reopens\n\nThe Tolm bridge reopened in May after two years of repairs."
+    (first / "bridge.txt").write_text(text)
+    (first / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
+                                     "hours on Tuesday over pay.")
+    (second / "bridge-copy.txt").write_text(text)
+    index([first])
+    assert index([second]).copies  # recorded, though stored once
+
+    def names() -> list[str]:
+        qa = open_qa()
+        return sorted(p.article.name for p in qa.retrieve("Tolm bridge ferry strike", k=4))
+
+    (first / "bridge.txt").unlink()
+    report = index([first])
+    assert report.removed == [] and any(n.action == "kept" for n in report.notices)
+    assert names() == ["bridge-copy.txt", "ferry.txt"]
+    (second / "bridge-copy.txt").unlink()  # the last copy: now it goes
+    assert len(index([second]).removed) == 1
+    assert names() == ["ferry.txt"]
+
+
+def watching(folder: Path, qa: object) -> tuple[object, list[str], Callable[[str], str]]:
+    """A `FolderWatcher` of `folder` indexing into `qa` (looking every 0.3 s), the messages
+    it gives, and `wait_for(text)`: waits up to a minute for a message holding `text`, then
+    returns them all. Stop the watcher afterwards."""
+    import time
+
+    from qa.index.watch import FolderWatcher
+
+    messages: list[str] = []
+    watcher = FolderWatcher([folder], 0.3).start(qa.add_files, messages.append)
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 60
+        while not any(text in m for m in messages) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return "\n".join(messages)
+
+    return watcher, messages, wait_for
+
+
 @contextlib.contextmanager
 def finishes_within(seconds: int) -> Iterator[None]:
     """Fail the test if the block runs longer than `seconds`: for inputs whose cost must stay

@@ -127,6 +127,11 @@ def test_a_printed_citation_shows_its_quote_and_article_not_the_whole_text(seed_
     assert len(shown) < len(citation.quote) + 800 < len(citation.article.text)
 
 
+def turn(question: str, answer: str) -> list[dict[str, str]]:
+    """One turn of a chat history: the question and its answer, as messages."""
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
 def test_follow_up_uses_the_previous_turn(seed_qa) -> None:
     first = seed_qa.answer("Who was killed by a car bomb in Balashikha?")
     follow = seed_qa.answer("How old was he?", history=[
@@ -170,12 +175,10 @@ def test_a_pronoun_means_a_name_of_the_conversation_not_a_word_that_starts_the_a
         ) -> None:
     from qa.answering.followup import standalone_question
 
-    history = [{"role": "user", "content": "How many jobs is Brightwave cutting?"},
-               {"role": "assistant", "content": "**1,200** — Brightwave said it would cut 1,200 "
-                                                "jobs by March. [1]"},
-               {"role": "user", "content": "How much severance will they get?"},
-               {"role": "assistant", "content": "**Employees** — Employees will receive six "
-                                                "months of pay. [1]"}]
+    history = turn("How many jobs is Brightwave cutting?",
+                   "**1,200** — Brightwave said it would cut 1,200 jobs by March. [1]") + \
+        turn("How much severance will they get?",
+             "**Employees** — Employees will receive six months of pay. [1]")
     # once "How did Employees's shares react?"
     assert standalone_question("How did its shares react?", history) == \
         "How did Brightwave's shares react?"
@@ -183,9 +186,6 @@ def test_a_pronoun_means_a_name_of_the_conversation_not_a_word_that_starts_the_a
                                              "said so. [1]"}
     assert standalone_question("How old was he?", [history[0], breen]) == \
         "How old was Tomas Breen?"
-    def turn(question: str, answer: str) -> list[dict[str, str]]:
-        return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
-
     # a one-word answer is the name meant, not an older turn's
     ushakov = turn("Who leads Brightwave?", "**Maria Lopez** — Maria Lopez leads it. [1]") + \
         turn("Who called the talks constructive?", "**Ushakov** — Ushakov described the talks "
@@ -473,12 +473,11 @@ def test_an_articles_footnote_numbers_never_read_as_citation_markers(tmp_path: P
 def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow() -> None:
     from qa.answering.followup import standalone_question
 
-    history = [{"role": "user", "content": "Who was killed by a car bomb in Balashikha?"},
-               {"role": "assistant", "content": "**Yaroslav Moskalik** — Lieutenant General "
-                                                "Yaroslav Moskalik was killed. [1]"},
-               {"role": "user", "content": "Where did it happen?"},
-               {"role": "assistant", "content": "**Balashikha** — The car exploded in "
-                                                "Balashikha, east of Moscow. [1]"}]
+    history = turn("Who was killed by a car bomb in Balashikha?",
+                   "**Yaroslav Moskalik** — Lieutenant General Yaroslav Moskalik was killed. "
+                   "[1]") + \
+        turn("Where did it happen?",
+             "**Balashikha** — The car exploded in Balashikha, east of Moscow. [1]")
     assert standalone_question("When did it happen?", history) == \
         "When did it happen? (Who was killed by a car bomb in Balashikha?)"
     # the places a "where" answer names are not whom "his" means

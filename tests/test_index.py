@@ -14,7 +14,7 @@ from qa.index import store as store_module
 from qa import IndexMismatchError, NoArticlesError
 from qa.cli import cli
 from qa.core.settings import Settings
-from tests.faults import assert_moved_articles_are_kept
+from tests.faults import assert_a_copy_keeps_its_article, assert_moved_articles_are_kept, watching
 from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
 
 
@@ -181,22 +181,12 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
     import shutil
     import time
 
-    from qa.index.watch import FolderWatcher
-
     from qa import QA
 
     folder = tmp_path / "news"
     folder.mkdir()
     qa = QA(index_dir=index_copy)
-    messages: list[str] = []
-    watcher = FolderWatcher([folder], 0.3).start(qa.add_files, messages.append)
-
-    def wait_for(text: str) -> str:
-        deadline = time.monotonic() + 60
-        while not any(text in m for m in messages) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return "\n".join(messages)
-
+    watcher, messages, wait_for = watching(folder, qa)
     try:
         (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
         (folder / "empty.txt").write_text("")
@@ -390,26 +380,8 @@ def test_a_model_with_a_projection_after_pooling_is_refused_in_one_line(tmp_path
 
 
 def test_an_article_stays_while_another_folder_still_holds_a_copy(tmp_path: Path) -> None:
-    first, second = tmp_path / "inbox", tmp_path / "archive"
-    for folder in (first, second):
-        folder.mkdir()
-    text = "Tolm bridge reopens\n\nThe Tolm bridge reopened in May after two years of repairs."
-    (first / "bridge.txt").write_text(text)
-    (first / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
-                                     "hours on Tuesday over pay.")
-    (second / "bridge-copy.txt").write_text(text)
+    from qa import QA
+
     settings = Settings.from_env(index_dir=tmp_path / "ix")
-    build_index([first], settings)
-    report = build_index([second], settings)
-    assert report.copies and report.written  # the copy is recorded, though stored once
-    (first / "bridge.txt").unlink()
-    report = build_index([first], settings)
-    assert report.removed == []
-    assert any(n.action == "kept" and "bridge-copy.txt" in n.message for n in report.notices)
-    index = open_index(settings.index_dir)
-    assert sorted(Path(a.path).name for a in index.articles.values()) == \
-        ["bridge-copy.txt", "ferry.txt"]
-    (second / "bridge-copy.txt").unlink()  # the last copy: now it goes
-    assert len(build_index([second], settings).removed) == 1
-    assert [Path(a.path).name for a in open_index(settings.index_dir).articles.values()] == \
-        ["ferry.txt"]
+    assert_a_copy_keeps_its_article(tmp_path, lambda paths: build_index(paths, settings),
+                                    lambda: QA(settings=settings))

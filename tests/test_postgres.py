@@ -20,7 +20,7 @@ from qa import IndexMismatchError, InputError, QAError
 from qa.cli import cli
 from qa.core.errors import StoreUnavailableError
 from tests import postgres
-from tests.faults import assert_moved_articles_are_kept
+from tests.faults import assert_a_copy_keeps_its_article, assert_moved_articles_are_kept, watching
 from tests.paths import GUARDIAN, NEWSQA_ARTICLES, SEED_QUESTIONS, SEEDS
 from tests.postgres import PgServer
 
@@ -189,27 +189,13 @@ def test_an_article_stays_while_another_folder_still_holds_a_copy(pg_url: str,
                                                                   tmp_path: Path) -> None:
     from qa.index.postgres import index_into_postgres
 
+    from qa import QA
     from qa.core.settings import Settings
 
-    first, second = tmp_path / "inbox", tmp_path / "archive"
-    for folder in (first, second):
-        folder.mkdir()
-    text = "Tolm bridge reopens\n\nThe Tolm bridge reopened in May after two years of repairs."
-    (first / "bridge.txt").write_text(text)
-    (first / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
-                                     "hours on Tuesday over pay.")
-    (second / "bridge-copy.txt").write_text(text)
-    index_into_postgres([first], pg_url, Settings.from_env())
-    index_into_postgres([second], pg_url, Settings.from_env())
-    assert _rows(pg_url, "SELECT count(*) FROM article_copies") == [(1,)]
-    (first / "bridge.txt").unlink()
-    report = index_into_postgres([first], pg_url, Settings.from_env())
-    assert report.removed == [] and any(n.action == "kept" for n in report.notices)
-    assert sorted(_rows(pg_url, "SELECT name FROM articles")) == [("bridge-copy.txt",),
-                                                                  ("ferry.txt",)]
-    (second / "bridge-copy.txt").unlink()  # the last copy: now it goes
-    assert len(index_into_postgres([second], pg_url, Settings.from_env()).removed) == 1
-    assert _rows(pg_url, "SELECT name FROM articles") == [("ferry.txt",)]
+    assert_a_copy_keeps_its_article(
+        tmp_path, lambda paths: index_into_postgres(paths, pg_url, Settings.from_env()),
+        lambda: QA(store=pg_url))
+    assert _rows(pg_url, "SELECT count(*) FROM article_copies") == [(0,)]
     assert _assert_whole(pg_url) == 1
 
 
@@ -552,7 +538,6 @@ def test_a_watched_folder_is_indexed_once_the_database_is_back(pg_url: str,
                                                                pg_server: PgServer,
                                                                tmp_path: Path) -> None:
     from qa.index.postgres import index_into_postgres
-    from qa.index.watch import FolderWatcher
 
     from qa import QA
     from qa.core.settings import Settings
@@ -561,26 +546,18 @@ def test_a_watched_folder_is_indexed_once_the_database_is_back(pg_url: str,
     qa = QA(store=pg_url)
     folder = tmp_path / "news"
     folder.mkdir()
-    messages: list[str] = []
-    watcher = FolderWatcher([folder], 0.3).start(qa.add_files, messages.append)
-
-    def wait_for(text: str) -> None:
-        deadline = time.monotonic() + 60
-        while not any(text in m for m in messages) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert any(text in m for m in messages), messages
-
+    watcher, messages, wait_for = watching(folder, qa)
     try:
         pg_server.stop()
         try:
             (folder / "orchard.txt").write_text("Orchard record\n\nThe largest apple of the "
                                                 "year was grown by Ida Brann in Kettle Bay.")
-            wait_for("could not be indexed yet: Cannot reach")
+            assert "could not be indexed yet: Cannot reach" in wait_for("could not be indexed")
             time.sleep(1.5)  # several looks meanwhile: said once
             assert sum("could not be indexed" in m for m in messages) == 1
         finally:
             pg_server.start()
-        wait_for("changed: 1 added")
+        assert "changed: 1 added" in wait_for("changed: 1 added")
         answer = qa.answer("Who grew the largest apple of the year?")
         assert "Ida Brann" in answer.text
     finally:
