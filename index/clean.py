@@ -16,6 +16,7 @@ import re
 from qa.index.load import RawRecord
 
 from qa.core.records import Article, parse_date
+from qa.core.text import split_sentences
 
 __all__ = ["clean_record"]
 
@@ -37,6 +38,8 @@ _SECTIONS = {
     "environment", "money", "travel", "lifestyle", "news", "australia news", "europe", "asia",
     "middle east", "africa", "americas", "economy", "markets", "education", "media",
 }
+#: a short line that ends in "»" with no "«" before it: a link ("Watch the video »").
+_LINK_LINE = re.compile(r"[^«\n]{1,120}\s»")
 _CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\n]{0,60})\)\s*$")
 _DATELINE_SOURCE = re.compile(
     r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
@@ -50,7 +53,6 @@ _BYLINE = re.compile(
     rf"^(?i:by|par|por|von|door)\s+(?P<author>{_CAPITAL}[\w'’.-]*(?:\s+(?:{_CAPITAL}[\w'’.-]*|"
     r"and|et|und|y|e|en|de|van|von|da|del|der|di|du|la|le|los|dos)){0,7})\s*"
     r"(?P<rest>(?:[,|·–—]\s*[^,|·–—]{1,60}){0,3})$")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s")
 
 
 def _norm(line: str) -> str:
@@ -82,6 +84,8 @@ def _strip_chrome(text: str) -> tuple[str, bool]:
             break
         if norm in _CHROME_LINES:
             found = True
+            continue
+        if _LINK_LINE.fullmatch(line.strip()):  # "In pictures: Depp's roles »": a link
             continue
         kept.append(line)
     return "\n".join(kept), found
@@ -121,10 +125,10 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:
-    first_line = text.strip().split("\n", 1)[0]
-    match = _SENTENCE_END.search(first_line)
-    sentence = first_line[: match.start()] if match else first_line
-    sentence = _DATELINE.sub("", sentence)
+    first_line = _DATELINE.sub("", text.strip().split("\n", 1)[0])
+    bounds = split_sentences(first_line)  # (not cut at "U.S." or "Mr.")
+    sentence = first_line[bounds[0][0]:bounds[0][1]] if bounds else first_line
+    sentence = sentence.rstrip()
     if len(sentence) > limit:
         sentence = sentence[:limit].rsplit(" ", 1)[0] + "…"
     return sentence
@@ -144,7 +148,8 @@ def clean_record(record: RawRecord) -> Article:
             paragraphs = paragraphs[1:]
     if not fields.get("title") and len(paragraphs) > 1:
         first = paragraphs[0]
-        if "\n" not in first and len(first) <= 200 and not first.endswith((".", "!", "?")):
+        if "\n" not in first and len(first) <= 200 and not _DATELINE.match(first) and \
+                not first.rstrip("\"'”’)»").endswith((".", "!", "?")):  # not a lead: 'Todd."'
             fields["title"] = first.lstrip("# ").strip()
             paragraphs = paragraphs[1:]
     elif paragraphs and _norm(paragraphs[0].lstrip("# ")) == _norm(fields.get("title", "")):

@@ -69,6 +69,32 @@ def test_cnn_story_title_is_its_first_sentence(tmp_path: Path) -> None:
     path.write_text("(CNN) -- Golf was banned in the region. It is back.")
     article = _article(path)
     assert article.title == "Golf was banned in the region." and article.source == "CNN"
+    path.write_text("(CNN) -- U.S. President George W. Bush told Congress on Monday to act.\n\n"
+                    "Lawmakers agreed.")  # not cut at "U.S." or "W."
+    assert _article(path).title == "U.S. President George W. Bush told Congress on Monday to act."
+
+
+@pytest.mark.parametrize("lead", [
+    'LONDON, England (CNN) -- He has been a singing barber in "Sweeney Todd."',  # ends in ."
+    "(CNN) -- Depp is back",  # a dateline: the story's first words, however short
+])
+def test_a_short_lead_paragraph_stays_in_the_text(tmp_path: Path, lead: str) -> None:
+    path = tmp_path / "cnn.txt"
+    path.write_text(f"{lead}\n\n\n\nDepp is back as bank robber John Dillinger.\n\n"
+                    "Now, actor Johnny Depp plays him in a new film.\n")
+    article = _article(path)
+    assert article.text.startswith(lead) and article.source == "CNN"
+    assert article.title.startswith(("He has been", "Depp is back"))
+
+
+def test_a_link_line_ending_in_a_guillemet_is_page_chrome(tmp_path: Path) -> None:
+    path = tmp_path / "cnn.txt"
+    path.write_text("Depp returns\n\nDepp plays John Dillinger.\n\n"
+                    "In pictures: Johnny Depp's iconic roles »\n\n"
+                    "« C'est un grand film », a dit le critique »\n\nThe film opens Friday.")
+    article = _article(path)
+    assert "In pictures" not in article.text and "Friday" in article.text
+    assert "« C'est un grand film »" in article.text  # French quotes are not links
 
 
 def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
