@@ -483,3 +483,8 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
     # the places a "where" answer names are not whom "his" means
     assert standalone_question("What was his job?", history) == \
         "What was Yaroslav Moskalik's job?"
+    # after a "who" question answered without a name, "he" is whoever answered it
+    acid = turn("Who threw acid on Ameneh Bahrami?",
+                "**a spurned suitor** — She was blinded by a spurned suitor who threw acid. [1]")
+    assert standalone_question("How old was he?", acid) == \
+        "How old was he? (Who threw acid on Ameneh Bahrami?)"

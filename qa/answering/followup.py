@@ -67,7 +67,9 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
     """Whom a pronoun most likely means: the first multi-word (else the first) proper name of
     the last answer that its question did not already hold; else a name in that question
     ("How did its shares react?" after "How many jobs is Brightwave cutting?"); else the same
-    for the turn before, up to three turns back."""
+    for the turn before, up to three turns back. After a "who" question whose answer names
+    no one new, nobody: "he" then means whoever answered it ("a spurned suitor"), not the
+    name the question holds (the victim)."""
     turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
              if q["role"] == "user" and a["role"] == "assistant"]
     for question, answer in reversed(turns[-3:]):
@@ -75,9 +77,9 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
             continue  # its answer names places, not whom "he" or "she" means
         who = re.match(r"\s*(?:who|whom|whose)\b", question, re.I) is not None
         fresh = [n for n in _names(answer, short_is_name=who) if n.lower() not in question.lower()]
-        named = [n for n in fresh if " " in n] or fresh or _names(question)
-        if named:
-            return named[0]
+        named = [n for n in fresh if " " in n] or fresh or ([] if who else _names(question))
+        if named or who:  # (a "who" answered without a name stops the search)
+            return named[0] if named else None
     return None
 
 
