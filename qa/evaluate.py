@@ -44,6 +44,9 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
         questions.append({"id": str(item.get("id", lineno)), "question": item["question"],
                           "answers": item.get("answers", []),
                           "sources": item.get("sources", [])})
+    if not questions:
+        raise InputError(f"{path}: holds no questions (one JSON object per line: "
+                         '{"question": ..., "answers": [...], "sources": [...]})')
     return questions
 
 

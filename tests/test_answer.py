@@ -393,6 +393,9 @@ def test_eval_refuses_a_question_file_it_cannot_read(tmp_path: Path, line: str,
     path.write_text('{"question": "Who?"}\n', encoding="utf-16")
     with pytest.raises(InputError, match="cannot be read as UTF-8 text"):
         load_questions(path)
+    path.write_text("\n  \n")
+    with pytest.raises(InputError, match="holds no questions"):
+        load_questions(path)
 
 
 def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:
