@@ -6,7 +6,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.index.generations import GenerationDamaged, generations, read_pointer, verify_checksums
+from qa.index.generations import (
+    GenerationDamaged,
+    foreign_entries,
+    generations,
+    read_pointer,
+    verify_checksums,
+)
 from qa.index.store import load_generation, open_index
 
 from qa.core.errors import (
@@ -93,7 +99,7 @@ def check_index(index_dir: str | Path) -> IndexCheck:
     pointer = read_pointer(index_dir)
     found = generations(index_dir)
     if pointer.name is None and pointer.problem is None:
-        raise IndexNotFoundError(index_dir)
+        raise IndexNotFoundError(index_dir, strangers=foreign_entries(index_dir))
     problem = pointer.problem
     if pointer.name is not None and pointer.name not in {g.name for g in found}:
         problem = f"CURRENT names {pointer.name}, which does not exist"

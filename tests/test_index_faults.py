@@ -238,6 +238,11 @@ def test_a_folder_of_other_things_is_never_written_as_an_index(tmp_path: Path,
         assert result.exit_code == 1 and isinstance(result.exception, InputError)
         assert f"{notes} is not an article index: it holds other things (.draft.partial, " \
                "gen-ai, gen-z)" in str(result.exception)
+    for reading in (("ask", "Who?"), ("index", "--check")):  # nor sent there to build one
+        result = run_cli(*reading, "--index-dir", notes)
+        assert result.exit_code == 1 and "it holds other things (.draft.partial, gen-ai, " \
+            "gen-z). Give the folder of an index, or build one in a new or empty folder" in \
+            str(result.exception)
     assert sorted(str(p.relative_to(notes)) for p in notes.rglob("*")) == before
     assert (notes / ".lock").read_text() == "mine"
     # an empty folder, or one holding only what an index keeps beside it, is written

@@ -49,7 +49,14 @@ class UnusableFileError(InputError):
 class IndexNotFoundError(QAError):
     """There is no index at the given directory yet."""
 
-    def __init__(self, index_dir: object, option: str = "--index-dir") -> None:
+    def __init__(self, index_dir: object, option: str = "--index-dir",
+                 strangers: list[str] | None = None) -> None:
+        if strangers:  # a folder of other things: an index cannot be built there either
+            shown = ", ".join(strangers[:5]) + (", ..." if len(strangers) > 5 else "")
+            super().__init__(f"No article index at {index_dir}: it holds other things "
+                             f"({shown}). Give the folder of an index, or build one in a new "
+                             f"or empty folder: qa index PATH {option} NEW-FOLDER")
+            return
         super().__init__(
             f"No article index at {index_dir}. Build one first: "
             f"qa index PATH {option} {index_dir}"
