@@ -59,7 +59,8 @@ def read_pointer(index_dir: Path) -> Pointer:
         with pointer.open("rb") as f:
             raw = f.read(256)
     except FileNotFoundError:
-        return Pointer(None, None if not generations(index_dir) else "CURRENT is missing")
+        held = [g.name for g in generations(index_dir)]  # (folders named so, with a manifest)
+        return Pointer(None, "CURRENT is missing" if is_index(index_dir, held) else None)
     except OSError as exc:
         return Pointer(None, f"CURRENT is unreadable ({exc.strerror})")
     name = raw.decode("ascii", "replace").strip()
