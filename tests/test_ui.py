@@ -423,6 +423,49 @@ def test_browser_article_markup_does_not_run(page, tmp_path: Path) -> None:
     assert page.locator("#qa-chat script").count() == 0
 
 
+@pytest.mark.browser
+@needs_chromium
+def test_the_starting_page_waits_out_the_handover_without_an_error_page(browser) -> None:
+    """The "starting" page closes before the chat binds the port: the page open meanwhile
+    must wait for the chat, not land on the browser's "refused to connect"."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qa.ui.placeholder import StartingPage
+
+    from tests.live import free_port
+
+    class Chat(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>chat</title><p id='chat'>the chat</p>"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None: ...
+
+    port = free_port()
+    starting = StartingPage("127.0.0.1", port)
+    page = browser.new_page()
+    shown: list[str] = []
+    page.on("framenavigated", lambda frame: shown.append(frame.url))
+    page.goto(f"http://127.0.0.1:{port}/")
+    assert "starting" in page.inner_text("body")
+    starting.close()
+    time.sleep(2.5)  # nothing listens: the page's looks fail meanwhile
+    chat = ThreadingHTTPServer(("127.0.0.1", port), Chat)
+    threading.Thread(target=chat.serve_forever, daemon=True).start()
+    try:
+        page.wait_for_selector("#chat", timeout=15_000)
+        assert page.inner_text("#chat") == "the chat"
+        assert not [url for url in shown if url.startswith("chrome-error:")], shown
+    finally:
+        chat.shutdown()
+        chat.server_close()
+        page.close()
+
+
 def test_first_start_listens_at_once(tmp_path: Path) -> None:
     """`qa serve --index` on a new index: the page answers HTTP within 5 s and shows the
     indexing progress; questions are answered once the index is ready."""
