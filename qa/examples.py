@@ -19,7 +19,8 @@ _NUMBER = (r"\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
            r"thirty|forty|fifty|sixty|hundreds?|thousands?|dozens?")
 #: "... nine thousand visitors tasted ciders from sixty orchards." -> noun and what follows.
 _COUNT = re.compile(rf"(?<![\w,.])(?:{_NUMBER})\s+(?P<noun>[a-z]{{3,}}s)\s+"
-                    r"(?P<verb>(?:were|are|have|had|[a-z]{3,}ed))\b(?P<rest>[^.;:!?”\"]{0,70})[.;]")
+                    r"(?P<verb>(?:were|are|have|had|[a-z]{3,}ed))\b(?P<rest>[^.;:!?”\"]{0,70})"
+                    r"(?<!\b[A-Z])[.;]")  # (not the dot of an initial: "senior U.S. officials")
 #: "The vote was delayed because ..." -> "Why was the vote delayed?"
 _BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))"
                       r"(?P<subject>[A-Z][\w’'-]*(?:\s+[\w’'-]+){0,3}?)\s+"
@@ -35,6 +36,20 @@ _SPACES = re.compile(r"[^\S\n]+")
 _MONTHS = {"January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
            "Thursday", "Friday", "Saturday", "Sunday"}
+
+
+def _person_cue(name: str) -> re.Pattern[str]:
+    """Where `name` (escaped) reads as a person's: saying or doing what people do, "who", an
+    age, or a title or role before it ("The founder, Mira Haldane, spoke")."""
+    verbs = ("said|says|told|tells|added|wrote|asked|spoke|speaks|met|died|won|left|resigned|"
+             "announced|denied|who")
+    roles = ("president|minister|senator|governor|chief|actor|actress|singer|coach|director|"
+             "officer|spokesman|spokeswoman|spokesperson|lawyer|attorney|judge|prince|king|"
+             "queen|general|envoy|organiser|organizer|mayor|founder|leader|chairman|"
+             "chairwoman|author|writer|manager|executive|CEO")
+    return re.compile(
+        rf"{name},? (?:{verbs})\b|{name}, \d{{1,3}},|(?:{'|'.join(sorted(_TITLES))})\.? {name}|"
+        rf"\b(?i:{roles}),? {name}")
 
 
 def example_questions(articles: list[Article], n: int = 4) -> list[str]:
@@ -62,6 +77,8 @@ def _people(articles: list[Article]) -> list[str]:
                 continue
             if not re.search(rf"[a-z,;:“\"'’] {re.escape(name)}", article.text):
                 continue  # seen only at the start of sentences ("Although Trump")
+            if not _person_cue(re.escape(name)).search(article.text):
+                continue  # never said to say or do anything, nor titled: "Saudi Arabia"
             counts[name] += article.text.count(name) + article.text.count(words[-1])
             home.setdefault(name, article.id)
     names: list[str] = []
@@ -88,6 +105,9 @@ def _why(articles: list[Article]) -> str | None:
             subject = match["subject"]
             if _REPORTING & set(subject.lower().split()):
                 continue  # "Supporters said the wall": not the subject of "was needed"
+            if subject in ("It", "He", "She", "They", "We", "I", "You", "This", "That") or \
+                    re.search(r"\b(?:and|or|but|to|of)$", match["rest"].strip()):
+                continue  # whom "It" means is not in the question; "...into account and?"
             if subject.split()[0] in ("The", "A", "An", "This", "That", "Its"):
                 subject = subject[0].lower() + subject[1:]
             return f"Why {match['aux']} {subject} {' '.join(match['rest'].split())}?"

@@ -707,6 +707,11 @@ def test_example_questions_are_of_several_kinds() -> None:
         "Who is Mira Haldane?", "Why was the vote delayed?",
         "How many visitors tasted ciders from sixty orchards?", "What happened in Harwick?",
         "How do Coastal Herald and Valley Times describe Mira Haldane?"]
+    odd = ("It has to take that into account and because it is late. Saudi Arabia thanked "
+           "Interpol, and Saudi Arabia paid. Officials in Saudi Arabia agreed. Twelve reports "
+           "quoted senior U.S. officials.")
+    questions = example_questions([Article(id="b", path="b.txt", title="t", text=odd)], 5)
+    assert questions == ["What happened in Saudi Arabia?"]  # no "Who is Saudi Arabia?"
 
 
 def test_upload_names_and_limits(tmp_path: Path) -> None:
