@@ -98,10 +98,26 @@ class QA:
         self._model_lock = threading.Lock()
         #: whether `add_files` is indexing articles now (uploads, a watched folder).
         self.adding = False
+        #: what `QA.build` indexed, when this QA was made by it.
+        self.last_build: BuildReport | None = None
         #: the `CURRENT` of the index directory when it was last opened, and when to look again.
         self._opened_pointer: str | None = None
         self._next_check = 0.0
         self._retriever_now = self._open()
+
+    @classmethod
+    def build(cls, paths: str | Path | list[str | Path], index_dir: str | Path | None = None,
+              *, store: str | None = None, model: str | None = None, llm: str | None = None,
+              rebuild: bool = False) -> QA:
+        """Index the article files and folders `paths` (creating the index, or updating it as
+        `qa index` does) and return a `QA` over it; the `BuildReport` is its `last_build`.
+
+        >>> qa = QA.build("~/articles", index_dir="~/articles-index")"""
+        settings = Settings.from_env(index_dir=index_dir, model=model, store=store)
+        report = index_into(_checked_paths(paths), settings, rebuild=rebuild)
+        engine = cls(settings=settings, llm=llm)
+        engine.last_build = report
+        return engine
 
     def _open(self) -> HybridRetriever:
         if self.settings.store:  # PostgreSQL: nothing of the corpus is loaded here
@@ -325,16 +341,11 @@ class QA:
                   progress: Callable[[int, int], None] | None = None) -> BuildReport:
         """Index more article files or folders (a path, or a list of them) into this QA's
         index and start answering from them; returns the `BuildReport` (what was added,
-        updated, removed, and why files were skipped). The index must exist: build it first
-        with `qa index PATH` (or `qa.index.build_index`). Raises `InputError` for bad paths."""
+        updated, removed, and why files were skipped). The index must exist: make it with
+        `QA.build` (or `qa index PATH`). Raises `InputError` for bad paths."""
         from qa.index.load import Notice
 
-        if isinstance(paths, str | os.PathLike):
-            paths = [paths]
-        if not isinstance(paths, list | tuple) or not paths or \
-                not all(isinstance(p, str | os.PathLike) for p in paths):
-            raise InputError(f"paths must be a file or folder path, or a list of them, not "
-                             f"{paths!r:.80}.")
+        paths = _checked_paths(paths)
 
         with self._write_lock:
             self.adding = True
@@ -358,3 +369,13 @@ class QA:
     def _clean_question(self, question: object) -> str:
         return clean_question(question, self.settings)
 
+
+def _checked_paths(paths: object) -> list[str | Path]:
+    """Article files or folders to index: one path, or a list of them (`InputError` else)."""
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    if not isinstance(paths, list | tuple) or not paths or \
+            not all(isinstance(p, str | os.PathLike) for p in paths):
+        raise InputError(f"paths must be a file or folder path, or a list of them, not "
+                         f"{paths!r:.80}.")
+    return list(paths)

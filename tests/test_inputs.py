@@ -278,3 +278,19 @@ def test_bad_arguments_of_the_python_api_are_typed_errors(seed_qa, seed_index,
         next(iter(stream))
     with pytest.raises(QAError, match="stopped before the answer was finished"):
         _ = stream.answer
+
+
+def test_a_qa_is_built_from_a_folder_in_python(tmp_path: Path) -> None:
+    from qa import QA
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
+                                      "hours on Tuesday over pay, the seamen's union said.")
+    qa = QA.build(folder, tmp_path / "index")
+    assert qa.last_build is not None and qa.last_build.added == [str(folder / "ferry.txt")]
+    assert "48 hours" in qa.answer("How long did the ferry crews strike?").text
+    again = QA.build([folder], tmp_path / "index")  # an update: nothing new
+    assert again.last_build.unchanged == [str(folder / "ferry.txt")]
+    with pytest.raises(InputError, match="paths must be a file or folder path"):
+        QA.build(None, tmp_path / "index")
