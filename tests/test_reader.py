@@ -146,7 +146,9 @@ def test_calibrating_fresh_never_empties_a_folder_of_other_things(tmp_path: Path
     (work / "story.txt").write_text("keep me too")
     newsqa = tmp_path / "newsqa"
     shutil.copytree(SEEDS, newsqa / "articles")
-    (newsqa / "questions_dev.jsonl").write_text("")
+    (newsqa / "questions_dev.jsonl").write_text(json.dumps({
+        "question": "Who was killed?", "answers": ["Moskalik"],
+        "sources": [sorted(p.name for p in SEEDS.iterdir())[0]]}) + "\n")
     result = CliRunner().invoke(main, ["--work", str(work), "--fresh", "--newsqa",
                                        str(tmp_path / "elsewhere")])
     assert result.exit_code == 2 and "elsewhere" in result.output
