@@ -76,7 +76,7 @@ class StoredCopies:
     def __init__(self, read_files: set[str], max_file_bytes: int) -> None:
         self.read_files = read_files
         self.max_file_bytes = max_file_bytes
-        self._held: dict[str, set[str]] = {}  # file -> content hashes of its articles
+        self._held: dict[str, dict[str, str]] = {}  # file -> {content hash: record path}
 
     def elsewhere(self, stored_path: str, found: Article) -> bool:
         """Whether `found` is already stored from `stored_path`, which still holds it."""
@@ -86,19 +86,25 @@ class StoredCopies:
         """Whether the file of `path`, one this build did not read, holds the article with
         `content_hash` (a file it read would have been found holding it)."""
         file = file_of(path)
-        if file in self.read_files:
-            return False
+        return file not in self.read_files and content_hash in self._records_of(file)
+
+    def surviving(self, places: list[str], content_hash: str) -> str | None:
+        """Where the first of `places` (an article's recorded copies) that still holds the
+        article holds it now (a JSONL file's records may have moved)."""
+        for place in places:
+            if self.holds(place, content_hash):
+                return self._records_of(file_of(place))[content_hash]
+        return None
+
+    def _records_of(self, file: str) -> dict[str, str]:
+        """The articles `file` holds now: content hash -> the path of its record."""
         if file not in self._held:
             try:
                 records, _ = load_file(Path(file), self.max_file_bytes)
             except UnusableFileError:  # gone, or no longer readable: it holds nothing
                 records = []
-            self._held[file] = {clean_record(r).content_hash for r in records}
-        return content_hash in self._held[file]
-
-    def surviving(self, places: list[str], content_hash: str) -> str | None:
-        """The first of `places` (an article's recorded copies) that still holds it."""
-        return next((p for p in places if self.holds(p, content_hash)), None)
+            self._held[file] = {clean_record(r).content_hash: r.path for r in records}
+        return self._held[file]
 
     def still_copies(self, places: list[str], content_hash: str, stored_path: str,
                      found_now: list[str]) -> list[str]:

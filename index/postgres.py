@@ -152,16 +152,25 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                                    "content_hash = %s", (article.path, article.name,
                                                          article.content_hash))
             report.unchanged.append(article.path)
+        kept_hashes = {a.content_hash for a in found}
+        _record_copies(connection, read_files, report.copies)
         replaced = _paths_held(connection, [a.path for a in new])
+        for path, content_hash in replaced.items():  # a new version takes its path: a copy
+            if content_hash not in kept_hashes:  # elsewhere keeps the old one, if there is one
+                _keep_from_copy(connection, content_hash, path, copies, report)
         for article in new:
             (report.updated if article.path in replaced else report.added).append(article.path)
-        for article in _write_new(connection, new, model, settings, report, progress):
+        skipped = _write_new(connection, new, model, settings, report, progress)
+        holders = _stored_paths(connection, [a.content_hash for a in skipped])
+        for article in skipped:  # another writer stored it meanwhile: maybe from elsewhere
             for listed in (report.added, report.updated):
                 if article.path in listed:
                     listed.remove(article.path)
-            report.unchanged.append(article.path)
-        kept_hashes = {a.content_hash for a in found}
-        _record_copies(connection, read_files, report.copies)
+            if holders.get(article.content_hash, article.path) != article.path:
+                report.notices.append(_duplicate(article.path, holders[article.content_hash]))
+                _record_copies(connection, set(), {article.content_hash: [article.path]})
+            else:
+                report.unchanged.append(article.path)
         report.removed.extend(_remove_gone(connection, roots, copies, kept_hashes, report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(
@@ -238,10 +247,11 @@ def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str
     return dict(rows)
 
 
-def _paths_held(connection: psycopg.Connection, paths: list[str]) -> set[str]:
-    rows = connection.execute("SELECT path FROM articles WHERE path = ANY(%s)",
+def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, str]:
+    """Of `paths`, those an article is stored from: path -> its content hash."""
+    rows = connection.execute("SELECT path, content_hash FROM articles WHERE path = ANY(%s)",
                               (paths,)).fetchall()
-    return {row[0] for row in rows}
+    return dict(rows)
 
 
 def _write_new(connection: psycopg.Connection, articles: list[Article], model: str | None,
@@ -392,15 +402,39 @@ def _delete_where(connection: psycopg.Connection, condition: str,
 
 def _record_copies(connection: psycopg.Connection, read_files: set[str],
                    copies: dict[str, list[str]]) -> None:
-    """Record where else this build found articles stored once; the recorded copies in the
-    files it read are replaced by what it found there."""
-    connection.execute("DELETE FROM article_copies WHERE split_part(path, '#', 1) = ANY(%s)",
-                       (sorted(read_files),))
-    for content_hash, paths in copies.items():
-        for path in paths:
-            connection.execute("INSERT INTO article_copies (content_hash, path) SELECT %s, %s "
-                               "WHERE EXISTS (SELECT 1 FROM articles WHERE content_hash = %s) "
-                               "ON CONFLICT DO NOTHING", (content_hash, path, content_hash))
+    """Record where else a build found articles stored once, in one transaction: the copies
+    recorded in the files it read are replaced by what it found there."""
+    pairs = [(content_hash, path) for content_hash, paths in copies.items() for path in paths]
+    with connection.transaction():
+        if read_files:
+            connection.execute("DELETE FROM article_copies WHERE split_part(path, '#', 1) = "
+                               "ANY(%s)", (sorted(read_files),))
+        if pairs:
+            connection.execute(
+                "INSERT INTO article_copies (content_hash, path) SELECT c.h, c.p FROM "
+                "unnest(%s::text[], %s::text[]) AS c(h, p) WHERE EXISTS (SELECT 1 FROM "
+                "articles a WHERE a.content_hash = c.h) ON CONFLICT DO NOTHING",
+                ([h for h, _ in pairs], [p for _, p in pairs]))
+
+
+def _keep_from_copy(connection: psycopg.Connection, content_hash: str, path: str,
+                    holder: ingest.StoredCopies, report: BuildReport) -> bool:
+    """Store the article with `content_hash`, whose `path` no longer holds it, from the first
+    recorded copy that still does; False when none does."""
+    places = [row[0] for row in connection.execute(
+        "SELECT path FROM article_copies WHERE content_hash = %s ORDER BY path",
+        (content_hash,))]
+    survivor = holder.surviving(places, content_hash)
+    if survivor is None:
+        return False
+    with connection.transaction():
+        connection.execute("UPDATE articles SET path = %s, name = %s WHERE content_hash = %s",
+                           (survivor, name_of(survivor), content_hash))
+        connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
+                           "split_part(path, '#', 1) = %s", (content_hash,
+                                                            ingest.file_of(survivor)))
+    report.notices.append(ingest.kept_notice(path, survivor))
+    return True
 
 
 def _remove_gone(connection: psycopg.Connection, roots: list[Path], holder: ingest.StoredCopies,
@@ -418,20 +452,8 @@ def _remove_gone(connection: psycopg.Connection, roots: list[Path], holder: inge
             file = ingest.file_of(path)
             if file not in holder.read_files and Path(file).exists():
                 continue
-            places = [row[0] for row in connection.execute(
-                "SELECT path FROM article_copies WHERE content_hash = %s ORDER BY path",
-                (content_hash,))]
-            survivor = holder.surviving(places, content_hash)
-            if survivor is None:
+            if not _keep_from_copy(connection, content_hash, path, holder, report):
                 removed.extend(_delete_where(connection, "content_hash = %s", (content_hash,)))
-                continue
-            with connection.transaction():
-                connection.execute("UPDATE articles SET path = %s, name = %s WHERE "
-                                   "content_hash = %s", (survivor, name_of(survivor),
-                                                         content_hash))
-                connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
-                                   "path = %s", (content_hash, survivor))
-            report.notices.append(ingest.kept_notice(path, survivor))
     return removed
 
 

@@ -95,32 +95,36 @@ def assert_moved_articles_are_kept(folder: Path, index: Callable[[list[Path]], o
 
 def assert_a_copy_keeps_its_article(base: Path, index: Callable[[list[Path]], object],
                                     open_qa: Callable[[], object]) -> None:
-    """An article stored once though two folders hold it stays while either still does:
-    deleting the file it is stored from and indexing that folder keeps it, from the other
-    folder's copy; deleting that one too removes it. `index`, `open_qa`: as in
-    `assert_moved_articles_are_kept`."""
+    """An article stored once though two folders hold it stays while either still does: when
+    the file it is stored from comes to hold another article, it is kept from the other
+    folder's copy (a record of a JSONL feed, wherever the record is now); when that copy goes
+    too, it goes. `index`, `open_qa`: as in `assert_moved_articles_are_kept`."""
     first, second = base / "inbox", base / "archive"
     for folder in (first, second):
         folder.mkdir()
-    text = "Tolm bridge reopens\n\nThe Tolm bridge reopened in May after two years of repairs."
-    (first / "bridge.txt").write_text(text)
+    bridge = {"title": "Tolm bridge reopens",
+              "text": "The Tolm bridge reopened in May after two years of repairs."}
+    harbour = {"title": "Harbour dredged", "text": "The harbour of Welk was dredged in June."}
+    (first / "bridge.txt").write_text(f"{bridge['title']}\n\n{bridge['text']}")
     (first / "ferry.txt").write_text("Ferry strike\n\nFerry crews in Piraeus struck for 48 "
                                      "hours on Tuesday over pay.")
-    (second / "bridge-copy.txt").write_text(text)
+    feed = (second / "feed.jsonl").resolve()
+    feed.write_text(json.dumps(harbour) + "\n" + json.dumps(bridge) + "\n")
     index([first])
     assert index([second]).copies  # recorded, though stored once
 
-    def names() -> list[str]:
-        qa = open_qa()
-        return sorted(p.article.name for p in qa.retrieve("Tolm bridge ferry strike", k=4))
+    def stored_from(question: str) -> str:
+        return open_qa().retrieve(question, k=1)[0].article.path
 
-    (first / "bridge.txt").unlink()
+    feed.write_text(json.dumps(bridge) + "\n" + json.dumps(harbour) + "\n")  # not indexed
+    (first / "bridge.txt").write_text("Mine floods\n\nThe Kettle Bay mine flooded on Sunday.")
     report = index([first])
     assert report.removed == [] and any(n.action == "kept" for n in report.notices)
-    assert names() == ["bridge-copy.txt", "ferry.txt"]
-    (second / "bridge-copy.txt").unlink()  # the last copy: now it goes
+    assert stored_from("When did the Tolm bridge reopen?") == f"{feed}#1"
+    assert stored_from("When did the Kettle Bay mine flood?").endswith("bridge.txt")
+    feed.write_text(json.dumps(harbour) + "\n")  # the last copy: now it goes
     assert len(index([second]).removed) == 1
-    assert names() == ["ferry.txt"]
+    assert "Tolm" not in open_qa().retrieve("When did the Tolm bridge reopen?", k=1)[0].chunk.text
 
 
 def watching(folder: Path, qa: object) -> tuple[object, list[str], Callable[[str], str]]:
