@@ -38,8 +38,8 @@ _SECTIONS = {
     "environment", "money", "travel", "lifestyle", "news", "australia news", "europe", "asia",
     "middle east", "africa", "americas", "economy", "markets", "education", "media",
 }
-#: a short line that ends in "»" with no "«" before it: a link ("Watch the video »").
-_LINK_LINE = re.compile(r"[^«\n]{1,120}\s»")
+#: a short line ending in "»", in a text with no "«": a link ("Watch the video »").
+_LINK_LINE = re.compile(r"[^.!?\n]{1,120}\s»")
 _CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\n]{0,60})\)\s*$")
 _DATELINE_SOURCE = re.compile(
     r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
@@ -77,6 +77,7 @@ def _strip_chrome(text: str) -> tuple[str, bool]:
     """Drop chrome lines and the footer; report whether this looked like an aggregator page."""
     kept: list[str] = []
     found = False
+    guillemets = "«" in text  # quotes, then: a line ending in "»" closes one (French)
     for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         norm = _norm(line)
         if norm in _FOOTER_START and kept:
@@ -85,7 +86,7 @@ def _strip_chrome(text: str) -> tuple[str, bool]:
         if norm in _CHROME_LINES:
             found = True
             continue
-        if _LINK_LINE.fullmatch(line.strip()):  # "In pictures: Depp's roles »": a link
+        if not guillemets and _LINK_LINE.fullmatch(line.strip()):  # "Depp's roles »": a link
             continue
         kept.append(line)
     return "\n".join(kept), found
@@ -149,7 +150,7 @@ def clean_record(record: RawRecord) -> Article:
     if not fields.get("title") and len(paragraphs) > 1:
         first = paragraphs[0]
         if "\n" not in first and len(first) <= 200 and not _DATELINE.match(first) and \
-                not first.rstrip("\"'”’)»").endswith((".", "!", "?")):  # not a lead: 'Todd."'
+                not first.rstrip("\"'”’)» \u00a0").endswith((".", "!", "?")):  # 'Todd."'
             fields["title"] = first.lstrip("# ").strip()
             paragraphs = paragraphs[1:]
     elif paragraphs and _norm(paragraphs[0].lstrip("# ")) == _norm(fields.get("title", "")):

@@ -90,11 +90,19 @@ def test_a_short_lead_paragraph_stays_in_the_text(tmp_path: Path, lead: str) -> 
 def test_a_link_line_ending_in_a_guillemet_is_page_chrome(tmp_path: Path) -> None:
     path = tmp_path / "cnn.txt"
     path.write_text("Depp returns\n\nDepp plays John Dillinger.\n\n"
-                    "In pictures: Johnny Depp's iconic roles »\n\n"
-                    "« C'est un grand film », a dit le critique »\n\nThe film opens Friday.")
+                    "In pictures: Johnny Depp's iconic roles »\n\nThe film opens Friday.")
     article = _article(path)
     assert "In pictures" not in article.text and "Friday" in article.text
-    assert "« C'est un grand film »" in article.text  # French quotes are not links
+    path.write_text("Le film\n\nDepp joue Dillinger.\n\n« C'est un grand film », a dit le "
+                    "critique »\n\nLe film sort vendredi.")
+    assert "« C'est un grand film »" in _article(path).text  # French quotes are not links
+    quote = ("Grève des dockers\n\n« Nous ne céderons pas, a dit le syndicaliste.\n\n"
+             "» Nous irons jusqu'au bout de cette réforme »\n\nLa grève continue.")
+    path.write_text(quote)  # a quote running into the next paragraph, opened by "»"
+    assert "Nous irons jusqu'au bout de cette réforme »" in _article(path).text
+    path.write_text("Grève\n\n« Nous irons jusqu'au bout », a dit le maire mardi. »\n\n"
+                    "La grève continue.")
+    assert _article(path).text.startswith("« Nous irons")  # a French lead, not a headline
 
 
 def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
