@@ -491,3 +491,6 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
                 "**a spurned suitor** — She was blinded by a spurned suitor who threw acid. [1]")
     assert standalone_question("How old was he?", acid) == \
         "How old was he? (Who threw acid on Ameneh Bahrami?)"
+    breen = turn("Who is Tomas Breen?", "**Tomas Breen** — Tomas Breen, a union organiser, "
+                 "founded the group. [1]")  # "Who is X?" asks about X: "he" is X
+    assert standalone_question("How old is he?", breen) == "How old is Tomas Breen?"

@@ -63,22 +63,28 @@ def _names(text: str, *, short_is_name: bool = False) -> list[str]:
     return names
 
 
+#: a "who" question about someone it names ("Who is Tomas Breen?", "Who was X?").
+_ABOUT_SOMEONE = re.compile(r"\s*who\s+(?:is|was|are|were)\s+[A-Z]", re.I)
+
+
 def _main_name(history: list[dict[str, str]]) -> str | None:
     """Whom a pronoun most likely means: the first multi-word (else the first) proper name of
     the last answer that its question did not already hold; else a name in that question
     ("How did its shares react?" after "How many jobs is Brightwave cutting?"); else the same
-    for the turn before, up to three turns back. After a "who" question whose answer names
-    no one new, nobody: "he" then means whoever answered it ("a spurned suitor"), not the
-    name the question holds (the victim)."""
+    for the turn before, up to three turns back. After a question for someone unknown ("Who
+    threw acid on X?") whose answer names no one new, nobody: "he" then means whoever
+    answered it ("a spurned suitor"), not the name the question holds (the victim)."""
     turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
              if q["role"] == "user" and a["role"] == "assistant"]
     for question, answer in reversed(turns[-3:]):
         if re.match(r"\s*where\b", question, re.I):
             continue  # its answer names places, not whom "he" or "she" means
         who = re.match(r"\s*(?:who|whom|whose)\b", question, re.I) is not None
+        # "Who threw acid on X?" asks for someone unknown; "Who is X?" asks about X
+        unknown = who and not _ABOUT_SOMEONE.match(question)
         fresh = [n for n in _names(answer, short_is_name=who) if n.lower() not in question.lower()]
-        named = [n for n in fresh if " " in n] or fresh or ([] if who else _names(question))
-        if named or who:  # (a "who" answered without a name stops the search)
+        named = [n for n in fresh if " " in n] or fresh or ([] if unknown else _names(question))
+        if named or unknown:  # (an unknown someone answered without a name stops the search)
             return named[0] if named else None
     return None
 
