@@ -114,6 +114,10 @@ class QA:
 
         >>> qa = QA.build("~/articles", index_dir="~/articles-index")"""
         settings = Settings.from_env(index_dir=index_dir, model=model, store=store)
+        if llm is not None:  # before the build, not after it
+            from qa.llm import check_llm
+
+            check_llm(llm)
         report = index_into(_checked_paths(paths), settings, rebuild=rebuild)
         engine = cls(settings=settings, llm=llm)
         engine.last_build = report

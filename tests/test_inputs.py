@@ -294,3 +294,9 @@ def test_a_qa_is_built_from_a_folder_in_python(tmp_path: Path) -> None:
     assert again.last_build.unchanged == [str(folder / "ferry.txt")]
     with pytest.raises(InputError, match="paths must be a file or folder path"):
         QA.build(None, tmp_path / "index")
+    from qa import LLMError
+
+    (folder / "more.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    with pytest.raises(LLMError, match="Unknown --llm setting"):
+        QA.build(folder, tmp_path / "index", llm="nonsense")
+    assert QA(index_dir=tmp_path / "index").stats["articles"] == 1  # refused before indexing

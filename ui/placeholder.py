@@ -11,12 +11,13 @@ __all__ = ["StartingPage"]
 #: The page looks once a second whether the chat has taken the port over and then loads it.
 #: It asks in the background rather than reloading itself, so that the moment between this
 #: server closing and the chat listening never leaves an error page on the screen (a
-#: reload that met it would). Without scripts, it reloads itself every 2 s.
+#: reload that met it would, and so would a proxy's 502 page). Without scripts, it reloads
+#: itself every 2 s.
 _PAGE = b"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <noscript><meta http-equiv="refresh" content="2"></noscript>
 <title>Article QA: starting</title>
 <script>(function look(){setTimeout(function(){fetch(location.href,{cache:"no-store"})
-.then(function(r){return r.text()}).then(function(t){
+.then(function(r){return r.ok?r.text():"qa-starting"}).then(function(t){
 if(t.indexOf("qa-starting")<0){location.reload()}else{look()}}).catch(look)},1000)})();
 </script>
 <style>body{font:1.1rem system-ui,sans-serif;margin:3rem;color:#111827;background:#fff}
