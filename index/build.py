@@ -152,9 +152,12 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         if not kept:
             raise ingest.nothing_to_index(paths, report)
 
-        now_copies = {a.content_hash: places for a in kept.values() if (places := copies.
-                      still_copies(recorded.get(a.content_hash, []), a.content_hash, a.path,
-                                   report.copies.get(a.content_hash, [])))}
+        now_copies: dict[str, list[str]] = {}  # the copies the new manifest records
+        for article in kept.values():
+            if places := copies.still_copies(recorded.get(article.content_hash, []),
+                                             article.content_hash, article.path,
+                                             report.copies.get(article.content_hash, [])):
+                now_copies[article.content_hash] = places
         changed = report.added or report.updated or report.removed or not reusable or \
             old.fallback is not None or now_copies != recorded or \
             any(old_articles[i].path != a.path for i, a in kept.items() if i in old_articles)
