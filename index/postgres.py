@@ -160,17 +160,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 _keep_from_copy(connection, content_hash, path, copies, report)
         for article in new:
             (report.updated if article.path in replaced else report.added).append(article.path)
-        skipped = _write_new(connection, new, model, settings, report, progress)
-        holders = _stored_paths(connection, [a.content_hash for a in skipped])
-        for article in skipped:  # another writer stored it meanwhile: maybe from elsewhere
-            for listed in (report.added, report.updated):
-                if article.path in listed:
-                    listed.remove(article.path)
-            if holders.get(article.content_hash, article.path) != article.path:
-                report.notices.append(_duplicate(article.path, holders[article.content_hash]))
-                _record_copies(connection, set(), {article.content_hash: [article.path]})
-            else:
-                report.unchanged.append(article.path)
+        _settle_skipped(connection, _write_new(connection, new, model, settings, report,
+                                               progress), report)
         report.removed.extend(_remove_gone(connection, roots, copies, kept_hashes, report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(
@@ -181,6 +172,26 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     ingest.note_query_model(settings, model, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
+                    report: BuildReport) -> None:
+    """Report the articles another writer stored while this one embedded them: unchanged
+    when stored from the same place, else duplicates whose places are recorded as copies."""
+    holders = _stored_paths(connection, [a.content_hash for a in skipped])
+    elsewhere: dict[str, list[str]] = {}
+    for article in skipped:
+        for listed in (report.added, report.updated):
+            if article.path in listed:
+                listed.remove(article.path)
+        holder = holders.get(article.content_hash, article.path)
+        if holder == article.path:
+            report.unchanged.append(article.path)
+            continue
+        report.notices.append(_duplicate(article.path, holder))
+        elsewhere.setdefault(article.content_hash, []).append(article.path)
+    if elsewhere:
+        _record_copies(connection, set(), elsewhere)
 
 
 def _duplicate(path: str, previous: str):
