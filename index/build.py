@@ -101,7 +101,14 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                                          f"{old.fallback}; the new generation is built from "
                                          f"{old.path.name}, the newest intact one"))
             more, reread = _reread_stranded(settings, old, roots, report)
-            found += more
+            first = {a.id: a.path for a in found}
+            for article in more:  # each article once: a copy under the paths given comes first
+                if article.id not in first:
+                    found.append(article)
+                    continue
+                report.notices.append(Notice(article.path, "duplicate", f"same article as "
+                                             f"{first[article.id]}; stored once"))
+                report.copies.setdefault(article.content_hash, []).append(article.path)
             read_files |= reread
         model = settings.model or (old.model if old else None)
         model_name = resolve_model(model)[0]

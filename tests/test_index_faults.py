@@ -354,6 +354,27 @@ def test_a_build_from_a_fallback_reads_again_what_only_the_damaged_generation_he
     assert "1 removed" in indexed.stdout
 
 
+def test_a_file_read_again_after_a_fallback_and_its_copy_are_one_article(tmp_path: Path) -> None:
+    index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
+    for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
+                         (budget, "Budget\n\nThe city budget grew to 40 million euros.")):
+        folder.mkdir()
+        (folder / "story.txt").write_text(text)
+        assert run_cli("index", folder, "--index-dir", index_dir).exit_code == 0
+    articles = _current(index_dir) / "articles.jsonl"  # B's budget: only there now
+    articles.write_bytes(articles.read_bytes().replace(b"Monday", b"Sunday"))
+    shutil.copy(budget / "story.txt", ferry / "budget-copy.txt")  # and a copy under A
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", ferry, "--index-dir", index_dir)
+    assert "index now holds 2 articles" in indexed.stdout
+    assert f"{budget / 'story.txt'}: duplicate: same article as" in indexed.stderr
+    (ferry / "budget-copy.txt").unlink()  # the copy it is stored from goes: B's keeps it
+    assert "kept: its file no longer holds it" in run_cli("index", ferry, "--index-dir",
+                                                          index_dir).stderr
+    assert "40 million" in run_cli("ask", "How big is the city budget?", "--index-dir",
+                                   index_dir).stdout
+
+
 def test_a_damaged_generation_cannot_bring_another_file_into_the_index(tmp_path: Path) -> None:
     index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
     for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
