@@ -322,16 +322,23 @@ def test_a_changed_byte_in_the_quoted_text_is_damage_on_opening(damaged_copy: Pa
         assert_old_data_answers(damaged_copy, 2)  # the previous generation answers
 
 
-@pytest.mark.parametrize("damage", ["changed byte", "truncated"])
-def test_a_build_from_a_fallback_reads_again_what_only_the_damaged_generation_held(
-        tmp_path: Path, damage: str) -> None:
+def _ferry_then_budget(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """An index built from folder A (a ferry story), then from B (a budget story): two
+    generations, the current one holding both. Returns the index and the two folders."""
     index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
     for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
                          (budget, "Budget\n\nThe city budget grew to 40 million euros.")):
         folder.mkdir()
         (folder / "story.txt").write_text(text)
-        built = run_cli("index", folder, "--index-dir", index_dir)  # generations: A, A + B
+        built = run_cli("index", folder, "--index-dir", index_dir)
         assert built.exit_code == 0, built.output
+    return index_dir, ferry, budget
+
+
+@pytest.mark.parametrize("damage", ["changed byte", "truncated"])
+def test_a_build_from_a_fallback_reads_again_what_only_the_damaged_generation_held(
+        tmp_path: Path, damage: str) -> None:
+    index_dir, ferry, budget = _ferry_then_budget(tmp_path)
     articles = _current(index_dir) / "articles.jsonl"
     data = articles.read_bytes()
     articles.write_bytes(data.replace(b"Monday", b"Sunday") if damage == "changed byte"
@@ -355,12 +362,7 @@ def test_a_build_from_a_fallback_reads_again_what_only_the_damaged_generation_he
 
 
 def test_a_file_read_again_after_a_fallback_and_its_copy_are_one_article(tmp_path: Path) -> None:
-    index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
-    for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
-                         (budget, "Budget\n\nThe city budget grew to 40 million euros.")):
-        folder.mkdir()
-        (folder / "story.txt").write_text(text)
-        assert run_cli("index", folder, "--index-dir", index_dir).exit_code == 0
+    index_dir, ferry, budget = _ferry_then_budget(tmp_path)
     articles = _current(index_dir) / "articles.jsonl"  # B's budget: only there now
     articles.write_bytes(articles.read_bytes().replace(b"Monday", b"Sunday"))
     shutil.copy(budget / "story.txt", ferry / "budget-copy.txt")  # and a copy under A
@@ -376,12 +378,7 @@ def test_a_file_read_again_after_a_fallback_and_its_copy_are_one_article(tmp_pat
 
 
 def test_a_damaged_generation_cannot_bring_another_file_into_the_index(tmp_path: Path) -> None:
-    index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
-    for folder, text in ((ferry, "Ferry back\n\nThe Oston ferry ran again on Monday."),
-                         (budget, "Budget\n\nThe city budget grew to 40 million euros.")):
-        folder.mkdir()
-        (folder / "story.txt").write_text(text)
-        assert run_cli("index", folder, "--index-dir", index_dir).exit_code == 0
+    index_dir, ferry, budget = _ferry_then_budget(tmp_path)
     secret = tmp_path / "secret.txt"
     secret.write_text("Vault\n\nThe vault code is 4711.")
     articles = _current(index_dir) / "articles.jsonl"  # B's path now names another file
