@@ -16,13 +16,14 @@ from qa.index.load import Notice
 from qa.index.store import (
     FORMAT_VERSION,
     StoredIndex,
+    current_paths,
     open_index,
     stranded_articles,
     write_generation,
     writer_lock,
 )
 
-from qa.core.errors import IndexNotFoundError, QAError
+from qa.core.errors import IndexNotFoundError
 from qa.core.records import Article
 from qa.core.settings import Settings
 
@@ -94,8 +95,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             with contextlib.suppress(IndexNotFoundError):
                 old = open_index(settings.index_dir)
         else:
-            with contextlib.suppress(QAError):  # (a damaged index is what rebuild is for)
-                replaced = {a.path for a in open_index(settings.index_dir).articles.values()}
+            replaced = current_paths(settings.index_dir)
         if old is not None and old.fallback is not None:
             report.notices.append(Notice(str(settings.index_dir), "recovered",
                                          f"{old.fallback}; the new generation is built from "

@@ -268,6 +268,19 @@ def stranded_articles(index_dir: Path, fallback: StoredIndex) -> Stranded:
     return found
 
 
+def current_paths(index_dir: Path) -> set[str]:
+    """The article paths the current generation lists (lines that cannot be read are
+    skipped; none when there is no current generation): what a rebuild replaces, read
+    without opening the whole index."""
+    generation = current_generation(index_dir)
+    if generation is None:
+        return set()
+    with contextlib.suppress(OSError), (generation / "articles.jsonl").open(
+            encoding="utf-8", errors="replace") as lines:
+        return {record[1] for line in lines if (record := _id_and_path(line)) is not None}
+    return set()
+
+
 def _id_and_path(line: str) -> tuple[str, str] | None:
     """The `id` and `path` of an `articles.jsonl` line, also of one cut short (they come
     first)."""
