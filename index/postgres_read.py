@@ -160,6 +160,13 @@ class PostgresStore:
         except psycopg.errors.InsufficientPrivilege as exc:  # this user's rights: say which
             connection.close()
             raise refused(self.url, exc) from None
+        except psycopg.errors.DataException:  # vectors of another size: rebuilt meanwhile?
+            connection.close()
+            with connect(self.url, autocommit=True) as fresh:
+                model = read_meta(fresh, self.where)["model"]
+            if model == self.model:
+                raise
+            raise self._rebuilt(model) from None
         except psycopg.OperationalError as exc:
             connection.close()
             with self._lock:  # the others were most likely cut off too (a restart)
@@ -177,6 +184,12 @@ class PostgresStore:
                 self._idle.append(connection)
                 return
         connection.close()
+
+    def _rebuilt(self, model: str) -> IndexMismatchError:
+        return IndexMismatchError(
+            f"The PostgreSQL store at {self.where} was rebuilt with model {model!r} since it "
+            f"was opened with {self.model!r}: ask again (`QA` and `qa serve` open it afresh "
+            f"within seconds, unless given --model {self.model}).")
 
     def _rows(self, sql: str, params: dict[str, Any] | tuple = (),
               settings: dict[str, str] | None = None) -> list[tuple]:
@@ -202,8 +215,14 @@ class PostgresStore:
     # -- ArticleStore -----------------------------------------------------------------------
 
     def stats(self) -> StoreStats:
-        articles, chunks, sentences, generation = self._rows(
-            "SELECT articles, chunks, sentences, generation FROM corpus_stats")[0]
+        """The counts now. Raises `IndexMismatchError` once the store has been rebuilt with
+        another embedding model than the one it was opened with (its vectors would no longer
+        compare with this process's questions): open it again."""
+        articles, chunks, sentences, generation, model = self._rows(
+            "SELECT articles, chunks, sentences, generation, (SELECT value FROM store_meta "
+            "WHERE key = 'model') FROM corpus_stats")[0]
+        if model != self.model:
+            raise self._rebuilt(model)
         seen, publishers, read_at = self._publishers
         if seen != generation and time.monotonic() - read_at >= PUBLISHERS_SECONDS:
             publishers = tuple(row[0] for row in self._rows(

@@ -26,7 +26,13 @@ from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
 from qa.answering.followup import cap_question, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
-from qa.core.errors import IndexFallbackWarning, InputError, LLMError, QAError
+from qa.core.errors import (
+    IndexFallbackWarning,
+    IndexMismatchError,
+    InputError,
+    LLMError,
+    QAError,
+)
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
 from qa.index.build import BuildReport
@@ -130,8 +136,8 @@ class QA:
             store = open_postgres_store(self.settings.store, self.settings.model)
         else:
             self._opened_pointer = read_pointer(self.settings.index_dir).name
-            self._next_check = time.monotonic() + self.settings.reopen_check_seconds
             store = open_store(self.settings.index_dir, self.settings.model)
+        self._next_check = time.monotonic() + self.settings.reopen_check_seconds
         model = store.stats().model
         threads = self.settings.query_threads
         embedder = load_query_model(self.settings.cache_dir, model, threads)
@@ -146,24 +152,38 @@ class QA:
     def _retriever(self) -> HybridRetriever:
         """The retriever over the index as it is now: an index directory whose `CURRENT` has
         named another generation since it was opened (another process ran `qa index`) is
-        opened again first, by one thread while the others answer from the old one. Looked
-        at every `settings.reopen_check_seconds` at most; a database is always current."""
-        if self.settings.store or time.monotonic() < self._next_check:
+        opened again first, by one thread while the others answer from the old one; so is a
+        database rebuilt with another embedding model (otherwise always current). Looked at
+        every `settings.reopen_check_seconds` at most."""
+        if time.monotonic() < self._next_check:
             return self._retriever_now
         self._next_check = time.monotonic() + self.settings.reopen_check_seconds
-        pointer = read_pointer(self.settings.index_dir).name
-        if pointer in (None, self._opened_pointer) or not self._write_lock.acquire(blocking=False):
+        if not self._superseded() or not self._write_lock.acquire(blocking=False):
             return self._retriever_now
         try:
             self._retriever_now = self._open()
         except QAError as exc:  # keep answering from what is open; say why, once
-            self._opened_pointer = pointer
+            if not self.settings.store:
+                self._opened_pointer = read_pointer(self.settings.index_dir).name
             warnings.warn(f"The index was changed by another process but could not be opened "
                           f"again ({exc}); answering from the articles loaded before.",
                           IndexFallbackWarning, stacklevel=3)
         finally:
             self._write_lock.release()
         return self._retriever_now
+
+    def _superseded(self) -> bool:
+        """Whether the index must be opened again: the directory's `CURRENT` names another
+        generation, or the database now holds vectors of another model."""
+        if not self.settings.store:
+            return read_pointer(self.settings.index_dir).name not in (None, self._opened_pointer)
+        try:
+            self._retriever_now.store.stats()
+        except IndexMismatchError:
+            return True
+        except QAError:  # unreachable now: the question meets that itself
+            pass
+        return False
 
     @property
     def stats(self) -> dict[str, Any]:

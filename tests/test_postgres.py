@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -372,13 +373,24 @@ def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
     with pytest.raises(InputError, match="writers of shards would empty each other's work"):
         index_into([SEEDS], Settings.from_env(store=pg_url), rebuild=True, shard="1/2")
     assert _assert_whole(pg_url) == 2
+    question = "Who was killed by a car bomb in Balashikha?"
+    following = QA(store=pg_url)  # readers opened before the model changes
+    held = QA(settings=Settings.from_env(store=pg_url, reopen_check_seconds=3600))
     # a model of another size: the vector column is resized with the emptying
     narrow = str(_narrow_model(tmp_path / "narrow"))
     report = index_into_postgres([SEEDS], pg_url, Settings.from_env(model=narrow), rebuild=True)
     assert len(report.added) == 2 and _assert_whole(pg_url) == 2
     assert _rows(pg_url, "SELECT value FROM store_meta WHERE key = 'dimension'") == [("64",)]
-    passages = QA(store=pg_url).retrieve("Who was killed by a car bomb in Balashikha?", k=3)
+    passages = QA(store=pg_url).retrieve(question, k=3)
     assert any("Moskalik" in p.chunk.text for p in passages)  # by its words: random vectors
+    # one that has not looked again yet is told, typed, rather than given a raw error
+    with pytest.raises(IndexMismatchError, match=r"was rebuilt with model '.*narrow'"):
+        held.answer(question)
+    with pytest.raises(IndexMismatchError, match="ask again"):  # a search already under way
+        held.store.dense_chunks(np.full(384, 0.05, dtype=np.float32), 3)
+    time.sleep(Settings().reopen_check_seconds)  # one that has looks again by itself
+    assert following.stats["model"] == narrow
+    assert any("Moskalik" in p.chunk.text for p in following.retrieve(question, k=3))
     index_into_postgres([SEEDS], pg_url, Settings.from_env(), rebuild=True)  # and back
     answer = QA(store=pg_url).answer("Who was killed by a car bomb in Balashikha?")
     assert "Moskalik" in answer.short.text and _assert_whole(pg_url) == 2
