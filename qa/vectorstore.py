@@ -193,6 +193,12 @@ class ArticleVectorStore(VectorStore):
         _check_ids(ids)
         paths = {self._document_path(i): i for i in ids}
         by_id = {paths[a.path]: a for a in self.qa.store.articles_at(list(paths))}
+        if not self.qa.settings.store and any(
+                i not in by_id and Path(path).is_file() for path, i in paths.items()):
+            # its file is there but indexed under another path: the index directory was
+            # moved or copied since; indexing the folder again points its articles here
+            self.qa.add_files([self._documents_dir()])
+            by_id = {paths[a.path]: a for a in self.qa.store.articles_at(list(paths))}
         rest = {a.id: a for a in self._articles([i for i in ids if i not in by_id])}
         return {i: by_id.get(i) or rest[i] for i in ids if i in by_id or i in rest}
 

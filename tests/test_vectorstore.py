@@ -133,3 +133,19 @@ def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
     assert qa.stats["articles"] == 2
     assert "300" in qa.answer("How many residents had to leave their homes near Tolm?").text
     assert SEEDS.is_dir()
+
+
+def test_documents_are_found_and_deleted_after_the_index_directory_moves(
+        index_copy: Path, tmp_path: Path) -> None:
+    store = QA(index_dir=index_copy).as_vectorstore()
+    store.add_texts([RESIDENTS.format(n=300)], ids=["tolm-flood"])
+    moved = tmp_path / "moved-index"
+    index_copy.rename(moved)
+    qa = QA(index_dir=moved)
+    store = qa.as_vectorstore()
+    [doc] = store.get_by_ids(["tolm-flood"])
+    assert "300 residents" in doc.page_content
+    assert doc.metadata["path"] == str(moved / "documents" / "doc-tolm-flood.json")
+    assert store.delete(["tolm-flood"]) is True
+    assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats["articles"] == 2
+    assert not (moved / "documents" / "doc-tolm-flood.json").exists()
