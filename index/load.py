@@ -14,13 +14,14 @@ from pathlib import Path
 from qa.index.generations import is_index
 from qa.index.html_text import html_to_record
 from qa.index.markdown_text import markdown_to_record
+from qa.index.pdf_text import pdf_to_record
 
 from qa.core.errors import InputError, UnusableFileError
 
 __all__ = ["BODY_FIELDS", "MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord",
            "decode", "find_files", "load_file", "location"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf")
 #: JSON nested deeper than this is refused before parsing (an article needs a handful of levels).
 MAX_JSON_DEPTH = 64
 # (a string's closing quote is optional: an unclosed one is read once, to the end, not once
@@ -245,6 +246,9 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None
                                     "raise it)")
     except OSError as exc:
         raise UnusableFileError(name, "skipped", f"cannot read it ({exc.strerror})") from None
+    if suffix == ".pdf":
+        body, fields = pdf_to_record(data, name)
+        return [RawRecord(name, body, fields)], []
     text, notice = decode(data, name)
     notices = [notice] if notice else []
     if not text.strip():

@@ -311,7 +311,7 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     files, notices = find_files([tmp_path / "empty"])
     assert files == [] and "no article files" in notices[0].message
-    for name in ("a.pdf", "b.PDF", "c.rtf", "Makefile", ".hidden", "story.txt"):
+    for name in ("a.docx", "b.DOCX", "c.rtf", "Makefile", ".hidden", "story.txt"):
         (tmp_path / "mixed" / name).parent.mkdir(exist_ok=True)
         (tmp_path / "mixed" / name).write_text("x")
     (tmp_path / "mixed" / "CURRENT").write_text("x")  # a file so named makes no index
@@ -326,8 +326,8 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     assert [f.name for f in files] == ["story.txt"]
     assert [str(n) for n in notices] == [
         f"{tmp_path / 'mixed'}/caf\ufffd.txt: skipped: its name is not valid UTF-8: rename it",
-        f"{tmp_path / 'mixed'}: skipped: 5 files of other types (2 (none), 2 .pdf, 1 .rtf); "
-        "articles are .txt .md .html .htm .json .jsonl"]
+        f"{tmp_path / 'mixed'}: skipped: 5 files of other types (2 (none), 2 .docx, 1 .rtf); "
+        "articles are .txt .md .html .htm .json .jsonl .pdf"]
 
 
 @pytest.mark.parametrize(("byline", "author", "source", "published"), [

@@ -363,9 +363,9 @@ def test_browser_upload_then_ask(page, server: dict, tmp_path: Path) -> None:
     message = upload_in_browser(page, deep)
     assert "Not added" in message and "deep.json: refused: JSON nested more than 64 levels " \
         "deep" in message and "Recursion" not in message, message
-    pdf = tmp_path / "report.pdf"
-    pdf.write_bytes(b"%PDF-1.4 not an article")
-    message = upload_in_browser(page, pdf)
+    document = tmp_path / "report.docx"
+    document.write_bytes(b"PK\x03\x04 not an article")
+    message = upload_in_browser(page, document)
     assert "Not added" in message and "not an article file" in message, message
     assert page.locator("#qa-upload .error, #qa-upload [class*=error]").count() == 0
 

@@ -1,0 +1,51 @@
+"""PDF articles: the text of a page printed from a news site, without the page's furniture,
+answered and cited like any other article; PDFs without text, or not PDFs at all, are
+skipped with a notice and the rest of the folder is indexed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from qa import QA
+from tests.paths import ROOT
+
+#: a two-page article printed to PDF by Chromium (with its running header and footer: the
+#: date, the page's title, its address and "1/2"); one paragraph runs over the page break.
+FERRY_LEVY = ROOT / "tests" / "files" / "ferry-levy.pdf"
+#: a valid one-page PDF with nothing written on it, as a scan without OCR is to a reader.
+BLANK = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+         b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+         b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+         b"trailer<</Root 1 0 R>>\n%%EOF")
+
+
+def test_a_pdf_article_is_read_without_its_page_furniture_and_cited(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(FERRY_LEVY, folder / "ferry levy.pdf")
+    (folder / "scan.pdf").write_bytes(BLANK)
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.7 the rest of this file was lost")
+    qa = QA.build(folder, tmp_path / "index")
+    notices = [str(n) for n in qa.last_build.notices]
+    assert f"{folder / 'scan.pdf'}: skipped: the PDF holds no text (a scanned page? its text " \
+        "would need OCR)" in notices
+    assert any(n.startswith(f"{folder / 'broken.pdf'}: refused: not a readable PDF (")
+               for n in notices), notices
+    assert qa.stats["articles"] == 1
+
+    answer = qa.answer("Who proposed the ferry levy?")
+    assert answer.short.text == "Councillor Aoife Brennan"
+    [citation] = answer.citations[:1]
+    article = citation.article
+    assert article.text[citation.start:citation.end] == citation.quote
+    assert "who proposed the measure" in citation.quote
+    assert (article.title, article.author, article.source, article.published) == (
+        "Harbour council approves ferry levy after six-hour debate", "Maria Quinlan",
+        "Coastal Herald", "2025-05-03")
+    # the header and footer of each page are gone; the paragraph cut by the page is whole
+    assert article.text.startswith("The Tolm harbour council voted 31 to 12 on Tuesday")
+    for furniture in ("file:", "1/2", "2/2", " AM", "\ufb01"):
+        assert furniture not in article.text, furniture
+    assert "will run an extra evening crossing on Fridays and Sundays" in article.text
+    assert "day-trippers" in article.text  # a hyphen at a line's end kept where it belongs
