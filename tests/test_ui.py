@@ -738,11 +738,21 @@ def test_upload_names_and_limits(tmp_path: Path) -> None:
     stored, refused = store_uploads([str(exe), str(src)], tmp_path / "idx")
     assert [p.name for p in stored] == ["a_b-2.md"]
     assert refused == ["run.exe: not an article file (use .txt, .md, .html, .htm, .json, "
-                       ".jsonl)."]
+                       ".jsonl, .pdf)."]
     with pytest.raises(UploadError, match="too large"):
         store_uploads([str(src)], tmp_path / "idx", max_bytes=5)
     with pytest.raises(UploadError, match="Too many"):
         store_uploads([str(src)] * 3, tmp_path / "idx", max_files=2)
+    # a file that cannot be stored takes back what this upload stored, nothing stored before
+    new = tmp_path / "new.md"
+    new.mkdir()  # a file that cannot be read
+    with pytest.raises(UploadError, match=r"new\.md: could not be stored"):
+        store_uploads([str(src), str(new)], tmp_path / "idx")
+    assert (tmp_path / "idx" / "uploads" / "a_b-2.md").read_text(encoding="utf-8") == \
+        "# Other\n\nDifferent."
+    src.unlink()  # gone from the upload cache before it was stored
+    with pytest.raises(UploadError, match="no longer on the server"):
+        store_uploads([str(src)], tmp_path / "idx")
 
 
 def test_upload_messages_name_files_not_server_folders(index_copy: Path,

@@ -101,19 +101,23 @@ def store_uploads(paths: list[str], index_dir: str | Path,
         raise UploadError(" ".join(refused))
     folder = Path(index_dir) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
-    stored = []
+    stored: list[Path] = []
+    created: list[Path] = []
     for src, name in checked:
-        target = _target(folder, name, _digest(src))
-        if not target.exists():
-            tmp = target.with_name(f".{target.name}.part")
-            try:
+        tmp = None
+        try:
+            target = _target(folder, name, _digest(src))
+            if not target.exists():
+                tmp = target.with_name(f".{target.name}.part")
                 shutil.copyfile(src, tmp)
                 tmp.replace(target)
-            except OSError as exc:  # the disk is full, the cached copy went meanwhile
+                created.append(target)
+        except OSError as exc:  # the disk is full, the cached copy went meanwhile
+            if tmp is not None:
                 tmp.unlink(missing_ok=True)
-                for done in stored:
-                    done.unlink(missing_ok=True)
-                raise UploadError(f"{name}: could not be stored ({exc.strerror}).") from None
+            for done in created:  # (not the files uploaded before: they are articles)
+                done.unlink(missing_ok=True)
+            raise UploadError(f"{name}: could not be stored ({exc.strerror}).") from None
         stored.append(target)
     return stored, refused
 
