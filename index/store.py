@@ -380,6 +380,14 @@ def write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[A
     The generation that was current stays (a reader may be opening it), and so does
     `built_from`, the intact generation a build fell back to when the current one was
     damaged; older ones and unfinished builds are removed. Call with `writer_lock` held."""
+    with _writing(index_dir):
+        return _write_generation(index_dir, manifest, articles, chunks, sentence_vectors,
+                                 hnsw_threshold, built_from)
+
+
+def _write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[Article],
+                      chunks: list[Chunk], sentence_vectors: np.ndarray,
+                      hnsw_threshold: int, built_from: str | None) -> Path:
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -422,8 +430,10 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         raise InputError(f"{index_dir} is not an article index: it holds other things "
                          f"({shown}), which an index written there could remove. Give a new "
                          "or empty folder as --index-dir (or QA_INDEX_DIR).")
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / ".lock").open("a") as lock:
+    with _writing(index_dir):
+        index_dir.mkdir(parents=True, exist_ok=True)
+        lock = (index_dir / ".lock").open("a")
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             pointer = index_dir / POINTER
@@ -435,3 +445,17 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _writing(index_dir: Path) -> Iterator[None]:
+    """Turn a failure to write in `index_dir` (no such folder can be made there, no right to
+    write, a full disk) into one `InputError` line; what was current there stays current."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:  # (FAISS says RuntimeError when it cannot write)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
+            str(exc).strip().splitlines()[-1][:160]
+        raise InputError(f"Cannot write the index in {index_dir}: {reason}. Give a folder you "
+                         "can write to as --index-dir (or QA_INDEX_DIR); the index that was "
+                         "there, if any, is unchanged.") from None

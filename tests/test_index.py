@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from qa.index import build_index, open_index
 from qa.index import store as store_module
 
-from qa import IndexMismatchError, NoArticlesError
+from qa import IndexMismatchError, InputError, NoArticlesError
 from qa.cli import cli
 from qa.core.settings import Settings
 from tests.faults import assert_a_copy_keeps_its_article, assert_moved_articles_are_kept, watching
@@ -385,3 +385,20 @@ def test_an_article_stays_while_another_folder_still_holds_a_copy(tmp_path: Path
     settings = Settings.from_env(index_dir=tmp_path / "ix")
     assert_a_copy_keeps_its_article(tmp_path, lambda paths: build_index(paths, settings),
                                     lambda: QA(settings=settings))
+
+
+def test_an_index_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from qa import QA
+
+    (tmp_path / "a-file").write_text("not a folder")
+    result = subprocess.run([sys.executable, "-m", "qa", "index", str(SEEDS), "--index-dir",
+                             str(tmp_path / "a-file" / "ix")], capture_output=True, text=True)
+    assert (result.returncode, result.stderr.strip()) == (1, (
+        f"Error: Cannot write the index in {tmp_path / 'a-file' / 'ix'}: Not a directory. Give "
+        "a folder you can write to as --index-dir (or QA_INDEX_DIR); the index that was "
+        "there, if any, is unchanged."))
+    with pytest.raises(InputError, match="Cannot write the index in /proc/ix"):
+        QA.build(SEEDS, "/proc/ix")
