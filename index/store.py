@@ -400,7 +400,10 @@ def _write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[
         _write_jsonl(tmp / "articles.jsonl", [a.to_dict() for a in articles])
         _write_jsonl(tmp / "chunks.jsonl", [c.to_dict() for c in chunks])
         search = _build_faiss(sentence_vectors, hnsw_threshold)
-        faiss.write_index(search, str(tmp / "sentences.faiss"))
+        try:
+            faiss.write_index(search, str(tmp / "sentences.faiss"))
+        except RuntimeError as exc:  # FAISS's way of saying that it could not write
+            raise OSError(str(exc).strip().splitlines()[-1][:160]) from None
         manifest = {**manifest, "sentences": int(search.ntotal),
                     "search": "hnsw" if hasattr(search, "hnsw") else "flat",
                     "files": file_records(tmp),
@@ -453,9 +456,8 @@ def _writing(index_dir: Path) -> Iterator[None]:
     write, a full disk) into one `InputError` line; what was current there stays current."""
     try:
         yield
-    except (OSError, RuntimeError) as exc:  # (FAISS says RuntimeError when it cannot write)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else \
-            str(exc).strip().splitlines()[-1][:160]
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise InputError(f"Cannot write the index in {index_dir}: {reason}. Give a folder you "
                          "can write to as --index-dir (or QA_INDEX_DIR); the index that was "
                          "there, if any, is unchanged.") from None
