@@ -20,18 +20,26 @@ from qa.core.text import split_sentences
 
 __all__ = ["clean_record"]
 
-#: Lines of aggregator chrome (compared lower-cased, with quotes and spaces normalised).
-_CHROME_LINES = {
+#: Lines of an aggregator's page chrome (compared lower-cased, with quotes and spaces
+#: normalised): a text holding one is such a page, with a header of publisher lines.
+_AGGREGATOR_LINES = {
     "get all your news in one place.", "100's of premium titles.", "one app.", "start reading",
     "sign up to read this article", "read news from 100's of titles, curated specifically for you.",
-    "already a member? sign in here", "related stories", "top stories on inkl right now",
+    "already a member? sign in here", "top stories on inkl right now",
     "our picks", "fourteen days free", "download the app", "one app. one membership.",
-    "100+ trusted global sources.", "advertisement", "skip advertisement", "share this article",
-    "sign up", "subscribe", "read more",
+    "100+ trusted global sources.",
 }
-#: A line that starts the aggregator's footer: everything after it is chrome too.
+#: Lines of any web page's chrome, dropped wherever they are.
+_CHROME_LINES = _AGGREGATOR_LINES | {
+    "related stories", "advertisement", "skip advertisement", "share this article", "sign up",
+    "subscribe", "read more",
+}
+#: A line that starts a page's footer: everything after it is chrome too, unless prose
+#: follows (a "Related stories" line in the middle of an article).
 _FOOTER_START = {"sign up to read this article", "related stories",
                  "top stories on inkl right now"}
+#: a line of prose: a sentence of 8 words or more.
+_PROSE = re.compile(r"(?:\S+\s+){7,}\S*[.!?][\"'”’)]*")
 _SECTIONS = {
     "world", "uk", "us", "uk news", "us news", "world news", "politics", "business", "sport",
     "sports", "technology", "tech", "science", "health", "opinion", "culture", "entertainment",
@@ -78,13 +86,15 @@ def _strip_chrome(text: str) -> tuple[str, bool]:
     kept: list[str] = []
     found = False
     guillemets = "«" in text  # quotes, then: a line ending in "»" closes one (French)
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for n, line in enumerate(lines):
         norm = _norm(line)
-        if norm in _FOOTER_START and kept:
-            found = True
+        if norm in _FOOTER_START and kept and not any(
+                _PROSE.fullmatch(rest.strip()) for rest in lines[n + 1:]):
+            found = found or norm in _AGGREGATOR_LINES
             break
         if norm in _CHROME_LINES:
-            found = True
+            found = found or norm in _AGGREGATOR_LINES
             continue
         if not guillemets and _LINK_LINE.fullmatch(line.strip()):  # "Depp's roles »": a link
             continue

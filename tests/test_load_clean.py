@@ -105,6 +105,26 @@ def test_a_link_line_ending_in_a_guillemet_is_page_chrome(tmp_path: Path) -> Non
     assert _article(path).text.startswith("« Nous irons")  # a French lead, not a headline
 
 
+def test_a_chrome_line_inside_an_article_drops_itself_only(tmp_path: Path) -> None:
+    path = tmp_path / "strike.txt"
+    path.write_text("Hospital strike called off\n\nBy Ana Ruiz, Canal News, 5 March 2025\n\n"
+                    "Nurses called off a planned strike after a last-minute pay deal.\n\n"
+                    "Related stories\n\n"  # once: the rest of the article went, unsaid
+                    "The deal gives nurses a 6 percent rise over two years, the union said.\n\n"
+                    "Advertisement\n\n"  # once: the headline read as a publisher's line
+                    "Union leader Kate Moss said members would vote next week.")
+    article = _article(path)
+    assert article.text == (
+        "Nurses called off a planned strike after a last-minute pay deal.\n\n"
+        "The deal gives nurses a 6 percent rise over two years, the union said.\n\n"
+        "Union leader Kate Moss said members would vote next week.")
+    assert (article.title, article.author, article.source, article.published) == (
+        "Hospital strike called off", "Ana Ruiz", "Canal News", "2025-03-05")
+    path.write_text("Strike ends\n\nNurses called off a planned strike on Wednesday.\n\n"
+                    "Related stories\n\nNurses in Leeds vote on pay\n\nDoctors' strike ends")
+    assert _article(path).text == "Nurses called off a planned strike on Wednesday."
+
+
 def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
     items = [{"title": "Dam opens", "body": "The new dam opened on Tuesday in Kariba.",
               "source": "Herald", "author": ["A. Moyo", "B. Dube"], "url": "https://x.test/1",
