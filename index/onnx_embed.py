@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from qa.index.embed import resolve_model
 
+from qa.core.errors import ConfigWarning
+
 if TYPE_CHECKING:
     import numpy as np
     from qa.index.embed import Embedder
@@ -102,10 +104,21 @@ def query_model_dir(cache_dir: Path, model: str | None) -> Path:
 def load_query_model(cache_dir: Path, model: str | None,
                      threads: int = 1) -> OnnxEmbedder | None:
     """The ONNX copy of `model`, or None when there is none (or no onnxruntime): the caller
-    then embeds with sentence-transformers."""
+    then embeds with sentence-transformers. A damaged copy is removed, so that the next
+    `qa index` exports it again."""
+    directory = query_model_dir(cache_dir, model)
+    if not (directory / _META).is_file():
+        return None
     try:
-        return _open_query_model(query_model_dir(cache_dir, model), threads)
-    except (OSError, ValueError, KeyError, ImportError):
+        return _open_query_model(directory, threads)
+    except ImportError:
+        return None
+    except Exception as exc:  # onnxruntime's and tokenizers' own errors too
+        warnings.warn(f"The cached copy of the query model in {directory} could not be read "
+                      f"({type(exc).__name__}); it was removed and is exported again at the "
+                      "next `qa index`. Questions are embedded by sentence-transformers "
+                      "meanwhile (slower to start).", ConfigWarning, stacklevel=2)
+        shutil.rmtree(directory, ignore_errors=True)
         return None
 
 

@@ -91,3 +91,26 @@ def test_chunk_and_sentence_vectors_do_not_depend_on_the_batch() -> None:
                                                  for s in ss) if t[s[0]:s[1]] == sentences[0]]
     similarity = together_spans[moskalik] @ together_spans[moskalik].T
     assert len(moskalik) == 3 and similarity.min() > 0.8, similarity  # 0.87 measured
+
+
+def test_a_damaged_query_model_is_set_aside_and_exported_again(index_copy: Path,
+                                                               tmp_path: Path) -> None:
+    import pytest
+    from qa.index import build_index
+    from qa.index.embed import Embedder
+    from qa.index.onnx_embed import OnnxEmbedder, query_model_dir
+
+    from qa import QA
+    from qa.core.errors import ConfigWarning
+    from qa.core.settings import Settings
+
+    settings = Settings.from_env(index_dir=index_copy, cache_dir=tmp_path / "cache")
+    build_index([ROOT / "seeds"], settings)  # exports the query model into this cache
+    exported = query_model_dir(settings.cache_dir, None)  # (the default model's)
+    (exported / "model.onnx").write_bytes(b"\0" * 100)  # a disk error, a copy cut short
+    with pytest.warns(ConfigWarning, match="could not be read .* it was removed"):
+        qa = QA(settings=settings)  # once: every question ended in a traceback, for good
+    assert isinstance(qa._retriever.embedder, Embedder) and not exported.exists()
+    assert "Moskalik" in qa.answer(QUESTIONS[0]).text
+    build_index([ROOT / "seeds"], settings)
+    assert isinstance(QA(settings=settings)._retriever.embedder, OnnxEmbedder)
