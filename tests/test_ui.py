@@ -890,6 +890,36 @@ def test_a_publisher_ticked_before_its_articles_went_does_not_block_questions(se
         "to search all articles.")
 
 
+def test_a_fault_of_the_server_is_logged_not_shown_and_the_chat_goes_on(
+        index_copy: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import gradio as gr
+    from qa.ui.app import UNEXPECTED, Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+
+    engine = QA(index_dir=index_copy)
+    chat = Handlers(EngineLoader.loaded(engine))
+
+    def fault(*args: object, **kwargs: object) -> None:  # e.g. a file of the server's gone
+        raise RuntimeError("cannot map /srv/article-qa/private/reader.onnx")
+
+    monkeypatch.setattr(engine.reader, "read", fault)
+    *_, (_, _, _, turns, button) = chat.respond("Who was killed by a car bomb in Balashikha?",
+                                                [], None, None, None, None, None)
+    assert turns[-1]["error"] == UNEXPECTED  # once: the message, server path and all
+    assert button.interactive is True and button.value == "Ask"  # once: left disabled
+    with pytest.raises(gr.Error) as raised:
+        chat.ask("Who was killed by a car bomb in Balashikha?")
+    assert raised.value.message == UNEXPECTED
+    assert "/srv/article-qa/private" in caplog.text  # for whoever runs the server
+    monkeypatch.undo()
+    *_, (_, _, _, turns, _) = chat.respond("Who was killed by a car bomb in Balashikha?",
+                                           turns, None, None, None, None, None)
+    assert "Moskalik" in turns[-1]["answer"]
+
+
 def test_open_pages_share_one_look_at_the_status(seed_qa) -> None:
     from qa.ui.app import Handlers
     from qa.ui.startup import EngineLoader

@@ -53,6 +53,9 @@ STATUS_SECONDS = 5
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
 
 logger = logging.getLogger(__name__)
+#: what a visitor is told of a failure that is not theirs to fix (the server's log says more).
+UNEXPECTED = ("The server failed to answer this question (its log says why). Ask again; if "
+              "it fails again, tell whoever runs this server.")
 
 
 def public_answer(answer: Answer) -> dict:
@@ -212,6 +215,10 @@ class Handlers:
         except QAError as exc:
             turns.append({"question": question, "answer": None, "result": None,
                           "error": _for_visitors(exc)})
+        except Exception:  # a fault of the server's: in its log, not shown (it may name paths)
+            logger.exception("Answering %r failed", question[:200])
+            turns.append({"question": question, "answer": None, "result": None,
+                          "error": UNEXPECTED})
         else:
             turns.append({"question": question, "answer": answer.text, "result": answer})
         ready = gr.Button(interactive=True, value="Ask")
@@ -234,6 +241,9 @@ class Handlers:
             return public_answer(qa.answer(question, history=history or None, k=k, mode=mode))
         except QAError as exc:  # said to the client; not a fault of the server's to log whole
             raise gr.Error(_for_visitors(exc), print_exception=False) from None
+        except Exception:
+            logger.exception("Answering %r failed", str(question)[:200])
+            raise gr.Error(UNEXPECTED, print_exception=False) from None
 
     # -- uploads -------------------------------------------------------------------------
 
