@@ -829,7 +829,7 @@ def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> N
     from qa.ui.app import Handlers
     from qa.ui.startup import EngineLoader
 
-    from qa.core.errors import InputError
+    from qa.core.errors import InputError, QAError
     from qa.core.settings import Settings
 
     def load(report: object) -> None:
@@ -839,6 +839,16 @@ def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> N
     assert loader.wait(30) is None
     assert Handlers(loader).status() == ("The articles could not be loaded: No article "
                                          "files found in news")
+
+    def fault(report: object) -> None:  # a fault, not the user's: once `qa serve` went on
+        raise FileNotFoundError(2, "No such file", str(tmp_path / "news" / "gone.txt"))
+
+    loader = EngineLoader(fault, Settings()).start()
+    assert loader.wait(30) is None  # `qa serve` then stops with this one line, exit 1
+    assert isinstance(loader.error, QAError) and str(loader.error).startswith(
+        "Loading the articles failed: FileNotFoundError: [Errno 2] No such file")
+    assert Handlers(loader).status() == ("The articles could not be loaded: internal error "
+                                         "(FileNotFoundError)")
 
 
 def test_the_status_line_says_when_articles_are_being_added(index_copy: Path,

@@ -3,6 +3,7 @@ first index builds, the page shows its progress and questions wait for it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -76,10 +77,12 @@ class EngineLoader:
             self.error = exc
             self._state = LoadState(error=str(exc))
             self._done.set()
-        except Exception as exc:  # a fault: the page says so, the thread prints it
+        except Exception as exc:  # a fault: the page says so; the log, and `serve`, say what
+            logging.getLogger(__name__).exception("Loading the articles failed")
+            self.error = QAError(f"Loading the articles failed: {type(exc).__name__}: "
+                                 f"{str(exc)[:300]} (the log above has the details).")
             self._state = LoadState(error=f"internal error ({type(exc).__name__})")
             self._done.set()
-            raise
 
     def _finish(self, engine: QA) -> None:
         self._engine = engine
