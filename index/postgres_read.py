@@ -160,12 +160,14 @@ class PostgresStore:
         except psycopg.errors.InsufficientPrivilege as exc:  # this user's rights: say which
             connection.close()
             raise refused(self.url, exc) from None
-        except psycopg.errors.DataException:  # vectors of another size: rebuilt meanwhile?
+        except psycopg.errors.DataException as exc:  # vectors of another size: rebuilt?
             connection.close()
             with connect(self.url, autocommit=True) as fresh:
                 model = read_meta(fresh, self.where)["model"]
             if model == self.model:
-                raise
+                raise StoreUnavailableError(
+                    f"The PostgreSQL store at {self.where} refused the question's data: "
+                    f"{redact(str(exc).splitlines()[0], self.url)[:160]}") from None
             raise self._rebuilt(model) from None
         except psycopg.OperationalError as exc:
             connection.close()

@@ -145,7 +145,8 @@ def refused(url: str, exc: BaseException) -> QAError:
 @contextlib.contextmanager
 def store_connection(url: str) -> Iterator[psycopg.Connection]:
     """An autocommit connection to the store, closed afterwards; the database refusing this
-    user something is `StoreUnavailableError` (see `refused`)."""
+    user something (see `refused`), or going away meanwhile, is `StoreUnavailableError`.
+    What was committed stays; the transaction under way is rolled back by the database."""
     import psycopg
 
     with connect(url, autocommit=True) as connection:
@@ -153,6 +154,8 @@ def store_connection(url: str) -> Iterator[psycopg.Connection]:
             yield connection
         except psycopg.errors.InsufficientPrivilege as exc:
             raise refused(url, exc) from None
+        except psycopg.OperationalError as exc:  # shut down, restarted, the network lost
+            raise unavailable(url, exc) from None
 
 
 _SENTENCES_HNSW = ("CREATE INDEX sentences_hnsw ON sentences USING hnsw (embedding "

@@ -143,8 +143,19 @@ def test_a_new_article_is_answerable_without_a_restart(pg_url: str, tmp_path: Pa
     assert report.store.startswith("postgresql://")  # was a Path: "postgresql:/..."
 
 
-def test_a_writer_killed_mid_ingest_leaves_no_partial_article(pg_url: str,
-                                                             tmp_path: Path) -> None:
+def _wait_until_written(writer: subprocess.Popen, url: str, articles: int) -> None:
+    """Until the writer has stored `articles` articles (and is still writing)."""
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and writer.poll() is None:
+        if _rows(url, "SELECT to_regclass('corpus_stats') IS NOT NULL")[0][0] and \
+                _rows(url, "SELECT articles FROM corpus_stats")[0][0] >= articles:
+            break
+        time.sleep(0.02)
+    assert writer.poll() is None, "the writer finished before it could be stopped"
+
+
+def test_a_writer_killed_or_cut_off_mid_ingest_leaves_no_partial_article(
+        pg_url: str, pg_server: PgServer, tmp_path: Path) -> None:
     from qa.index.postgres import index_into_postgres
 
     from qa.core.settings import Settings
@@ -154,17 +165,22 @@ def test_a_writer_killed_mid_ingest_leaves_no_partial_article(pg_url: str,
     for path in sorted(NEWSQA_ARTICLES.iterdir())[:24]:
         shutil.copy(path, corpus / path.name)
     writer = _writer([str(corpus)], pg_url)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and writer.poll() is None:
-        if _rows(pg_url, "SELECT to_regclass('corpus_stats') IS NOT NULL")[0][0] and \
-                _rows(pg_url, "SELECT articles FROM corpus_stats")[0][0] >= 1:
-            break
-        time.sleep(0.02)
-    assert writer.poll() is None, "the writer finished before it could be killed"
+    _wait_until_written(writer, pg_url, 1)
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait()
     written = _assert_whole(pg_url)
     assert 1 <= written < 24
+    writer = _writer([str(corpus)], pg_url)  # the database goes away under a writer
+    _wait_until_written(writer, pg_url, written + 1)
+    pg_server.stop()
+    try:
+        _, err = writer.communicate(timeout=120)
+    finally:
+        pg_server.start()
+    assert writer.returncode == 1 and "Traceback" not in err, err  # once: AdminShutdown's
+    assert err.strip().splitlines()[-1].startswith(
+        "Error: Cannot reach the PostgreSQL store at postgresql://"), err
+    assert written < _assert_whole(pg_url) < 24
     # the halves of the folder (--shard) written again: everything is there exactly once
     for shard in ((0, 2), (1, 2)):
         index_into_postgres([corpus], pg_url, Settings.from_env(), shard=shard)
