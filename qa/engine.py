@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 from qa.answering.compound import join_answers, split_question
 from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import extract_answer
-from qa.answering.followup import cap_question, standalone_question
+from qa.answering.followup import cap_question, question_to_read, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
 from qa.core.errors import (
     IndexFallbackWarning,
@@ -322,7 +322,8 @@ class QA:
                 part, retriever.retrieve(part, request.k, where=request.where), self._reader,
                 words))
         if made is None:
-            made = extract_answer(standalone, passages, self._reader)
+            made = extract_answer(question_to_read(request.question, standalone), passages,
+                                  self._reader)
         done = time.perf_counter()
         if made.abstained and request.where is not None:
             notes.append(f"Searched {request.where.describe()}.")

@@ -494,3 +494,32 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
     breen = turn("Who is Tomas Breen?", "**Tomas Breen** — Tomas Breen, a union organiser, "
                  "founded the group. [1]")  # "Who is X?" asks about X: "he" is X
     assert standalone_question("How old is he?", breen) == "How old is Tomas Breen?"
+
+
+def test_a_follow_up_asking_about_something_of_its_own_is_answered_not_the_last_question(
+        tmp_path: Path) -> None:
+    from qa import QA
+    from qa.answering.followup import question_to_read
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "fire.txt").write_text(
+        "Fire destroys Port Ellery warehouses\n\nA fire that broke out shortly after 2 a.m. on "
+        "Sunday destroyed three warehouses at the Port Ellery container terminal and injured "
+        "14 firefighters, officials said.\n\nHarbour master Ruth Evans said the warehouses "
+        "were owned by Brightline Logistics, which had been cited for storage violations last "
+        "year.\n\nAbout 140 firefighters from four counties were called to the terminal.",
+        encoding="utf-8")
+    qa = QA.build(folder, tmp_path / "index")
+    first = qa.answer("How many firefighters were injured in the Port Ellery fire?")
+    assert first.short.text == "14"
+    owner = qa.answer("Who owns the warehouses?", history=[(first.question, first.text)])
+    assert owner.standalone_question == ("Who owns the warehouses? (How many firefighters "
+                                         "were injured in the Port Ellery fire?)")
+    assert owner.short.text == "Brightline Logistics"  # once "14": the last question's answer
+    # read with the last question when the follow-up asks nothing of its own
+    assert question_to_read("Why?", "Why? (Who was killed?)") == "Why? (Who was killed?)"
+    assert question_to_read("And Putin?", "And Putin? (How old is Trump?)") == \
+        "And Putin? (How old is Trump?)"
+    assert question_to_read("How old was he?", "How old was Moskalik?") == \
+        "How old was Moskalik?"

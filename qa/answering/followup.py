@@ -8,10 +8,16 @@ import json
 import re
 from functools import lru_cache
 
-from qa.core.text import NAME_OR_NUMBER, NAME_PHRASE, QUESTION_WORDS, strip_markers
+from qa.core.text import (
+    NAME_OR_NUMBER,
+    NAME_PHRASE,
+    QUESTION_WORDS,
+    content_words,
+    strip_markers,
+)
 from qa.reader.model import MODEL_DIR
 
-__all__ = ["cap_question", "standalone_question"]
+__all__ = ["cap_question", "question_to_read", "standalone_question"]
 
 _PRONOUNS = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|this|that|"
                        r"these|those|there)\b", re.I)
@@ -115,6 +121,18 @@ def standalone_question(question: str, history: list[dict[str, str]],
     """`question` made self-contained with the last turn, or unchanged if it already is;
     never longer than `max_chars` (or than `question` itself, if that is longer)."""
     return cap_question(_standalone(question, history), max(max_chars, len(question)))
+
+
+def question_to_read(question: str, standalone: str) -> str:
+    """What the reader reads of a question made `standalone`: a follow-up that was only given
+    the last question as context, "(...)", and asks about something of its own ("Who owns
+    the warehouses?", "How many died?") is read as asked, the context serving the search
+    alone, so that the answer is to this question and not to the last one. Else
+    `standalone` ("Why?", "And Putin?", "How old was Moskalik?")."""
+    if not standalone.startswith(f"{question} (") or _GOING_ON.match(question) or \
+            _ONLY_PLACE_OR_TIME.fullmatch(question) or not content_words(question):
+        return standalone
+    return question
 
 
 def _context_question(history: list[dict[str, str]]) -> str:
