@@ -308,8 +308,13 @@ def _body(record: Mapping[str, object]) -> str:
         if isinstance(value, list):
             value = "\n\n".join(v for v in value if isinstance(v, str) and v.strip())
         if isinstance(value, str) and value.strip():
-            return value
+            return html_to_record(value)[0] if _MARKUP.search(value) else value
     return ""
+
+
+#: a body written as HTML, as content management systems and feeds export it.
+_MARKUP = re.compile(r"</?(?:p|br|div|span|strong|b|em|i|a|h[1-6]|ul|ol|li|blockquote|figure|"
+                     r"img|table)\b[^>]*>|&(?:nbsp|amp|quot|lt|gt|#\d+|#x[0-9a-f]+);", re.I)
 
 
 def _metadata(record: Mapping[str, object]) -> dict[str, str]:

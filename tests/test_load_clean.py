@@ -125,6 +125,20 @@ def test_a_chrome_line_inside_an_article_drops_itself_only(tmp_path: Path) -> No
     assert _article(path).text == "Nurses called off a planned strike on Wednesday."
 
 
+def test_a_json_body_written_as_html_becomes_its_text(tmp_path: Path) -> None:
+    path = tmp_path / "cms.jsonl"  # as content management systems and feeds export articles
+    path.write_text(json.dumps({
+        "title": "Crossing opens", "source": "Canal News",
+        "body": "<p>A new zebra crossing opened on Main Street.</p><p>It was requested for "
+                "<strong>five years</strong>, said councillor&nbsp;Ana Ruiz &amp; others.</p>"})
+        + "\n" + json.dumps({"title": "Sums", "body": "Sales rose as 3 < 4 and 5 > 2."}) + "\n",
+        encoding="utf-8")
+    records, _ = load_file(path, 100_000)
+    assert [r.text for r in records] == [
+        "A new zebra crossing opened on Main Street.\n\nIt was requested for five years, said "
+        "councillor Ana Ruiz & others.", "Sales rose as 3 < 4 and 5 > 2."]
+
+
 def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
     items = [{"title": "Dam opens", "body": "The new dam opened on Tuesday in Kariba.",
               "source": "Herald", "author": ["A. Moyo", "B. Dube"], "url": "https://x.test/1",
