@@ -26,6 +26,9 @@ def test_sentences_respect_abbreviations_and_quotes() -> None:
     assert sentences == ["Lt Gen. Smith met Mr. Jones in the U.S. on Friday.",
                          "“It went well,” he said.", "Talks resume at 3 p.m. Monday.",
                          "New paragraph here"]
+    text = "Priorities:\n1. Plant 500 street trees. 2. Fix the pier.\n3) Open a library."
+    assert [text[s:e] for s, e in split_sentences(text)] == [  # once "1.", "2.", "3)" alone
+        "Priorities:", "1. Plant 500 street trees.", "2. Fix the pier.", "3) Open a library."]
 
 
 @pytest.mark.parametrize("folder", [SEEDS, NEWSQA_ARTICLES], ids=["seeds", "newsqa"])

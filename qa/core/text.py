@@ -120,6 +120,10 @@ def _is_abbreviation(text: str, dot_end: int) -> bool:
     return word in _ABBREVIATIONS or len(word) == 1  # "J. Smith", "U.S." style initials
 
 
+#: a list item's number or letter, which starts its sentence rather than being one.
+_LIST_MARKER = re.compile(r"\s*(?:\d{1,3}|[a-zA-Z])[.)]\s*")
+
+
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Sentence spans `(start, end)` in `text`; paragraph breaks always end a sentence."""
     spans: list[tuple[int, int]] = []
@@ -128,6 +132,8 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
         cuts = [0]
         for match in _BOUNDARY.finditer(p_text):
             if p_text[match.start()] == "." and _is_abbreviation(p_text, match.start() + 1):
+                continue
+            if _LIST_MARKER.fullmatch(p_text[cuts[-1]:match.end()]):  # "3. Plant trees"
                 continue
             cuts.append(match.end())
         cuts.append(len(p_text))
