@@ -51,6 +51,11 @@ _LINK_LINE = re.compile(r"[^.!?\n]{1,120}\s»")
 _CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\n]{0,60})\)\s*$")
 _DATELINE_SOURCE = re.compile(
     r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
+#: a news agency's dateline with its date: "ELLERY, Feb. 20, 2025 — ", "PARIS, France,
+#: March 3, 2025 (AP) -- "
+_DATED_DATELINE = re.compile(
+    r"^[A-Z][A-Z .'’-]{1,40}(?:,\s*[A-Z][A-Za-z.]{1,20})?,\s+(?P<date>[A-Z][a-z]{2,8}\.?\s+"
+    r"\d{1,2},\s+\d{4})(?:\s*\([A-Za-z]{2,10}\))?\s*(?:—|–|--?)\s")
 _DATELINE = re.compile(r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\([A-Za-z]+\)\s*--\s*")
 #: A plain-text byline paragraph: "By Maria Quinlan, Coastal Herald, 3 May 2025" (the
 #: publisher and the date are optional; commas, "|", "·" or dashes separate the parts).
@@ -183,6 +188,9 @@ def clean_record(record: RawRecord) -> Article:
         fields["title"] = _first_sentence(text)
     if not fields.get("source") and (match := _DATELINE_SOURCE.match(text)):
         fields["source"] = match["source"]
+    if not fields.get("published") and (match := _DATED_DATELINE.match(text)) and \
+            (published := parse_date(match["date"], whole=True)) is not None:
+        fields["published"] = published.isoformat()
 
     meta = {key: fields.get(key, "") for key in
             ("title", "source", "author", "published", "url", "section")}

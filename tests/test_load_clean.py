@@ -139,6 +139,18 @@ def test_a_json_body_written_as_html_becomes_its_text(tmp_path: Path) -> None:
         "councillor Ana Ruiz & others.", "Sales rose as 3 < 4 and 5 > 2."]
 
 
+def test_an_agency_dateline_dates_the_article(tmp_path: Path) -> None:
+    path = tmp_path / "libraries.txt"
+    for lead, published in [
+            ("ELLERY, Feb. 20, 2025 — The city will close two branch libraries.", "2025-02-20"),
+            ("PARIS, France, Sept. 3, 2024 (AP) -- Leaders met on Monday.", "2024-09-03"),
+            ("LONDON, March 3, 2025 - Ministers met.", "2025-03-03"),
+            ("LONDON (CNN) -- Ministers met on March 3, 2025.", "")]:
+        path.write_text(f"Libraries to close\n\n{lead}", encoding="utf-8")
+        article = _article(path)  # once undated: every --since/--until left it out
+        assert (article.published, article.text) == (published, lead)
+
+
 def test_json_array_and_jsonl_objects_become_articles(tmp_path: Path) -> None:
     items = [{"title": "Dam opens", "body": "The new dam opened on Tuesday in Kariba.",
               "source": "Herald", "author": ["A. Moyo", "B. Dube"], "url": "https://x.test/1",

@@ -15,6 +15,8 @@ __all__ = ["ABSTAIN_TEXT", "Answer", "Article", "ArticleFilter", "Chunk", "Citat
            "ShortAnswer", "parse_date"]
 
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%Y")
+#: a month as news agencies abbreviate it ("Feb. 20, 2025", "Sept. 3, 2024").
+_AP_MONTH = re.compile(r"(?i)^(jan|feb|aug|sept?|oct|nov|dec)\.\s*")
 #: month names of the languages news is often written in (English, French, German, Spanish,
 #: Italian, Portuguese, Dutch), for dates such as "14 mars 2025" or "7. April 2025".
 _MONTH_NAMES = (
@@ -60,6 +62,7 @@ def parse_date(text: str, *, whole: bool = False) -> date | None:
             return date(int(spelled[3]), _MONTH[spelled[2]], int(spelled[1]))
         except ValueError:
             return None
+    text = _AP_MONTH.sub(lambda month: f"{month[1][:3]} ", text)  # "Feb. 20" -> "Feb 20"
     for pattern in _DATE_FORMATS:
         try:
             return datetime.strptime(text, pattern).date()
