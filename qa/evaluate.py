@@ -135,6 +135,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
     latencies: list[float] = []
     failures: list[dict[str, Any]] = []
     modes: Counter[str] = Counter()
+    gold_sources = {name for item in questions for name in item["sources"]}
     for item in questions:
         sources_only = item["sources"] if oracle and item["sources"] else None
         result = engine.answer(item["question"], k=k, sources=sources_only)
@@ -144,6 +145,10 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         if not golds:
             unanswerable += 1
             abstained_ok += result.abstained
+            if not result.abstained:
+                failures.append({"id": item["id"], "question": item["question"],
+                                 "got": strip_markers(result.text)[:200],
+                                 "expected": "abstention"})
             continue
         answerable += 1
         sourced += bool(sources)
@@ -195,6 +200,8 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         #: how the answered questions were answered: "llm-fallback" when the model failed.
         "answered_by_mode": dict(modes),
         "oracle": oracle,
+        #: gold source names that no indexed article has (their questions count as misses)
+        "unknown_sources": sorted(gold_sources - engine.store.sources(gold_sources)),
         "failures": failures,
     }
 
@@ -226,6 +233,10 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{report['answered_by_mode'].get('llm', 0)} / {fallbacks}"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
+    if unknown := report["unknown_sources"]:
+        lines.append(f"\n{len(unknown)} gold source(s) not in the index (their questions "
+                     f"cannot be cited right): {', '.join(unknown[:5])}"
+                     + (", ..." if len(unknown) > 5 else ""))
     if report["failures"]:
         lines.append(f"\n{len(report['failures'])} missed; first ones:")
         for failure in report["failures"][:5]:

@@ -330,6 +330,18 @@ def test_eval_without_gold_sources_says_citations_were_not_measured(seed_index: 
     assert re.search(r"citation accuracy \(answered\)\s+n/a", result.stdout), result.stdout
     assert re.search(r"article recall@5\s+n/a", result.stdout)
     assert re.search(r"answer accuracy \(gold string in answer\)\s+100\.0%", result.stdout)
+    # a gold source the index lacks is said; an unanswerable question answered is a miss
+    path.write_text(json.dumps({"question": "Who was killed by a car bomb in Balashikha?",
+                                "answers": ["Moskalik"], "sources": ["rovers.txt"]}) + "\n"
+                    + json.dumps({"question": "Who won the 2031 Tolm regatta?",
+                                  "answers": []}) + "\n"
+                    + json.dumps({"question": "Who is Steve Witkoff?", "answers": []}) + "\n")
+    result = CliRunner().invoke(cli, ["eval", str(path), "--index-dir", str(seed_index)])
+    assert result.exit_code == 0, result.output
+    assert "1 gold source(s) not in the index (their questions cannot be cited right): " \
+        "rovers.txt" in result.stdout
+    assert "1 missed; first ones:\n- Who is Steve Witkoff? -> " in result.stdout, \
+        result.stdout
 
 
 def test_eval_refuses_a_question_it_could_not_ask_before_answering_any(
