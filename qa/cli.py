@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from qa.core.errors import QAError
+from qa.core.errors import InputError, QAError
 
 if TYPE_CHECKING:
     from qa.core.settings import Settings
@@ -219,7 +219,6 @@ def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str
     (user:password); without one, anyone who can reach the port may ask and upload. A login
     lasts 12 hours (QA_LOGIN_HOURS). Repeated failed logins from one address are slowed down
     (429, waits doubling)."""
-    from qa.core.errors import InputError
     from qa.ui.serve import serve as launch
     from qa.ui.startup import EngineLoader
 
@@ -299,7 +298,7 @@ def _logins(auth_file: Path | None, auth: str | None) -> list[tuple[str, str]] |
             click.echo("Warning: --auth shows the password to every user of this machine "
                        "(ps); use QA_AUTH or --auth-file.", err=True)
         login = parse_auth(auth or os.environ.get("QA_AUTH"))
-    except ValueError as exc:
+    except InputError as exc:
         hint = "--auth-file" if auth_file else "--auth" if auth else "QA_AUTH"
         raise click.BadParameter(str(exc), param_hint=hint) from None
     return [login] if login else None

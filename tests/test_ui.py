@@ -13,6 +13,7 @@ from qa.ui.render import WHOLE_ARTICLE_CHARS, citation_html
 from qa.ui.serve import parse_auth
 from qa.ui.uploads import UploadError, safe_name, store_uploads
 
+from qa.core.errors import InputError
 from tests.live import live_server
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -966,5 +967,5 @@ def test_parse_auth() -> None:
     assert parse_auth("u:p:q") == ("u", "p:q")
     assert parse_auth(None) is None
     for bad in ("nopassword", ":p", "u:"):
-        with pytest.raises(ValueError):
+        with pytest.raises(InputError, match="auth"):
             parse_auth(bad)

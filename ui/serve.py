@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.core.errors import ConfigWarning
+from qa.core.errors import ConfigWarning, InputError
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -32,27 +32,31 @@ def parse_auth(value: str | Login | None) -> Login | None:
     else:
         user, sep, password = value.partition(":")
         if not sep:
-            raise ValueError("auth must look like user:password")
+            raise InputError("auth must look like user:password")
     if not user or not password:
-        raise ValueError("auth needs a non-empty user and password (user:password)")
+        raise InputError("auth needs a non-empty user and password (user:password)")
     return user, password
 
 
 def read_auth_file(path: str | Path) -> list[Login]:
     """The logins in a file: one `user:password` per line; blank lines and lines starting
-    with # are skipped. Raises `ValueError` (naming the line, never the password) when a
+    with # are skipped. Raises `InputError` (naming the line, never the password) when a
     line is not a login or there is none; warns when other users may read the file."""
     path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it as UTF-8 text ({exc})") from None
     logins = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if line and not line.startswith("#"):
             try:
                 logins.append(parse_auth(line))
-            except ValueError as exc:
-                raise ValueError(f"{path}, line {n}: {exc}") from None
+            except InputError as exc:
+                raise InputError(f"{path}, line {n}: {exc}") from None
     if not logins:
-        raise ValueError(f"{path} holds no login: write one user:password per line")
+        raise InputError(f"{path} holds no login: write one user:password per line")
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings.warn(f"{path} can be read by other users: chmod 600 {path}", ConfigWarning,
                       stacklevel=2)

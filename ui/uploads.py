@@ -14,6 +14,7 @@ from pathlib import Path
 from qa.index.load import SUPPORTED_SUFFIXES as ALLOWED_SUFFIXES
 from qa.index.load import location
 
+from qa.core.errors import InputError
 from qa.core.settings import Settings
 
 __all__ = [
@@ -31,7 +32,7 @@ MAX_UPLOAD_FILES = 20
 MAX_UPLOAD_BYTES = Settings.max_file_bytes
 
 
-class UploadError(ValueError):
+class UploadError(InputError):
     """An upload was refused; the message says why, in one line."""
 
 
