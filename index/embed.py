@@ -40,8 +40,7 @@ class TextEmbedder(Protocol):
     @property
     def dimension(self) -> int: ...
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64,
-              progress: bool = False) -> np.ndarray: ...
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 
 
 class Embedder:
@@ -77,8 +76,7 @@ class Embedder:
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64,
-              progress: bool = False) -> np.ndarray:
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Embed texts in batches (sorted by length inside sentence-transformers)."""
         import numpy as np
 
@@ -87,7 +85,7 @@ class Embedder:
         with _fast_precision(len(texts)):
             vectors = self.model.encode(list(texts), batch_size=batch_size,
                                         normalize_embeddings=True, convert_to_numpy=True,
-                                        show_progress_bar=progress)
+                                        show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def embed_with_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],

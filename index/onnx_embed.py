@@ -62,9 +62,8 @@ class OnnxEmbedder:
         self._session = ort.InferenceSession(str(directory / "model.onnx"), options,
                                              providers=["CPUExecutionProvider"])
 
-    def embed(self, texts: Sequence[str], batch_size: int = 64,
-              progress: bool = False) -> np.ndarray:
-        """Embed texts; `progress` is accepted for interface parity and ignored."""
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """Embed texts, `batch_size` at a time."""
         import numpy as np
 
         parts = [np.zeros((0, self.dimension), dtype=np.float32)]

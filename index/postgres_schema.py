@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "connect", "describe_url", "impact",
-           "is_store_url", "migrate", "read_meta", "require_psycopg", "schema_version",
+           "migrate", "read_meta", "require_psycopg", "schema_version",
            "set_dimension", "unavailable"]
 
 #: The newest schema this program reads and writes.
@@ -50,11 +50,6 @@ _MIGRATION_LOCK = 0x61727469636C65
 _INSTALL = "pip install 'article-qa[postgres]'"
 #: what a password in a URL must not hold as it is: libpq would read the URL otherwise.
 _UNENCODED = re.compile(r"[@/?#]|%(?![0-9A-Fa-f]{2})")
-
-
-def is_store_url(value: object) -> bool:
-    """Whether a `--store` value names a PostgreSQL database (else it is a directory)."""
-    return isinstance(value, str) and value.startswith(("postgresql://", "postgres://"))
 
 
 def require_psycopg() -> Any:

@@ -52,10 +52,7 @@ if TYPE_CHECKING:
     from qa.core.store import ArticleStore
     from qa.vectorstore import ArticleVectorStore
 
-__all__ = ["MAX_QUESTION_CHARS", "QA", "AnswerStream"]
-
-MAX_QUESTION_CHARS = Settings.max_question_chars
-
+__all__ = ["QA", "AnswerStream"]
 
 @dataclass(frozen=True)
 class _Request:
@@ -161,7 +158,9 @@ class QA:
         if not self._superseded() or not self._write_lock.acquire(blocking=False):
             return self._retriever_now
         try:
-            self._retriever_now = self._open()
+            replaced, self._retriever_now = self._retriever_now, self._open()
+            if self.settings.store:  # its pooled connections (it still works if in use)
+                replaced.store.close()  # type: ignore[attr-defined]
         except QAError as exc:  # keep answering from what is open; say why, once
             if not self.settings.store:
                 self._opened_pointer = read_pointer(self.settings.index_dir).name

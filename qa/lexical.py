@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -39,20 +38,13 @@ class BM25:
         rows_a = np.asarray(rows, dtype=np.int64)
         cols_a = np.asarray(cols, dtype=np.int64)
         df = np.bincount(cols_a, minlength=len(self.vocabulary)).astype(np.float32)
-        self.idf_values = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
-        #: idf of a word never seen in the corpus (rarer than any seen word).
-        self.unseen_idf = float(math.log(1 + (n + 0.5) / 0.5))
+        idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)
         avg = float(lengths.mean()) if n else 1.0
         norm = k1 * (1 - b + b * lengths[rows_a] / max(avg, 1e-9))
-        weights = self.idf_values[cols_a] * tf * (k1 + 1) / (tf + norm)
+        weights = idf[cols_a] * tf * (k1 + 1) / (tf + norm)
         self.matrix = sparse.csc_matrix((weights, (rows_a, cols_a)),
                                         shape=(n, len(self.vocabulary)), dtype=np.float32)
         self.size = n
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a (tokenized) term; unseen terms get the maximum."""
-        column = self.vocabulary.get(term)
-        return self.unseen_idf if column is None else float(self.idf_values[column])
 
     def scores(self, query: str | Sequence[str]) -> np.ndarray:
         """BM25 score of every document for a query (text or tokens)."""

@@ -21,9 +21,8 @@ if TYPE_CHECKING:
 __all__ = ["DIGEST_MODE", "digest_answer", "is_broad"]
 
 DIGEST_MODE = "digest"
-#: articles summarised at most, and sentences quoted from each.
+#: articles summarised at most (one sentence quoted from each).
 MAX_ARTICLES = 3
-SENTENCES_PER_ARTICLE = 1
 #: an article is on topic when its closest sentence has at least this cosine to the question
 #: (all-MiniLM-L6-v2; seed questions on topic score 0.35-0.7, off-topic ones below 0.2).
 MIN_SIMILARITY = 0.25
