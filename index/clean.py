@@ -192,6 +192,8 @@ def clean_record(record: RawRecord) -> Article:
             (published := parse_date(match["date"], whole=True)) is not None:
         fields["published"] = published.isoformat()
 
+    if fields.get("published") and (day := parse_date(fields["published"])) is not None:
+        fields["published"] = day.isoformat()  # "Wed, 05 Mar 2025 10:00:00 +0000" as shown
     meta = {key: fields.get(key, "") for key in
             ("title", "source", "author", "published", "url", "section")}
     digest = hashlib.sha256(json.dumps([text, meta], sort_keys=True).encode()).hexdigest()

@@ -179,15 +179,17 @@ def test_json_exports_as_feeds_write_them_are_read_and_records_without_text_are_
                                                                {"name": "Bo Chen"}],
          "title": "Ferries cancelled", "publishedAt": "2025-06-03T08:00:00Z",
          "content": "All ferries to the islands were cancelled because of high winds."},
-        {"source": {"name": "AP"}, "title": "Harbour wall", "body": [
+        {"source": {"name": "AP"}, "title": "Harbour wall", "published": "Wed, 05 Mar 2025 "
+         "10:00:00 +0000", "body": [
             "The council approved the harbour wall.", "", "Work starts in June."]}]}
     feed = tmp_path / "newsapi.json"
     feed.write_text(json.dumps(newsapi))
     records, notices = load_file(feed, 5_000_000)
     ferries, wall = (clean_record(r) for r in records)
     assert (ferries.source, ferries.author, ferries.published) == (
-        "Reuters", "Ann Lee and Bo Chen", "2025-06-03T08:00:00Z")
+        "Reuters", "Ann Lee and Bo Chen", "2025-06-03")  # (the day, as every date is shown)
     assert ferries.text.startswith("All ferries") and wall.source == "AP"
+    assert wall.published == "2025-03-05"  # once shown as the feed wrote it
     assert wall.text == "The council approved the harbour wall.\n\nWork starts in June."
     assert notices == []
 
