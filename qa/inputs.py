@@ -5,6 +5,7 @@ that names the parameter and says what is allowed."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 
 from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
@@ -71,9 +72,11 @@ def article_filter(sources: object, since: object, until: object,
     names = _source_names(sources)
     known: frozenset[str] = frozenset()
     if names:
-        known = store.sources(names)
+        asked = {name: _spellings(name) for name in names}
+        known = store.sources(set().union(*asked.values()))
         spelled = {k.lower() for k in known} | set(known)
-        unknown = [n for n in names if n not in spelled and n.lower() not in spelled]
+        unknown = [n for n, forms in asked.items()
+                   if not any(f in spelled or f.lower() in spelled for f in forms)]
         if unknown:
             import difflib
 
@@ -90,6 +93,13 @@ def article_filter(sources: object, since: object, until: object,
     if first and last and first > last:
         raise InputError(f"since ({first}) is after until ({last}): no article can match.")
     return ArticleFilter.of(known, first, last)
+
+
+def _spellings(name: str) -> set[str]:
+    """A source as typed and as it may be stored: composed and decomposed accents (macOS
+    writes file names decomposed), and a path's file name ("2023/Réunion.txt")."""
+    forms = {name, name.replace("\\", "/").rsplit("/", 1)[-1] or name}
+    return {unicodedata.normalize(form, n) for n in forms for form in ("NFC", "NFD")}
 
 
 def _source_names(sources: object) -> list[str]:

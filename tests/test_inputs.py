@@ -116,6 +116,23 @@ def test_one_source_name_is_a_one_item_list(seed_qa) -> None:
     assert passages and {p.article.name for p in passages} == {GUARDIAN}
 
 
+def test_a_file_name_is_found_however_its_accents_are_written_or_its_folder_given(
+        tmp_path: Path) -> None:
+    import unicodedata
+
+    from qa import QA
+
+    folder = tmp_path / "news" / "sub dir"
+    folder.mkdir(parents=True)
+    stored = unicodedata.normalize("NFD", "Réunion conseil.txt")  # as macOS names files
+    (folder / stored).write_text("Council meets\n\nThe council of Tolm met on Monday and "
+                                 "voted to close the pier for repairs.", encoding="utf-8")
+    qa = QA.build(tmp_path / "news", tmp_path / "index")
+    for typed in ("Réunion conseil.txt", "sub dir/Réunion conseil.txt", stored):
+        answer = qa.answer("What did the council vote for?", sources=typed)
+        assert "close the pier" in answer.text, typed  # once: "no indexed article is from"
+
+
 @pytest.mark.parametrize("question", [
     "Who was killed by a car bomb in Bala\u202eshikha?",      # right-to-left override
     "\u2066Who was killed by a car bomb in Balashikha?\u2069",  # isolate
