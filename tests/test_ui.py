@@ -901,6 +901,24 @@ def test_a_publisher_ticked_before_its_articles_went_does_not_block_questions(se
         "to search all articles.")
 
 
+def test_the_date_boxes_take_dates_as_people_write_them_and_name_themselves(seed_qa) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+
+    def ask(since: str) -> dict:
+        *_, (_, _, _, turns, _) = chat.respond("Who was killed by a car bomb in Balashikha?",
+                                               [], None, None, None, since, None)
+        return turns[-1]
+
+    for typed, day in [("2025/04/01", "2025-04-01"), ("1 May 2025", "2025-05-01")]:
+        assert ask(typed)["answer"] == seed_qa.answer(
+            "Who was killed by a car bomb in Balashikha?", since=day).text
+    assert ask("soon")["error"] == ("Published on or after: 'soon' is not a date; write it as "
+                                    "YYYY-MM-DD.")  # once "since must be a date as ..."
+
+
 def test_a_fault_of_the_server_is_logged_not_shown_and_the_chat_goes_on(
         index_copy: Path, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:

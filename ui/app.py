@@ -200,9 +200,10 @@ class Handlers:
         busy = gr.Button(interactive=False, value="Answering…")
         yield "", gr.skip(), pending_html(question, ""), turns, busy
         text = ""
-        where = {"sources": list(sources or []) or None, "since": (since or "").strip() or None,
-                 "until": (until or "").strip() or None}
+        where = {"sources": list(sources or []) or None}
         try:
+            where["since"] = _typed_date(since, "Published on or after")
+            where["until"] = _typed_date(until, "Published on or before")
             if where["sources"]:  # a publisher ticked before its last article went
                 where["sources"] = _still_indexed(where["sources"], _sources(qa))
             k = int(k) if k is not None else None  # the slider sends 6.0
@@ -339,6 +340,20 @@ def _still_indexed(ticked: list[str], publishers: list[str]) -> list[str]:
         raise InputError(f"No indexed article is from {', '.join(ticked)} any more: untick it "
                          "under Filter articles to search all articles.")
     return kept
+
+
+def _typed_date(typed: str | None, label: str) -> str | None:
+    """A date typed into a filter box, as YYYY-MM-DD ("3 March 2025" and "2025/03/01" are
+    dates too); `InputError` naming the box when it is not one."""
+    from qa.core.errors import InputError
+    from qa.core.records import parse_date
+
+    if not (typed or "").strip():
+        return None
+    day = parse_date(typed.strip(), whole=True)
+    if day is None:
+        raise InputError(f"{label}: {typed.strip()!r} is not a date; write it as YYYY-MM-DD.")
+    return day.isoformat()
 
 
 def _for_visitors(exc: QAError) -> str:
