@@ -162,6 +162,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             (report.updated if article.path in replaced else report.added).append(article.path)
         _settle_skipped(connection, _write_new(connection, new, model, settings, report,
                                                progress), report)
+        _record_copies(connection, set(), report.copies)  # of the articles written just now
         report.removed.extend(_remove_gone(connection, roots, copies, kept_hashes, report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(

@@ -125,6 +125,17 @@ def assert_a_copy_keeps_its_article(base: Path, index: Callable[[list[Path]], ob
     feed.write_text(json.dumps(harbour) + "\n")  # the last copy: now it goes
     assert len(index([second]).removed) == 1
     assert "Tolm" not in open_qa().retrieve("When did the Tolm bridge reopen?", k=1)[0].chunk.text
+    # copies found by the build that first stores their article are recorded too
+    third, fourth = base / "desk", base / "backup"
+    for folder in (third, fourth):
+        folder.mkdir()
+        (folder / "quay.txt").write_text("Quay collapses\n\nThe north quay of Welk collapsed "
+                                         "into the sea on Friday night.")
+    assert index([third, fourth]).copies
+    (third / "quay.txt").unlink()
+    assert index([third]).removed == []  # once: removed, though the backup holds it
+    assert stored_from("Which quay collapsed into the sea?") == str(
+        (fourth / "quay.txt").resolve())
 
 
 def watching(folder: Path, qa: object) -> tuple[object, list[str], Callable[[str], str]]:

@@ -213,7 +213,7 @@ def test_an_article_stays_while_another_folder_still_holds_a_copy(pg_url: str,
         tmp_path, lambda paths: index_into_postgres(paths, pg_url, Settings.from_env()),
         lambda: QA(store=pg_url))
     assert _rows(pg_url, "SELECT count(*) FROM article_copies") == [(0,)]
-    assert _assert_whole(pg_url) == 3  # the ferry, the mine, the harbour
+    assert _assert_whole(pg_url) == 4  # the ferry, the mine, the harbour, the quay
 
 
 def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) -> None:
