@@ -31,11 +31,12 @@ __all__ = ["CHUNKER_VERSION", "BuildReport", "Progress", "build_index"]
 
 
 def _reread_stranded(settings: Settings, old: StoredIndex, roots: list[Path],
-                     report: BuildReport) -> tuple[list[Article], set[str]]:
+                     report: BuildReport) -> tuple[list[Article], set[str], dict[str, list[str]]]:
     """The articles of the files that only the damaged generations held, read again (those
-    under `roots` are read anyway), and those files: a file counts only when one of its
-    articles is, by content hash, one those generations held, so a damaged path can never
-    bring in another file. What cannot be recovered is reported."""
+    under `roots` are read anyway), those files, and the copies those generations recorded:
+    a file counts only when one of its articles is, by content hash, one those generations
+    held, so a damaged path can never bring in another file. What cannot be recovered is
+    reported."""
     lost = stranded_articles(settings.index_dir, old)
     for name in lost.unreadable:
         report.notices.append(Notice(name, "lost", "its list of articles cannot be read: an "
@@ -58,7 +59,7 @@ def _reread_stranded(settings: Settings, old: StoredIndex, roots: list[Path],
         report.notices.append(Notice(str(settings.index_dir), "recovered",
                                      f"{recovered} articles that only the damaged generation "
                                      "held, read again from their files"))
-    return found, held
+    return found, held, lost.copies
 
 
 def _is_file(path: str) -> bool:
@@ -90,6 +91,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     with writer_lock(settings.index_dir):
         old = None
         reread: set[str] = set()  # files read again after a fallback: their old copies go
+        stranded_copies: dict[str, list[str]] = {}  # copies only damaged generations recorded
         replaced: set[str] = set()  # with rebuild: the paths of the articles it replaces
         if not rebuild:
             with contextlib.suppress(IndexNotFoundError):
@@ -100,7 +102,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             report.notices.append(Notice(str(settings.index_dir), "recovered",
                                          f"{old.fallback}; the new generation is built from "
                                          f"{old.path.name}, the newest intact one"))
-            more, reread = _reread_stranded(settings, old, roots, report)
+            more, reread, stranded_copies = _reread_stranded(settings, old, roots, report)
             first = {a.id: a.path for a in found}
             for article in more:  # each article once: a copy under the paths given comes first
                 if article.id not in first:
@@ -126,6 +128,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         fresh: list[Article] = []  # not indexed before: added, or a new version of a file's
         copies = ingest.StoredCopies(read_files, settings.max_file_bytes)
         recorded: dict[str, list[str]] = dict(old.manifest.get("copies", {})) if old else {}
+        for content_hash, places in stranded_copies.items():
+            recorded[content_hash] = list(dict.fromkeys([*recorded.get(content_hash, []),
+                                                         *places]))
         for article in found:
             previous = old_articles.get(article.id)
             if previous is not None and copies.elsewhere(previous.path, article):

@@ -233,11 +233,13 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
 @dataclass(frozen=True)
 class Stranded:
     """What the generations a fallback skipped (damaged ones, newer than it) held and it
-    does not: article paths, the ids (content hashes) their manifests recorded, and the
-    generations whose list of articles could not be read."""
+    does not: article paths, the ids (content hashes) and the copies (content hash -> other
+    places holding the article) their manifests recorded, and the generations whose list of
+    articles could not be read."""
 
     paths: set[str] = field(default_factory=set)
     ids: set[str] = field(default_factory=set)
+    copies: dict[str, list[str]] = field(default_factory=dict)
     unreadable: list[str] = field(default_factory=list)
 
 
@@ -253,9 +255,13 @@ def stranded_articles(index_dir: Path, fallback: StoredIndex) -> Stranded:
         sequence = sequence_of(generation)
         if not (sequence > since or (sequence < 0 and generation.name > fallback.path.name)):
             continue
-        with contextlib.suppress(OSError, ValueError, AttributeError, RecursionError):
-            found.ids.update(json.loads((generation / "manifest.json").read_text())
-                             .get("article_hashes", {}))
+        with contextlib.suppress(OSError, ValueError, AttributeError, RecursionError,
+                                 TypeError):
+            manifest = json.loads((generation / "manifest.json").read_text())
+            found.ids.update(manifest.get("article_hashes", {}))
+            for content_hash, places in manifest.get("copies", {}).items():
+                known = found.copies.setdefault(str(content_hash), [])
+                known.extend(str(p) for p in places if str(p) not in known)
         try:
             with (generation / "articles.jsonl").open(encoding="utf-8",
                                                      errors="replace") as lines:

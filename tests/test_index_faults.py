@@ -377,6 +377,28 @@ def test_a_file_read_again_after_a_fallback_and_its_copy_are_one_article(tmp_pat
                                    index_dir).stdout
 
 
+def test_copies_only_the_damaged_generation_recorded_still_keep_their_article(
+        tmp_path: Path) -> None:
+    index_dir, ferry, budget = tmp_path / "index", tmp_path / "A", tmp_path / "B"
+    for folder in (ferry, budget):
+        folder.mkdir()
+    (ferry / "story.txt").write_text("Ferry back\n\nThe Oston ferry ran again on Monday.")
+    run_cli("index", ferry, "--index-dir", index_dir)
+    (budget / "story.txt").write_text("Budget\n\nThe city budget grew to 40 million euros.")
+    shutil.copy(ferry / "story.txt", budget / "ferry-copy.txt")
+    run_cli("index", budget, "--index-dir", index_dir)  # the copy recorded in this generation
+    articles = _current(index_dir) / "articles.jsonl"
+    articles.write_bytes(articles.read_bytes().replace(b"40 million", b"41 million"))
+    (ferry / "story.txt").unlink()
+    with pytest.warns(IndexFallbackWarning):
+        indexed = run_cli("index", ferry, "--index-dir", index_dir)
+    assert "1 removed" not in indexed.stdout, indexed.output  # once: the ferry went
+    assert f"story.txt: kept: its file no longer holds it, but {budget / 'ferry-copy.txt'} " \
+        "does: stored from there" in indexed.stderr, indexed.stderr
+    assert "Oston" in run_cli("ask", "When did the Oston ferry run again?", "--index-dir",
+                              index_dir).stdout
+
+
 def test_a_damaged_generation_cannot_bring_another_file_into_the_index(tmp_path: Path) -> None:
     index_dir, ferry, budget = _ferry_then_budget(tmp_path)
     secret = tmp_path / "secret.txt"
