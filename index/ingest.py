@@ -15,7 +15,7 @@ from qa.index.load import Notice, find_files, load_file, location
 from qa.index.onnx_embed import export_query_model
 
 from qa.core.errors import NoArticlesError, QAError, UnusableFileError
-from qa.core.records import Article, Chunk
+from qa.core.records import DOCUMENT_PREFIX, Article, Chunk
 from qa.core.settings import Settings
 
 __all__ = ["BuildReport", "Progress", "StoredCopies", "embed_chunks", "embedding_text",
@@ -84,7 +84,10 @@ class StoredCopies:
 
     def holds(self, path: str, content_hash: str) -> bool:
         """Whether the file of `path`, one this build did not read, holds the article with
-        `content_hash` (a file it read would have been found holding it)."""
+        `content_hash` (a file it read would have been found holding it); a document added
+        to a database store holds its article until it is deleted there."""
+        if path.startswith(DOCUMENT_PREFIX):
+            return True
         file = file_of(path)
         return file not in self.read_files and content_hash in self._records_of(file)
 
@@ -93,7 +96,8 @@ class StoredCopies:
         article holds it now (a JSONL file's records may have moved)."""
         for place in places:
             if self.holds(place, content_hash):
-                return self._records_of(file_of(place))[content_hash]
+                return place if place.startswith(DOCUMENT_PREFIX) else \
+                    self._records_of(file_of(place))[content_hash]
         return None
 
     def _records_of(self, file: str) -> dict[str, str]:
@@ -147,7 +151,7 @@ def keyed_document(article: Article, key: str) -> Article:
     """A document added under its own id (`key`, qa.vectorstore) as an article of its own:
     the id is part of its identity, so the same text under two ids is two documents, each
     replaced and deleted alone."""
-    digest = hashlib.sha256(f"document:{key}\n{article.content_hash}".encode()).hexdigest()
+    digest = hashlib.sha256(f"{DOCUMENT_PREFIX}{key}\n{article.content_hash}".encode()).hexdigest()
     return replace(article, id=digest[:16], content_hash=digest)
 
 

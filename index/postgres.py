@@ -40,7 +40,7 @@ from qa.index.postgres_schema import (
 )
 
 from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError
-from qa.core.records import Article, Chunk, name_of
+from qa.core.records import DOCUMENT_PREFIX, Article, Chunk, name_of
 from qa.core.settings import Settings
 from qa.core.text import tokenize
 
@@ -238,7 +238,7 @@ def _documents(connection: psycopg.Connection) -> list[Article]:
     from qa.index.postgres_read import ARTICLE_COLUMNS, article_of
 
     rows = connection.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE "
-                              "starts_with(path, 'document:')").fetchall()
+                              "starts_with(path, %s)", (DOCUMENT_PREFIX,)).fetchall()
     return [article_of(row) for row in rows]
 
 
@@ -362,6 +362,12 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
         skipped = _write_new(connection, new, model, settings, BuildReport(None, store=where), None)
+        copies: dict[str, list[str]] = {}  # stored from a file too: that file's copy is this
+        for article in articles:
+            holder = stored.get(article.content_hash)
+            if holder is not None and holder != article.path:
+                copies.setdefault(article.content_hash, []).append(article.path)
+        _record_copies(connection, set(), copies)
     return len(new) - len(skipped)
 
 

@@ -42,6 +42,7 @@ from langchain_core.vectorstores import VectorStore
 
 from qa.chain import passage_document
 from qa.core.errors import InputError
+from qa.core.records import DOCUMENT_PREFIX
 from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = ["ArticleVectorStore"]
 
 #: how a document path starts in a PostgreSQL store (no file behind it).
-_DOCUMENT_PREFIX = "document:"
 
 
 class ArticleVectorStore(VectorStore):
@@ -136,7 +136,7 @@ class ArticleVectorStore(VectorStore):
 
             write_articles(self.qa.settings.store, [
                 replace(a if doc_id is None else keyed_document(a, _stem(doc_id)),
-                        path=f"{_DOCUMENT_PREFIX}{name}")
+                        path=f"{DOCUMENT_PREFIX}{name}")
                 for a, doc_id, name in zip(articles, doc_ids, named)], self.qa.settings)
         else:
             folder = self._documents_dir()
@@ -157,7 +157,7 @@ class ArticleVectorStore(VectorStore):
         folder = self._documents_dir()
         # (a document file of an older version is named after its payload's hash, not its id)
         outside = [a.path for a in found.values() if not (
-            a.path.startswith(_DOCUMENT_PREFIX) or Path(a.path).parent == folder)]
+            a.path.startswith(DOCUMENT_PREFIX) or Path(a.path).parent == folder)]
         if outside:
             raise InputError(f"Articles indexed from files are deleted by deleting the file "
                              f"and indexing its folder again: {', '.join(outside[:3])}")
@@ -205,7 +205,7 @@ class ArticleVectorStore(VectorStore):
     def _document_path(self, doc_id: str) -> str:
         """Where the document added under `doc_id` is stored from (its `Article.path`)."""
         if self.qa.settings.store:
-            return f"{_DOCUMENT_PREFIX}{doc_id}"
+            return f"{DOCUMENT_PREFIX}{doc_id}"
         return str(self._documents_dir() / f"{_stem(doc_id)}.json")
 
     def _articles(self, ids: list[str]) -> list[Article]:
@@ -338,7 +338,7 @@ def _cleaned(objects: list[dict]) -> list[Article]:
             path.write_text(json.dumps(obj, ensure_ascii=False), encoding="utf-8")
             records, _ = load_file(path, max_bytes=len(path.read_bytes()) + 1)
             for record in records:
-                record.path = f"{_DOCUMENT_PREFIX}{n}"
+                record.path = f"{DOCUMENT_PREFIX}{n}"
                 article = clean_record(record)
                 articles.append(article)
     return [_named(a) for a in articles]
@@ -348,4 +348,4 @@ def _named(article: Article) -> Article:
     """A document's article is named by its id (its path says it came from no file)."""
     from dataclasses import replace
 
-    return replace(article, path=f"{_DOCUMENT_PREFIX}{article.id}")
+    return replace(article, path=f"{DOCUMENT_PREFIX}{article.id}")

@@ -259,6 +259,33 @@ def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) 
     assert _assert_whole(pg_url) == 4  # the seeds, f and g
 
 
+def test_a_document_with_the_text_of_a_file_outlives_the_file_and_the_file_it(
+        pg_url: str, tmp_path: Path) -> None:
+    from qa import QA
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    ferry = "Ferry strike\n\nFerry crews in Piraeus struck for 48 hours on Tuesday over pay."
+    (folder / "ferry.txt").write_text(ferry)
+    store = QA.build(folder, store=pg_url).as_vectorstore()
+    ids = store.add_texts([ferry])  # the same article as the file's
+    (folder / "ferry.txt").unlink()
+    assert QA.build(folder, store=pg_url).last_build.removed == []  # once: gone with the file
+    [document] = store.get_by_ids(ids)
+    assert "Piraeus" in document.page_content
+    # the other way round: a file that brings a document's text is a copy of it
+    zoo = "Zoo news\n\nThe Welk zoo welcomed two penguin chicks on Sunday."
+    [zoo_id] = store.add_texts([zoo])
+    (folder / "zoo.txt").write_text(zoo)
+    report = QA.build(folder, store=pg_url).last_build
+    assert report.copies and report.added == []
+    (folder / "zoo.txt").unlink()
+    QA.build(folder, store=pg_url)
+    assert [d.id for d in store.get_by_ids([zoo_id])] == [zoo_id]
+    assert store.delete([zoo_id]) is True  # once: "articles indexed from files are deleted..."
+    assert store.get_by_ids([zoo_id]) == []
+
+
 def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from qa import QA

@@ -11,8 +11,8 @@ from email.utils import parsedate_to_datetime
 
 from qa.core.errors import InputError
 
-__all__ = ["ABSTAIN_TEXT", "Answer", "Article", "ArticleFilter", "Chunk", "Citation", "Passage",
-           "ShortAnswer", "parse_date"]
+__all__ = ["ABSTAIN_TEXT", "DOCUMENT_PREFIX", "Answer", "Article", "ArticleFilter", "Chunk",
+           "Citation", "Passage", "ShortAnswer", "parse_date"]
 
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%Y")
 #: a month as news agencies abbreviate it ("Feb. 20, 2025", "Sept. 3, 2024").
@@ -72,6 +72,11 @@ def parse_date(text: str, *, whole: bool = False) -> date | None:
         return parsedate_to_datetime(text).date()
     except (TypeError, ValueError, IndexError):
         return None
+
+
+#: how the path of an article added to a database store as a document (through the LangChain
+#: adapter) starts: it lives in the store until deleted there, not in a file.
+DOCUMENT_PREFIX = "document:"
 
 
 def name_of(path: str) -> str:
