@@ -144,6 +144,9 @@ class ArticleVectorStore(VectorStore):
             for payload, doc_id, name in zip(payloads, doc_ids, named):  # one id, one file
                 stem = name if doc_id is None else _stem(doc_id)
                 (folder / f"{stem}.json").write_text(payload, encoding="utf-8")
+                if doc_id is not None and _ARTICLE_ID.fullmatch(doc_id):  # an id returned for
+                    # a document added without one names that document's file: replaced
+                    (folder / f"{doc_id}.json").unlink(missing_ok=True)
             self.qa.add_files([folder])
         return named
 
@@ -302,6 +305,10 @@ def _document_ids(ids: object, count: int) -> list[str | None]:
     if len(set(given)) != len(given):
         raise InputError("ids must differ from each other: each names one document.")
     return list(ids)
+
+
+#: an article's id: what `add_texts` returns for a document added without an id of its own.
+_ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
 
 
 def _stem(doc_id: str) -> str:

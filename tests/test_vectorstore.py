@@ -33,6 +33,18 @@ def test_ids_are_kept_and_an_id_added_again_replaces_its_document(index_copy: Pa
     assert store.delete(["tolm-flood"]) is False
 
 
+def test_the_id_returned_for_a_document_added_without_one_replaces_it(index_copy: Path) -> None:
+    qa = QA(index_dir=index_copy)
+    store = qa.as_vectorstore()
+    [returned] = store.add_texts([RESIDENTS.format(n=300)])
+    store.add_texts([RESIDENTS.format(n=450)], ids=[returned])
+    answer = qa.answer("How many residents had to leave their homes near Tolm?")
+    assert "450" in answer.text and "300" not in answer.text  # once: both kept, 300 said
+    assert qa.stats["articles"] == 3
+    assert store.delete([returned]) is True
+    assert qa.stats["articles"] == 2 and store.get_by_ids([returned]) == []
+
+
 def test_the_same_text_under_two_ids_is_two_documents(index_copy: Path) -> None:
     qa = QA(index_dir=index_copy)
     store = qa.as_vectorstore()
