@@ -334,7 +334,9 @@ def _found(store: ArticleStore, article_id: str) -> list[Article]:
 
 
 def _cleaned(objects: list[dict]) -> list[Article]:
-    """Clean JSON article objects exactly as `qa index` cleans a .json file."""
+    """Clean JSON article objects exactly as `qa index` cleans a .json file. Raises
+    `InputError` naming a text that holds nothing to index once cleaned (a byline, page
+    chrome), before anything is written."""
     from qa.index.clean import clean_record
     from qa.index.load import load_file
 
@@ -347,6 +349,9 @@ def _cleaned(objects: list[dict]) -> list[Article]:
             for record in records:
                 record.path = f"{DOCUMENT_PREFIX}{n}"
                 article = clean_record(record)
+                if not article.text.strip():
+                    raise InputError(f"text {n + 1} holds no article text once cleaned (a "
+                                     f"byline or page chrome only: {obj['text'][:60]!r}).")
                 articles.append(article)
     return [_named(a) for a in articles]
 

@@ -87,6 +87,8 @@ def test_bad_documents_are_refused_before_anything_is_written(index_copy: Path) 
     for call, message in [
             (lambda: store.add_texts([huge]), r"text 1 is 5\.\d MB .* over the 5\.\d MB limit"),
             (lambda: store.add_texts(["\u200b\u200b"]), "text 1 is not"),
+            (lambda: store.add_texts(["The bridge reopened.", "By John Smith"]),
+             "text 2 holds no article text once cleaned .* 'By John Smith'"),
             (lambda: store.add_texts("one text"), "a list of texts, not one text"),
             (lambda: store.add_texts(["Fine."], metadatas=["x"]), "one dict per text"),
             (lambda: store.add_texts(["A.", "B."], ids=["same", "same"]), "must differ"),
