@@ -77,9 +77,14 @@ def find_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Notice]]:
     files: list[Path] = []
     notices: list[Notice] = []
     for given in paths:
-        path = Path(given).expanduser()
-        if not path.exists():
-            raise InputError(f"{given}: no such file or folder")
+        shown = str(given) if str(given).isprintable() else repr(str(given))
+        try:
+            path = Path(given).expanduser()
+            there = "\0" not in str(given) and path.exists()
+        except (ValueError, OSError, RuntimeError) as exc:  # too long a name, no such ~user
+            raise InputError(f"{shown[:120]}: not a usable path ({exc})") from None
+        if not there:
+            raise InputError(f"{shown}: no such file or folder")
         if (notice := _link_outside(path, path.parent) or _badly_named(path)) is not None:
             notices.append(notice)
         elif path.is_file():

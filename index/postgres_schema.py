@@ -149,6 +149,13 @@ def store_connection(url: str) -> Iterator[psycopg.Connection]:
             yield connection
         except psycopg.errors.InsufficientPrivilege as exc:
             raise refused(url, exc) from None
+        except psycopg.errors.ReadOnlySqlTransaction:
+            from qa.core.errors import StoreUnavailableError
+
+            raise StoreUnavailableError(
+                f"The PostgreSQL store at {describe_url(url)} takes no writes (a read-only "
+                "replica, or default_transaction_read_only): index into the primary; "
+                "questions can be asked of either.") from None
         except psycopg.OperationalError as exc:  # shut down, restarted, the network lost
             raise unavailable(url, exc) from None
 

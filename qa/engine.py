@@ -116,6 +116,8 @@ class QA:
         `qa index` does) and return a `QA` over it; the `BuildReport` is its `last_build`.
 
         >>> qa = QA.build("~/articles", index_dir="~/articles-index")"""
+        if not isinstance(rebuild, bool):
+            raise InputError(f"rebuild must be True or False, not {rebuild!r:.40}.")
         settings = Settings.from_env(index_dir=index_dir, model=model, store=store)
         if llm is not None:  # before the build, not after it
             from qa.llm import check_llm
@@ -399,7 +401,7 @@ def _checked_paths(paths: object) -> list[str | Path]:
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     if not isinstance(paths, list | tuple) or not paths or \
-            not all(isinstance(p, str | os.PathLike) for p in paths):
+            not all(isinstance(p, str | os.PathLike) and str(p).strip() for p in paths):
         raise InputError(f"paths must be a file or folder path, or a list of them, not "
                          f"{paths!r:.80}.")
     return list(paths)

@@ -156,7 +156,7 @@ class ArticleVectorStore(VectorStore):
         file."""
         if not ids:
             return None
-        found = self._documents(list(ids))
+        found = self._documents(_checked(ids))
         folder = self._documents_dir()
         # (a document file of an older version is named after its payload's hash, not its id)
         outside = [a.path for a in found.values() if not (
@@ -188,7 +188,7 @@ class ArticleVectorStore(VectorStore):
         return [Document(page_content=a.text, id=doc_id, metadata={
             "title": a.title, "source": a.source, "author": a.author, "published": a.published,
             "url": a.url, "path": a.path, "article_id": a.id})
-            for doc_id, a in self._documents(list(ids)).items()]
+            for doc_id, a in self._documents(_checked(ids)).items()]
 
     def _documents(self, ids: list[str]) -> dict[str, Article]:
         """The stored article of each id among `ids`: the document added under it, else the
@@ -286,7 +286,15 @@ def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def _check_ids(ids: list[object]) -> None:
+def _checked(ids: object) -> list[str]:
+    """`ids` as a list, once checked."""
+    _check_ids(ids)
+    return list(ids)  # type: ignore[call-overload]
+
+
+def _check_ids(ids: object) -> None:
+    if not isinstance(ids, list | tuple):  # a string would be read letter by letter
+        raise InputError(f"ids must be a list of ids, not {ids!r:.40}")
     odd = [i for i in ids if not isinstance(i, str) or not i.isprintable()
            or not 1 <= len(i) <= MAX_ID_CHARS]
     if odd:  # a database would fail on some, and a file name on others

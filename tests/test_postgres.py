@@ -347,6 +347,17 @@ def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str
     for ids in (["a\x00"], [5]):
         with pytest.raises(InputError, match="ids must be document or article ids"):
             store.get_by_ids(ids)
+    with pytest.raises(InputError, match="ids must be a list of ids, not 'abc'"):
+        store.delete("abc")  # once read letter by letter
+    # a read-only replica answers, and a writer is told in one line (once a traceback)
+    replica = pg_url + "&options=-c%20default_transaction_read_only%3Don"
+    assert "48 hours" in QA(store=replica).answer("How long did the ferry crews strike?").text
+    with pytest.raises(StoreUnavailableError, match=r"takes no writes .* index into the primary"):
+        QA(store=replica).as_vectorstore().add_texts(["The Welk zoo got two penguins."])
+    written = subprocess.run([sys.executable, "-m", "qa", "index", str(greek), "--store",
+                              replica], capture_output=True, text=True)
+    assert written.returncode == 1 and "Traceback" not in written.stderr, written.stderr
+    assert "takes no writes" in written.stderr
     [chunk] = qa.store.chunks([qa.retrieve("ferry strike", k=1)[0].chunk.id, "gone:0"])
     assert "Piraeus" in chunk.text  # a chunk a writer removed meanwhile is left out
     import psycopg
