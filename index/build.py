@@ -88,7 +88,10 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     if not found and not settings.index_dir.exists():  # no empty index folder left behind
         raise ingest.nothing_to_index(paths, report)
 
-    with writer_lock(settings.index_dir):
+    with writer_lock(settings.index_dir) as waited:
+        if waited:  # another writer ran meanwhile: the files may hold newer text than read
+            report = BuildReport(settings.index_dir)
+            found, read_files = ingest.load_articles(paths, settings, report)
         old = None
         reread: set[str] = set()  # files read again after a fallback: their old copies go
         stranded_copies: dict[str, list[str]] = {}  # copies only damaged generations recorded

@@ -430,8 +430,9 @@ def _write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[
 
 
 @contextlib.contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """Hold the index's writer lock; a second writer waits until the first is done. Raises
+def writer_lock(index_dir: Path) -> Iterator[bool]:
+    """Hold the index's writer lock; a second writer waits until the first is done (and is
+    told so: True, the files it read before may have changed since). Raises
     `IndexDamagedError` before any work when the pointer cannot be replaced, `InputError`
     when `index_dir` is a folder of other things, not an index."""
     if strangers := foreign_entries(index_dir):
@@ -443,7 +444,12 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         index_dir.mkdir(parents=True, exist_ok=True)
         lock = (index_dir / ".lock").open("a")
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            waited = False
+        except BlockingIOError:  # another writer holds it
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            waited = True
         try:
             pointer = index_dir / POINTER
             if pointer.is_dir() and not pointer.is_symlink():
@@ -451,7 +457,7 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
                     f"{pointer} is a folder, not the one-line file naming the current "
                     f"generation, so no build can switch to a new one. Move it out of the "
                     f"index; the generations beside it are untouched.")
-            yield
+            yield waited
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

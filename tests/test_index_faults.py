@@ -485,3 +485,31 @@ def test_a_reader_whose_generation_vanished_reads_current_again(
     assert raced == [read_by_reader] and not read_by_reader.exists()
     assert index.path == _current(damaged_copy) and len(index.articles) == 5
     assert_old_data_answers(damaged_copy, 5)
+
+
+def test_a_writer_that_waited_for_another_reads_the_files_again(tmp_path: Path) -> None:
+    import fcntl
+    import subprocess
+    import sys
+    import time
+
+    news, index_dir = tmp_path / "news", tmp_path / "index"
+    news.mkdir()
+    story = news / "ships.txt"
+    story.write_text("Ships\n\nThe port saw 17 ships on Monday.")
+    run_cli("index", news, "--index-dir", index_dir)
+    with (index_dir / ".lock").open("a") as lock:  # another writer at work: the real lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        story.write_text("Ships\n\nThe port saw 20 ships on Monday.")
+        waiting = subprocess.Popen([sys.executable, "-m", "qa", "index", str(news),
+                                    "--index-dir", str(index_dir)], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60  # until it has read the file and waits for the lock
+        while time.monotonic() < deadline and waiting.poll() is None and \
+                "lock" not in Path(f"/proc/{waiting.pid}/wchan").read_text():
+            time.sleep(0.02)
+        story.write_text("Ships\n\nThe port saw 42 ships on Monday.")  # the other writer's
+    _, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    answer = run_cli("ask", "How many ships did the port see?", "--index-dir", index_dir)
+    assert "**42**" in answer.stdout, answer.stdout  # once "20": what it read before waiting
