@@ -101,13 +101,9 @@ class StoredCopies:
         return None
 
     def _records_of(self, file: str) -> dict[str, str]:
-        """The articles `file` holds now: content hash -> the path of its record."""
+        """The articles `file` holds (as first read in this build): content hash -> path."""
         if file not in self._held:
-            try:
-                records, _ = load_file(Path(file), self.max_file_bytes)
-            except UnusableFileError:  # gone, or no longer readable: it holds nothing
-                records = []
-            self._held[file] = {clean_record(r).content_hash: r.path for r in records}
+            self._held[file] = records_now(file, self.max_file_bytes)
         return self._held[file]
 
     def still_copies(self, places: list[str], content_hash: str, stored_path: str,
@@ -117,6 +113,16 @@ class StoredCopies:
         kept = [p for p in places if file_of(p) not in self.read_files
                 and Path(file_of(p)).exists()]
         return sorted({*found_now, *kept} - {stored_path})
+
+
+def records_now(file: str, max_file_bytes: int) -> dict[str, str]:
+    """The articles `file` holds now: content hash -> the path of its record (none when it is
+    gone or no longer readable)."""
+    try:
+        records, _ = load_file(Path(file), max_file_bytes)
+    except UnusableFileError:
+        return {}
+    return {clean_record(r).content_hash: r.path for r in records}
 
 
 def kept_notice(path: str, survivor: str) -> Notice:

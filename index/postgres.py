@@ -160,8 +160,9 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 _keep_from_copy(connection, content_hash, path, copies, report)
         for article in new:
             (report.updated if article.path in replaced else report.added).append(article.path)
-        _settle_skipped(connection, _write_new(connection, new, model, settings, report,
-                                               progress), report)
+        skipped, stale = _write_new(connection, new, model, settings, report, progress)
+        _settle_skipped(connection, skipped, report)
+        _set_aside(stale, read_files, report)
         _record_copies(connection, set(), report.copies)  # of the articles written just now
         report.removed.extend(_remove_gone(connection, roots, copies, kept_hashes, report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
@@ -193,6 +194,20 @@ def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
         elsewhere.setdefault(article.content_hash, []).append(article.path)
     if elsewhere:
         _record_copies(connection, set(), elsewhere)
+
+
+def _set_aside(stale: list[Article], read_files: set[str], report: BuildReport) -> None:
+    """Report the articles not written because their file changed while they were embedded;
+    their files count as not read, so that what the store holds from them stays."""
+    from qa.index.load import Notice
+
+    for article in stale:
+        for listed in (report.added, report.updated):
+            if article.path in listed:
+                listed.remove(article.path)
+        read_files.discard(ingest.file_of(article.path))
+        report.notices.append(Notice(article.path, "skipped", "the file changed while it was "
+                                     "being indexed: index it again for its new text"))
 
 
 def _duplicate(path: str, previous: str):
@@ -268,27 +283,38 @@ def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, s
 
 def _write_new(connection: psycopg.Connection, articles: list[Article], model: str | None,
                settings: Settings, report: BuildReport, progress: Progress | None
-               ) -> list[Article]:
+               ) -> tuple[list[Article], list[Article]]:
     """Embed `articles` a batch at a time and write each in its own transaction. Returns
-    those another writer stored meanwhile (nothing of them was written)."""
+    those another writer stored meanwhile, and those whose file no longer holds them (it
+    changed while they were embedded: another writer may have stored its new text already);
+    nothing of either was written."""
     skipped: list[Article] = []
+    stale: list[Article] = []
     for begin in range(0, len(articles), _BATCH):
         batch = articles[begin:begin + _BATCH]
         scratch = BuildReport(None, store=report.store)
         chunks, *_, sentences = ingest.embed_chunks(batch, None, model, settings, scratch, None)
         report.chunks_embedded += scratch.chunks_embedded
         chunk_row = sentence_row = 0
+        held_now: dict[str, dict[str, str]] = {}  # file -> what it holds, read once a batch
         for article in batch:
             count = sum(1 for c in chunks if c.article_id == article.id)
             own = chunks[chunk_row:chunk_row + count]
             vectors = sum(len(c.sentences) for c in own)
-            if not write_article(connection, article, own,
-                                 sentences[sentence_row:sentence_row + vectors]):
-                skipped.append(article)
             chunk_row, sentence_row = chunk_row + count, sentence_row + vectors
+            if not article.path.startswith(DOCUMENT_PREFIX):
+                file = ingest.file_of(article.path)
+                if file not in held_now:
+                    held_now[file] = ingest.records_now(file, settings.max_file_bytes)
+                if article.content_hash not in held_now[file]:
+                    stale.append(article)
+                    continue
+            if not write_article(connection, article, own,
+                                 sentences[sentence_row - vectors:sentence_row]):
+                skipped.append(article)
         if progress is not None:
             progress(min(begin + _BATCH, len(articles)), len(articles))
-    return skipped
+    return skipped, stale
 
 
 def write_article(connection: psycopg.Connection, article: Article, chunks: list[Chunk],
@@ -361,7 +387,8 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
         model = _prepare(connection, where, settings, rebuild=False)
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
-        skipped = _write_new(connection, new, model, settings, BuildReport(None, store=where), None)
+        skipped, _ = _write_new(connection, new, model, settings, BuildReport(None, store=where),
+                                None)  # (documents: no file to change)
         copies: dict[str, list[str]] = {}  # stored from a file too: that file's copy is this
         for article in articles:
             holder = stored.get(article.content_hash)
@@ -445,9 +472,9 @@ def _keep_from_copy(connection: psycopg.Connection, content_hash: str, path: str
     survivor = holder.surviving(places, content_hash)
     if survivor is None:
         return False
-    with connection.transaction():
-        connection.execute("UPDATE articles SET path = %s, name = %s WHERE content_hash = %s",
-                           (survivor, name_of(survivor), content_hash))
+    with connection.transaction():  # (unless another writer moved it meanwhile)
+        connection.execute("UPDATE articles SET path = %s, name = %s WHERE content_hash = %s "
+                           "AND path = %s", (survivor, name_of(survivor), content_hash, path))
         connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
                            "split_part(path, '#', 1) = %s", (content_hash,
                                                             ingest.file_of(survivor)))
@@ -471,7 +498,9 @@ def _remove_gone(connection: psycopg.Connection, roots: list[Path], holder: inge
             if file not in holder.read_files and Path(file).exists():
                 continue
             if not _keep_from_copy(connection, content_hash, path, holder, report):
-                removed.extend(_delete_where(connection, "content_hash = %s", (content_hash,)))
+                # (only while still stored from there: another writer may have moved it)
+                removed.extend(_delete_where(connection, "content_hash = %s AND path = %s",
+                                             (content_hash, path)))
     return removed
 
 

@@ -187,6 +187,36 @@ def test_a_writer_killed_or_cut_off_mid_ingest_leaves_no_partial_article(
     assert _assert_whole(pg_url) == 24
 
 
+def test_a_file_changed_while_its_article_is_embedded_is_not_written_over_the_new_text(
+        pg_url: str, tmp_path: Path) -> None:
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted(NEWSQA_ARTICLES.iterdir())[:17]:  # two batches: the 17th comes last
+        shutil.copy(path, corpus / path.name)
+    ships = corpus / "zzz-ships.txt"
+    ships.write_text("Ships\n\nThe port of Welk saw 17 ships on Monday.")
+    edits = []
+
+    def another_writer(done: int, total: int) -> None:  # after the first batch is written
+        if not edits:
+            ships.write_text("Ships\n\nThe port of Welk saw 42 ships on Monday.")
+            edits.append(index_into_postgres([ships], pg_url, Settings.from_env()))
+
+    report = index_into_postgres([corpus], pg_url, Settings.from_env(), progress=another_writer)
+    assert edits and edits[0].added == [str(ships)]
+    assert str(ships) not in report.added and any(
+        n.path == str(ships) and "changed while it was being indexed" in n.message
+        for n in report.notices)
+    answer = QA(store=pg_url).answer("How many ships did the port of Welk see on Monday?")
+    assert answer.short.text == "42"  # once 17: what the first writer had read, written last
+    assert _assert_whole(pg_url) == 18
+
+
 def test_articles_that_move_within_or_between_files_are_kept(pg_url: str,
                                                               tmp_path: Path) -> None:
     from qa.index.postgres import index_into
