@@ -525,7 +525,9 @@ def test_articles_dropped_in_the_folder_or_indexed_beside_the_server_are_answere
 
         cider = "Who founded the Orlen cider festival?"
         assert "Haldane" not in client.predict(question=cider, api_name="/ask")["text"]
-        (folder / "orlen cider.txt").write_text(CIDER, encoding="utf-8")
+        title, body = CIDER.split("\n\n", 1)
+        (folder / "orlen cider.txt").write_text(
+            f"{title}\n\nBy Ann Lee, Orlen Gazette, 3 May 2025\n\n{body}", encoding="utf-8")
         out = answer_until(cider, lambda a: "Haldane" in a["text"])
         assert "Haldane" in out["text"] and \
             out["citations"][0]["article"]["file"] == "orlen cider.txt", out
@@ -535,10 +537,16 @@ def test_articles_dropped_in_the_folder_or_indexed_beside_the_server_are_answere
         pg.wait_for_function(f"() => document.querySelector(\"{card}\")?.innerText"
                              ".includes('Orlen cider festival')")  # no question asked here yet
 
+        pg.get_by_text("Filter articles").click()
+        pg.get_by_label("Orlen Gazette").check()  # its only article is deleted next
+
         (folder / "orlen cider.txt").unlink()
         out = answer_until(cider, lambda a: "Haldane" not in a["text"])
         assert "Haldane" not in out["text"], out
         pg.wait_for_function(f"() => /Ready: 3 articles/.test({status})")
+        pg.wait_for_function("() => !document.body.innerText.includes('Orlen Gazette')")
+        result = ask_in_browser(pg, cider)  # once: refused by Gradio on every question
+        assert "Haldane" not in result["text"] and result["text"].strip(), result
 
         (other / "observatory.txt").write_text(XSS, encoding="utf-8")
         subprocess.run([sys.executable, "-m", "qa", "index", str(other), "--index-dir",

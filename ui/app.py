@@ -150,7 +150,7 @@ class Handlers:
         return (f"Indexing the articles: {state.stage.lower()}{count} "
                 f"({self.loader.seconds:.0f} s). You can ask once this is done.")
 
-    def refresh(self, turns: list[dict] | None) -> tuple:
+    def refresh(self, turns: list[dict] | None, ticked: list[str] | None = None) -> tuple:
         """Status, opening card, examples, filters, Ask button, mode, timer: all from the
         engine when it is ready and its store reachable (the timer then stops)."""
         import gradio as gr
@@ -170,7 +170,7 @@ class Handlers:
             return (status, gr.skip(), gr.skip(), gr.skip(), gr.Button(interactive=True),
                     gr.skip(), gr.Timer(active=True))
         return (status, _conversation(turns or [], welcome), gr.Dataset(samples=examples),
-                gr.CheckboxGroup(choices=sources), gr.Button(interactive=True),
+                _publishers(sources, ticked), gr.Button(interactive=True),
                 gr.Radio(visible=engine.llm_available), gr.Timer(active=False))
 
     def reset(self) -> tuple:
@@ -304,7 +304,8 @@ class Handlers:
         """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
 
-    def changed_status(self, shown: str, turns: list[dict] | None) -> tuple:
+    def changed_status(self, shown: str, turns: list[dict] | None,
+                       ticked: list[str] | None = None) -> tuple:
         """Once the engine is ready: the status line if it is not `shown` (what this page
         last drew), so that screen readers hear a change, not the same line every tick; and
         the opening card again, listing the articles as they are now, until the first
@@ -328,7 +329,16 @@ class Handlers:
         except StoreUnavailableError:  # the status line says so
             return status, status, gr.skip(), gr.skip(), gr.skip()
         return (status, status, gr.skip() if turns else card,
-                gr.CheckboxGroup(choices=publishers), gr.Dataset(samples=examples))
+                _publishers(publishers, ticked), gr.Dataset(samples=examples))
+
+
+def _publishers(publishers: list[str], ticked: list[str] | None) -> Any:
+    """The publisher boxes as the index has them now; a ticked one whose articles are all
+    gone is unticked with its box (Gradio refuses a value that is not a choice)."""
+    import gradio as gr
+
+    return gr.CheckboxGroup(choices=publishers,
+                            value=[p for p in ticked or [] if p in publishers])
 
 
 def _still_indexed(ticked: list[str], publishers: list[str]) -> list[str]:
@@ -486,12 +496,12 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
                         **private).then(**chat_io)
     page.new.click(handlers.reset, None, [page.turns, page.chat, page.live], queue=False,
                    **private)
-    refresh_io = ([page.turns], [page.status, page.chat, page.examples, page.sources,
+    refresh_io = ([page.turns, page.sources], [page.status, page.chat, page.examples, page.sources,
                                  page.ask, page.mode, page.timer])
     page.timer.tick(handlers.refresh, *refresh_io, queue=False, show_progress="hidden",
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
-    page.status_timer.tick(handlers.changed_status, [page.shown_status, page.turns],
+    page.status_timer.tick(handlers.changed_status, [page.shown_status, page.turns, page.sources],
                            [page.status, page.shown_status, page.chat, page.sources,
                             page.examples], queue=False, show_progress="hidden", **private)
 
