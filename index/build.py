@@ -129,7 +129,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         old_articles = dict(old.articles) if old else {}
         kept: dict[str, Article] = {}
         fresh: list[Article] = []  # not indexed before: added, or a new version of a file's
-        copies = ingest.StoredCopies(read_files, settings.max_file_bytes)
+        copies = ingest.StoredCopies(read_files, settings)
         recorded: dict[str, list[str]] = dict(old.manifest.get("copies", {})) if old else {}
         for content_hash, places in stranded_copies.items():
             recorded[content_hash] = list(dict.fromkeys([*recorded.get(content_hash, []),

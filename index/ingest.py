@@ -73,9 +73,9 @@ class StoredCopies:
     no longer does, or it would have been found there. Otherwise the article moved (records
     shifted in a JSONL file, text moved to another file) and follows its new place."""
 
-    def __init__(self, read_files: set[str], max_file_bytes: int) -> None:
+    def __init__(self, read_files: set[str], settings: Settings) -> None:
         self.read_files = read_files
-        self.max_file_bytes = max_file_bytes
+        self.settings = settings
         self._held: dict[str, dict[str, str]] = {}  # file -> {content hash: record path}
 
     def elsewhere(self, stored_path: str, found: Article) -> bool:
@@ -103,7 +103,7 @@ class StoredCopies:
     def _records_of(self, file: str) -> dict[str, str]:
         """The articles `file` holds (as first read in this build): content hash -> path."""
         if file not in self._held:
-            self._held[file] = records_now(file, self.max_file_bytes)
+            self._held[file] = records_now(file, self.settings)
         return self._held[file]
 
     def still_copies(self, places: list[str], content_hash: str, stored_path: str,
@@ -115,11 +115,12 @@ class StoredCopies:
         return sorted({*found_now, *kept} - {stored_path})
 
 
-def records_now(file: str, max_file_bytes: int) -> dict[str, str]:
+def records_now(file: str, settings: Settings) -> dict[str, str]:
     """The articles `file` holds now: content hash -> the path of its record (none when it is
     gone or no longer readable)."""
     try:
-        records, _ = load_file(Path(file), max_file_bytes)
+        records, _ = load_file(Path(file), settings.max_file_bytes,
+                               cache_dir=settings.cache_dir)
     except UnusableFileError:
         return {}
     return {clean_record(r).content_hash: r.path for r in records}
@@ -180,7 +181,8 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
     for file, folder in found:
         resolved = location(file)
         try:
-            records, file_notices = load_file(file, settings.max_file_bytes, within=folder)
+            records, file_notices = load_file(file, settings.max_file_bytes, within=folder,
+                                              cache_dir=settings.cache_dir)
         except UnusableFileError as exc:
             report.notices.append(Notice(exc.path, exc.action, exc.reason))
             continue

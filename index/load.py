@@ -224,12 +224,13 @@ def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
     return text, Notice(path, "decoded", f"not UTF-8; read as {encoding}")
 
 
-def load_file(path: Path, max_bytes: int, within: Path | None = None
-              ) -> tuple[list[RawRecord], list[Notice]]:
+def load_file(path: Path, max_bytes: int, within: Path | None = None,
+              cache_dir: Path | None = None) -> tuple[list[RawRecord], list[Notice]]:
     """Read one file into raw records. Raises `UnusableFileError` when it cannot be used.
 
     With `within`, the file read must lie in that folder, links resolved, as `find_files`
-    checked: a link changed since then to lead out of it is refused, not followed."""
+    checked: a link changed since then to lead out of it is refused, not followed. With
+    `cache_dir`, what a PDF was found to hold is kept there (see `pdf_to_record`)."""
     name = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -245,15 +246,19 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None
             size = os.fstat(handle.fileno()).st_size
             data = handle.read(max_bytes + 1) if size <= max_bytes else b""
         if max(size, len(data)) > max_bytes:
+            size = max(size, len(data))
+            digits = next(d for d in (1, 2, 3, 6) if round(size / 1e6, d) > round(max_bytes / 1e6,
+                                                                               d) or d == 6)
             raise UnusableFileError(name, "refused",
-                                    f"{max(size, len(data)) / 1e6:.1f} MB is over the "
-                                    f"{max_bytes / 1e6:.1f} MB limit (set QA_MAX_FILE_MB to "
-                                    "raise it)")
+                                    f"{size / 1e6:.{digits}f} MB is over the "
+                                    f"{max_bytes / 1e6:.{digits}f} MB limit (set QA_MAX_FILE_MB "
+                                    "to raise it)")
     except OSError as exc:
         raise UnusableFileError(name, "skipped", f"cannot read it ({exc.strerror})") from None
     if suffix == ".pdf":
-        body, fields = pdf_to_record(data, name)
-        return [RawRecord(name, body, fields)], []
+        body, fields, partly = pdf_to_record(data, name, cache_dir)
+        return [RawRecord(name, body, fields)], [Notice(name, "partly read", partly)] \
+            if partly else []
     text, notice = decode(data, name)
     notices = [notice] if notice else []
     if not text.strip():

@@ -2,21 +2,29 @@
 
 A PDF is a program for drawing a page, and a hostile one can make a parser spin or swell:
 so it is read by `python -m qa.index.pdf_text` with a time and memory limit, and whatever
-goes wrong there costs one file, never the build or the server. The child prints the
-document's title, author and paragraphs as JSON; pdfminer's layout analysis gives the
-paragraphs (text boxes), from which the page furniture is dropped: running headers and
-footers (small print in the top or bottom band of the page, or the same line on several
-pages) and page numbers. A paragraph's lines are joined; a word broken over two lines is
-joined without its hyphen only where the document spells it whole elsewhere.
+goes wrong there costs one file, never the build or the server. What the child finds (or why
+it failed) is kept in the cache under the file's sha256, so an unchanged PDF is read once.
+
+The child prints the document's title and paragraphs as JSON; pdfminer's layout analysis
+gives the paragraphs (text boxes), from which the page furniture in the top and bottom bands
+of each page is dropped: lines repeated on several pages, addresses, page counts, print dates,
+the document's own title as a running header, page numbers. A paragraph's lines are
+joined, and so is a paragraph cut by a page break; a word broken over two lines is joined
+without its hyphen only where the document spells it whole elsewhere. The title is the
+largest type of the first page (the PDF's recorded title when no type stands out); the PDF's
+recorded author is not used (it is most often the account that made the file), the byline is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from qa.core.errors import UnusableFileError
@@ -28,101 +36,171 @@ READ_SECONDS = 60
 READ_MEMORY_BYTES = 2 * 1024**3
 #: pages read from one PDF (an article has a few; a whole newspaper issue is not one).
 MAX_PAGES = 100
+#: what pdfminer's layout analysis may join into one line: justified text in narrow columns
+#: has wide gaps between words (the default, 2 characters, split such lines mid-sentence).
+_CHAR_MARGIN = 8.0
+#: lines of at most this many words above a PDF's headline are page furniture.
+_ABOVE_HEADLINE_WORDS = 12
 #: the top and bottom share of a page where running headers and footers sit.
 _BAND = 0.07
-#: ligatures some fonts draw as one glyph ("ﬁ"), written as their letters.
+#: ligatures some fonts draw as one glyph ("ﬁ"), written as their letters; soft hyphens
+#: (a browser prints them where it may break a word) dropped.
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl",
-                            "ﬅ": "st", "ﬆ": "st"})
+                            "ﬅ": "st", "ﬆ": "st", "\u00ad": None})
 _PAGE_NUMBER = re.compile(r"(?i)^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$")
+#: furniture a browser or printer puts in a page's margins: an address, a print date and time.
+_FURNITURE = re.compile(r"(?i)^(?:\S*://\S*|\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}"
+                        r"(?:\s*[ap]\.?m\.?)?)$")
 _BROKEN_WORD = re.compile(r"(\w+)-$")
 _PLACEHOLDER_TITLE = re.compile(r"(?i)^(untitled|microsoft word - .*|document\d*|.*\.(docx?|pdf|"
                                 r"indd|html?))$")
+#: what pdfminer says of a file that is not a whole PDF, in words a user knows.
+_NOT_A_PDF = ("No /Root object", "PSEOF", "PDFSyntaxError", "PDFNoValidXRef", "PSSyntaxError")
 
 
-def pdf_to_record(data: bytes, name: str) -> tuple[str, dict[str, str]]:
-    """The article text of PDF `data` (paragraphs separated by blank lines) and its metadata
-    fields (title, author). Raises `UnusableFileError` when it holds no text (a scan) or
-    cannot be read."""
+def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
+                  ) -> tuple[str, dict[str, str], str | None]:
+    """The article text of PDF `data` (paragraphs separated by blank lines), its metadata
+    fields (title) and a note when only part of it was read. Raises `UnusableFileError` when
+    it holds no text (a scan) or cannot be read. With `cache_dir`, each file's outcome is
+    kept there by content."""
+    cached = cache_dir / "pdf-text" / f"{hashlib.sha256(data).hexdigest()}.json" \
+        if cache_dir is not None else None
+    try:
+        found = json.loads(cached.read_text()) if cached is not None else None
+    except (OSError, ValueError):
+        found = None
+    if not isinstance(found, dict):
+        found = _read_in_child(data)
+        if cached is not None:
+            _keep(cached, found)
+    if "refused" in found or "skipped" in found:
+        action = "refused" if "refused" in found else "skipped"
+        raise UnusableFileError(name, action, str(found[action]))
+    if not found["paragraphs"]:
+        raise UnusableFileError(name, "skipped", "the PDF holds no text (a scanned page? its "
+                                "text would need OCR)")
+    note = None
+    if found["pages"] > MAX_PAGES:
+        note = f"only its first {MAX_PAGES} of {found['pages']} pages were read"
+    fields = {"title": found["title"]} if found["title"] else {}
+    return "\n\n".join(found["paragraphs"]), fields, note
+
+
+def _read_in_child(data: bytes) -> dict[str, Any]:
+    """What the child process makes of `data`: title, pages and paragraphs, or why it is
+    refused or skipped."""
     try:
         done = subprocess.run([sys.executable, "-m", "qa.index.pdf_text"], input=data,
                               capture_output=True, timeout=READ_SECONDS, check=False)
     except subprocess.TimeoutExpired:
-        raise UnusableFileError(name, "refused", f"reading the PDF took over {READ_SECONDS} s"
-                                ) from None
+        return {"refused": f"reading the PDF took over {READ_SECONDS} s"}
     if done.returncode != 0:
         last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["stopped"])[-1]
         if "PDFPasswordIncorrect" in last:
-            raise UnusableFileError(name, "skipped", "the PDF is locked with a password: save "
-                                    "an unlocked copy to index it")
-        raise UnusableFileError(name, "refused", f"not a readable PDF ({last[:160]})")
-    found = json.loads(done.stdout)
-    if not found["paragraphs"]:
-        raise UnusableFileError(name, "skipped", "the PDF holds no text (a scanned page? its "
-                                "text would need OCR)")
-    fields = {key: found[key] for key in ("title", "author") if found[key]}
-    return "\n\n".join(found["paragraphs"]), fields
+            return {"skipped": "the PDF is locked with a password: save an unlocked copy to "
+                               "index it"}
+        if "MemoryError" in last:
+            return {"refused": f"reading the PDF took over {READ_MEMORY_BYTES >> 30} GB"}
+        if any(sign in last for sign in _NOT_A_PDF):
+            return {"refused": "not a readable PDF: cut short, damaged, or another kind of "
+                               "file named .pdf"}
+        return {"refused": f"not a readable PDF ({last[:160]})"}
+    return json.loads(done.stdout)
+
+
+def _keep(cached: Path, found: dict[str, Any]) -> None:
+    """Write `found` to `cached` whole or not at all (the cache is only a speed-up)."""
+    partial = cached.with_name(f".{cached.name}.{os.getpid()}")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(found))
+        partial.replace(cached)
+    except OSError:
+        partial.unlink(missing_ok=True)
 
 
 def _read(data: bytes) -> dict[str, Any]:
-    """Title, author and paragraphs of a PDF (run in the child process)."""
+    """Title, page count and paragraphs of a PDF (run in the child process)."""
     from io import BytesIO
 
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTChar, LTTextBox
     from pdfminer.pdfdocument import PDFDocument
     from pdfminer.pdfparser import PDFParser
+    from pdfminer.pdftypes import resolve1
 
-    info = (PDFDocument(PDFParser(BytesIO(data))).info or [{}])[0]
+    document = PDFDocument(PDFParser(BytesIO(data)))
+    info = (document.info or [{}])[0]
+    recorded_title = _meta(info, "Title")
+    pages_count = int(resolve1(resolve1(document.catalog.get("Pages", {})) or {})
+                      .get("Count", 0) or 0)
     pages = []
-    for page in extract_pages(BytesIO(data), maxpages=MAX_PAGES, laparams=LAParams()):
+    for page in extract_pages(BytesIO(data), maxpages=MAX_PAGES,
+                              laparams=LAParams(char_margin=_CHAR_MARGIN)):
         boxes = []
         for box in page:
             if not isinstance(box, LTTextBox):
                 continue
-            lines = [line.get_text().strip() for line in box]
+            lines = [line.get_text().strip().translate(_LIGATURES) for line in box]
             sizes = [c.size for line in box for c in line if isinstance(c, LTChar)]
             in_band = box.y0 > page.height * (1 - _BAND) or box.y1 < page.height * _BAND
-            boxes.append(([x for x in lines if x], max(sizes, default=0.0), in_band))
+            boxes.append(([x for x in lines if x], round(max(sizes, default=0.0), 1), in_band))
         pages.append(boxes)
-    body_size = _body_size(pages)
     repeated = _repeated_lines(pages)
-    paragraphs: list[list[str]] = []
-    title: list[str] = []
-    title_size = body_size
+    furniture = {_key(recorded_title)} if recorded_title else set()
+    paragraphs: list[tuple[list[str], float]] = []
     for boxes in pages:
         page_starts = True
         for lines, size, in_band in boxes:
             text = " ".join(lines)
-            if not lines or _PAGE_NUMBER.match(text) or (in_band and size < body_size - 0.5) \
-                    or _key(text) in repeated:
+            if not lines or _is_furniture(text, in_band, repeated | furniture):
                 continue
-            if page_starts and paragraphs and _runs_on(paragraphs[-1][-1], lines[0]):
-                paragraphs[-1] = paragraphs[-1] + lines  # a paragraph broken by the page
+            if page_starts and paragraphs and paragraphs[-1][1] == size and \
+                    _runs_on(paragraphs[-1][0][-1]):
+                paragraphs[-1] = (paragraphs[-1][0] + lines, size)  # cut by the page break
             else:
-                paragraphs.append(lines)
+                paragraphs.append((lines, size))
             page_starts = False
-            if not title and size > title_size:
-                title, title_size = lines, size
-    words = Counter(w.lower() for lines in paragraphs for line in lines
-                    for w in re.findall(r"\w+", line.translate(_LIGATURES)))
-    text_paragraphs = [_joined(lines, words) for lines in paragraphs]
-    return {"title": _joined(title, words) if title else _meta(info, "Title"),
-            "author": _meta(info, "Author"), "paragraphs": text_paragraphs}
+    words = Counter(w.lower() for lines, _ in paragraphs for line in lines
+                    for w in re.findall(r"\w+", line))
+    title = _title(pages[0] if pages else [], paragraphs, recorded_title)
+    if title:  # short lines above the headline: a masthead, a section label, a menu
+        first = next(n for n, (lines, _) in enumerate(paragraphs) if lines is title)
+        paragraphs = [p for n, p in enumerate(paragraphs)
+                      if n >= first or len(" ".join(p[0]).split()) > _ABOVE_HEADLINE_WORDS]
+    return {"title": _joined(title, words) if title else recorded_title,
+            "pages": max(pages_count, len(pages)),
+            "paragraphs": [_joined(lines, words) for lines, _ in paragraphs]}
 
 
-def _runs_on(last_line: str, next_line: str) -> bool:
-    """Whether a page's first line continues the sentence its previous page ended in."""
-    return not last_line.rstrip("\"'”’)»").endswith((".", "!", "?", ":")) \
-        and next_line[:1].islower()
+def _title(first_page: list[tuple[list[str], float, bool]],
+           paragraphs: list[tuple[list[str], float]], recorded: str) -> list[str]:
+    """The headline: the kept paragraph of the first page in the largest type, when it is
+    larger than the text's; else the one the PDF's recorded title names."""
+    kept = [lines for lines, _ in paragraphs]
+    on_first = [(size, lines) for lines, size, _ in first_page
+                if any(lines is k for k in kept)]
+    body: Counter[float] = Counter()
+    for lines, size in paragraphs:
+        body[size] += sum(len(x) for x in lines)
+    if on_first and body:
+        size, lines = max(on_first, key=lambda box: box[0])  # (the first of the largest)
+        if size > body.most_common(1)[0][0]:
+            return lines
+    named = [lines for lines in kept if recorded and _key(" ".join(lines)) == _key(recorded)]
+    return named[0] if named else []
 
 
-def _body_size(pages: list[list[tuple[list[str], float, bool]]]) -> float:
-    """The font size most of the text is set in."""
-    weights: Counter[float] = Counter()
-    for boxes in pages:
-        for lines, size, _ in boxes:
-            weights[round(size, 1)] += sum(len(line) for line in lines)
-    return weights.most_common(1)[0][0] if weights else 0.0
+def _is_furniture(text: str, in_band: bool, running: set[str]) -> bool:
+    """Whether a box in a page's top or bottom band is page furniture, not article text."""
+    return in_band and (_key(text) in running or bool(_PAGE_NUMBER.match(text))
+                        or bool(_FURNITURE.match(text)))
+
+
+def _runs_on(last_line: str) -> bool:
+    """Whether a page's last line stops mid-sentence, so that the next page goes on with it."""
+    return not last_line.rstrip("\"'”’)»").endswith((".", "!", "?", ":"))
 
 
 def _repeated_lines(pages: list[list[tuple[list[str], float, bool]]]) -> set[str]:
@@ -134,7 +212,7 @@ def _repeated_lines(pages: list[list[tuple[list[str], float, bool]]]) -> set[str
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\d+", "#", text.lower())
+    return re.sub(r"\d+", "#", " ".join(text.lower().split()))
 
 
 def _joined(lines: list[str], words: Counter[str]) -> str:
@@ -142,7 +220,7 @@ def _joined(lines: list[str], words: Counter[str]) -> str:
     when the document spells it whole elsewhere ("exam-" "ple"), else keeps it
     ("day-" "trippers")."""
     text = ""
-    for line in (x.translate(_LIGATURES) for x in lines):
+    for line in lines:
         broken = _BROKEN_WORD.search(text)
         first = re.match(r"\w+", line)
         if broken and first and words[(broken[1] + first[0]).lower()] > 0:
@@ -157,13 +235,12 @@ def _joined(lines: list[str], words: Counter[str]) -> str:
 def _meta(info: dict[str, Any], key: str) -> str:
     """A document information field as text ("" when missing or a placeholder)."""
     from pdfminer.pdftypes import resolve1
+    from pdfminer.utils import decode_text
 
     value = resolve1(info.get(key, b""))
     if isinstance(value, bytes):
-        from pdfminer.utils import decode_text
-
         value = decode_text(value)
-    value = str(value).strip() if isinstance(value, str | bytes) else ""
+    value = " ".join(value.split()) if isinstance(value, str) else ""
     return "" if _PLACEHOLDER_TITLE.match(value) else value
 
 

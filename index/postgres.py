@@ -137,7 +137,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         model = _prepare(connection, where, settings, rebuild)
         stored = _stored_paths(connection, [a.content_hash for a in found])
         new: list[Article] = []
-        copies = ingest.StoredCopies(read_files, settings.max_file_bytes)
+        copies = ingest.StoredCopies(read_files, settings)
         for article in found:
             if article.content_hash not in stored:
                 new.append(article)
@@ -305,7 +305,7 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
             if not article.path.startswith(DOCUMENT_PREFIX):
                 file = ingest.file_of(article.path)
                 if file not in held_now:
-                    held_now[file] = ingest.records_now(file, settings.max_file_bytes)
+                    held_now[file] = ingest.records_now(file, settings)
                 if article.content_hash not in held_now[file]:
                     stale.append(article)
                     continue

@@ -69,7 +69,7 @@ def cli() -> None:
 def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | None,
                   model: str | None, rebuild: bool, shard: str | None,
                   max_file_mb: float | None, check: bool) -> None:
-    """Build or update the index from article files and folders (.txt .md .html .json .jsonl).
+    """Build or update the index from article files and folders (.txt .md .html .json .jsonl .pdf).
 
     Unchanged articles are not embedded again; articles whose files under PATHS were deleted
     are removed; articles indexed from other paths are kept. Links are not followed out of

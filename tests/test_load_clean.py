@@ -349,7 +349,7 @@ def test_bad_files_are_refused_with_a_message_naming_them(tmp_path: Path, name: 
 def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "big.txt"
     path.write_text("word " * 3000)
-    with pytest.raises(InputError, match=r"over the 0\.0 MB limit"):
+    with pytest.raises(InputError, match=r"0\.01 MB is over the 0\.00 MB limit"):
         load_file(path, 1000)
 
 

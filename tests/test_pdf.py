@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from qa import QA
 from tests.paths import ROOT
 
@@ -30,7 +32,7 @@ def test_a_pdf_article_is_read_without_its_page_furniture_and_cited(tmp_path: Pa
     notices = [str(n) for n in qa.last_build.notices]
     assert f"{folder / 'scan.pdf'}: skipped: the PDF holds no text (a scanned page? its text " \
         "would need OCR)" in notices
-    assert any(n.startswith(f"{folder / 'broken.pdf'}: refused: not a readable PDF (")
+    assert any(n.startswith(f"{folder / 'broken.pdf'}: refused: not a readable PDF: cut short")
                for n in notices), notices
     assert qa.stats["articles"] == 1
 
@@ -49,3 +51,28 @@ def test_a_pdf_article_is_read_without_its_page_furniture_and_cited(tmp_path: Pa
         assert furniture not in article.text, furniture
     assert "will run an extra evening crossing on Fridays and Sundays" in article.text
     assert "day-trippers" in article.text  # a hyphen at a line's end kept where it belongs
+
+
+def test_the_headline_is_the_largest_type_and_text_near_a_page_edge_is_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two more pages printed by Chromium with its header and footer: a library story with a
+    section label above its headline and a table ending near the foot of page 1; a three-page
+    tram story whose headline is also the running header of every page."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in ("library-kicker-table.pdf", "tram-strike-3-pages.pdf"):
+        shutil.copy(ROOT / "tests" / "files" / name, folder / name)
+    settings_cache = tmp_path / "cache"
+    monkeypatch.setenv("QA_CACHE_DIR", str(settings_cache))
+    qa = QA.build(folder, tmp_path / "index")
+    again = QA.build(folder, tmp_path / "index").last_build
+    articles = {Path(a.path).name: a for a in qa.store.sample_articles(10)}
+    library, tram = articles["library-kicker-table.pdf"], articles["tram-strike-3-pages.pdf"]
+    assert (library.title, library.author, library.source, library.published) == (
+        "City library to open around the clock from September", "Sofia Lindqvist",
+        "Harbour Times", "2025-06-12")  # once "CULTURE": the first type larger than the text
+    assert "2024 840,000 862,000" in library.text  # once dropped as a footer
+    assert (tram.title, tram.author) == ("Tram strike cancelled", "Petra Novak")  # once lost
+    # each PDF is read once: what it holds is kept in the cache by its content
+    assert len(list((settings_cache / "pdf-text").glob("*.json"))) == 2
+    assert sorted(Path(p).name for p in again.unchanged) == sorted(articles)
