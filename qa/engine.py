@@ -326,8 +326,11 @@ class QA:
             made = extract_answer(question_to_read(request.question, standalone), passages,
                                   self._reader)
         done = time.perf_counter()
-        if made.abstained and request.where is not None:
-            notes.append(f"Searched {request.where.describe()}.")
+        if request.where is not None:  # answered or not: the rest was not searched
+            notes.append(f"Searched {request.where.describe()}." if passages else
+                         f"No indexed article is "
+                         f"{request.where.describe().removeprefix('only articles ')}: nothing "
+                         "was searched.")
         fallback = request.use_llm and made.mode != "llm"
         return replace(made, question=request.question, standalone_question=standalone,
                        mode="llm-fallback" if fallback else made.mode,

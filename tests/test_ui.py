@@ -804,8 +804,9 @@ def test_messages_lose_server_folders_but_not_dates_or_addresses(seed_qa) -> Non
     assert _without_folders(kept) == kept
     chat = Handlers(EngineLoader.loaded(seed_qa))
     *_, (_, _, _, turns, _) = chat.respond("Who was killed?", [], None, None, None,
-                                           "01/06/2025", None)
-    assert turns[-1]["error"] == ("since must be a date as YYYY-MM-DD, not '01/06/2025'.")
+                                           "2025/13/45", None)
+    assert turns[-1]["error"] == ("Published on or after: '2025/13/45' is not a date; write "
+                                  "it as YYYY-MM-DD.")
 
 
 def test_a_fault_while_indexing_uploads_keeps_them_and_the_index(index_copy: Path,
