@@ -263,7 +263,9 @@ def embed_chunks(articles: list[Article], old, model: str | None, settings: Sett
         if row >= 0:
             sentences[first[i]:first[i + 1]] = old.sentence_vectors_of(row)
     by_id = {a.id: a for a in articles}
-    step = settings.embed_batch_size * 8  # a slice's token embeddings stay small
+    # a slice's token embeddings stay small, and progress is told ten times or more
+    batch = settings.embed_batch_size
+    step = batch * min(8, max(1, len(todo) // (batch * 10)))
     if progress is not None:
         progress(0, len(todo))
     for begin in range(0, len(todo), step):

@@ -15,7 +15,7 @@ from qa import IndexMismatchError, InputError, NoArticlesError
 from qa.cli import cli
 from qa.core.settings import Settings
 from tests.faults import assert_a_copy_keeps_its_article, assert_moved_articles_are_kept, watching
-from tests.paths import GUARDIAN, INDEPENDENT, SEEDS
+from tests.paths import GUARDIAN, INDEPENDENT, NEWSQA_ARTICLES, SEEDS
 
 
 def _snapshot(index_dir: Path) -> dict:
@@ -402,3 +402,18 @@ def test_an_index_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> N
         "there, if any, is unchanged."))
     with pytest.raises(InputError, match="Cannot write the index in /proc/ix"):
         QA.build(SEEDS, "/proc/ix")
+
+
+def test_a_build_tells_its_progress_as_it_embeds(tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    for path in sorted(NEWSQA_ARTICLES.iterdir())[:20]:
+        shutil.copy(path, folder / path.name)
+    told: list[tuple[int, int]] = []
+    report = build_index([folder], Settings.from_env(index_dir=tmp_path / "ix"),
+                         progress=lambda done, total: told.append((done, total)))
+    total = report.chunks_embedded
+    assert told[0] == (0, total) and told[-1] == (total, total)
+    assert any(0 < done < total for done, _ in told), told  # once "0 of N" until the end
