@@ -190,6 +190,8 @@ def test_browser_citations_open_in_the_conversation(page, tmp_path: Path) -> Non
 
     result = ask_in_browser(page, SEED_QUESTION)
     assert "Moskalik" in result["text"], result
+    page.wait_for_function("() => /^Answer: .*Moskalik/s.test(document.querySelector("
+                           "'#qa-announce[aria-live=polite]')?.textContent || '')")  # read out
     turn = result["turn"]
     assert re.search(r"Confidence: \d+%", turn.locator(".qa-confidence").inner_text())
     first = turn.locator("details.qa-cite").first
@@ -212,7 +214,9 @@ def test_browser_citations_open_in_the_conversation(page, tmp_path: Path) -> Non
     text = _norm(whole.locator(".qa-context").inner_text())
     assert text.startswith("US president Donald Trump has urged Kremlin and Kyiv")
     assert len(text) > 5000 and _norm(shown["mark"]) in text
-    assert whole.locator("mark").is_visible()
+    page.wait_for_function("m => { const r = m.getBoundingClientRect(); return r.top >= 0 && "
+                           "r.bottom <= innerHeight; }",  # once below the fold: two scrollers
+                           arg=whole.locator("mark").element_handle())
 
     shot = tmp_path / "answered-chat.png"
     page.screenshot(path=str(shot))
@@ -996,3 +1000,10 @@ def test_parse_auth() -> None:
     for bad in ("nopassword", ":p", "u:"):
         with pytest.raises(InputError, match="auth"):
             parse_auth(bad)
+
+
+def test_a_question_is_shown_as_the_engine_reads_it_not_turned_round() -> None:
+    from qa.ui.render import pending_html
+
+    shown = pending_html("Who was killed\u202e in Balashikha by a car bomb?", "")
+    assert "Who was killed in Balashikha by a car bomb?" in shown and "\u202e" not in shown

@@ -83,16 +83,27 @@ APP_CSS = """
 #qa-ask-row { align-items: flex-end; }
 #qa-ask { align-self: flex-end; min-height: 2.6rem; }
 #qa-status { min-height: 1.5rem; }
+textarea::placeholder, input::placeholder { color: var(--qa-muted) !important; opacity: 1; }
+#qa-question textarea:focus-visible, #qa-since input:focus-visible,
+#qa-until input:focus-visible { outline: 3px solid var(--qa-link); outline-offset: 1px; }
 """
 
 #: Runs once in the page: citation chips open their passage, "Copy" copies the answer as plain
-#: text, an opened whole article scrolls its highlight into view, a new answer comes into view.
+#: text, an opened whole article scrolls its highlight into view, a new answer comes into view
+#: and is read out by screen readers (a polite live region).
 APP_JS = """
 () => {
-  const showMark = (box) => {
+  const showMark = (box) => {  // every scrolling box around it, the page's too
     const mark = box && box.querySelector('mark');
-    const scroller = mark && mark.closest('.qa-context');
-    if (scroller) scroller.scrollTop = Math.max(0, mark.offsetTop - scroller.offsetTop - 40);
+    if (mark) mark.scrollIntoView({block: 'center', inline: 'nearest'});
+  };
+  const live = document.createElement('div');  // what a screen reader is told
+  live.className = 'qa-sr'; live.id = 'qa-announce';
+  live.setAttribute('aria-live', 'polite'); live.setAttribute('role', 'status');
+  document.body.appendChild(live);
+  const say = (text) => {
+    live.textContent = '';
+    setTimeout(() => { live.textContent = text; }, 50);
   };
   const copy = async (text, button) => {
     try { await navigator.clipboard.writeText(text); }
@@ -101,7 +112,7 @@ APP_JS = """
       area.value = text; document.body.appendChild(area); area.select();
       document.execCommand('copy'); area.remove();
     }
-    const label = button.textContent; button.textContent = 'Copied';
+    const label = button.textContent; button.textContent = 'Copied'; say('Answer copied');
     setTimeout(() => { button.textContent = label; }, 1500);
   };
   document.addEventListener('click', (event) => {
@@ -134,6 +145,8 @@ APP_JS = """
         chat.scrollTop = last.offsetTop - chat.offsetTop - 8;
       } else { last.scrollIntoView({block: 'start'}); }
       showMark(last.querySelector('details.qa-cite[open] .qa-passage'));
+      const answer = last.querySelector('.qa-answer, .qa-flag');
+      if (answer) say('Answer: ' + answer.innerText);
     }
   }).observe(document.body, {childList: true, subtree: true});
 }

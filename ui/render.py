@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from qa.core.text import shorten
+from qa.core.text import BIDI_CONTROLS, shorten
 
 if TYPE_CHECKING:
     from qa.core.records import Answer, Article, Citation
@@ -28,6 +28,8 @@ __all__ = [
     "pending_html",
     "welcome_html",
 ]
+
+_BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 #: characters of context either side of a quote in the passage view.
@@ -199,7 +201,8 @@ def answer_plain(answer: Answer) -> str:
 
 
 def _question(question: str) -> str:
-    return f'<p class="qa-q"><span class="qa-who">You:</span> {esc(question)}</p>'
+    shown = _BIDI.sub("", question)  # as the engine reads it, not turned round by a control
+    return f'<p class="qa-q"><span class="qa-who">You:</span> {esc(shown)}</p>'
 
 
 def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) -> str:
