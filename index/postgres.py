@@ -329,6 +329,9 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
     chunk_words = [sum(t.values()) for t in chunk_terms]
     words = sum(article_terms.values())
     with connection.transaction():
+        # one writer of a path at a time: the next one's replacing sees this one's article
+        connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                           (article.path,))
         inserted = connection.execute(
             "INSERT INTO articles (content_hash, id, path, name, title, text, source, author, "
             "published, published_on, url, section, captions, chunk_count, sentence_count, "

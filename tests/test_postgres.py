@@ -316,6 +316,27 @@ def test_a_document_with_the_text_of_a_file_outlives_the_file_and_the_file_it(
     assert store.get_by_ids([zoo_id]) == []
 
 
+def test_two_writers_of_one_document_id_at_once_leave_one_document(pg_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    index_into_postgres([SEEDS], pg_url, Settings.from_env())
+    stores = [QA(store=pg_url).as_vectorstore() for _ in range(2)]
+    texts = [" ".join(f"Report {n}: the Welk harbour board met on day {d} and approved "
+                      f"{d * n} new moorings." for d in range(1, 60)) for n in (1, 2)]
+    with ThreadPoolExecutor(2) as pool:  # the same id, the same moment, other texts
+        list(pool.map(lambda pair: pair[0].add_texts([pair[1]], ids=["report"]),
+                      zip(stores, texts)))
+    assert _rows(pg_url, "SELECT count(*) FROM articles WHERE path = 'document:report'") == \
+        [(1,)]  # once two: each transaction's replacing missed the other's new row
+    assert stores[0].delete(["report"]) is True and stores[0].get_by_ids(["report"]) == []
+    assert _assert_whole(pg_url) == 2
+
+
 def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from qa import QA
