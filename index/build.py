@@ -111,9 +111,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
                 if article.id not in first:
                     found.append(article)
                     continue
-                report.notices.append(Notice(article.path, "duplicate", f"same article as "
-                                             f"{first[article.id]}; stored once"))
-                report.copies.setdefault(article.content_hash, []).append(article.path)
+                ingest.note_duplicate(report, article.content_hash, article.path,
+                                      first[article.id])
             read_files |= reread
         model = settings.model or (old.model if old else None)
         model_name = resolve_model(model)[0]
@@ -137,9 +136,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         for article in found:
             previous = old_articles.get(article.id)
             if previous is not None and copies.elsewhere(previous.path, article):
-                report.notices.append(Notice(article.path, "duplicate",
-                                             f"same article as {previous.path}; stored once"))
-                report.copies.setdefault(article.content_hash, []).append(article.path)
+                ingest.note_duplicate(report, article.content_hash, article.path,
+                                      previous.path)
                 continue
             if previous is not None:
                 report.unchanged.append(article.path)

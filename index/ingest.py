@@ -126,6 +126,18 @@ def records_now(file: str, settings: Settings) -> dict[str, str]:
     return {clean_record(r).content_hash: r.path for r in records}
 
 
+def duplicate_notice(path: str, stored_from: str) -> Notice:
+    """What a build says of a place holding an article it stores from another."""
+    return Notice(path, "duplicate", f"same article as {stored_from}; stored once")
+
+
+def note_duplicate(report: BuildReport, content_hash: str, path: str, stored_from: str) -> None:
+    """Report `path` as a duplicate of the article stored from `stored_from`, recorded as one
+    of its copies."""
+    report.notices.append(duplicate_notice(path, stored_from))
+    report.copies.setdefault(content_hash, []).append(path)
+
+
 def kept_notice(path: str, survivor: str) -> Notice:
     """What a build says of an article whose file lost it while a copy still holds it."""
     return Notice(path, "kept", f"its file no longer holds it, but {survivor} does: stored "
@@ -197,9 +209,7 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
             if not article.text.strip():
                 report.notices.append(Notice(record.path, "skipped", "no article text"))
             elif article.id in seen:
-                report.notices.append(Notice(record.path, "duplicate",
-                                             f"same article as {seen[article.id]}; stored once"))
-                report.copies.setdefault(article.content_hash, []).append(record.path)
+                note_duplicate(report, article.content_hash, record.path, seen[article.id])
             else:
                 seen[article.id] = record.path
                 articles.append(article)

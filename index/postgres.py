@@ -144,8 +144,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 continue
             previous = stored[article.content_hash]
             if copies.elsewhere(previous, article):
-                report.notices.append(_duplicate(article.path, previous))
-                report.copies.setdefault(article.content_hash, []).append(article.path)
+                ingest.note_duplicate(report, article.content_hash, article.path, previous)
                 continue
             if previous != article.path:  # the file moved: the article follows it
                 connection.execute("UPDATE articles SET path = %s, name = %s WHERE "
@@ -190,7 +189,7 @@ def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
         if holder == article.path:
             report.unchanged.append(article.path)
             continue
-        report.notices.append(_duplicate(article.path, holder))
+        report.notices.append(ingest.duplicate_notice(article.path, holder))
         elsewhere.setdefault(article.content_hash, []).append(article.path)
     if elsewhere:
         _record_copies(connection, set(), elsewhere)
@@ -208,12 +207,6 @@ def _set_aside(stale: list[Article], read_files: set[str], report: BuildReport) 
         read_files.discard(ingest.file_of(article.path))
         report.notices.append(Notice(article.path, "skipped", "the file changed while it was "
                                      "being indexed: index it again for its new text"))
-
-
-def _duplicate(path: str, previous: str):
-    from qa.index.load import Notice
-
-    return Notice(path, "duplicate", f"same article as {previous}; stored once")
 
 
 def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
