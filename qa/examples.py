@@ -108,8 +108,10 @@ def _why(articles: list[Article]) -> str | None:
             if _REPORTING & set(subject.lower().split()):
                 continue  # "Supporters said the wall": not the subject of "was needed"
             if subject in ("It", "He", "She", "They", "We", "I", "You", "This", "That") or \
-                    re.search(r"\b(?:and|or|but|to|of)$", match["rest"].strip()):
-                continue  # whom "It" means is not in the question; "...into account and?"
+                    re.search(r"\b(?:and|or|but|to|of)$", match["rest"].strip()) or \
+                    match["rest"].split()[:1] == ["to"]:
+                continue  # whom "It" means is not in the question; "...into account and?";
+                # "has to move" does not turn round ("Why has Lisa Brown to move?")
             if subject.split()[0] in ("The", "A", "An", "This", "That", "Its"):
                 subject = subject[0].lower() + subject[1:]
             return f"Why {match['aux']} {subject} {' '.join(match['rest'].split())}?"
@@ -122,15 +124,18 @@ def _overview(articles: list[Article]) -> str | None:
 
 
 def _compare(articles: list[Article]) -> str | None:
-    """Two publishers on what both mention most, when the articles come from two or more."""
+    """Two publishers on what both mention most, when two of them write about the same thing
+    (else none: "the story" of two publishers that share none has no answer)."""
     by_source: dict[str, Counter[str]] = {}
     for article in articles:
         if article.source:
             name = re.sub(r"\s+[-–]\s+\w+$", "", article.source)  # "The Guardian - UK"
             by_source.setdefault(name, Counter()).update(_NAME.findall(article.text))
-    if len(by_source) < 2:
+    largest = sorted(by_source.items(), key=lambda kv: -kv[1].total())[:5]
+    pairs = [((names_a & names_b).most_common(1), a, b)
+             for n, (a, names_a) in enumerate(largest) for b, names_b in largest[n + 1:]]
+    shared = [(common[0][1], common[0][0], a, b) for common, a, b in pairs if common]
+    if not shared:
         return None
-    (a, names_a), (b, names_b) = sorted(by_source.items(), key=lambda kv: -kv[1].total())[:2]
-    shared = (names_a & names_b).most_common(1)
-    topic = shared[0][0] if shared else "the story"
+    _, topic, a, b = max(shared, key=lambda pair: pair[0])  # (the first of the most shared)
     return f"How do {a} and {b} describe {topic}?"

@@ -725,6 +725,13 @@ def test_example_questions_are_of_several_kinds() -> None:
            "quoted senior U.S. officials.")
     questions = example_questions([Article(id="b", path="b.txt", title="t", text=odd)], 5)
     assert questions == ["What happened in Saudi Arabia?"]  # no "Who is Saudi Arabia?"
+    apart = [Article(id="c", path="c.txt", title="t", source="Coastal Herald",
+                     text="Lisa Brown has to move out of her rental house because the owner "
+                          "sold it. Lisa Brown said so."),
+             Article(id="d", path="d.txt", title="t", source="Valley Times",
+                     text="The Orlen bridge reopened. Tom Reid cut the ribbon.")]
+    questions = example_questions(apart, 5)  # no "How do ... describe the story?" either
+    assert not [q for q in questions if q.startswith(("How do ", "Why has"))], questions
 
 
 def test_upload_names_and_limits(tmp_path: Path) -> None:
