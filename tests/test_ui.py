@@ -1014,3 +1014,20 @@ def test_a_question_is_shown_as_the_engine_reads_it_not_turned_round() -> None:
 
     shown = pending_html("Who was killed\u202e in Balashikha by a car bomb?", "")
     assert "Who was killed in Balashikha by a car bomb?" in shown and "\u202e" not in shown
+
+
+def test_the_still_indexing_alert_is_taken_back_once_the_articles_are_loaded(seed_qa) -> None:
+    import threading
+
+    from qa.ui.app import STILL_INDEXING, Handlers
+    from qa.ui.startup import EngineLoader
+
+    release = threading.Event()
+    loader = EngineLoader(lambda report: (release.wait(30), seed_qa)[1],
+                          seed_qa.settings).start()
+    chat = Handlers(loader)
+    *_, (_, _, live, _, _) = chat.respond("Who was killed?", [], None, None, None, None, None)
+    assert STILL_INDEXING in live
+    release.set()
+    assert loader.wait(30) is seed_qa
+    assert chat.refresh([], None, live)[-1] == ""  # once it stayed under the opening card

@@ -90,6 +90,10 @@ def _conversation(turns: list[dict], welcome: str) -> str:
         else error_html(i, t["question"], t["error"]) for i, t in enumerate(turns)) + "</div>"
 
 
+#: said to a question asked before the articles are loaded (taken back once they are).
+STILL_INDEXING = "The articles are still being indexed: ask again in a moment."
+
+
 def _alert(message: str) -> str:
     return f'<div class="qa-conv qa-live"><p class="qa-flag" role="alert">{esc(message)}</p></div>'
 
@@ -150,9 +154,11 @@ class Handlers:
         return (f"Indexing the articles: {state.stage.lower()}{count} "
                 f"({self.loader.seconds:.0f} s). You can ask once this is done.")
 
-    def refresh(self, turns: list[dict] | None, ticked: list[str] | None = None) -> tuple:
-        """Status, opening card, examples, filters, Ask button, mode, timer: all from the
-        engine when it is ready and its store reachable (the timer then stops)."""
+    def refresh(self, turns: list[dict] | None, ticked: list[str] | None = None,
+                live: str | None = None) -> tuple:
+        """Status, opening card, examples, filters, Ask button, mode, timer, and the live
+        answer area (its "still being indexed" alert taken back): all from the engine when it
+        is ready and its store reachable (the timer then stops)."""
         import gradio as gr
 
         from qa.core.errors import StoreUnavailableError
@@ -163,15 +169,16 @@ class Handlers:
             state = self.loader.state
             return (status, loading_html(state.done, state.total, bool(state.error)),
                     gr.skip(), gr.skip(), gr.Button(interactive=False), gr.skip(),
-                    gr.Timer(active=not state.error))
+                    gr.Timer(active=not state.error), gr.skip())
         try:
             welcome, examples, sources = self._introduce(engine)
         except StoreUnavailableError:  # the status says so; the timer tries again
             return (status, gr.skip(), gr.skip(), gr.skip(), gr.Button(interactive=True),
-                    gr.skip(), gr.Timer(active=True))
+                    gr.skip(), gr.Timer(active=True), gr.skip())
         return (status, _conversation(turns or [], welcome), gr.Dataset(samples=examples),
                 _publishers(sources, ticked), gr.Button(interactive=True),
-                gr.Radio(visible=engine.llm_available), gr.Timer(active=False))
+                gr.Radio(visible=engine.llm_available), gr.Timer(active=False),
+                "" if esc(STILL_INDEXING) in (live or "") else gr.skip())
 
     def reset(self) -> tuple:
         """A new conversation: no turns, the opening card."""
@@ -192,7 +199,7 @@ class Handlers:
         question = (message or "").strip()
         qa = self.loader.engine
         if not question or qa is None:
-            why = ("The articles are still being indexed: ask again in a moment." if question
+            why = (STILL_INDEXING if question
                    else "Type a question first.")
             yield gr.skip(), gr.skip(), _alert(why), gr.skip(), gr.skip()
             return
@@ -236,7 +243,7 @@ class Handlers:
 
         qa = self.loader.engine
         if qa is None:
-            raise gr.Error("The articles are still being indexed: ask again in a moment.",
+            raise gr.Error(STILL_INDEXING,
                            print_exception=False)
         try:
             return public_answer(qa.answer(question, history=history or None, k=k, mode=mode))
@@ -496,8 +503,9 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
                         **private).then(**chat_io)
     page.new.click(handlers.reset, None, [page.turns, page.chat, page.live], queue=False,
                    **private)
-    refresh_io = ([page.turns, page.sources], [page.status, page.chat, page.examples, page.sources,
-                                 page.ask, page.mode, page.timer])
+    refresh_io = ([page.turns, page.sources, page.live],
+                  [page.status, page.chat, page.examples, page.sources, page.ask, page.mode,
+                   page.timer, page.live])
     page.timer.tick(handlers.refresh, *refresh_io, queue=False, show_progress="hidden",
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
