@@ -290,7 +290,11 @@ def test_browser_broad_question_gets_a_digest_citing_both_articles(page) -> None
 @pytest.mark.browser
 @needs_chromium
 def test_browser_filters_limit_the_sources(page) -> None:
+    toggle = page.locator("#qa-filters button.label-wrap")
+    assert toggle.get_attribute("aria-expanded") == "false"  # once: no open/closed state said
     page.locator("#qa-filters").get_by_text("Filter articles").click()
+    page.wait_for_function("b => b.getAttribute('aria-expanded') === 'true'",
+                           arg=toggle.element_handle())
     page.locator("#qa-sources").get_by_text("The Guardian - UK").click()
     result = ask_in_browser(page, "Who is Steve Witkoff?")
     labels = result["labels"]

@@ -460,9 +460,9 @@ def _layout(handlers: Handlers) -> _Page:
                 sources = gr.CheckboxGroup([], label="Publishers", info="Answer only from "
                                            "these (none ticked: all).", elem_id="qa-sources")
                 since = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD",
-                                   max_length=10, elem_id="qa-since")
+                                   max_length=30, elem_id="qa-since")
                 until = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD",
-                                   max_length=10, elem_id="qa-until")
+                                   max_length=30, elem_id="qa-until")
             with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
                 k = gr.Slider(MIN_K, MAX_K, value=max(settings.k, MIN_K), step=1,
                               label="Passages to read", elem_id="qa-k",

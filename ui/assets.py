@@ -56,7 +56,7 @@ APP_CSS = """
 .qa-confidence { color: var(--qa-muted); font-size: .9em; }
 .qa-conv button.qa-chip { background: var(--qa-chip-bg); color: var(--qa-chip-text);
   border: 0; border-radius: .4rem; padding: 0 .35em; margin: 0 .1em; font: inherit;
-  font-weight: 600; cursor: pointer; }
+  font-weight: 600; cursor: pointer; min-width: 24px; min-height: 24px; }
 .qa-conv button.qa-chip:focus-visible, .qa-conv summary:focus-visible,
 .qa-conv button.qa-copy:focus-visible { outline: 3px solid var(--qa-link); outline-offset: 2px; }
 .qa-sources { margin: .5rem 0 0; padding: 0; list-style: none; }
@@ -90,7 +90,7 @@ textarea::placeholder, input::placeholder { color: var(--qa-muted) !important; o
 
 #: Runs once in the page: citation chips open their passage, "Copy" copies the answer as plain
 #: text, an opened whole article scrolls its highlight into view, a new answer comes into view
-#: and is read out by screen readers (a polite live region).
+#: and is read out by screen readers (a polite live region); accordions say if they are open.
 APP_JS = """
 () => {
   const showMark = (box) => {  // every scrolling box around it, the page's too
@@ -115,7 +115,10 @@ APP_JS = """
     const label = button.textContent; button.textContent = 'Copied'; say('Answer copied');
     setTimeout(() => { button.textContent = label; }, 1500);
   };
+  const expanded = () => document.querySelectorAll('button.label-wrap').forEach((b) =>
+    b.setAttribute('aria-expanded', b.classList.contains('open') ? 'true' : 'false'));
   document.addEventListener('click', (event) => {
+    if (event.target.closest('button.label-wrap')) setTimeout(expanded, 0);  // an accordion
     const chip = event.target.closest('button.qa-chip');
     if (chip) {
       const cite = document.getElementById(chip.dataset.cite);
@@ -136,6 +139,7 @@ APP_JS = """
     }
   }, true);
   new MutationObserver(() => {
+    expanded();
     const turns = document.querySelectorAll('#qa-history .qa-turn');
     const last = turns[turns.length - 1];
     if (last && last.dataset.shown !== '1') {
