@@ -54,8 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ArticleVectorStore"]
 
-#: how a document path starts in a PostgreSQL store (no file behind it).
-
 
 class ArticleVectorStore(VectorStore):
     """A `QA`'s index (directory or PostgreSQL) as a LangChain vector store."""
