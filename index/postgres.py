@@ -394,11 +394,23 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
     return len(new) - len(skipped)
 
 
-def delete_articles(url: str, ids: list[str]) -> int:
-    """Delete the articles with these ids in one transaction; returns how many."""
+def delete_articles(url: str, ids: list[str], settings: Settings | None = None) -> int:
+    """Delete the documents with these article ids; returns how many. One whose text a
+    recorded copy (an indexed file) still holds stays, stored from there."""
+    settings = settings or Settings.from_env()
+    report = BuildReport(None, store=describe_url(url))
+    deleted = 0
     with store_connection(url) as connection:
         _enter_as_writer(connection, describe_url(url), rebuild=False)
-        return len(_delete_where(connection, "id = ANY(%s)", (ids,)))
+        holder = ingest.StoredCopies(set(), settings)
+        for content_hash, path in connection.execute(
+                "SELECT content_hash, path FROM articles WHERE id = ANY(%s)", (ids,)).fetchall():
+            connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
+                               "path = %s", (content_hash, path))
+            if not _keep_from_copy(connection, content_hash, path, holder, report):
+                deleted += len(_delete_where(connection, "content_hash = %s AND path = %s",
+                                             (content_hash, path)))
+    return deleted
 
 
 #: pg advisory lock key that every writer holds shared, and a rebuild alone ("qa-write").

@@ -165,7 +165,8 @@ class ArticleVectorStore(VectorStore):
         if self.qa.settings.store:
             from qa.index.postgres import delete_articles
 
-            delete_articles(self.qa.settings.store, [a.id for a in found.values()])
+            delete_articles(self.qa.settings.store, [a.id for a in found.values()],
+                            self.qa.settings)
         elif found:
             if len({a.id for a in found.values()}) >= self.qa.stats["articles"]:
                 raise InputError("These are all the index's articles, and an index directory "

@@ -314,6 +314,13 @@ def test_a_document_with_the_text_of_a_file_outlives_the_file_and_the_file_it(
     assert [d.id for d in store.get_by_ids([zoo_id])] == [zoo_id]
     assert store.delete([zoo_id]) is True  # once: "articles indexed from files are deleted..."
     assert store.get_by_ids([zoo_id]) == []
+    # a document deleted while a file holds its text: the file's article stays
+    (folder / "zoo.txt").write_text(zoo)
+    [zoo_id] = store.add_texts([zoo])
+    assert QA.build(folder, store=pg_url).last_build.copies
+    assert store.delete([zoo_id]) is True
+    answer = QA(store=pg_url).answer("How many penguin chicks did the Welk zoo welcome?")
+    assert answer.citations and answer.citations[0].article.path == str(folder / "zoo.txt")
 
 
 def test_two_writers_of_one_document_id_at_once_leave_one_document(pg_url: str) -> None:
