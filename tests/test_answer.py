@@ -510,6 +510,12 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
     breen = turn("Who is Tomas Breen?", "**Tomas Breen** — Tomas Breen, a union organiser, "
                  "founded the group. [1]")  # "Who is X?" asks about X: "he" is X
     assert standalone_question("How old is he?", breen) == "How old is Tomas Breen?"
+    # "she" goes on meaning whom the last question's "she" meant, not whom it was answered
+    vote = turn("Who won the Ellery mayoral election?", "**Nora Vance** — Nora Vance won. [1]") \
+        + turn("Who did she defeat?", "**Frank Doyle** — She defeated Frank Doyle. [1]")
+    assert standalone_question("How many votes did she get?", vote) == \
+        "How many votes did Nora Vance get?"  # once "... did Frank Doyle get?"
+    assert standalone_question("What did he say?", vote) == "What did Frank Doyle say?"
 
 
 def test_a_follow_up_asking_about_something_of_its_own_is_answered_not_the_last_question(

@@ -95,6 +95,23 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
     return None
 
 
+#: personal pronouns by person: a follow-up's "she" goes on meaning whom the last one's did.
+_HE, _SHE = re.compile(r"\b(?:he|him|his)\b", re.I), re.compile(r"\b(?:she|her|hers)\b", re.I)
+
+
+def _referent(question: str, history: list[dict[str, str]]) -> str | None:
+    """Whom the question's "he" or "she" means: whom the last question's same pronoun meant,
+    when it had one ("Who did she defeat?", then "How many votes did she get?": the winner,
+    not the one defeated); else `_main_name`."""
+    asked = [n for n, m in enumerate(history) if m["role"] == "user"]
+    if asked:
+        last = history[asked[-1]]["content"]
+        for pronoun in (_HE, _SHE):
+            if pronoun.search(question) and pronoun.search(last):
+                return _referent(last, history[:asked[-1]])
+    return _main_name(history)
+
+
 def _goes_on(question: str) -> bool:
     """Whether a question without pronouns goes on from the last one: it says so ("And
     Putin?"), it is a place or time only ("Why in Moscow?"), or it is short and names
@@ -150,7 +167,7 @@ def _standalone(question: str, history: list[dict[str, str]]) -> str:
         return question
     if not _PRONOUNS.search(question) and not _goes_on(question):
         return question
-    name = _main_name(history)
+    name = _referent(question, history)
     if name and _PRONOUNS.search(question):
         def replace(match: re.Match[str]) -> str:
             word = match.group().lower()
