@@ -46,7 +46,8 @@ _BAND = 0.07
 #: ligatures some fonts draw as one glyph ("ﬁ"), written as their letters; soft hyphens
 #: (a browser prints them where it may break a word) dropped.
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl",
-                            "ﬅ": "st", "ﬆ": "st", "\u00ad": None})
+                            "ﬅ": "st", "ﬆ": "st"})
+_SOFT_HYPHEN = "\u00ad"
 _PAGE_NUMBER = re.compile(r"(?i)^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$")
 #: furniture a browser or printer puts in a page's margins: an address, a print date and time.
 _FURNITURE = re.compile(r"(?i)^(?:\S*://\S*|\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}"
@@ -70,9 +71,9 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
         found = json.loads(cached.read_text()) if cached is not None else None
     except (OSError, ValueError):
         found = None
-    if not isinstance(found, dict):
+    if not _well_formed(found):  # not cached yet, or the entry is damaged
         found = _read_in_child(data)
-        if cached is not None:
+        if cached is not None and not found.pop("transient", False):
             _keep(cached, found)
     if "refused" in found or "skipped" in found:
         action = "refused" if "refused" in found else "skipped"
@@ -87,21 +88,33 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
     return "\n\n".join(found["paragraphs"]), fields, note
 
 
+def _well_formed(found: object) -> bool:
+    """Whether a cached outcome is one `_read_in_child` could have given."""
+    if not isinstance(found, dict):
+        return False
+    if isinstance(found.get("refused") or found.get("skipped"), str):
+        return True
+    return isinstance(found.get("title"), str) and isinstance(found.get("pages"), int) and \
+        isinstance(found.get("paragraphs"), list) and \
+        all(isinstance(p, str) for p in found["paragraphs"])
+
+
 def _read_in_child(data: bytes) -> dict[str, Any]:
     """What the child process makes of `data`: title, pages and paragraphs, or why it is
-    refused or skipped."""
-    try:
-        done = subprocess.run([sys.executable, "-m", "qa.index.pdf_text"], input=data,
+    refused or skipped ("transient" when the machine, not the file, may be why)."""
+    try:  # (-I: nothing from the current folder or the environment is imported instead)
+        done = subprocess.run([sys.executable, "-I", "-m", "qa.index.pdf_text"], input=data,
                               capture_output=True, timeout=READ_SECONDS, check=False)
     except subprocess.TimeoutExpired:
-        return {"refused": f"reading the PDF took over {READ_SECONDS} s"}
+        return {"refused": f"reading the PDF took over {READ_SECONDS} s", "transient": True}
     if done.returncode != 0:
         last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["stopped"])[-1]
         if "PDFPasswordIncorrect" in last:
             return {"skipped": "the PDF is locked with a password: save an unlocked copy to "
                                "index it"}
         if "MemoryError" in last:
-            return {"refused": f"reading the PDF took over {READ_MEMORY_BYTES >> 30} GB"}
+            return {"refused": f"reading the PDF took over {READ_MEMORY_BYTES >> 30} GB",
+                    "transient": True}
         if any(sign in last for sign in _NOT_A_PDF):
             return {"refused": "not a readable PDF: cut short, damaged, or another kind of "
                                "file named .pdf"}
@@ -217,19 +230,20 @@ def _key(text: str) -> str:
 
 def _joined(lines: list[str], words: Counter[str]) -> str:
     """A paragraph's lines as one line; a word hyphenated at a line's end loses its hyphen
-    when the document spells it whole elsewhere ("exam-" "ple"), else keeps it
-    ("day-" "trippers")."""
+    when the document spells it whole elsewhere ("exam-" "ple"), or when the hyphen is a
+    soft one (where a browser broke the word), else keeps it ("day-" "trippers")."""
     text = ""
     for line in lines:
         broken = _BROKEN_WORD.search(text)
         first = re.match(r"\w+", line)
-        if broken and first and words[(broken[1] + first[0]).lower()] > 0:
+        whole = broken and first and words[(broken[1] + first[0]).lower()] > 0
+        if text.endswith(_SOFT_HYPHEN) or whole:  # a word broken at a soft hyphen, "exam-"
             text = text[:-1] + line
         elif text.endswith("-") and broken:
             text += line
         else:
             text = f"{text} {line}" if text else line
-    return re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+", " ", text.replace(_SOFT_HYPHEN, "")).strip()
 
 
 def _meta(info: dict[str, Any], key: str) -> str:

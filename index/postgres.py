@@ -283,13 +283,14 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
     nothing of either was written."""
     skipped: list[Article] = []
     stale: list[Article] = []
+    # file -> (its size and time when read, what it held then): read again when it changes
+    held_now: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
     for begin in range(0, len(articles), _BATCH):
         batch = articles[begin:begin + _BATCH]
         scratch = BuildReport(None, store=report.store)
         chunks, *_, sentences = ingest.embed_chunks(batch, None, model, settings, scratch, None)
         report.chunks_embedded += scratch.chunks_embedded
         chunk_row = sentence_row = 0
-        held_now: dict[str, dict[str, str]] = {}  # file -> what it holds, read once a batch
         for article in batch:
             count = sum(1 for c in chunks if c.article_id == article.id)
             own = chunks[chunk_row:chunk_row + count]
@@ -297,9 +298,10 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
             chunk_row, sentence_row = chunk_row + count, sentence_row + vectors
             if not article.path.startswith(DOCUMENT_PREFIX):
                 file = ingest.file_of(article.path)
-                if file not in held_now:
-                    held_now[file] = ingest.records_now(file, settings)
-                if article.content_hash not in held_now[file]:
+                stamp = _stamp(file)
+                if file not in held_now or held_now[file][0] != stamp:
+                    held_now[file] = (stamp, ingest.records_now(file, settings))
+                if article.content_hash not in held_now[file][1]:
                     stale.append(article)
                     continue
             if not write_article(connection, article, own,
@@ -308,6 +310,15 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
         if progress is not None:
             progress(min(begin + _BATCH, len(articles)), len(articles))
     return skipped, stale
+
+
+def _stamp(file: str) -> tuple[int, int] | None:
+    """A file's size and modification time (None when it is gone)."""
+    try:
+        status = os.stat(file)
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def write_article(connection: psycopg.Connection, article: Article, chunks: list[Chunk],

@@ -545,3 +545,6 @@ def test_a_follow_up_asking_about_something_of_its_own_is_answered_not_the_last_
         "And Putin? (How old is Trump?)"
     assert question_to_read("How old was he?", "How old was Moskalik?") == \
         "How old was Moskalik?"
+    assert question_to_read("When did it happen?", "When did it happen? (Where did the car "
+                            "bomb explode?)") == "When did it happen? (Where did the car bomb " \
+        "explode?)"  # "it" is said only by the last question

@@ -76,3 +76,31 @@ def test_the_headline_is_the_largest_type_and_text_near_a_page_edge_is_kept(
     # each PDF is read once: what it holds is kept in the cache by its content
     assert len(list((settings_cache / "pdf-text").glob("*.json"))) == 2
     assert sorted(Path(p).name for p in again.unchanged) == sorted(articles)
+
+
+def test_the_pdf_reader_runs_only_the_installed_code_and_mends_its_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.index.pdf_text import pdf_to_record
+
+    data = FERRY_LEVY.read_bytes()
+    text, fields, _ = pdf_to_record(data, "ferry.pdf")
+    planted = tmp_path / "downloads" / "qa"  # a folder named like the package, where one
+    planted.mkdir(parents=True)  # runs `qa index .`: once imported by the PDF reader
+    (planted / "__init__.py").write_text("raise SystemExit('planted code ran')")
+    monkeypatch.chdir(planted.parent)
+    assert pdf_to_record(data, "ferry.pdf")[:2] == (text, fields)
+    cache = tmp_path / "cache"
+    pdf_to_record(data, "ferry.pdf", cache)
+    [entry] = (cache / "pdf-text").glob("*.json")
+    entry.write_text('{"title": "x"}')  # damaged: once a KeyError for every build
+    assert pdf_to_record(data, "ferry.pdf", cache)[:2] == (text, fields)
+    assert '"paragraphs"' in entry.read_text()
+
+
+def test_a_word_a_browser_broke_at_a_soft_hyphen_is_one_word_again() -> None:
+    from collections import Counter
+
+    from qa.index.pdf_text import _joined
+
+    assert _joined(["They discuss the exam\u00ad", "ple of the harbour."], Counter()) == \
+        "They discuss the example of the harbour."  # once "exam ple"

@@ -145,9 +145,10 @@ def question_to_read(question: str, standalone: str) -> str:
     the last question as context, "(...)", and asks about something of its own ("Who owns
     the warehouses?", "How many died?") is read as asked, the context serving the search
     alone, so that the answer is to this question and not to the last one. Else
-    `standalone` ("Why?", "And Putin?", "How old was Moskalik?")."""
-    if not standalone.startswith(f"{question} (") or _GOING_ON.match(question) or \
-            _ONLY_PLACE_OR_TIME.fullmatch(question) or not content_words(question):
+    `standalone` ("Why?", "And Putin?", "When did it happen?", "How old was Moskalik?")."""
+    if not standalone.startswith(f"{question} (") or _PRONOUNS.search(question) or \
+            _GOING_ON.match(question) or _ONLY_PLACE_OR_TIME.fullmatch(question) or \
+            not content_words(question):
         return standalone
     return question
 
