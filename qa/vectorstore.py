@@ -191,8 +191,7 @@ class ArticleVectorStore(VectorStore):
 
     def _documents(self, ids: list[str]) -> dict[str, Article]:
         """The stored article of each id among `ids`: the document added under it, else the
-        article with that id (unknown ids are left out)."""
-        _check_ids(ids)
+        article with that id (unknown ids are left out); `ids` checked by the caller."""
         paths = {self._document_path(i): i for i in ids}
         by_id = {paths[a.path]: a for a in self.qa.store.articles_at(list(paths))}
         if not self.qa.settings.store and any(
@@ -212,7 +211,6 @@ class ArticleVectorStore(VectorStore):
 
     def _articles(self, ids: list[str]) -> list[Article]:
         """The stored articles among `ids` (unknown ones left out)."""
-        _check_ids(ids)
         store = self.qa.store
         try:
             return store.articles(ids)
