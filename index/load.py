@@ -224,6 +224,14 @@ def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
     return text, Notice(path, "decoded", f"not UTF-8; read as {encoding}")
 
 
+def _megabytes(size: int, limit: int) -> tuple[str, str]:
+    """`size` and `limit` in MB, to the first decimal that tells them apart."""
+    for digits in (1, 2, 3, 6):
+        if round(size / 1e6, digits) > round(limit / 1e6, digits):
+            break
+    return f"{size / 1e6:.{digits}f}", f"{limit / 1e6:.{digits}f}"
+
+
 def load_file(path: Path, max_bytes: int, within: Path | None = None,
               cache_dir: Path | None = None) -> tuple[list[RawRecord], list[Notice]]:
     """Read one file into raw records. Raises `UnusableFileError` when it cannot be used.
@@ -246,13 +254,9 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None,
             size = os.fstat(handle.fileno()).st_size
             data = handle.read(max_bytes + 1) if size <= max_bytes else b""
         if max(size, len(data)) > max_bytes:
-            size = max(size, len(data))
-            digits = next(d for d in (1, 2, 3, 6) if round(size / 1e6, d) > round(max_bytes / 1e6,
-                                                                               d) or d == 6)
-            raise UnusableFileError(name, "refused",
-                                    f"{size / 1e6:.{digits}f} MB is over the "
-                                    f"{max_bytes / 1e6:.{digits}f} MB limit (set QA_MAX_FILE_MB "
-                                    "to raise it)")
+            found, limit = _megabytes(max(size, len(data)), max_bytes)
+            raise UnusableFileError(name, "refused", f"{found} MB is over the {limit} MB limit "
+                                    "(set QA_MAX_FILE_MB to raise it)")
     except OSError as exc:
         raise UnusableFileError(name, "skipped", f"cannot read it ({exc.strerror})") from None
     if suffix == ".pdf":

@@ -136,21 +136,28 @@ def _keep(cached: Path, found: dict[str, Any]) -> None:
 def _read(data: bytes) -> dict[str, Any]:
     """Title, page count and paragraphs of a PDF (run in the child process)."""
     from io import BytesIO
+    from itertools import islice
 
-    from pdfminer.high_level import extract_pages
+    from pdfminer.converter import PDFPageAggregator
     from pdfminer.layout import LAParams, LTChar, LTTextBox
     from pdfminer.pdfdocument import PDFDocument
+    from pdfminer.pdfinterp import PDFPageInterpreter, PDFResourceManager
+    from pdfminer.pdfpage import PDFPage
     from pdfminer.pdfparser import PDFParser
     from pdfminer.pdftypes import resolve1
 
-    document = PDFDocument(PDFParser(BytesIO(data)))
+    document = PDFDocument(PDFParser(BytesIO(data)))  # parsed once: metadata, then pages
     info = (document.info or [{}])[0]
     recorded_title = _meta(info, "Title")
     pages_count = int(resolve1(resolve1(document.catalog.get("Pages", {})) or {})
                       .get("Count", 0) or 0)
+    resources = PDFResourceManager()
+    device = PDFPageAggregator(resources, laparams=LAParams(char_margin=_CHAR_MARGIN))
+    interpreter = PDFPageInterpreter(resources, device)
     pages = []
-    for page in extract_pages(BytesIO(data), maxpages=MAX_PAGES,
-                              laparams=LAParams(char_margin=_CHAR_MARGIN)):
+    for source in islice(PDFPage.create_pages(document), MAX_PAGES):
+        interpreter.process_page(source)
+        page = device.get_result()
         boxes = []
         for box in page:
             if not isinstance(box, LTTextBox):
