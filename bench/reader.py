@@ -35,11 +35,13 @@ SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
 
 
 def _engine(index_dir: Path, articles: list[Path]):
+    from qa.core.settings import Settings
     from qa.engine import QA
     from qa.reader.calibrate import build_once
 
     build_once(articles, index_dir)
-    return QA(index_dir=index_dir)
+    # no reader cache: the latency is measured on questions answered earlier in this run
+    return QA(settings=Settings.from_env(index_dir=index_dir, reader_cache_pairs=0))
 
 
 def _wrong_article(index_dir: Path, articles: list[Path], questions: list[dict]) -> list[dict]:

@@ -5,9 +5,11 @@ bench/results/serve_load.json.
     python -m bench.serve_load                         # 16 clients x 10 questions, 3 rounds
     python -m bench.serve_load --clients 16 --questions 10 --rounds 1 --also 8
 
-Two servers over the same seed index run side by side: "before", answering one question at a
-time (`--concurrency 1`, what the issue measured), and "after" (the default: one answer per
-core, 2 to 8), plus one server per `--also N` (`--concurrency N`). Each round sends the load
+Three servers over the same seed index run side by side: "before", answering one question at
+a time (`--concurrency 1`, what the issue measured), "after" (the default: one answer per
+core, 2 to 8), and "after, no reader cache" (the default with `QA_READER_CACHE=0`: every
+question read afresh, as distinct questions are; the load repeats 14 questions, so "after"
+reads each only once), plus one server per `--also N` (`--concurrency N`). Each round sends the load
 to each server in turn, with two kinds of client: gradio_client as shipped, which builds a
 certificate-verifying TLS context for every request (about 50 ms of client CPU here, even
 over plain http), and gradio_client with `ssl_verify=False` (about 4 ms). On a 2-core machine
@@ -49,6 +51,8 @@ ISSUE = {"throughput_rps": 6.2, "p50_ms": 2300, "p95_ms": 3200, "rss_before_mb":
          "rss_after_mb": 729,
          # server CPU per answer then (0dac529, before the learned reader), measured here
          "server_cpu_ms_per_request": 22}
+#: the server whose reader remembers nothing: what distinct questions cost.
+UNCACHED = "after, no reader cache"
 #: gradio_client's httpx read timeout is 5 s: on a machine loaded far past its cores, both
 #: servers then fail requests alike; a minute lets the figures measure the server.
 CLIENTS = {"gradio_client": {"httpx_kwargs": {"timeout": 60}},
@@ -176,8 +180,11 @@ def report(data: dict) -> str:
         f"run, median of {data['rounds']} rounds, the servers up side by side over the same "
         "seed index and loaded in turn. before = one answer at a time (`--concurrency 1`); "
         f"after = the default (`--concurrency {data['servers']['after']}` on this machine)"
+        + (f"; {UNCACHED} = the same with `QA_READER_CACHE=0`, so every question is read "
+           "afresh (what distinct questions cost; the load repeats the seed questions, which "
+           "the other servers read once each)" if UNCACHED in data["servers"] else "")
         + "".join(f"; {srv} = `--concurrency {n}`" for srv, n in data["servers"].items()
-                  if srv not in ("before", "after")) + ".", "",
+                  if srv not in ("before", "after", UNCACHED)) + ".", "",
         "| server | client | req/s | p50 ms | p95 ms | errors | server CPU ms/req | RSS MB |",
         "|---|---|---:|---:|---:|---:|---:|---:|"]
     for (srv, cl), k in key.items():
@@ -188,15 +195,19 @@ def report(data: dict) -> str:
     rate = {k: s[name]["throughput_rps"] for k, name in key.items()}
     ratios = [f"{cl}: {rate['after', cl] / rate['before', cl]:.2f}x" for cl in CLIENTS]
     after = rate["after", light]
-    cpu = s[key["after", light]]["server_cpu_ms_per_request"]
+    fresh = UNCACHED if UNCACHED in data["servers"] else "after"
+    cpu = s[key[fresh, light]]["server_cpu_ms_per_request"]
     lines += [
         "", f"- after / before, same client: {'; '.join(ratios)}",
         f"- after (light client) / the issue's {ISSUE['throughput_rps']} req/s: "
         f"{after / ISSUE['throughput_rps']:.1f}x (target 3x); after / before with the shipped "
         f"client: {after / rate['before', 'gradio_client']:.1f}x.",
-        f"- ceiling: {m['cores']} cores / {cpu:.0f} ms of server CPU per answer = "
-        f"{m['cores'] * 1000 / cpu:.1f} req/s at any concurrency; when the issue measured "
-        f"{ISSUE['throughput_rps']} req/s an answer cost about "
+        *([f"- every question read afresh ({UNCACHED}, light client) / the issue's "
+           f"{ISSUE['throughput_rps']} req/s: {rate[UNCACHED, light] / ISSUE['throughput_rps']:.1f}"
+           "x: what a load of distinct questions gets."] if fresh == UNCACHED else []),
+        f"- ceiling for distinct questions: {m['cores']} cores / {cpu:.0f} ms of server CPU "
+        f"per answer read afresh = {m['cores'] * 1000 / cpu:.1f} req/s at any concurrency; "
+        f"when the issue measured {ISSUE['throughput_rps']} req/s an answer cost about "
         f"{ISSUE['server_cpu_ms_per_request']} ms (before the learned reader).", "",
         "## Hostile requests (the after server)", "",
         f"RSS {h['rss_before_mb']} MB before, {h['rss_after_mb']} MB after: "
@@ -228,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     data = {"machine": machine(), "clients": args.clients, "questions": args.questions,
             "rounds": args.rounds, "runs": [],
             "servers": {"before": 1, "after": Settings().answer_concurrency,
+                        UNCACHED: Settings().answer_concurrency,
                         **{f"concurrency {n}": n for n in args.also}}}
     work = Path(tempfile.mkdtemp(prefix="serve-load-"))
     env = child_env(GRADIO_ANALYTICS_ENABLED="False")
@@ -244,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
                 folder.mkdir()
                 live = stack.enter_context(live_server(
                     ["--index-dir", index_dir, "--concurrency", str(concurrency)], folder,
-                    env, timeout=180))
+                    {**env, "QA_READER_CACHE": "0"} if name == UNCACHED else env,
+                    timeout=180))
                 servers[name] = (live["url"], live["proc"].pid)
             for round_ in range(args.rounds):
                 for client, kwargs in CLIENTS.items():

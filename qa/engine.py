@@ -97,7 +97,7 @@ class QA:
         self._chat_model: Any = None
         self._write_lock = threading.Lock()
         self._reader = load_reader(self.settings.reader_dir or MODEL_DIR,
-                                   self.settings.query_threads)
+                                   self.settings.query_threads, self.settings.reader_cache_pairs)
         self._model_lock = threading.Lock()
         #: whether `add_files` is indexing articles now (uploads, a watched folder).
         self.adding = False

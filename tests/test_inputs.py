@@ -165,6 +165,10 @@ def test_environment_is_checked_and_unknown_names_are_warned_about() -> None:
         with pytest.raises(InputError, match="QA_LOGIN_HOURS must be a number of hours"):
             Settings.from_env({"QA_LOGIN_HOURS": bad})
     assert Settings.from_env({"QA_LOGIN_HOURS": "0.5"}).login_seconds == 1800
+    for bad in ("-1", "lots", "1e3", "20000000"):
+        with pytest.raises(InputError, match="QA_READER_CACHE must be a whole number"):
+            Settings.from_env({"QA_READER_CACHE": bad})
+    assert Settings.from_env({"QA_READER_CACHE": "0"}).reader_cache_pairs == 0
     with pytest.warns(ConfigWarning, match="QA_INDEX is not an article-qa setting.*did you "
                                            "mean QA_INDEX_DIR"):
         Settings.from_env({"QA_INDEX": "/tmp/x"})
@@ -181,7 +185,7 @@ def test_cli_reports_bad_settings_and_arguments_in_one_line(seed_index: Path,
     assert result.stderr.splitlines() == [
         "Warning: QA_INDEX is not an article-qa setting and is ignored; did you mean "
         "QA_INDEX_DIR? known: QA_INDEX_DIR, QA_CACHE_DIR, QA_MODEL, QA_STORE, QA_MAX_FILE_MB, "
-        "QA_AUTH, QA_LOGIN_HOURS.",
+        "QA_AUTH, QA_LOGIN_HOURS, QA_READER_CACHE.",
         "Error: QA_MAX_FILE_MB must be a number of megabytes above 0 and at most 1024 (e.g. 5),"
         " not 'abc'."]
     for args, message in [(["-k", "0"], "k must be a whole number"),

@@ -311,6 +311,36 @@ def test_read_by_sentence_gives_each_sentence_its_own_best_span_inside_it() -> N
     assert (whole.start, whole.end) == (guesses[1].start, guesses[1].end)
 
 
+class _NoModel:
+    """Stands in for the ONNX session where reading again would be a defect."""
+
+    def run(self, *args: object) -> None:
+        raise AssertionError("the pair was read again")
+
+
+def test_a_pair_read_recently_is_answered_from_the_cache_in_its_new_place() -> None:
+    question = "Who was killed by a car bomb?"
+    bread = "Prices of bread rose sharply last winter, bakers said."
+    general = ("A senior general, Yaroslav Moskalik, was killed by a car bomb in Balashikha "
+               "on Friday, investigators said.")
+    fresh = Reader(MODEL_DIR).read(question, ["", general, bread])
+    cached = Reader(MODEL_DIR, cache_pairs=2)
+    cached.read(question, [bread, general])
+    cached._session = _NoModel()  # type: ignore[assignment]
+    # the same pairs in other places (an empty passage skipped) come back in passage order
+    assert cached.read(question, ["", general, bread]) == fresh
+    assert general[fresh[0].start:fresh[0].end] == "Yaroslav Moskalik"
+    with pytest.raises(AssertionError, match="read again"):  # another question is read
+        cached.read("Who said so?", [general])
+    with pytest.raises(AssertionError, match="read again"):  # and so is another sentence split
+        cached.read(question, [general], [[(0, 20), (21, len(general))]])
+    uncached = Reader(MODEL_DIR, cache_pairs=0)
+    uncached.read(question, [general])
+    uncached._session = _NoModel()  # type: ignore[assignment]
+    with pytest.raises(AssertionError, match="read again"):
+        uncached.read(question, [general])
+
+
 def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
     target = tmp_path / "model"
     shutil.copytree(MODEL_DIR, target)

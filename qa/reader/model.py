@@ -9,9 +9,12 @@ right).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import threading
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass, fields
 from functools import lru_cache
@@ -30,6 +33,8 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 READ_LENGTH = 256
 #: the longest answer span considered, in tokens.
 MAX_ANSWER_TOKENS = 24
+#: one passage's best spans, per sentence: (start, end, margin, sentence).
+_Span = tuple[int, int, float, int]
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,44 @@ class SpanGuess:
     sentence: int = 0
 
 
+class _PairCache:
+    """The spans of the `size` (question, passage) pairs read last, safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._spans: OrderedDict[bytes, tuple[_Span, ...]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> tuple[_Span, ...] | None:
+        with self._lock:
+            spans = self._spans.get(key)
+            if spans is not None:
+                self._spans.move_to_end(key)
+            return spans
+
+    def put(self, key: bytes, spans: tuple[_Span, ...]) -> None:
+        if not self._size:
+            return
+        with self._lock:
+            self._spans[key] = spans
+            self._spans.move_to_end(key)
+            while len(self._spans) > self._size:
+                self._spans.popitem(last=False)
+
+
+def _pair_key(question: str, passage: str, bounds: list[tuple[int, int]]) -> bytes:
+    """A digest of what one pair's spans depend on: the question, the passage, its sentences."""
+    text = f"{len(question)}:{question}{len(passage)}:{passage}{bounds}"
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class Reader:
     """Reads `(question, passage)` pairs and returns the best span of each passage."""
 
-    def __init__(self, directory: Path = MODEL_DIR, threads: int = 1) -> None:
+    def __init__(self, directory: Path = MODEL_DIR, threads: int = 1,
+                 cache_pairs: int = 0) -> None:
+        """`cache_pairs`: how many recently read (question, passage) pairs to remember, so
+        that a question asked again (an example question, a popular one) costs no reading."""
         import onnxruntime as ort
 
         from qa.reader.features import load_tokenizer
@@ -101,6 +140,7 @@ class Reader:
         if inputs != set(_INPUTS) or len(self._session.get_outputs()) != 2:
             raise _damaged(files["reader.onnx"], "is not a reader (inputs "
                            f"{sorted(inputs)}, {len(self._session.get_outputs())} outputs)")
+        self._cache = _PairCache(cache_pairs)
 
     def confidence(self, features: ConfidenceFeatures) -> float:
         """The calibrated probability (0-1) that the answer these features describe is right."""
@@ -112,38 +152,54 @@ class Reader:
 
         With `sentences` (per passage, its sentences' character bounds in the passage): the
         best span inside each sentence instead, so that a passage's second-best sentence can
-        be an answer's runner-up too."""
+        be an answer's runner-up too. A (question, passage) pair read recently is not read
+        again: its spans come from the reader's cache (the model is deterministic)."""
+        bounds = [list(sentences[i]) if sentences and sentences[i] else [(0, len(text))]
+                  for i, text in enumerate(passages)]
+        keys = {i: _pair_key(question, text, bounds[i])
+                for i, text in enumerate(passages) if text.strip()}
+        found = {i: spans for i, key in keys.items()
+                 if (spans := self._cache.get(key)) is not None}
+        unread = [i for i in keys if i not in found]
+        if unread:
+            read = self._read_pairs(question, [passages[i] for i in unread],
+                                    [bounds[i] for i in unread])
+            for i, spans in zip(unread, read):
+                found[i] = spans
+                self._cache.put(keys[i], spans)
+        return [SpanGuess(i, *span) for i in keys for span in found[i]]
+
+    def _read_pairs(self, question: str, passages: list[str],
+                    bounds: list[list[tuple[int, int]]]) -> list[tuple[_Span, ...]]:
+        """Run the model on (question, passage) pairs: per passage, the best span of each of
+        its sentences (`bounds`) as (start, end, margin, sentence)."""
         import numpy as np
 
         from qa.reader.features import encode_pairs
 
-        rows = [i for i, text in enumerate(passages) if text.strip()]
-        if not rows:
-            return []
-        batch = encode_pairs(self._tokenizer, [question] * len(rows),
-                             [passages[i] for i in rows], READ_LENGTH)
+        batch = encode_pairs(self._tokenizer, [question] * len(passages), passages,
+                             READ_LENGTH)
         start, end = self._session.run(None, batch.inputs())
         length = start.shape[1]
         band = np.triu(np.ones((length, length), dtype=bool)) \
             & ~np.triu(np.ones((length, length), dtype=bool), MAX_ANSWER_TOKENS)
-        guesses = []
-        for row, passage in enumerate(rows):
+        read = []
+        for row, passage in enumerate(passages):
             offsets = batch.offsets[row]
             pair = np.where(band, start[row][:, None] + end[row][None, :], -np.inf)
             null = float(start[row, 0] + end[row, 0])
-            bounds = sentences[passage] if sentences and sentences[passage] \
-                else [(0, len(passages[passage]))]
-            for sentence, (first, last) in enumerate(bounds):
+            spans = []
+            for sentence, (first, last) in enumerate(bounds[row]):
                 allowed = batch.passage_mask[row] & (offsets[:, 0] >= first) \
                     & (offsets[:, 1] <= last)
                 if not allowed.any():
                     continue
                 inside = np.where(allowed[:, None] & allowed[None, :], pair, -np.inf)
                 s, e = np.unravel_index(int(inside.argmax()), inside.shape)
-                guesses.append(SpanGuess(passage, int(offsets[s][0]),
-                                         _whole_letters(passages[passage], int(offsets[e][1])),
-                                         float(inside[s, e]) - null, sentence))
-        return guesses
+                spans.append((int(offsets[s][0]), _whole_letters(passage, int(offsets[e][1])),
+                              float(inside[s, e]) - null, sentence))
+            read.append(tuple(spans))
+        return read
 
 
 def calibrated_confidence(weights: dict[str, float], features: ConfidenceFeatures) -> float:
@@ -192,6 +248,6 @@ def _read_meta(path: Path) -> dict:
 
 
 @lru_cache(maxsize=4)
-def load_reader(directory: Path = MODEL_DIR, threads: int = 1) -> Reader:
-    """The reader in `directory`, loaded once per process."""
-    return Reader(directory, threads)
+def load_reader(directory: Path = MODEL_DIR, threads: int = 1, cache_pairs: int = 0) -> Reader:
+    """The reader in `directory`, loaded once per process (see `Reader`)."""
+    return Reader(directory, threads, cache_pairs)
