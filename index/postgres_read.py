@@ -130,7 +130,7 @@ class PostgresStore:
         self._scan_settings = {"hnsw.iterative_scan": "strict_order"} \
             if version and _version(version[0]) >= (0, 8) else {}
         self.model, self.dimension = meta["model"], int(meta["dimension"])
-        if model is not None and resolve_model(model)[0] != self.model:
+        if model is not None and resolve_model(model)[0] != resolve_model(self.model)[0]:
             raise IndexMismatchError(
                 f"The PostgreSQL store at {self.where} holds vectors of model {self.model!r}, "
                 f"not {resolve_model(model)[0]!r}; ask with --model {self.model} or "

@@ -142,7 +142,7 @@ def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
 
     index_dir = Path(index_dir).expanduser()
     index = _open_current(index_dir)
-    if model is not None and resolve_model(model)[0] != index.model:
+    if model is not None and resolve_model(model)[0] != resolve_model(index.model)[0]:
         raise IndexMismatchError(
             f"Index at {index_dir} was built with model {index.model!r}, not "
             f"{resolve_model(model)[0]!r}; ask with --model {index.model} or "

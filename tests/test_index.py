@@ -289,12 +289,21 @@ def test_ctrl_c_while_indexing_says_the_index_is_as_it_was(index_copy: Path,
 
 
 @pytest.mark.parametrize("version", [1, 99])
-def test_index_of_another_model_or_format_is_refused_with_the_fix(index_copy: Path,
-                                                                  version: int) -> None:
+def test_index_of_another_model_or_format_is_refused_with_the_fix(
+        index_copy: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(IndexMismatchError, match=r"built with model .*all-MiniLM-L6-v2.*--rebuild"):
         open_index(index_copy, model="/models/other-model")
     manifest_path = open_index(index_copy).path / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
+    if version == 1:  # a model folder named relative to where a command runs is the same model
+        folder = index_copy.parent / "models" / "mine"
+        folder.mkdir(parents=True)
+        manifest_path.write_text(json.dumps({**manifest, "model": str(folder)}))
+        monkeypatch.chdir(folder.parent)
+        assert open_index(index_copy, model="mine").model == str(folder)
+        assert open_index(index_copy, model="./mine/").model == str(folder)
+        with pytest.raises(IndexMismatchError):
+            open_index(index_copy, model="mine-too")
     manifest["format_version"] = version  # 1: chunk vectors, before the searched FAISS index
     manifest_path.write_text(json.dumps(manifest))
     rebuild = rf"format version {version}, this program reads version 2.*qa index PATH\.\.\. " \
