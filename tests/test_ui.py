@@ -259,6 +259,14 @@ def test_browser_copy_gives_plain_text_and_small_things(page) -> None:
     page.click("#qa-ask")  # an empty question says so
     page.wait_for_selector("#qa-live [role=alert]")
     assert "Type a question first" in page.inner_text("#qa-live")
+    pasted = " ".join(["Who was killed?"] * 160)  # 2,559 characters: said, and left to shorten
+    page.fill("#qa-question textarea", pasted)
+    page.click("#qa-ask")
+    page.wait_for_function("() => document.querySelector('#qa-live').innerText"
+                           ".includes('2,559 characters long')")
+    assert "at most 2,000 characters" in page.inner_text("#qa-live")
+    assert page.input_value("#qa-question textarea") == pasted
+    page.fill("#qa-question textarea", "")
     page.evaluate("""() => { window.__askDisabled = false;
       const b = document.querySelector('#qa-ask');
       new MutationObserver(() => { if (b.disabled) window.__askDisabled = true; })

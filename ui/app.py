@@ -195,12 +195,18 @@ class Handlers:
         import gradio as gr
 
         from qa.core.errors import QAError
+        from qa.inputs import clean_question
 
         question = (message or "").strip()
         qa = self.loader.engine
-        if not question or qa is None:
-            why = (STILL_INDEXING if question
-                   else "Type a question first.")
+        why = None
+        if question:
+            try:
+                clean_question(question, self.settings)
+            except QAError as exc:  # e.g. pasted past the limit: it stays in the box to shorten
+                why = str(exc)
+        if not question or qa is None or why:
+            why = why or (STILL_INDEXING if question else "Type a question first.")
             yield gr.skip(), gr.skip(), _alert(why), gr.skip(), gr.skip()
             return
         turns = list(turns or [])[1 - MAX_TURNS:]  # a session's memory stays bounded
@@ -449,7 +455,7 @@ def _layout(handlers: Handlers) -> _Page:
             with gr.Row(equal_height=False, elem_id="qa-ask-row"):
                 box = gr.Textbox(label="Your question", placeholder="Type a question, then "
                                  "press Enter", elem_id="qa-question", scale=5, max_lines=4,
-                                 autofocus=True, max_length=settings.max_question_chars)
+                                 autofocus=True)
                 ask = gr.Button("Ask", variant="primary", scale=0, min_width=110,
                                 elem_id="qa-ask", interactive=ready)
             examples = gr.Dataset(components=[box], label="Example questions", samples=[],
