@@ -35,6 +35,7 @@ from qa.core.errors import (
 )
 from qa.core.records import Answer, ArticleFilter, Passage
 from qa.core.settings import Settings
+from qa.core.text import LONE_SURROGATES
 from qa.index.build import BuildReport
 from qa.index.directory_store import open_store
 from qa.index.embed import get_embedder
@@ -46,6 +47,7 @@ from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
 
 if TYPE_CHECKING:
+    import numpy as np
     from langchain_core.runnables import Runnable
 
     from qa.chain import ArticleRetriever
@@ -218,6 +220,14 @@ class QA:
 
         # the first 1,000 articles: every one of a folder, a bounded sample of a large store
         return example_questions(self._retriever.store.sample_articles(1000), n)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of `texts` (L2-normalised, one row each) by the index's embedding model, the
+        one questions are embedded with."""
+        if isinstance(texts, str) or not isinstance(texts, list | tuple) or \
+                not all(isinstance(t, str) for t in texts):
+            raise InputError(f"texts must be a list of strings, not {texts!r:.60}.")
+        return self._retriever.embedder.embed([LONE_SURROGATES.sub("\ufffd", t) for t in texts])
 
     def retrieve(self, question: str, k: int | None = None, *,
                  sources: list[str] | None = None, since: date | str | None = None,

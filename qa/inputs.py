@@ -12,7 +12,7 @@ from qa.core.errors import EmptyQuestionError, InputError, QuestionTooLongError
 from qa.core.records import ArticleFilter
 from qa.core.settings import Settings
 from qa.core.store import ArticleStore
-from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS
+from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, LONE_SURROGATES
 
 __all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
            "clean_question", "normalize_history"]
@@ -27,7 +27,6 @@ _CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 #: invisible, and able to change what a question says; lone surrogates (invalid UTF-8
 #: decoded with surrogateescape, or broken UTF-16) that no tokenizer accepts.
 _INVISIBLE = re.compile(f"[\u061c\u200b\u200e\u200f{BIDI_CONTROLS}\ufeff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_question(question: object, settings: Settings) -> str:
@@ -38,7 +37,7 @@ def clean_question(question: object, settings: Settings) -> str:
     if len(question) > limit:
         raise QuestionTooLongError(f"The question is {len(question):,} characters long; ask "
                                    f"in at most {limit:,} characters.")
-    question = _SURROGATE.sub(" ", _INVISIBLE.sub("", question))
+    question = LONE_SURROGATES.sub(" ", _INVISIBLE.sub("", question))
     question = " ".join(_CONTROL.sub(" ", question).split())
     if not question:
         raise EmptyQuestionError("The question is empty: type a question about the articles.")
@@ -114,7 +113,7 @@ def _source_names(sources: object) -> list[str]:
     names = []
     for name in sources:
         if not isinstance(name, str) or not name.strip() or len(name) > MAX_SOURCE_CHARS \
-                or _CONTROL.search(name) or _SURROGATE.search(name):
+                or _CONTROL.search(name) or LONE_SURROGATES.search(name):
             raise InputError(f"sources: each must be a publisher or file name (text of 1 to "
                              f"{MAX_SOURCE_CHARS} characters, without control characters), "
                              f"not {name!r:.80}.")
@@ -151,7 +150,7 @@ def check_history(history: object, settings: Settings) -> list[dict[str, str]]:
         raise InputError(f"history: item {odd} is neither a message ({{'role', 'content'}}) "
                          f"nor a (question, answer) pair: {history[odd - 1]!r:.80}")
     turns = settings.max_history_turns
-    messages = [{**m, "content": _SURROGATE.sub(" ", m["content"])}  # as in a question
+    messages = [{**m, "content": LONE_SURROGATES.sub(" ", m["content"])}  # as in a question
                 for m in normalize_history(list(history[-2 * turns:]))[-2 * turns:]]
     total = 0
     for n, message in enumerate(messages, 1):

@@ -4,7 +4,8 @@
 spread across articles), so a LangChain chain gets the passages `qa ask` would cite, each a
 `Document` with its article and exact character offsets; `sources`, `since`, `until` (or
 `filter={"source": ...}`) filter, and relevance scores are the cosine of the query with the
-passage's closest sentence. `add_documents`/`add_texts` index each document as one article
+passage's closest sentence; `max_marginal_relevance_search` (`as_retriever(search_type="mmr")`)
+picks varied passages among them. `add_documents`/`add_texts` index each document as one article
 (metadata `title`, `source`, `author`, `published`/`published_at`, `url`, `section`; other keys
 are not kept). A document keeps the id it is given, and adding another text under that id
 replaces it (what LangChain's `index()` relies on); without one, its id is the article id
@@ -38,16 +39,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
 from langchain_core.vectorstores import VectorStore
 
 from qa.chain import passage_document
 from qa.core.errors import InputError
 from qa.core.records import DOCUMENT_PREFIX
-from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS
+from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, LONE_SURROGATES
 
 if TYPE_CHECKING:
-    from langchain_core.embeddings import Embeddings
-
     from qa.core.records import Article, Passage
     from qa.core.store import ArticleStore
     from qa.engine import QA
@@ -62,8 +62,37 @@ class ArticleVectorStore(VectorStore):
         self.qa = qa
 
     @property
-    def embeddings(self) -> Embeddings | None:
-        return None  # questions are embedded inside `QA.retrieve`, with the index's model
+    def embeddings(self) -> Embeddings:
+        """The index's own embedding model, which questions are embedded with."""
+        return _IndexEmbeddings(self.qa)
+
+    def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
+                                      lambda_mult: float = 0.5,
+                                      **kwargs: Any) -> list[Document]:
+        """`k` of the `fetch_k` passages `QA.retrieve` finds, chosen for relevance to `query`
+        and difference from each other (`lambda_mult` 1: relevance only, 0: difference
+        only); filters as `similarity_search`."""
+        if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, int | float) \
+                or not 0 <= lambda_mult <= 1:
+            raise InputError(f"lambda_mult must be a number from 0 to 1, not {lambda_mult!r:.40}.")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= fetch_k:
+            raise InputError(f"k must be a whole number from 1 to fetch_k ({fetch_k!r:.20}), "
+                             f"not {k!r:.40}.")
+        passages = self._passages(query, fetch_k, kwargs)
+        if not passages:
+            return []
+        # relevance as the relevance scores report it (the cosine of the query with the
+        # passage's closest sentence), likeness between passages on the same scale
+        relevance = [p.similarity for p in passages]
+        vectors = self.qa.embed([p.chunk.text for p in passages])
+        likeness = vectors @ vectors.T
+        chosen = [max(range(len(passages)), key=relevance.__getitem__)]  # the most relevant
+        while len(chosen) < min(k, len(passages)):
+            chosen.append(max(
+                (i for i in range(len(passages)) if i not in chosen),
+                key=lambda i: lambda_mult * relevance[i]
+                - (1 - lambda_mult) * max(float(likeness[i, j]) for j in chosen)))
+        return [passage_document(passages[i]) for i in chosen]
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The `k` passages `QA.retrieve` finds; `sources`, `since`, `until` (or LangChain's
@@ -253,10 +282,22 @@ _PLAIN_ID = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,99}")
 MAX_ID_CHARS = 300
 #: visible text: a character that is not a space, a control or an invisible format mark.
 _VISIBLE = re.compile(f"[^\\s{CONTROL_CHARS}\u200b-\u200f\u2060\ufeff{BIDI_CONTROLS}]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 #: NUL and the other C0 controls but tab and newlines (which a database cannot hold or a
 #: file would not have).
 _C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+class _IndexEmbeddings(Embeddings):
+    """A `QA`'s embedding model as LangChain `Embeddings` (L2-normalised vectors)."""
+
+    def __init__(self, qa: QA) -> None:
+        self.qa = qa
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.qa.embed(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
+
+
 #: LangChain's `filter` keys, and the `QA.retrieve` filter each stands for.
 _FILTER_KEYS = {"source": "sources", "sources": "sources", "since": "since", "until": "until"}
 
@@ -328,7 +369,7 @@ def _stem(doc_id: str) -> str:
 def _clean_text(text: str) -> str:
     """`text` as an article file would hold it: no lone surrogates (they become U+FFFD, as
     undecodable bytes do) and no NUL or other control characters but tab and newlines."""
-    return _C0.sub("", _SURROGATE.sub("\ufffd", text))
+    return _C0.sub("", LONE_SURROGATES.sub("\ufffd", text))
 
 
 def _found(store: ArticleStore, article_id: str) -> list[Article]:

@@ -126,6 +126,30 @@ def test_searches_filter_and_score_as_langchain_expects(seed_qa: QA) -> None:
         seed_qa.as_chain().invoke({"question": question, "source": "The Guardian"})
 
 
+def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> None:
+    store = seed_qa.as_vectorstore()
+    question = "Who was killed by a car bomb in Balashikha?"
+    fetched = seed_qa.retrieve(question, 10)
+    by_relevance = sorted(fetched, key=lambda p: -p.similarity)
+    relevant = store.max_marginal_relevance_search(question, k=3, fetch_k=10, lambda_mult=1)
+    assert [d.page_content for d in relevant] == [p.chunk.text for p in by_relevance[:3]]
+    varied = store.max_marginal_relevance_search(question, k=2, fetch_k=10, lambda_mult=0)
+    first, rest = varied[0].page_content, [p.chunk.text for p in by_relevance[1:]]
+    likeness = seed_qa.embed([first, *rest])
+    assert first == by_relevance[0].chunk.text
+    assert varied[1].page_content == rest[int((likeness[1:] @ likeness[0]).argmin())]
+    assert varied[1].page_content != relevant[1].page_content
+    retriever = store.as_retriever(search_type="mmr", search_kwargs={
+        "k": 2, "fetch_k": 8, "filter": {"source": "The Independent UK"}})
+    found = retriever.invoke(question)
+    assert len(found) == 2 and {d.metadata["source"] for d in found} == {"The Independent UK"}
+    assert store.embeddings.embed_query(question) == pytest.approx(
+        seed_qa.embed([question])[0].tolist(), abs=1e-6)
+    for bad in ({"lambda_mult": 1.5}, {"k": 11}, {"k": 0}):
+        with pytest.raises(InputError):
+            store.max_marginal_relevance_search(question, fetch_k=10, **bad)
+
+
 def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
         index_copy: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner

@@ -17,6 +17,7 @@ __all__ = [
     "BIDI_CONTROLS",
     "CITATION_MARKER",
     "CONTROL_CHARS",
+    "LONE_SURROGATES",
     "NAME_OR_NUMBER",
     "NAME_PHRASE",
     "QUESTION_WORDS",
@@ -36,6 +37,9 @@ __all__ = [
 #: the bidirectional embeddings, overrides and isolates.
 CONTROL_CHARS = "\x00-\x08\x0b-\x1f\x7f-\x9f"
 BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+#: halves of UTF-16 surrogate pairs: Python text can hold them alone (from JSON's escapes, or
+#: `surrogateescape`), but no UTF-8 text can, and tokenizers refuse them.
+LONE_SURROGATES = re.compile("[\ud800-\udfff]")
 
 # ---------------------------------------------------------------------------------------------
 # Words
