@@ -25,7 +25,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from qa.core.errors import UnusableFileError
 
@@ -39,6 +39,11 @@ MAX_PAGES = 100
 #: what pdfminer's layout analysis may join into one line: justified text in narrow columns
 #: has wide gaps between words (the default, 2 characters, split such lines mid-sentence).
 _CHAR_MARGIN = 8.0
+#: the widest gap between two lines of one paragraph, in multiples of their type size
+#: (line-height 1.5 leaves 0.5; a blank line between paragraphs is 1 and more).
+_LINE_GAP = 0.8
+#: what the reading gives: a cached outcome of another version is read again.
+_LAYOUT_VERSION = 2
 #: lines of at most this many words above a PDF's headline are page furniture.
 _ABOVE_HEADLINE_WORDS = 12
 #: the top and bottom share of a page where running headers and footers sit.
@@ -65,7 +70,8 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
     fields (title) and a note when only part of it was read. Raises `UnusableFileError` when
     it holds no text (a scan) or cannot be read. With `cache_dir`, each file's outcome is
     kept there by content."""
-    cached = cache_dir / "pdf-text" / f"{hashlib.sha256(data).hexdigest()}.json" \
+    digest = hashlib.sha256(data).hexdigest()
+    cached = cache_dir / "pdf-text" / f"{digest}.v{_LAYOUT_VERSION}.json" \
         if cache_dir is not None else None
     try:
         found = json.loads(cached.read_text()) if cached is not None else None
@@ -165,23 +171,25 @@ def _read(data: bytes) -> dict[str, Any]:
             lines = [line.get_text().strip().translate(_LIGATURES) for line in box]
             sizes = [c.size for line in box for c in line if isinstance(c, LTChar)]
             in_band = box.y0 > page.height * (1 - _BAND) or box.y1 < page.height * _BAND
-            boxes.append(([x for x in lines if x], round(max(sizes, default=0.0), 1), in_band))
+            boxes.append(_Box([x for x in lines if x], round(max(sizes, default=0.0), 1),
+                              in_band, box.x0, box.x1, list(box)[-1].x1, box.y0, box.y1))
         pages.append(boxes)
     repeated = _repeated_lines(pages)
     furniture = {_key(recorded_title)} if recorded_title else set()
     paragraphs: list[tuple[list[str], float]] = []
     for boxes in pages:
-        page_starts = True
-        for lines, size, in_band in boxes:
-            text = " ".join(lines)
-            if not lines or _is_furniture(text, in_band, repeated | furniture):
+        above = None  # the box the last paragraph ends with, on this page
+        for box in boxes:
+            lines, size = box.lines, box.size
+            if not lines or _is_furniture(" ".join(lines), box.in_band, repeated | furniture):
                 continue
-            if page_starts and paragraphs and paragraphs[-1][1] == size and \
-                    _runs_on(paragraphs[-1][0][-1]):
-                paragraphs[-1] = (paragraphs[-1][0] + lines, size)  # cut by the page break
+            same = bool(paragraphs) and paragraphs[-1][1] == size and \
+                _runs_on(paragraphs[-1][0][-1])
+            if same and (above is None or _next_line(above, box, boxes)):
+                paragraphs[-1][0].extend(lines)  # cut by a page break, or a wide line gap
             else:
                 paragraphs.append((lines, size))
-            page_starts = False
+            above = box
     words = Counter(w.lower() for lines, _ in paragraphs for line in lines
                     for w in re.findall(r"\w+", line))
     title = _title(pages[0] if pages else [], paragraphs, recorded_title)
@@ -194,13 +202,43 @@ def _read(data: bytes) -> dict[str, Any]:
             "paragraphs": [_joined(lines, words) for lines, _ in paragraphs]}
 
 
-def _title(first_page: list[tuple[list[str], float, bool]],
+class _Box(NamedTuple):
+    """A text box of a page: its lines, largest type, whether it is in the top or bottom band,
+    its left and right edges, where its last line ends, and its bottom and top (PDF points,
+    from the foot of the page)."""
+
+    lines: list[str]
+    size: float
+    in_band: bool
+    left: float
+    right: float
+    last_line_end: float
+    bottom: float
+    top: float
+
+
+def _next_line(above: _Box, below: _Box, page: list[_Box]) -> bool:
+    """Whether `below` is the next line of `above`'s paragraph, which pdfminer split off
+    where the lines are spaced wide (line-height 1.5 and more): it starts right under it,
+    within a line's height, at its left edge (or left of it, under an indented first line),
+    and `above` ends where the column does, but for the room `below`'s first word would
+    have needed (not a short line: a byline, a table row, a paragraph's end)."""
+    gap = above.bottom - below.top
+    if not (0 <= gap <= _LINE_GAP * below.size
+            and -1 <= above.left - below.left <= 3 * below.size):
+        return False
+    column_end = max(box.right for box in page if abs(box.left - below.left) <= 3 * below.size)
+    first_word = len(below.lines[0].split(maxsplit=1)[0])
+    return column_end - above.last_line_end <= (first_word + 2) * 0.6 * below.size
+
+
+def _title(first_page: list[_Box],
            paragraphs: list[tuple[list[str], float]], recorded: str) -> list[str]:
     """The headline: the kept paragraph of the first page in the largest type, when it is
     larger than the text's; else the one the PDF's recorded title names."""
     kept = [lines for lines, _ in paragraphs]
-    on_first = [(size, lines) for lines, size, _ in first_page
-                if any(lines is k for k in kept)]
+    on_first = [(box.size, box.lines) for box in first_page
+                if any(box.lines is k for k in kept)]
     body: Counter[float] = Counter()
     for lines, size in paragraphs:
         body[size] += sum(len(x) for x in lines)
@@ -223,11 +261,11 @@ def _runs_on(last_line: str) -> bool:
     return not last_line.rstrip("\"'”’)»").endswith((".", "!", "?", ":"))
 
 
-def _repeated_lines(pages: list[list[tuple[list[str], float, bool]]]) -> set[str]:
+def _repeated_lines(pages: list[list[_Box]]) -> set[str]:
     """Header and footer lines: in the top or bottom band on more than one page, digits aside."""
     seen: Counter[str] = Counter()
     for boxes in pages:
-        seen.update({_key(" ".join(lines)) for lines, _, in_band in boxes if in_band})
+        seen.update({_key(" ".join(box.lines)) for box in boxes if box.in_band})
     return {key for key, n in seen.items() if n > 1}
 
 

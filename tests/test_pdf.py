@@ -15,6 +15,9 @@ from tests.paths import ROOT
 #: a two-page article printed to PDF by Chromium (with its running header and footer: the
 #: date, the page's title, its address and "1/2"); one paragraph runs over the page break.
 FERRY_LEVY = ROOT / "tests" / "files" / "ferry-levy.pdf"
+#: a one-page article printed by Chromium with wide line spacing (line-height 1.6), where
+#: pdfminer makes every line a text box of its own.
+QUARRY = ROOT / "tests" / "files" / "quarry-wide-lines.pdf"
 #: a valid one-page PDF with nothing written on it, as a scan without OCR is to a reader.
 BLANK = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
          b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
@@ -104,3 +107,25 @@ def test_a_word_a_browser_broke_at_a_soft_hyphen_is_one_word_again() -> None:
 
     assert _joined(["They discuss the exam\u00ad", "ple of the harbour."], Counter()) == \
         "They discuss the example of the harbour."  # once "exam ple"
+
+
+def test_lines_spaced_wide_are_joined_into_their_paragraphs(tmp_path: Path) -> None:
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(QUARRY, folder)
+    qa = QA.build(folder, tmp_path / "index")
+    answer = qa.answer("How many jobs would the quarry expansion protect?")
+    article = answer.citations[0].article
+    assert article.title == "Quarry expansion approved despite objections from Dunmere villagers"
+    assert (article.author, article.source, article.published) == (
+        "Helen Okafor", "Fenland Gazette", "2025-03-14")
+    paragraphs = article.text.split("\n\n")
+    assert len(paragraphs) == 5, paragraphs  # one per paragraph, not one per printed line
+    assert paragraphs[0] == ("The county planning committee approved an eastward expansion of "
+                             "the Dunmere limestone quarry on Thursday, allowing the operator "
+                             "to extract stone for another fifteen years.")
+    assert answer.short.text == "48"
+    assert answer.citations[0].quote == (
+        "The operator, Hallam Aggregates, said the expansion would protect 48 jobs at the site "
+        "and that it would plant a 12-hectare woodland screen along the quarry's northern edge "
+        "before blasting begins.")
