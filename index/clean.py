@@ -16,7 +16,7 @@ import re
 from qa.index.load import RawRecord
 
 from qa.core.records import Article, parse_date
-from qa.core.text import split_sentences
+from qa.core.text import shorten, split_sentences, storable
 
 __all__ = ["clean_record"]
 
@@ -150,10 +150,15 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     return sentence
 
 
+#: the longest metadata value kept (title, source, author...; a store indexes some of them, and
+#: an index entry must fit in a database page).
+_FIELD_CHARS = 500
+
+
 def clean_record(record: RawRecord) -> Article:
     """Clean one raw record into an `Article` (not yet deduplicated or chunked)."""
-    fields = {k: " ".join(v.split()) for k, v in record.fields.items() if v}
-    text, aggregator = _strip_chrome(record.text)
+    fields = {k: shorten(storable(v), _FIELD_CHARS) for k, v in record.fields.items() if v}
+    text, aggregator = _strip_chrome(storable(record.text))
     paragraphs = _paragraphs(text)
 
     if aggregator and paragraphs and len(paragraphs) > 2:

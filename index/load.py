@@ -22,6 +22,9 @@ __all__ = ["BODY_FIELDS", "MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "Raw
            "decode", "find_files", "load_file", "location"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".pdf")
+#: the longest path (resolved) an article is indexed from: a database index entry of it must
+#: fit in a third of a page.
+MAX_PATH_BYTES = 2000
 #: JSON nested deeper than this is refused before parsing (an article needs a handful of levels).
 MAX_JSON_DEPTH = 64
 # (a string's closing quote is optional: an unclosed one is read once, to the end, not once
@@ -163,13 +166,16 @@ def _transient(name: str) -> bool:
 
 
 def _badly_named(path: Path) -> Notice | None:
-    """A notice when `path` is not valid UTF-8 (a Latin-1 byte from an old zip file, say):
-    such a name cannot be stored with its article or shown."""
+    """A notice when `path` is not valid UTF-8 (a Latin-1 byte from an old zip file, say), or
+    longer than `MAX_PATH_BYTES`: such a name cannot be stored with its article or shown."""
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
         shown = os.fsencode(path).decode("utf-8", "replace")
         return Notice(shown, "skipped", "its name is not valid UTF-8: rename it")
+    if (size := len(os.fsencode(location(path)))) > MAX_PATH_BYTES:
+        return Notice(str(path), "skipped", f"its path is {size:,} bytes long; articles are "
+                      f"stored under paths of at most {MAX_PATH_BYTES:,}: move it up")
     return None
 
 

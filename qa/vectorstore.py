@@ -45,7 +45,7 @@ from langchain_core.vectorstores import VectorStore
 from qa.chain import passage_document
 from qa.core.errors import InputError
 from qa.core.records import DOCUMENT_PREFIX
-from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, LONE_SURROGATES
+from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, storable
 
 if TYPE_CHECKING:
     from qa.core.records import Article, Passage
@@ -142,10 +142,10 @@ class ArticleVectorStore(VectorStore):
                  if not isinstance(text, str) or not _VISIBLE.search(text)]
         if empty:  # before anything is written
             raise InputError(f"texts must be text, not empty: text {empty[0]} is not.")
-        objects = [{**{k: _clean_text(v) if isinstance(v, str) else v
+        objects = [{**{k: storable(v) if isinstance(v, str) else v
                        for k, v in (m or {}).items()
                        if isinstance(v, str | int | float) and k not in BODY_FIELDS},
-                    "text": _clean_text(text)} for text, m in zip(texts, metadatas)]
+                    "text": storable(text)} for text, m in zip(texts, metadatas)]
         payloads = [json.dumps(obj, ensure_ascii=False, sort_keys=True) for obj in objects]
         limit = self.qa.settings.max_file_bytes
         for n, payload in enumerate(payloads, 1):
@@ -282,9 +282,6 @@ _PLAIN_ID = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,99}")
 MAX_ID_CHARS = 300
 #: visible text: a character that is not a space, a control or an invisible format mark.
 _VISIBLE = re.compile(f"[^\\s{CONTROL_CHARS}\u200b-\u200f\u2060\ufeff{BIDI_CONTROLS}]")
-#: NUL and the other C0 controls but tab and newlines (which a database cannot hold or a
-#: file would not have).
-_C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 class _IndexEmbeddings(Embeddings):
     """A `QA`'s embedding model as LangChain `Embeddings` (L2-normalised vectors)."""
 
@@ -364,12 +361,6 @@ def _stem(doc_id: str) -> str:
     if _PLAIN_ID.fullmatch(doc_id):
         return f"doc-{doc_id}"
     return "doc~" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:32]
-
-
-def _clean_text(text: str) -> str:
-    """`text` as an article file would hold it: no lone surrogates (they become U+FFFD, as
-    undecodable bytes do) and no NUL or other control characters but tab and newlines."""
-    return _C0.sub("", LONE_SURROGATES.sub("\ufffd", text))
 
 
 def _found(store: ArticleStore, article_id: str) -> list[Article]:

@@ -4,8 +4,10 @@ an unreachable or restarted database, and the LangChain vector store."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -394,10 +396,31 @@ def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str
     (greek / "ferry.json").write_text(json.dumps({
         "title": "Ferry strike", "source": "ΕΘΝΟΣ", "body": "Ferry crews in Piraeus struck "
         "for 48 hours on Tuesday over pay, the seamen's union said."}))
-    index_into_postgres([SEEDS, greek], pg_url, Settings.from_env())
+    (greek / "library.json").write_text(json.dumps({  # no text column can hold NUL
+        "title": "Library cuts\x00", "body": "The Welk library will lose funds.\x00 Its "
+        "opening hours will be cut to 20 a week from May, the council said."}))
+    blob = "".join(hashlib.sha256(str(i).encode()).hexdigest() for i in range(150))
+    (greek / "blob.json").write_text(json.dumps({  # past what a database index entry holds
+        "title": "Code published", "source": blob, "body": f"The Welk council published the "
+        f"code {blob} on its website on Friday, officials said."}))
+    deep = greek.joinpath(*(blob[i:i + 250] for i in range(0, 3250, 250)))
+    deep.mkdir(parents=True)
+    (deep / "deep.txt").write_text("Deep story\n\nThe Welk council met on Friday.")
+    shutil.copy(greek / "ferry.json", deep)  # not taken for the article's place either
+    report = index_into_postgres([SEEDS, greek], pg_url, Settings.from_env())
+    [notice] = [str(n) for n in report.notices]  # the first folder past the limit
+    assert re.fullmatch(rf"{re.escape(str(greek))}/[0-9a-f/]+: skipped: its path is 2,\d\d\d "
+                        "bytes long; articles are stored under paths of at most 2,000: move it "
+                        "up", notice), notice
+    assert len(report.added) == 5  # 2 seeds, ferry, library, blob; not the deep one
     qa = QA(settings=Settings.from_env(store=pg_url, candidates=300))  # ef_search past 1000
+    code = qa.answer("What did the Welk council publish on its website?").citations[0].article
+    assert code.title == "Code published" and len(code.source) == 500 and blob in code.text
     answer = qa.answer("How long did the ferry crews strike?", sources=["ΕΘΝΟΣ"])
     assert "48 hours" in answer.text  # spelled as stored: found, whatever lower() does
+    library = qa.answer("How many hours a week will the Welk library open?").citations[0]
+    assert library.article.title == "Library cuts" and "\x00" not in library.article.text
+    assert library.article.text.startswith("The Welk library will lose funds. Its opening")
     for bad in (["The Guardian\x00"], ["Guard\udcffian"]):
         with pytest.raises(InputError, match="without control characters"):
             qa.answer("Who was killed?", sources=bad)
@@ -425,7 +448,7 @@ def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str
     with pytest.raises(IndexNotFoundError):
         QA(store=pg_url)
     index_into_postgres([SEEDS, greek], pg_url, Settings.from_env())  # which a writer mends
-    assert QA(store=pg_url).stats["articles"] == 3
+    assert QA(store=pg_url).stats["articles"] == 5
 
 
 def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "shorten",
     "split_sentences",
     "stem",
+    "storable",
     "strip_markers",
     "tokenize",
 ]
@@ -40,6 +41,9 @@ BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 #: halves of UTF-16 surrogate pairs: Python text can hold them alone (from JSON's escapes, or
 #: `surrogateescape`), but no UTF-8 text can, and tokenizers refuse them.
 LONE_SURROGATES = re.compile("[\ud800-\udfff]")
+#: NUL and the other C0 controls but tab and line breaks: no text column of PostgreSQL can
+#: hold NUL, and no article means them.
+_C0 = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 # ---------------------------------------------------------------------------------------------
 # Words
@@ -56,6 +60,8 @@ told according one s t did does done get got many much
 """.split())  # noqa: SIM905 (a word list reads better as text)
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+#: the longest term kept (a database index entry must fit in a page).
+MAX_TERM_CHARS = 100
 
 
 def fold(text: str) -> str:
@@ -77,14 +83,21 @@ def stem(word: str) -> str:
 
 
 def tokenize(text: str) -> list[str]:
-    """Folded, lightly stemmed words of `text`, stopwords dropped (BM25's terms)."""
-    words = (stem(w) for w in _WORD.findall(fold(text)))
+    """Folded, lightly stemmed words of `text`, stopwords dropped (BM25's terms); a "word"
+    longer than `MAX_TERM_CHARS` (a code, an encoded blob) is not one."""
+    words = (stem(w) for w in _WORD.findall(fold(text)) if len(w) <= MAX_TERM_CHARS)
     return [w for w in words if w and w not in STOPWORDS]
 
 
 def content_words(text: str) -> set[str]:
     """The distinct terms of `text` that carry meaning: `tokenize` less one-letter words."""
     return {w for w in tokenize(text) if len(w) > 1 or w.isdigit()}
+
+
+def storable(text: str) -> str:
+    """`text` as every store can hold it: lone surrogates as U+FFFD (as undecodable bytes
+    are), and no NUL or other control characters but tab and line breaks."""
+    return _C0.sub("", LONE_SURROGATES.sub("\ufffd", text))
 
 
 def one_line(text: str) -> str:
