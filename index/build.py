@@ -11,6 +11,7 @@ from pathlib import Path
 from qa.index import ingest
 from qa.index.chunk import CHUNKER_VERSION
 from qa.index.embed import resolve_model
+from qa.index.generations import DOCUMENTS, UPLOADS
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import Notice
 from qa.index.store import (
@@ -80,9 +81,9 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     started = time.perf_counter()
     paths = list(paths)
     report = BuildReport(settings.index_dir)
-    documents = settings.index_dir / "documents"  # added through qa.vectorstore
-    if rebuild and documents.is_dir():  # they are the index's own: read again, not dropped
-        paths.append(documents)
+    if rebuild:  # the index's own articles (uploads, documents) are read again, not dropped
+        paths += [own for name in (UPLOADS, DOCUMENTS)
+                  if (own := settings.index_dir / name).is_dir() and any(own.iterdir())]
     roots = [Path(p).expanduser().resolve() for p in paths]
     found, read_files = ingest.load_articles(paths, settings, report)
     if not found and not settings.index_dir.exists():  # no empty index folder left behind

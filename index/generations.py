@@ -20,16 +20,20 @@ from pathlib import Path
 
 from qa.core.files import replace_text
 
-__all__ = ["POINTER", "GenerationDamaged", "Pointer", "file_records", "foreign_entries",
-           "generations", "is_index", "new_name", "prune", "read_pointer", "sequence_of",
-           "set_pointer", "verify_checksums", "verify_sizes"]
+__all__ = ["DOCUMENTS", "POINTER", "UPLOADS", "GenerationDamaged", "Pointer", "file_records",
+           "foreign_entries", "generations", "is_index", "new_name", "prune", "read_pointer",
+           "sequence_of", "set_pointer", "verify_checksums", "verify_sizes"]
 
 POINTER = "CURRENT"
+#: the index's own article folders: files uploaded in the browser (`qa serve`), and texts
+#: added through LangChain (`qa.vectorstore`). A rebuild reads them again.
+UPLOADS = "uploads"
+DOCUMENTS = "documents"
 _NAME = re.compile(r"gen-[A-Za-z0-9_-]{1,120}")
 _LEFTOVER = (".partial", ".deleting")
 #: what an index directory holds besides its generations and their leftovers: the pointer,
 #: the writer's lock, files uploaded in the browser and texts added through LangChain.
-_OWN = {POINTER, ".lock", "uploads", "documents"}
+_OWN = {POINTER, ".lock", UPLOADS, DOCUMENTS}
 #: a new CURRENT being written (`qa.core.files.replace_text`), left by a crash
 _POINTER_TMP = re.compile(rf"\.{POINTER}(\.\w+)?\.tmp")
 

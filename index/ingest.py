@@ -11,6 +11,7 @@ from pathlib import Path
 from qa.index.chunk import chunk_article
 from qa.index.clean import clean_record
 from qa.index.embed import get_embedder
+from qa.index.generations import DOCUMENTS
 from qa.index.load import Notice, find_files, load_file, location
 from qa.index.onnx_embed import export_query_model
 
@@ -180,7 +181,7 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
     what was refused, empty or a duplicate goes into `report.notices`. A file of the
     index's own documents folder named as `KEYED_DOCUMENT` says holds a document added under
     an id of its user's (`keyed_document`)."""
-    documents = str(settings.index_dir.resolve() / "documents")
+    documents = str(settings.index_dir.resolve() / DOCUMENTS)
     found: list[tuple[Path, Path]] = []  # (file, the folder it must lie in)
     for given in paths:
         files, notices = find_files([given])

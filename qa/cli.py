@@ -103,10 +103,13 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
 
     for notice in report.notices:
         click.echo(for_terminal(str(notice)), err=True)
+    given = [Path(p).expanduser().resolve() for p in paths]
     for path in report.removed:
-        file = file_of(path)
-        why = "its file is gone" if not Path(file).exists() else (
-            "the record indexed from there is no longer in the file" if file != path
+        file = Path(file_of(path))
+        why = "its file is gone" if not file.exists() else (
+            "not under the paths given to --rebuild" if rebuild and not any(
+                root == file or root in file.parents for root in given) else
+            "the record indexed from there is no longer in the file" if str(file) != path
             else "the file no longer holds it")
         click.echo(for_terminal(f"{path}: removed: {why}"), err=True)
     if settings.store:

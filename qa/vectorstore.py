@@ -46,6 +46,7 @@ from qa.chain import passage_document
 from qa.core.errors import InputError
 from qa.core.records import DOCUMENT_PREFIX
 from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, storable
+from qa.index.generations import DOCUMENTS
 
 if TYPE_CHECKING:
     from qa.core.records import Article, Passage
@@ -249,7 +250,7 @@ class ArticleVectorStore(VectorStore):
     def _documents_dir(self) -> Path:
         """Where added documents are written as files (the directory store), resolved as the
         paths of indexed articles are."""
-        return self.qa.settings.index_dir.resolve() / "documents"
+        return self.qa.settings.index_dir.resolve() / DOCUMENTS
 
     @classmethod
     def from_texts(cls, texts: list[str], embedding: Embeddings | None = None,

@@ -153,12 +153,16 @@ def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> 
 def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
         index_copy: Path, tmp_path: Path) -> None:
     from click.testing import CliRunner
+    from qa.ui.uploads import store_uploads
 
     from qa.cli import cli
     from tests.paths import SEEDS
 
     qa = QA(index_dir=index_copy)
     qa.as_vectorstore().add_texts([RESIDENTS.format(n=300)], ids=["tolm-flood"])
+    upload = tmp_path / "ferry.txt"  # uploaded in the chat, as the server stores it
+    upload.write_text("Welk ferry\n\nThe Welk ferry will sail four times a day from June.")
+    qa.add_files(store_uploads([str(upload)], index_copy, max_bytes=10_000)[0])
     folder = tmp_path / "one"
     folder.mkdir()
     (folder / "bridge.txt").write_text("Tolm bridge reopens\n\nThe Tolm bridge reopened in May "
@@ -166,10 +170,13 @@ def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
     result = CliRunner().invoke(cli, ["index", str(folder), "--index-dir", str(index_copy),
                                       "--rebuild"])
     assert result.exit_code == 0, result.output
-    assert "2 added, 0 updated, 2 removed" in result.stdout  # the seeds went
+    assert "3 added, 0 updated, 2 removed" in result.stdout  # the seeds went
+    for seed in SEEDS.iterdir():
+        assert f"{seed}: removed: not under the paths given to --rebuild" in result.stderr
     qa.reload()
-    assert qa.stats["articles"] == 2
+    assert qa.stats["articles"] == 3
     assert "300" in qa.answer("How many residents had to leave their homes near Tolm?").text
+    assert "four times a day" in qa.answer("How often will the Welk ferry sail?").text
     assert SEEDS.is_dir()
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.index.generations import UPLOADS
 from qa.ui.render import (
     answer_html,
     error_html,
@@ -273,7 +274,7 @@ class Handlers:
                 raise UploadError("The articles are still being indexed: add files once the "
                                   "page says Ready.")
             index_dir = self.settings.index_dir
-            folder = Path(index_dir) / "uploads"
+            folder = Path(index_dir) / UPLOADS
             before = set(folder.iterdir()) if folder.is_dir() else set()
             stored, not_stored = store_uploads(list(paths), index_dir,
                                                max_bytes=self.settings.max_file_bytes)

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from qa.index.generations import UPLOADS
 from qa.index.load import SUPPORTED_SUFFIXES as ALLOWED_SUFFIXES
 from qa.index.load import location
 
@@ -100,7 +101,7 @@ def store_uploads(paths: list[str], index_dir: str | Path,
             checked.append((src, name))
     if not checked:
         raise UploadError(" ".join(refused))
-    folder = Path(index_dir) / "uploads"
+    folder = Path(index_dir) / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     stored: list[Path] = []
     created: list[Path] = []
