@@ -1,7 +1,7 @@
 """PDF articles: their text as paragraphs, read by pdfminer.six in a child process.
 
 A PDF is a program for drawing a page, and a hostile one can make a parser spin or swell:
-so it is read by `python -m qa.index.pdf_text` with a time and memory limit, and whatever
+so it is read in a child process (`main`) with a time and memory limit, and whatever
 goes wrong there costs one file, never the build or the server. What the child finds (or why
 it failed) is kept in the cache under the file's sha256, so an unchanged PDF is read once.
 
@@ -44,6 +44,8 @@ _CHAR_MARGIN = 8.0
 _LINE_GAP = 0.8
 #: what the reading gives: a cached outcome of another version is read again.
 _LAYOUT_VERSION = 2
+#: a paragraph of the text's type this long starts the article's text: a headline is above it.
+_LONG_PARAGRAPH_WORDS = 20
 #: lines of at most this many words above a PDF's headline are page furniture.
 _ABOVE_HEADLINE_WORDS = 12
 #: the top and bottom share of a page where running headers and footers sit.
@@ -58,8 +60,12 @@ _PAGE_NUMBER = re.compile(r"(?i)^(page\s+)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$")
 _FURNITURE = re.compile(r"(?i)^(?:\S*://\S*|\d{1,2}/\d{1,2}/\d{2,4},?\s+\d{1,2}:\d{2}"
                         r"(?:\s*[ap]\.?m\.?)?)$")
 _BROKEN_WORD = re.compile(r"(\w+)-$")
+#: what pdfminer writes for a glyph its font maps to no character.
+_UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 _PLACEHOLDER_TITLE = re.compile(r"(?i)^(untitled|microsoft word - .*|document\d*|.*\.(docx?|pdf|"
                                 r"indd|html?))$")
+#: the child process's program (`main`).
+_CHILD = "from qa.index.pdf_text import main; main()"
 #: what pdfminer says of a file that is not a whole PDF, in words a user knows.
 _NOT_A_PDF = ("No /Root object", "PSEOF", "PDFSyntaxError", "PDFNoValidXRef", "PSSyntaxError")
 
@@ -84,14 +90,21 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
     if "refused" in found or "skipped" in found:
         action = "refused" if "refused" in found else "skipped"
         raise UnusableFileError(name, action, str(found[action]))
+    if not found["pages"]:
+        raise UnusableFileError(name, "skipped", "the PDF has no pages")
+    text = "\n\n".join(found["paragraphs"])
+    if len("".join(_UNMAPPED_GLYPH.findall(text))) * 2 > len(text):
+        raise UnusableFileError(name, "skipped", "the PDF's fonts do not say which letters "
+                                "they draw, so its text cannot be read (print it to PDF again, "
+                                "or save it as text)")
     if not found["paragraphs"]:
         raise UnusableFileError(name, "skipped", "the PDF holds no text (a scanned page? its "
                                 "text would need OCR)")
     note = None
     if found["pages"] > MAX_PAGES:
         note = f"only its first {MAX_PAGES} of {found['pages']} pages were read"
-    fields = {"title": found["title"]} if found["title"] else {}
-    return "\n\n".join(found["paragraphs"]), fields, note
+    title = _UNMAPPED_GLYPH.sub("\ufffd", found["title"])
+    return _UNMAPPED_GLYPH.sub("\ufffd", text), {"title": title} if title else {}, note
 
 
 def _well_formed(found: object) -> bool:
@@ -109,10 +122,13 @@ def _read_in_child(data: bytes) -> dict[str, Any]:
     """What the child process makes of `data`: title, pages and paragraphs, or why it is
     refused or skipped ("transient" when the machine, not the file, may be why)."""
     try:  # (-I: nothing from the current folder or the environment is imported instead)
-        done = subprocess.run([sys.executable, "-I", "-m", "qa.index.pdf_text"], input=data,
+        done = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=data,
                               capture_output=True, timeout=READ_SECONDS, check=False)
     except subprocess.TimeoutExpired:
         return {"refused": f"reading the PDF took over {READ_SECONDS} s", "transient": True}
+    if done.returncode < 0:  # stopped by a signal: the machine's doing (out of memory)
+        return {"refused": f"the PDF reader was stopped (signal {-done.returncode})",
+                "transient": True}
     if done.returncode != 0:
         last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["stopped"])[-1]
         if "PDFPasswordIncorrect" in last:
@@ -155,8 +171,11 @@ def _read(data: bytes) -> dict[str, Any]:
     document = PDFDocument(PDFParser(BytesIO(data)))  # parsed once: metadata, then pages
     info = (document.info or [{}])[0]
     recorded_title = _meta(info, "Title")
-    pages_count = int(resolve1(resolve1(document.catalog.get("Pages", {})) or {})
-                      .get("Count", 0) or 0)
+    try:  # what the page tree says it holds (a damaged one may say anything)
+        pages_count = int(resolve1(resolve1(document.catalog.get("Pages", {})) or {})
+                          .get("Count", 0) or 0)
+    except (TypeError, ValueError, AttributeError):
+        pages_count = 0
     resources = PDFResourceManager()
     device = PDFPageAggregator(resources, laparams=LAParams(char_margin=_CHAR_MARGIN))
     interpreter = PDFPageInterpreter(resources, device)
@@ -198,7 +217,8 @@ def _read(data: bytes) -> dict[str, Any]:
         paragraphs = [p for n, p in enumerate(paragraphs)
                       if n >= first or len(" ".join(p[0]).split()) > _ABOVE_HEADLINE_WORDS]
     return {"title": _joined(title, words) if title else recorded_title,
-            "pages": max(pages_count, len(pages)),
+            # fewer pages than the limit were there: all were read, whatever the tree said
+            "pages": len(pages) if len(pages) < MAX_PAGES else max(pages_count, len(pages)),
             "paragraphs": [_joined(lines, words) for lines, _ in paragraphs]}
 
 
@@ -234,20 +254,31 @@ def _next_line(above: _Box, below: _Box, page: list[_Box]) -> bool:
 
 def _title(first_page: list[_Box],
            paragraphs: list[tuple[list[str], float]], recorded: str) -> list[str]:
-    """The headline: the kept paragraph of the first page in the largest type, when it is
-    larger than the text's; else the one the PDF's recorded title names."""
+    """The headline: the paragraph the PDF's recorded title names; else the one of the first
+    page in the largest type, when that is larger than the text's, of those above the text's
+    first long paragraph (not a pull quote or a figure set large in it) with two words or
+    more (not a drop cap or a lone number)."""
     kept = [lines for lines, _ in paragraphs]
-    on_first = [(box.size, box.lines) for box in first_page
-                if any(box.lines is k for k in kept)]
+    named = [lines for lines in kept if recorded and _key(" ".join(lines)) == _key(recorded)]
+    if named:
+        return named[0]
     body: Counter[float] = Counter()
     for lines, size in paragraphs:
         body[size] += sum(len(x) for x in lines)
-    if on_first and body:
+    if not body:
+        return []
+    text_size = body.most_common(1)[0][0]
+    text_starts = next((n for n, (lines, size) in enumerate(paragraphs) if size == text_size
+                        and len(" ".join(lines).split()) >= _LONG_PARAGRAPH_WORDS),
+                       len(paragraphs))
+    above = kept[:text_starts]
+    on_first = [(box.size, box.lines) for box in first_page
+                if any(box.lines is k for k in above) and len(" ".join(box.lines).split()) > 1]
+    if on_first:
         size, lines = max(on_first, key=lambda box: box[0])  # (the first of the largest)
-        if size > body.most_common(1)[0][0]:
+        if size > text_size:
             return lines
-    named = [lines for lines in kept if recorded and _key(" ".join(lines)) == _key(recorded)]
-    return named[0] if named else []
+    return []
 
 
 def _is_furniture(text: str, in_band: bool, running: set[str]) -> bool:
@@ -311,6 +342,7 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (READ_MEMORY_BYTES, READ_MEMORY_BYTES))
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """The child: a PDF's bytes on stdin, what `_read` makes of them as JSON on stdout."""
     _limit_memory()
     json.dump(_read(sys.stdin.buffer.read()), sys.stdout)

@@ -4,7 +4,9 @@ skipped with a notice and the rest of the folder is indexed."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,9 @@ FERRY_LEVY = ROOT / "tests" / "files" / "ferry-levy.pdf"
 #: a one-page article printed by Chromium with wide line spacing (line-height 1.6), where
 #: pdfminer makes every line a text box of its own.
 QUARRY = ROOT / "tests" / "files" / "quarry-wide-lines.pdf"
+#: a one-page article printed by Chromium whose figure "11-4" (44 pt) and pull quote (30 pt) are
+#: set larger than its headline (26 pt), and whose recorded title is not the headline.
+RUNWAY = ROOT / "tests" / "files" / "runway-pull-quote.pdf"
 #: a valid one-page PDF with nothing written on it, as a scan without OCR is to a reader.
 BLANK = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
          b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
@@ -100,6 +105,88 @@ def test_the_pdf_reader_runs_only_the_installed_code_and_mends_its_cache(
     assert '"paragraphs"' in entry.read_text()
 
 
+def _pdf(content: bytes, *, count: bytes = b"1", font: bytes = b"/Type1 /BaseFont /Helvetica",
+         pages: bool = True) -> bytes:
+    """A hand-made PDF: one page drawing `content` with font F1 (`font`: the font dictionary's
+    subtype and the rest), its page tree claiming `count` pages; without `pages`, none."""
+    stream = zlib.compress(content, 9)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %s >>" % (b"3 0 R" if pages else b"", count)]
+    if pages:
+        objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 842] /Resources << /Font "
+                    b"<< /F1 5 0 R >> >> /Contents 4 0 R >>",
+                    b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream
+                    + b"\nendstream", b"<< /Type /Font /Subtype %s >>" % font]
+    pdf, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1) + b"".join(
+        b"%010d 00000 n \n" % o for o in offsets)
+    return pdf + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1, xref)
+
+
+#: one line of text as a PDF draws it.
+_LINE = b"BT /F1 12 Tf 50 700 Td (The Welk council met on Friday and agreed the budget.) Tj ET\n"
+
+
+def test_odd_pdfs_are_read_or_skipped_for_the_reason_they_have(tmp_path: Path) -> None:
+    from qa.index.pdf_text import pdf_to_record
+
+    from qa.core.errors import UnusableFileError
+
+    for count in (b"(one)", b"1000000000000"):  # a page tree that says something untrue
+        assert pdf_to_record(_pdf(_LINE, count=count), "budget.pdf") == (
+            "The Welk council met on Friday and agreed the budget.", {}, None)
+    identity = (b"/Type0 /BaseFont /Xyz /Encoding /Identity-H /DescendantFonts [<< /Type /Font "
+                b"/Subtype /CIDFontType2 /BaseFont /Xyz /CIDSystemInfo << /Registry (Adobe) "
+                b"/Ordering (Identity) /Supplement 0 >> >>]")  # glyphs mapped to no letters
+    for data, why in [(_pdf(b"BT /F1 12 Tf 50 700 Td <00260052005800510046004C> Tj ET",
+                            font=identity), "the PDF's fonts do not say which letters they "
+                       "draw, so its text cannot be read (print it to PDF again, or save it as "
+                       "text)"),
+                      (_pdf(b"", count=b"0", pages=False), "the PDF has no pages")]:
+        with pytest.raises(UnusableFileError) as refused:
+            pdf_to_record(data, "odd.pdf")
+        assert str(refused.value) == f"odd.pdf: skipped: {why}"
+
+
+def test_a_pdf_reader_stopped_from_outside_is_not_remembered_as_a_bad_pdf(
+        tmp_path: Path) -> None:
+    import os
+    import signal
+    import threading
+
+    from qa.index.pdf_text import pdf_to_record
+
+    from qa.core.errors import UnusableFileError
+
+    data, cache, outcome = _pdf(_LINE + b"q Q " * (4 << 18)), tmp_path / "cache", []
+
+    def read() -> None:
+        try:
+            outcome.append(pdf_to_record(data, "budget.pdf", cache))
+        except UnusableFileError as exc:
+            outcome.append(exc)
+
+    reading = threading.Thread(target=read)
+    reading.start()
+    child = None
+    while child is None and reading.is_alive():  # the reader's process, as the OOM killer
+        for stat in Path("/proc").glob("[0-9]*/stat"):  # would find it
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[1]) == os.getpid():
+                    child = int(stat.parent.name)
+    os.kill(child, signal.SIGKILL)
+    reading.join()
+    [refused] = outcome
+    assert str(refused) == "budget.pdf: refused: the PDF reader was stopped (signal 9)"
+    assert not list(cache.glob("pdf-text/*.json"))  # read again next time, not refused for good
+
+
 def test_a_word_a_browser_broke_at_a_soft_hyphen_is_one_word_again() -> None:
     from collections import Counter
 
@@ -109,10 +196,12 @@ def test_a_word_a_browser_broke_at_a_soft_hyphen_is_one_word_again() -> None:
         "They discuss the example of the harbour."  # once "exam ple"
 
 
-def test_lines_spaced_wide_are_joined_into_their_paragraphs(tmp_path: Path) -> None:
+def test_lines_spaced_wide_are_joined_and_type_larger_than_the_headline_is_text(
+        tmp_path: Path) -> None:
     folder = tmp_path / "articles"
     folder.mkdir()
     shutil.copy(QUARRY, folder)
+    shutil.copy(RUNWAY, folder)
     qa = QA.build(folder, tmp_path / "index")
     answer = qa.answer("How many jobs would the quarry expansion protect?")
     article = answer.citations[0].article
@@ -129,3 +218,10 @@ def test_lines_spaced_wide_are_joined_into_their_paragraphs(tmp_path: Path) -> N
         "The operator, Hallam Aggregates, said the expansion would protect 48 jobs at the site "
         "and that it would plant a 12-hectare woodland screen along the quarry's northern edge "
         "before blasting begins.")
+    runway = qa.answer("Who called the runway delay a mistake?", sources=[RUNWAY.name])
+    article = runway.citations[0].article
+    assert (article.title, article.author, article.source, article.published) == (
+        "Lowmoor council backs second runway", "Alice Penrose", "Lowmoor Post", "2025-02-04")
+    assert article.text.startswith("11-4\n\nLowmoor council voted on Tuesday")
+    assert "\n\nThe vote was eleven to four.\n\n" in article.text
+    assert "Dan Mercer" in runway.text
