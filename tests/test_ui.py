@@ -192,6 +192,11 @@ def test_browser_citations_open_in_the_conversation(page, tmp_path: Path) -> Non
     assert "Moskalik" in result["text"], result
     page.wait_for_function("() => /^Answer: .*Moskalik/s.test(document.querySelector("
                            "'#qa-announce[aria-live=polite]')?.textContent || '')")  # read out
+    page.wait_for_timeout(500)  # the opened passage settles: the answer is still in view
+    assert page.evaluate("""a => { const r = a.getBoundingClientRect();
+        const c = document.querySelector('#qa-chat').getBoundingClientRect();
+        return r.top >= Math.max(c.top, 0) && r.top < Math.min(c.bottom, innerHeight); }""",
+                         result["turn"].locator(".qa-answer").element_handle())
     turn = result["turn"]
     assert re.search(r"Confidence: \d+%", turn.locator(".qa-confidence").inner_text())
     first = turn.locator("details.qa-cite").first
@@ -375,6 +380,7 @@ def test_browser_upload_then_ask(page, server: dict, tmp_path: Path) -> None:
     bad.write_text("{ this is not json", encoding="utf-8")
     message = upload_in_browser(page, bad)
     assert "Not added" in message and "broken.json" in message and "JSON" in message, message
+    assert "no article was added" not in message  # the file's own line says why
     deep = tmp_path / "deep.json"
     deep.write_text("[" * 100_000, encoding="utf-8")  # once a RecursionError and a traceback
     message = upload_in_browser(page, deep)
@@ -663,6 +669,16 @@ def test_citation_html_escapes_article_text() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<mark>&lt;script&gt;" in html and "2025-04-25" in html
     assert "javascript:" not in html  # only http(s) links
+
+
+def test_a_quote_that_opens_with_quotation_marks_is_not_quoted_again() -> None:
+    class Spoken(_Citation):
+        article = type("Spoken", (_Article,), {"text": "“Any talks must wait,” he said. After."})
+        start, end = 0, article.text.index(" After")
+
+    assert "[1] “Any talks must wait,” he said.</summary>" in citation_html(Spoken()) \
+        .replace(' <span class="qa-cite-src">— Src</span>', "")
+    assert "[1] “&lt;script&gt;" in citation_html(_Citation())  # (once “““Any talks...)
 
 
 def test_each_part_of_a_two_part_answer_leads_with_its_short_answer_in_bold(seed_qa) -> None:

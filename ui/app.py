@@ -304,10 +304,10 @@ class Handlers:
             head = ("Added", f"{kept}: {added} article{'s' if added != 1 else ''}; the index "
                              f"now holds {report.articles_total} articles.")
         elif refused:
-            head = ("Not added", "no article was added.")
+            head = None  # each file's line says why
         else:
             head = ("Already indexed", kept or "nothing new.")
-        lines = [_upload_message(*head)] + [
+        lines = ([_upload_message(*head)] if head else []) + [
             _upload_message("Not added", reason) for reason in not_stored] + [
             _upload_message("Not added" if n in refused else "Note",
                             f"{Path(n.path).name}: {n.action}: {_without_folders(n.message)}")

@@ -40,7 +40,7 @@ APP_CSS = """
 .qa-card li.qa-narrow { display: none; }
 @media (max-width: 720px) { .qa-card li.qa-wide { display: none; }
   .qa-card li.qa-narrow { display: list-item; } }
-.qa-conv { color: var(--qa-text); line-height: 1.55; }
+.qa-conv { color: var(--qa-text); line-height: 1.55; overflow-wrap: anywhere; }
 .qa-card, .qa-turn { border: 1px solid var(--qa-line); border-radius: .6rem;
   background: var(--qa-card); padding: .7rem .9rem; margin: 0 0 .7rem; }
 .qa-card h2, .qa-turn h2 { font-size: 1rem; margin: 0 0 .35rem; }
@@ -90,12 +90,17 @@ textarea::placeholder, input::placeholder { color: var(--qa-muted) !important; o
 
 #: Runs once in the page: citation chips open their passage, "Copy" copies the answer as plain
 #: text, an opened whole article scrolls its highlight into view, a new answer comes into view
+#: (its question at the top, the first passage's quote centred inside that passage's box)
 #: and is read out by screen readers (a polite live region); accordions say if they are open.
 APP_JS = """
 () => {
-  const showMark = (box) => {  // every scrolling box around it, the page's too
-    const mark = box && box.querySelector('mark');
-    if (mark) mark.scrollIntoView({block: 'center', inline: 'nearest'});
+  const showMark = (box, intoWindow) => {  // centred in its passage's own scroller; and
+    const mark = box && box.querySelector('mark');  // when asked, brought into the window
+    const scroller = mark && mark.closest('.qa-context');
+    if (!scroller) return;
+    scroller.scrollTop += mark.getBoundingClientRect().top
+      - scroller.getBoundingClientRect().top - scroller.clientHeight / 2;
+    if (intoWindow) mark.scrollIntoView({block: 'nearest', inline: 'nearest'});
   };
   const live = document.createElement('div');  // what a screen reader is told
   live.className = 'qa-sr'; live.id = 'qa-announce';
@@ -126,7 +131,7 @@ APP_JS = """
       cite.open = true;
       cite.scrollIntoView({block: 'nearest', behavior: 'smooth'});
       cite.querySelector('summary').focus({preventScroll: true});
-      showMark(cite.querySelector('.qa-passage'));
+      showMark(cite.querySelector('.qa-passage'), true);
       return;
     }
     const button = event.target.closest('button.qa-copy');
@@ -134,8 +139,11 @@ APP_JS = """
   });
   document.addEventListener('toggle', (event) => {
     const box = event.target;
-    if (box.open && box.matches && box.matches('details.qa-cite, details.qa-whole')) {
-      showMark(box.classList.contains('qa-whole') ? box : box.querySelector('.qa-passage'));
+    if (box.open && box.matches && box.matches('details.qa-whole')) showMark(box, true);
+    // a passage: within its box only (the latest answer's first opens by itself, and the
+    // answer above it must stay in view)
+    if (box.open && box.matches && box.matches('details.qa-cite')) {
+      showMark(box.querySelector('.qa-passage'), false);
     }
   }, true);
   new MutationObserver(() => {
@@ -148,7 +156,7 @@ APP_JS = """
       if (chat && chat.scrollHeight > chat.clientHeight) {
         chat.scrollTop = last.offsetTop - chat.offsetTop - 8;
       } else { last.scrollIntoView({block: 'start'}); }
-      showMark(last.querySelector('details.qa-cite[open] .qa-passage'));
+      showMark(last.querySelector('details.qa-cite[open] .qa-passage'), false);
       const answer = last.querySelector('.qa-answer, .qa-flag');
       if (answer) say('Answer: ' + answer.innerText);
     }

@@ -32,6 +32,8 @@ __all__ = [
 _BIDI = re.compile(f"[{BIDI_CONTROLS}]")
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+#: a quote that starts with one of these shows its own quotation marks.
+_OPENING_QUOTES = "“\"‘'«„"
 #: characters of context either side of a quote in the passage view.
 CONTEXT_CHARS = 400
 #: "Show the whole article" shows articles up to this many characters whole, and of a
@@ -159,7 +161,8 @@ def citation_html(citation: Citation, turn: int = 0, *, related: bool = False,
     else:
         flag = ""
     source = article.source or article.title or article.name
-    summary = f"[{citation.n}] “{esc(shorten(text[start:end], 160))}”"
+    quote = shorten(text[start:end], 160)  # a quote that opens with quotation marks has them
+    summary = f"[{citation.n}] {esc(quote if quote[:1] in _OPENING_QUOTES else f'“{quote}”')}"
     return (
         f'<details class="qa-cite" id="qa-t{turn}-{"r" if related else "c"}{citation.n}"'
         f'{" open" if opened else ""}><summary>{summary} '
