@@ -235,8 +235,23 @@ def serve(index_dir: Path | None, store: str | None, model: str | None, llm: str
             lambda report: _load_engine(settings, llm, index_paths, report, watch), settings)
     else:  # a missing or damaged index fails here, with its message, before serving
         loader = EngineLoader.loaded(_load_engine(settings, llm, (), None, watch=False))
+    if open_browser and not _has_browser():
+        click.echo("Note: no web browser found here for --open: open the address below in one.",
+                   err=True)
+        open_browser = False
     launch(loader, host=host, port=port, auth=credentials, open_browser=open_browser,
            announce=lambda url: click.echo(f"Chat on {url} (Ctrl+C to stop)"))
+
+
+def _has_browser() -> bool:
+    """Whether Python's `webbrowser` (what --open uses) finds a browser to start."""
+    import webbrowser
+
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
 
 
 def _open_engine(settings: Settings, llm: str | None) -> QA:

@@ -495,8 +495,9 @@ def test_first_start_listens_at_once(tmp_path: Path) -> None:
     import httpx
     from gradio_client import Client
 
-    with live_server(["--index-dir", tmp_path / "index", "--index", ROOT / "seeds"], tmp_path,
-                     ready=False) as live:
+    headless = {name: "" for name in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")}
+    with live_server(["--index-dir", tmp_path / "index", "--index", ROOT / "seeds", "--open"],
+                     tmp_path, headless, ready=False) as live:
         assert live["listening_s"] < 5, live["listening_s"]  # the "starting" page
 
         def wait_for(line: str) -> str:
@@ -510,6 +511,8 @@ def test_first_start_listens_at_once(tmp_path: Path) -> None:
         assert "Indexing the articles" in config or "Ready:" in log, config[:2000]
         log = wait_for("Ready:")
         assert "share=True" not in log and "public link" not in log
+        assert "Note: no web browser found here for --open: open the address below in " \
+            "one.\nChat on http" in log  # --open said so, rather than did nothing
         answer = Client(live["url"], verbose=False).predict(question=SEED_QUESTION,
                                                             api_name="/ask")
         assert "Moskalik" in answer["text"]
