@@ -27,6 +27,10 @@ _BECAUSE = re.compile(r"(?:^|(?<=[.!?]\s)|(?<=\n))"
                       r"(?P<aux>is|was|are|were|has|had|will|would|could)\s+"
                       r"(?P<rest>[^.;:!?,]{3,70}?),?\s+because\b")
 _REPORTING = {"said", "says", "told", "added", "claimed", "reported", "argued", "warned"}
+#: words that point back into the article: a question holding them means nothing alone
+#: ("How many swims were recorded there last year?").
+_REFERS_BACK = re.compile(r"\b(?:there|here|it|its|he|him|his|she|her|they|them|their|this|"
+                          r"that|these|those)\b", re.IGNORECASE)
 _PLACE = re.compile(r"\bin ([A-Z][a-z]{3,}(?: [A-Z][a-z]+)?)\b")
 #: how much of each article's start the examples are made from: its lead holds the news, and
 #: the cost stays bounded however long an uploaded article is.
@@ -95,9 +99,10 @@ def _people(articles: list[Article]) -> list[str]:
 
 def _how_many(articles: list[Article]) -> str | None:
     for article in articles:
-        if match := _COUNT.search(article.text):
+        for match in _COUNT.finditer(article.text):
             rest = " ".join(match["rest"].split())
-            return f"How many {match['noun']} {match['verb']}{' ' + rest if rest else ''}?"
+            if not _REFERS_BACK.search(rest):
+                return f"How many {match['noun']} {match['verb']}{' ' + rest if rest else ''}?"
     return None
 
 
@@ -109,6 +114,7 @@ def _why(articles: list[Article]) -> str | None:
                 continue  # "Supporters said the wall": not the subject of "was needed"
             if subject in ("It", "He", "She", "They", "We", "I", "You", "This", "That") or \
                     re.search(r"\b(?:and|or|but|to|of)$", match["rest"].strip()) or \
+                    _REFERS_BACK.search(match["rest"]) or \
                     match["rest"].split()[:1] == ["to"]:
                 continue  # whom "It" means is not in the question; "...into account and?";
                 # "has to move" does not turn round ("Why has Lisa Brown to move?")

@@ -742,7 +742,9 @@ def test_example_questions_are_of_several_kinds() -> None:
     from qa.core.records import Article
     from qa.examples import example_questions
 
-    text = ("This year more than nine thousand visitors tasted ciders from sixty orchards. "
+    text = ("About 31,000 swims were recorded there last year. The pool was shut there because "
+            "it failed. "  # "there": nothing to point back to in a question
+            "This year more than nine thousand visitors tasted ciders from sixty orchards. "
             "The vote was delayed because the mayor was ill. Crowds gathered in Harwick. "
             "The founder, Mira Haldane, spoke. Then Mira Haldane left.")
     articles = [Article(id=f"a{i}", path=f"{i}.txt", title="t", text=text, source=source)
