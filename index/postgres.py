@@ -21,7 +21,7 @@ import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import psycopg
 
 __all__ = ["delete_articles", "index_into", "index_into_postgres", "parse_shard",
-           "write_article", "write_articles"]
+           "recorded_copies", "write_article", "write_articles"]
 
 #: Articles embedded together before each is written in its own transaction.
 _BATCH = 16
@@ -405,14 +405,19 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
     return len(new) - len(skipped)
 
 
-def delete_articles(url: str, ids: list[str], settings: Settings | None = None) -> int:
-    """Delete the documents with these article ids; returns how many. One whose text a
-    recorded copy (an indexed file) still holds stays, stored from there."""
+def delete_articles(url: str, ids: list[str], settings: Settings | None = None, *,
+                    copies: Sequence[str] = ()) -> int:
+    """Delete the documents with these article ids, and the recorded `copies` (documents of
+    articles stored from a file, by their paths); returns how many documents were deleted. One
+    whose text a recorded copy (an indexed file) still holds stays, stored from there."""
     settings = settings or Settings.from_env()
     report = BuildReport(None, store=describe_url(url))
     deleted = 0
     with store_connection(url) as connection:
         _enter_as_writer(connection, describe_url(url), rebuild=False)
+        if copies:
+            deleted += len(connection.execute("DELETE FROM article_copies WHERE path = ANY(%s) "
+                                              "RETURNING path", (list(copies),)).fetchall())
         holder = ingest.StoredCopies(set(), settings)
         for content_hash, path in connection.execute(
                 "SELECT content_hash, path FROM articles WHERE id = ANY(%s)", (ids,)).fetchall():
@@ -422,6 +427,13 @@ def delete_articles(url: str, ids: list[str], settings: Settings | None = None) 
                 deleted += len(_delete_where(connection, "content_hash = %s AND path = %s",
                                              (content_hash, path)))
     return deleted
+
+
+def recorded_copies(url: str, paths: list[str]) -> list[str]:
+    """Those of `paths` recorded as copies of a stored article (stored from elsewhere)."""
+    with store_connection(url) as connection:
+        return [row[0] for row in connection.execute(
+            "SELECT DISTINCT path FROM article_copies WHERE path = ANY(%s)", (paths,))]
 
 
 #: pg advisory lock key that every writer holds shared, and a rebuild alone ("qa-write").

@@ -187,29 +187,47 @@ class ArticleVectorStore(VectorStore):
         found = self._documents(_checked(ids))
         folder = self._documents_dir()
         # (a document file of an older version is named after its payload's hash, not its id)
-        outside = [a.path for a in found.values() if not (
-            a.path.startswith(DOCUMENT_PREFIX) or Path(a.path).parent == folder)]
+        from_files = {i: a for i, a in found.items() if not (
+            a.path.startswith(DOCUMENT_PREFIX) or Path(a.path).parent == folder)}
+        copies = self._copies(from_files)  # added as documents too: those copies go
+        outside = [a.path for i, a in from_files.items() if i not in copies]
         if outside:
             raise InputError(f"Articles indexed from files are deleted by deleting the file "
                              f"and indexing its folder again: {', '.join(outside[:3])}")
+        found = {i: a for i, a in found.items() if i not in from_files}
         if self.qa.settings.store:
             from qa.index.postgres import delete_articles
 
             delete_articles(self.qa.settings.store, [a.id for a in found.values()],
-                            self.qa.settings)
-        elif found:
-            if len({a.id for a in found.values()}) >= self.qa.stats["articles"]:
-                raise InputError("These are all the index's articles, and an index directory "
-                                 "cannot be empty: delete the directory instead.")
-            left, gone = list(found.values()), set()
-            while left:  # another document file holding the same article brings it back
-                for article in left:
-                    Path(article.path).unlink(missing_ok=True)
-                    gone.add(article.path)
-                self.qa.add_files([folder])
-                left = [a for a in self._articles([a.id for a in found.values()])
-                        if Path(a.path).parent == folder and a.path not in gone]
-        return len(found) == len(set(ids))
+                            self.qa.settings, copies=list(copies.values()))
+            return len(found) + len(copies) == len(set(ids))
+        if len({a.id for a in found.values()}) >= self.qa.stats["articles"]:
+            raise InputError("These are all the index's articles, and an index directory "
+                             "cannot be empty: delete the directory instead.")
+        for copy in copies.values():  # the file's article stays, from the file
+            Path(copy).unlink(missing_ok=True)
+        left, gone, copied = list(found.values()), set(), bool(copies)
+        while left or copied:  # another document file holding the same article brings it back
+            for article in left:
+                Path(article.path).unlink(missing_ok=True)
+                gone.add(article.path)
+            self.qa.add_files([folder])
+            copied = False
+            left = [a for a in self._articles([a.id for a in found.values()])
+                    if Path(a.path).parent == folder and a.path not in gone]
+        return len(found) + len(copies) == len(set(ids))
+
+    def _copies(self, articles: dict[str, Article]) -> dict[str, str]:
+        """Of `articles` (by document id), stored from a user's file, those also added as a
+        document: where each document's copy is (its path in the store's terms)."""
+        if self.qa.settings.store:
+            from qa.index.postgres import recorded_copies
+
+            paths = {f"{DOCUMENT_PREFIX}{i}": i for i in articles}
+            return {paths[p]: p for p in recorded_copies(self.qa.settings.store, list(paths))}
+        folder = self._documents_dir()  # a document added without an id: named by its article
+        return {i: str(folder / f"{a.id}.json") for i, a in articles.items()
+                if (folder / f"{a.id}.json").is_file()}
 
     def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
         """The documents (whole articles) with these ids, as `add_texts` returned them, or

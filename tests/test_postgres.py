@@ -323,6 +323,13 @@ def test_a_document_with_the_text_of_a_file_outlives_the_file_and_the_file_it(
     assert store.delete([zoo_id]) is True
     answer = QA(store=pg_url).answer("How many penguin chicks did the Welk zoo welcome?")
     assert answer.citations and answer.citations[0].article.path == str(folder / "zoo.txt")
+    # and a document added with the text of an indexed file: the id returned deletes it
+    [again] = store.add_texts([zoo])
+    assert store.delete([again]) is True
+    with pytest.raises(InputError, match="deleted by deleting the file"):
+        store.delete([again])  # the document is gone; the file's article stays
+    [kept] = store.get_by_ids([again])
+    assert kept.metadata["path"] == str(folder / "zoo.txt")
 
 
 def test_two_writers_of_one_document_id_at_once_leave_one_document(pg_url: str) -> None:

@@ -126,6 +126,22 @@ def test_searches_filter_and_score_as_langchain_expects(seed_qa: QA) -> None:
         seed_qa.as_chain().invoke({"question": question, "source": "The Guardian"})
 
 
+def test_a_document_added_with_the_text_of_an_indexed_file_can_be_deleted(
+        index_copy: Path) -> None:
+    from tests.paths import SEEDS
+
+    qa = QA(index_dir=index_copy)
+    store = qa.as_vectorstore()
+    seed = sorted(SEEDS.iterdir())[0]
+    ids = store.add_texts([seed.read_text(encoding="utf-8")])
+    assert len(list((index_copy / "documents").iterdir())) == 1
+    assert store.delete(ids) is True  # once: "articles indexed from files are deleted..."
+    assert not list((index_copy / "documents").iterdir())
+    with pytest.raises(InputError, match="deleted by deleting the file"):
+        store.delete(ids)  # the document is gone; the file's article stays, as files' do
+    assert qa.stats["articles"] == 2 and store.get_by_ids(ids)[0].metadata["path"] == str(seed)
+
+
 def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> None:
     store = seed_qa.as_vectorstore()
     question = "Who was killed by a car bomb in Balashikha?"
