@@ -67,6 +67,18 @@ class ArticleVectorStore(VectorStore):
         """The index's own embedding model, which questions are embedded with."""
         return _IndexEmbeddings(self.qa)
 
+    def similarity_search_by_vector(self, embedding: list[float], k: int = 4,
+                                    **kwargs: Any) -> list[Document]:
+        """Not offered: the search reads the query's words too (BM25), not only its vector."""
+        raise InputError("Searching by a vector alone is not offered: the search reads the "
+                         "query's words too; use similarity_search(text).")
+
+    def max_marginal_relevance_search_by_vector(self, embedding: list[float], k: int = 4,
+                                                fetch_k: int = 20, lambda_mult: float = 0.5,
+                                                **kwargs: Any) -> list[Document]:
+        """Not offered, as `similarity_search_by_vector`."""
+        return self.similarity_search_by_vector(embedding, k)
+
     def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
                                       lambda_mult: float = 0.5,
                                       **kwargs: Any) -> list[Document]:

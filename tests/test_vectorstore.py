@@ -164,6 +164,11 @@ def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> 
     for bad in ({"lambda_mult": 1.5}, {"k": 11}, {"k": 0}):
         with pytest.raises(InputError):
             store.max_marginal_relevance_search(question, fetch_k=10, **bad)
+    vector = seed_qa.embed([question])[0].tolist()
+    for by_vector in (store.similarity_search_by_vector,
+                      store.max_marginal_relevance_search_by_vector):
+        with pytest.raises(InputError, match="use similarity_search"):  # once NotImplemented
+            by_vector(vector)
 
 
 def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
