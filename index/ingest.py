@@ -191,8 +191,12 @@ def load_articles(paths: Iterable[str | Path], settings: Settings,
     articles: list[Article] = []
     seen: dict[str, str] = {}
     read_files: set[str] = set()
+    visited: set[str] = set()
     for file, folder in found:
         resolved = location(file)
+        if resolved in visited:  # named twice (a folder and a file in it): read once
+            continue
+        visited.add(resolved)
         try:
             records, file_notices = load_file(file, settings.max_file_bytes, within=folder,
                                               cache_dir=settings.cache_dir)

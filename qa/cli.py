@@ -112,6 +112,10 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
             "the record indexed from there is no longer in the file" if str(file) != path
             else "the file no longer holds it")
         click.echo(for_terminal(f"{path}: removed: {why}"), err=True)
+    if not (report.added or report.updated or report.unchanged or report.removed
+            or report.copies) and all(n.action in ("refused", "skipped") for n in report.notices):
+        raise InputError("Nothing under the paths given could be indexed (see above); the "
+                         "index is as it was.")
     if settings.store:
         from qa.index.postgres_schema import describe_url
 

@@ -321,6 +321,15 @@ def test_nothing_indexable_is_an_error_and_keeps_the_index(index_copy: Path,
     assert _snapshot(index_copy) == before
     with pytest.raises(NoArticlesError, match="empty file"):
         build_index([tmp_path / "empty.txt"], Settings.from_env(index_dir=tmp_path / "new-index"))
+    refused = CliRunner().invoke(cli, ["index", str(tmp_path / "empty.txt"), "--index-dir",
+                                       str(index_copy)])  # once exit 0: a script saw success
+    assert isinstance(refused.exception, InputError) and "empty.txt: skipped" in refused.output
+    assert "Nothing under the paths given could be indexed" in str(refused.exception)
+    assert _snapshot(index_copy) == before
+    twice = CliRunner().invoke(cli, ["index", str(SEEDS), str(next(SEEDS.iterdir())),
+                                     "--index-dir", str(index_copy)])
+    assert twice.exit_code == 0 and "duplicate" not in twice.output  # one file named twice
+    assert "0 added, 0 updated, 0 removed, 2 unchanged" in twice.output
 
 
 def test_cli_index_reports_counts_and_bad_files(tmp_path: Path) -> None:
