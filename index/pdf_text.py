@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,6 +36,9 @@ __all__ = ["pdf_to_record"]
 #: one PDF may take this long to read, and this much memory (the child is stopped past them).
 READ_SECONDS = 60
 READ_MEMORY_BYTES = 2 * 1024**3
+#: a PDF that took too long or too much memory (or whose reader was stopped) is not read
+#: again for this long: every build would wait for it again.
+RETRY_SECONDS = 24 * 3600
 #: pages read from one PDF (an article has a few; a whole newspaper issue is not one).
 MAX_PAGES = 100
 #: what pdfminer's layout analysis may join into one line: justified text in narrow columns
@@ -83,13 +88,16 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
         found = json.loads(cached.read_text()) if cached is not None else None
     except (OSError, ValueError):
         found = None
-    if not _well_formed(found):  # not cached yet, or the entry is damaged
-        found = _read_in_child(data)
-        if cached is not None and not found.pop("transient", False):
+    if not _well_formed(found) or found.get("retry_after", math.inf) < time.time():
+        found = _read_in_child(data)  # not cached yet, damaged, or a while since it failed
+        if found.pop("transient", False):  # the machine's doing maybe: tried again later
+            found["retry_after"] = time.time() + RETRY_SECONDS
+        if cached is not None:
             _keep(cached, found)
     if "refused" in found or "skipped" in found:
         action = "refused" if "refused" in found else "skipped"
-        raise UnusableFileError(name, action, str(found[action]))
+        again = "; it is read again a day after it failed" if "retry_after" in found else ""
+        raise UnusableFileError(name, action, f"{found[action]}{again}")
     if not found["pages"]:
         raise UnusableFileError(name, "skipped", "the PDF has no pages")
     text = "\n\n".join(found["paragraphs"])
@@ -110,6 +118,8 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
 def _well_formed(found: object) -> bool:
     """Whether a cached outcome is one `_read_in_child` could have given."""
     if not isinstance(found, dict):
+        return False
+    if not isinstance(found.get("retry_after", 0.0), int | float):
         return False
     if isinstance(found.get("refused") or found.get("skipped"), str):
         return True

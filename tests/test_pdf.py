@@ -5,6 +5,7 @@ skipped with a notice and the rest of the folder is indexed."""
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import zlib
 from pathlib import Path
@@ -183,8 +184,14 @@ def test_a_pdf_reader_stopped_from_outside_is_not_remembered_as_a_bad_pdf(
     os.kill(child, signal.SIGKILL)
     reading.join()
     [refused] = outcome
-    assert str(refused) == "budget.pdf: refused: the PDF reader was stopped (signal 9)"
-    assert not list(cache.glob("pdf-text/*.json"))  # read again next time, not refused for good
+    assert str(refused) == ("budget.pdf: refused: the PDF reader was stopped (signal 9); it is "
+                            "read again a day after it failed")
+    [entry] = cache.glob("pdf-text/*.json")  # not refused for good, nor read at every build
+    with pytest.raises(UnusableFileError, match="stopped"):
+        pdf_to_record(data, "budget.pdf", cache)
+    entry.write_text(json.dumps({**json.loads(entry.read_text()), "retry_after": 0}))
+    assert pdf_to_record(data, "budget.pdf", cache)[0] == "The Welk council met on Friday " \
+        "and agreed the budget."  # a day later: read again
 
 
 def test_a_word_a_browser_broke_at_a_soft_hyphen_is_one_word_again() -> None:
