@@ -343,6 +343,8 @@ def test_browser_phone_passage_is_next_to_its_message(browser, server: dict,
     page = _login(browser, server, {"width": 390, "height": 844})
     box = page.locator("#qa-question textarea").bounding_box()
     assert box["y"] + box["height"] <= 844, box  # the question box shows without scrolling
+    ask = page.locator("#qa-ask").bounding_box()  # and takes the width (once half of it)
+    assert box["width"] > 2.5 * ask["width"] and ask["x"] + ask["width"] <= 390, (box, ask)
     result = ask_in_browser(page, SEED_QUESTION)
     message = result["turn"].bounding_box()
     mark = result["turn"].locator("details.qa-cite[open] .qa-passage > blockquote mark").first

@@ -82,6 +82,11 @@ APP_CSS = """
 #qa-examples { margin-top: .25rem; }
 #qa-ask-row { align-items: flex-end; }
 #qa-ask { align-self: flex-end; min-height: 2.6rem; }
+@media (max-width: 720px) {  /* the question box takes the width, the button its label's */
+  #qa-ask-row { flex-wrap: nowrap; gap: .5rem; }
+  #qa-question { flex: 1 1 auto !important; min-width: 0 !important; }
+  #qa-ask { flex: 0 0 auto !important; min-width: 4.5rem !important; width: auto !important; }
+}
 #qa-status { min-height: 1.5rem; }
 textarea::placeholder, input::placeholder { color: var(--qa-muted) !important; opacity: 1; }
 #qa-question textarea:focus-visible, #qa-since input:focus-visible,
@@ -98,8 +103,9 @@ APP_JS = """
     const mark = box && box.querySelector('mark');  // when asked, brought into the window
     const scroller = mark && mark.closest('.qa-context');
     if (!scroller) return;
-    scroller.scrollTop += mark.getBoundingClientRect().top
-      - scroller.getBoundingClientRect().top - scroller.clientHeight / 2;
+    const quote = mark.getBoundingClientRect();  // centred; a tall one from its first line
+    scroller.scrollTop += quote.top - scroller.getBoundingClientRect().top
+      - Math.max(0, (scroller.clientHeight - quote.height) / 2);
     if (intoWindow) mark.scrollIntoView({block: 'nearest', inline: 'nearest'});
   };
   const live = document.createElement('div');  // what a screen reader is told
