@@ -27,7 +27,7 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
     """Read a JSONL question set: {"question", "answers": [...], "sources": [...]} per line
     (answers and sources: lists of strings)."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()  # (Notepad writes a BOM)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
     questions = []

@@ -326,7 +326,8 @@ def test_eval_without_gold_sources_says_citations_were_not_measured(seed_index: 
                                                                      tmp_path: Path) -> None:
     path = tmp_path / "questions.jsonl"
     path.write_text(json.dumps({"question": "Who was killed by a car bomb in Balashikha?",
-                                "answers": ["Moskalik"]}) + "\n")
+                                "answers": ["Moskalik"]}) + "\n",
+                    encoding="utf-8-sig")  # with a byte-order mark, as Notepad saves it
     result = CliRunner().invoke(cli, ["eval", str(path), "--index-dir", str(seed_index)])
     assert result.exit_code == 0, result.output
     assert re.search(r"citation accuracy \(answered\)\s+n/a", result.stdout), result.stdout
