@@ -14,6 +14,7 @@ from qa.core.errors import InputError
 from qa.core.text import strip_markers
 
 if TYPE_CHECKING:
+    from qa.core.records import Article
     from qa.engine import QA
 
 __all__ = ["CONTEXT_CHARS", "contains_answer", "evaluate", "exact_match", "first_gold_rank",
@@ -102,6 +103,12 @@ def contains_answer(text: str, answers: list[str]) -> bool:
     return any(a.strip().lower() in low for a in answers if a.strip())
 
 
+def _is_gold(article: Article, sources: Collection[str]) -> bool:
+    """Whether `article` is one a question's gold `sources` name: by its file name or, as
+    the `sources` filter takes them too, its publisher."""
+    return article.name in sources or article.source in sources
+
+
 def first_gold_rank(ranking: Sequence[str], gold: Collection[str]) -> int:
     """1-based rank of the first gold name in `ranking` (distinct articles, best first), or 0
     when none is there: recall@k counts ranks up to k, MRR averages 1/rank."""
@@ -153,8 +160,8 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         answerable += 1
         sourced += bool(sources)
         passages = engine.retrieve(item["question"], k=10)
-        articles = list(dict.fromkeys(p.article.name for p in passages))[:5]
-        hit = first_gold_rank(articles, sources)
+        articles = list({p.article.id: p.article for p in passages}.values())[:5]
+        hit = next((rank for rank, a in enumerate(articles, 1) if _is_gold(a, sources)), 0)
         recall5 += bool(hit)
         mrr += 1 / hit if hit else 0.0
         context = "\n".join(p.chunk.text for p in passages)[:CONTEXT_CHARS]
@@ -172,7 +179,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         good = contains_answer(text, golds)
         correct += good
         sourced_answered += bool(sources)
-        cited_ok += any(c.article.name in sources for c in result.citations)
+        cited_ok += any(_is_gold(c.article, sources) for c in result.citations)
         if not good:
             failures.append({"id": item["id"], "question": item["question"], "got": text[:200],
                              "expected": golds})

@@ -345,6 +345,12 @@ def test_eval_without_gold_sources_says_citations_were_not_measured(seed_index: 
         "rovers.txt" in result.stdout
     assert "1 missed; first ones:\n- Who is Steve Witkoff? -> " in result.stdout, \
         result.stdout
+    # a gold source named by its publisher, as the sources filter takes it, is that article
+    path.write_text(json.dumps({"question": "Who was killed by a car bomb in Balashikha?",
+                                "answers": ["Moskalik"], "sources": ["The Independent UK"]}))
+    result = CliRunner().invoke(cli, ["eval", str(path), "--index-dir", str(seed_index)])
+    assert re.search(r"citation accuracy \(answered\)\s+100\.0%", result.stdout), result.stdout
+    assert re.search(r"article recall@5\s+100\.0%", result.stdout)
 
 
 def test_eval_refuses_a_question_it_could_not_ask_before_answering_any(
