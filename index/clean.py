@@ -151,13 +151,18 @@ def _first_sentence(text: str, limit: int = 160) -> str:
 
 
 #: the longest metadata value kept (title, source, author...; a store indexes some of them, and
-#: an index entry must fit in a database page).
+#: an index entry must fit in a database page): longer ones are cut, a longer URL is dropped
+#: (cut, it would lead nowhere).
 _FIELD_CHARS = 500
+_URL_CHARS = 2000
 
 
 def clean_record(record: RawRecord) -> Article:
     """Clean one raw record into an `Article` (not yet deduplicated or chunked)."""
-    fields = {k: shorten(storable(v), _FIELD_CHARS) for k, v in record.fields.items() if v}
+    fields = {k: shorten(storable(v), _FIELD_CHARS) for k, v in record.fields.items()
+              if v and k != "url"}
+    if 0 < len(url := " ".join(storable(record.fields.get("url", "")).split())) <= _URL_CHARS:
+        fields["url"] = url
     text, aggregator = _strip_chrome(storable(record.text))
     paragraphs = _paragraphs(text)
 

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -48,7 +49,7 @@ _CHAR_MARGIN = 8.0
 #: (line-height 1.5 leaves 0.5; a blank line between paragraphs is 1 and more).
 _LINE_GAP = 0.8
 #: what the reading gives: a cached outcome of another version is read again.
-_LAYOUT_VERSION = 2
+_LAYOUT_VERSION = 3
 #: a paragraph of the text's type this long starts the article's text: a headline is above it.
 _LONG_PARAGRAPH_WORDS = 20
 #: lines of at most this many words above a PDF's headline are page furniture.
@@ -69,6 +70,9 @@ _BROKEN_WORD = re.compile(r"(\w+)-$")
 _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)")
 _PLACEHOLDER_TITLE = re.compile(r"(?i)^(untitled|microsoft word - .*|document\d*|.*\.(docx?|pdf|"
                                 r"indd|html?))$")
+#: signals that stop the program as a whole (Ctrl+C, a service stopped), which the reader gets
+#: too: no verdict on the PDF.
+_STOPPING_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 #: the child process's program (`main`).
 _CHILD = "from qa.index.pdf_text import main; main()"
 #: what pdfminer says of a file that is not a whole PDF, in words a user knows.
@@ -90,10 +94,11 @@ def pdf_to_record(data: bytes, name: str, cache_dir: Path | None = None
         found = None
     if not _well_formed(found) or found.get("retry_after", math.inf) < time.time():
         found = _read_in_child(data)  # not cached yet, damaged, or a while since it failed
+        interrupted = found.pop("interrupted", False)  # Ctrl+C, a service stopped: not kept
         if found.pop("transient", False):  # the machine's doing maybe: tried again later
             found["retry_after"] = time.time() + RETRY_SECONDS
-        if cached is not None:
-            _keep(cached, found)
+        if cached is None or interrupted or not _keep(cached, found):
+            found.pop("retry_after", None)  # not kept: read again next time
     if "refused" in found or "skipped" in found:
         action = "refused" if "refused" in found else "skipped"
         again = "; it is read again a day after it failed" if "retry_after" in found else ""
@@ -136,9 +141,10 @@ def _read_in_child(data: bytes) -> dict[str, Any]:
                               capture_output=True, timeout=READ_SECONDS, check=False)
     except subprocess.TimeoutExpired:
         return {"refused": f"reading the PDF took over {READ_SECONDS} s", "transient": True}
-    if done.returncode < 0:  # stopped by a signal: the machine's doing (out of memory)
-        return {"refused": f"the PDF reader was stopped (signal {-done.returncode})",
-                "transient": True}
+    if done.returncode < 0:  # stopped by a signal: the machine's doing (out of memory), or
+        stopped = {"refused": f"the PDF reader was stopped (signal {-done.returncode})",
+                   "transient": True}  # the whole program being stopped: not the PDF's
+        return {**stopped, "interrupted": -done.returncode in _STOPPING_SIGNALS}
     if done.returncode != 0:
         last = (done.stderr.decode("utf-8", "replace").strip().splitlines() or ["stopped"])[-1]
         if "PDFPasswordIncorrect" in last:
@@ -154,8 +160,9 @@ def _read_in_child(data: bytes) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-def _keep(cached: Path, found: dict[str, Any]) -> None:
-    """Write `found` to `cached` whole or not at all (the cache is only a speed-up)."""
+def _keep(cached: Path, found: dict[str, Any]) -> bool:
+    """Write `found` to `cached` whole or not at all (the cache is only a speed-up); whether
+    it was written."""
     partial = cached.with_name(f".{cached.name}.{os.getpid()}")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +170,8 @@ def _keep(cached: Path, found: dict[str, Any]) -> None:
         partial.replace(cached)
     except OSError:
         partial.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _read(data: bytes) -> dict[str, Any]:
@@ -264,14 +273,10 @@ def _next_line(above: _Box, below: _Box, page: list[_Box]) -> bool:
 
 def _title(first_page: list[_Box],
            paragraphs: list[tuple[list[str], float]], recorded: str) -> list[str]:
-    """The headline: the paragraph the PDF's recorded title names; else the one of the first
-    page in the largest type, when that is larger than the text's, of those above the text's
-    first long paragraph (not a pull quote or a figure set large in it) with two words or
-    more (not a drop cap or a lone number)."""
-    kept = [lines for lines, _ in paragraphs]
-    named = [lines for lines in kept if recorded and _key(" ".join(lines)) == _key(recorded)]
-    if named:
-        return named[0]
+    """The headline, above the text's first long paragraph (not a pull quote, a figure or a
+    heading set large further down): the paragraph the PDF's recorded title names; else the
+    one of the first page in the largest type, when that is larger than the text's, with two
+    words or more (not a drop cap or a lone number)."""
     body: Counter[float] = Counter()
     for lines, size in paragraphs:
         body[size] += sum(len(x) for x in lines)
@@ -281,7 +286,10 @@ def _title(first_page: list[_Box],
     text_starts = next((n for n, (lines, size) in enumerate(paragraphs) if size == text_size
                         and len(" ".join(lines).split()) >= _LONG_PARAGRAPH_WORDS),
                        len(paragraphs))
-    above = kept[:text_starts]
+    above = [lines for lines, _ in paragraphs[:text_starts]]
+    named = [lines for lines in above if recorded and _key(" ".join(lines)) == _key(recorded)]
+    if named:
+        return named[0]
     on_first = [(box.size, box.lines) for box in first_page
                 if any(box.lines is k for k in above) and len(" ".join(box.lines).split()) > 1]
     if on_first:

@@ -24,8 +24,7 @@ MAX_SOURCE_CHARS = 300
 
 _CONTROL = re.compile(f"[{CONTROL_CHARS}]")
 #: bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates), zero-width space and BOM:
-#: invisible, and able to change what a question says; lone surrogates (invalid UTF-8
-#: decoded with surrogateescape, or broken UTF-16) that no tokenizer accepts.
+#: invisible, and able to change what a question says.
 _INVISIBLE = re.compile(f"[\u061c\u200b\u200e\u200f{BIDI_CONTROLS}\ufeff]")
 
 

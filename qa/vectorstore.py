@@ -88,8 +88,12 @@ class ArticleVectorStore(VectorStore):
         if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, int | float) \
                 or not 0 <= lambda_mult <= 1:
             raise InputError(f"lambda_mult must be a number from 0 to 1, not {lambda_mult!r:.40}.")
+        most = self.qa.settings.max_k
+        if isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or not 1 <= fetch_k <= most:
+            raise InputError(f"fetch_k must be a whole number from 1 to {most}, "
+                             f"not {fetch_k!r:.40}.")
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= fetch_k:
-            raise InputError(f"k must be a whole number from 1 to fetch_k ({fetch_k!r:.20}), "
+            raise InputError(f"k must be a whole number from 1 to fetch_k ({fetch_k}), "
                              f"not {k!r:.40}.")
         passages = self._passages(query, fetch_k, kwargs)
         if not passages:
@@ -313,6 +317,8 @@ _PLAIN_ID = re.compile(r"[a-z0-9_-][a-z0-9_.-]{0,99}")
 MAX_ID_CHARS = 300
 #: visible text: a character that is not a space, a control or an invisible format mark.
 _VISIBLE = re.compile(f"[^\\s{CONTROL_CHARS}\u200b-\u200f\u2060\ufeff{BIDI_CONTROLS}]")
+
+
 class _IndexEmbeddings(Embeddings):
     """A `QA`'s embedding model as LangChain `Embeddings` (L2-normalised vectors)."""
 

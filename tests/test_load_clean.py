@@ -460,3 +460,15 @@ def test_an_unreadable_date_is_reported_and_the_article_listed_last(tmp_path: Pa
     assert "its date 'last Tuesday' is not one that can be read" in report.notices[0].message
     card = welcome_html(articles, 3)
     assert card.index("<b>New</b>") < card.index("<b>Old</b>") < card.index("<b>Vague</b>")
+
+
+def test_overlong_metadata_is_cut_and_an_overlong_address_left_out(tmp_path: Path) -> None:
+    body = "The Welk council agreed its budget on Friday, officials said."
+    for url, kept in (("https://example.com/?" + "q" * 900, True),
+                      ("https://example.com/?" + "q" * 2100, False)):
+        path = tmp_path / "story.json"
+        path.write_text(json.dumps({"title": "Budget " + "long " * 200, "url": url,
+                                    "body": body}))
+        article = _article(path)
+        assert len(article.title) == 500 and article.title.endswith("…")
+        assert article.url == (url if kept else "")  # a cut address would lead nowhere

@@ -164,28 +164,36 @@ def test_a_pdf_reader_stopped_from_outside_is_not_remembered_as_a_bad_pdf(
 
     from qa.core.errors import UnusableFileError
 
-    data, cache, outcome = _pdf(_LINE + b"q Q " * (4 << 18)), tmp_path / "cache", []
+    data, cache = _pdf(_LINE + b"q Q " * (4 << 18)), tmp_path / "cache"
 
-    def read() -> None:
-        try:
-            outcome.append(pdf_to_record(data, "budget.pdf", cache))
-        except UnusableFileError as exc:
-            outcome.append(exc)
+    def stopped_by(sent: signal.Signals) -> str:
+        outcome: list[object] = []
 
-    reading = threading.Thread(target=read)
-    reading.start()
-    child = None
-    while child is None and reading.is_alive():  # the reader's process, as the OOM killer
-        for stat in Path("/proc").glob("[0-9]*/stat"):  # would find it
-            with contextlib.suppress(OSError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == os.getpid():
-                    child = int(stat.parent.name)
-    os.kill(child, signal.SIGKILL)
-    reading.join()
-    [refused] = outcome
-    assert str(refused) == ("budget.pdf: refused: the PDF reader was stopped (signal 9); it is "
-                            "read again a day after it failed")
+        def read() -> None:
+            try:
+                outcome.append(pdf_to_record(data, "budget.pdf", cache))
+            except UnusableFileError as exc:
+                outcome.append(exc)
+
+        reading = threading.Thread(target=read)
+        reading.start()
+        child = None
+        while child is None and reading.is_alive():  # the reader's process, as the OOM
+            for stat in Path("/proc").glob("[0-9]*/stat"):  # killer would find it
+                with contextlib.suppress(OSError):
+                    fields = stat.read_text().rsplit(")", 1)[1].split()
+                    if int(fields[1]) == os.getpid():
+                        child = int(stat.parent.name)
+        os.kill(child, sent)
+        reading.join()
+        return str(outcome[0])
+
+    # the program stopped as a whole (Ctrl+C, a service stopped): no verdict on the PDF
+    assert stopped_by(signal.SIGTERM) == "budget.pdf: refused: the PDF reader was stopped " \
+        "(signal 15)"
+    assert not list(cache.glob("pdf-text/*.json"))
+    assert stopped_by(signal.SIGKILL) == ("budget.pdf: refused: the PDF reader was stopped "
+                                          "(signal 9); it is read again a day after it failed")
     [entry] = cache.glob("pdf-text/*.json")  # not refused for good, nor read at every build
     with pytest.raises(UnusableFileError, match="stopped"):
         pdf_to_record(data, "budget.pdf", cache)

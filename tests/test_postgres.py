@@ -120,6 +120,11 @@ def test_filters_and_the_cli_read_the_store(seeded: str, seed_qa) -> None:
     result = CliRunner().invoke(cli, ["ask", question, "--json"], env={"QA_STORE": seeded})
     assert result.exit_code == 0, result.output
     assert "Moskalik" in json.loads(result.stdout)["text"]
+    # a shard that gets no file of a folder of one has nothing to do, and does it
+    one = SEEDS / "000_5213ba787b876419.txt"
+    shards = [CliRunner().invoke(cli, ["index", str(one), "--store", seeded, "--shard", shard])
+              for shard in ("0/2", "1/2")]
+    assert [r.exit_code for r in shards] == [0, 0], [r.output for r in shards]
 
 
 def test_a_new_article_is_answerable_without_a_restart(pg_url: str, tmp_path: Path) -> None:

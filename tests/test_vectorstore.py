@@ -161,9 +161,9 @@ def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> 
     assert len(found) == 2 and {d.metadata["source"] for d in found} == {"The Independent UK"}
     assert store.embeddings.embed_query(question) == pytest.approx(
         seed_qa.embed([question])[0].tolist(), abs=1e-6)
-    for bad in ({"lambda_mult": 1.5}, {"k": 11}, {"k": 0}):
-        with pytest.raises(InputError):
-            store.max_marginal_relevance_search(question, fetch_k=10, **bad)
+    for bad in ({"lambda_mult": 1.5}, {"k": 11}, {"k": 0}, {"fetch_k": "20"}, {"fetch_k": 51}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            store.max_marginal_relevance_search(question, **{"fetch_k": 10, **bad})
     vector = seed_qa.embed([question])[0].tolist()
     for by_vector in (store.similarity_search_by_vector,
                       store.max_marginal_relevance_search_by_vector):
