@@ -80,18 +80,18 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     settings = settings or Settings.from_env()
     started = time.perf_counter()
     paths = list(paths)
-    report = BuildReport(settings.index_dir)
     if rebuild:  # the index's own articles (uploads, documents) are read again, not dropped
         paths += [own for name in (UPLOADS, DOCUMENTS)
                   if (own := settings.index_dir / name).is_dir() and any(own.iterdir())]
     roots = [Path(p).expanduser().resolve() for p in paths]
+    report = BuildReport(settings.index_dir, roots=roots)
     found, read_files = ingest.load_articles(paths, settings, report)
     if not found and not settings.index_dir.exists():  # no empty index folder left behind
         raise ingest.nothing_to_index(paths, report)
 
     with writer_lock(settings.index_dir) as waited:
         if waited:  # another writer ran meanwhile: the files may hold newer text than read
-            report = BuildReport(settings.index_dir)
+            report = BuildReport(settings.index_dir, roots=roots)
             found, read_files = ingest.load_articles(paths, settings, report)
         old = None
         reread: set[str] = set()  # files read again after a fallback: their old copies go

@@ -47,6 +47,28 @@ class BuildReport:
     #: by content hash, the other places found holding an article stored once from one
     #: place (duplicates): should that one go, the article stays, from one of these.
     copies: dict[str, list[str]] = field(default_factory=dict)
+    #: the files and folders read, resolved (a rebuild's include the index's own folders).
+    roots: list[Path] = field(default_factory=list)
+
+    @property
+    def indexed_nothing(self) -> bool:
+        """Whether nothing under the paths given could be indexed: every file was refused or
+        skipped (and there was one), none added, kept, removed or found a copy of another."""
+        return bool(self.notices) and not (self.added or self.updated or self.unchanged
+                                           or self.removed or self.copies) \
+            and all(n.action in ("refused", "skipped") for n in self.notices)
+
+    def why_removed(self, path: str, rebuild: bool) -> str:
+        """Why the build removed the article of `path` (one of `removed`)."""
+        file = Path(file_of(path))
+        if not file.exists():
+            return "its file is gone"
+        if any(n.path == str(file) for n in self.notices):
+            return "its file could not be read this time (see above)"
+        if rebuild and not any(root == file or root in file.parents for root in self.roots):
+            return "not under the paths given to --rebuild"
+        return "the record indexed from there is no longer in the file" if str(file) != path \
+            else "the file no longer holds it"
 
     @property
     def kept_files(self) -> set[str]:

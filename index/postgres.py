@@ -113,8 +113,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     started = time.perf_counter()
     paths = list(paths)
     where = describe_url(url)
-    report = BuildReport(None, store=where)
     roots = [Path(p).expanduser().resolve() for p in paths]
+    report = BuildReport(None, store=where, roots=roots)
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = ingest.load_articles(files, settings, report) if files else ([], set())
     if rebuild and not found:  # before anything is emptied: nothing would replace it

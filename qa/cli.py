@@ -98,28 +98,14 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
             "command again to finish." if settings.store else "The index is as the last "
             "complete build left it (a build takes effect only once written whole)."), err=True)
         raise click.exceptions.Abort() from None
-    from qa.index.generations import DOCUMENTS, UPLOADS
-    from qa.index.ingest import file_of
     from qa.render import for_terminal
 
     for notice in report.notices:
         click.echo(for_terminal(str(notice)), err=True)
-    given = [Path(p).expanduser().resolve() for p in paths]
-    if rebuild and not settings.store:  # a rebuild reads the index's own folders too
-        given += [settings.index_dir.resolve() / name for name in (UPLOADS, DOCUMENTS)]
-    noticed = {notice.path for notice in report.notices}
     for path in report.removed:
-        file = Path(file_of(path))
-        why = "its file is gone" if not file.exists() else (
-            "its file could not be read this time (see above)" if str(file) in noticed else
-            "not under the paths given to --rebuild" if rebuild and not any(
-                root == file or root in file.parents for root in given) else
-            "the record indexed from there is no longer in the file" if str(file) != path
-            else "the file no longer holds it")
-        click.echo(for_terminal(f"{path}: removed: {why}"), err=True)
-    if report.notices and not (report.added or report.updated or report.unchanged
-                               or report.removed or report.copies) \
-            and all(n.action in ("refused", "skipped") for n in report.notices):
+        click.echo(for_terminal(f"{path}: removed: {report.why_removed(path, rebuild)}"),
+                   err=True)
+    if report.indexed_nothing:
         raise InputError("Nothing under the paths given could be indexed (see above); the "
                          "index is as it was.")
     if settings.store:
