@@ -849,10 +849,10 @@ def test_messages_lose_server_folders_but_not_dates_or_addresses(seed_qa) -> Non
     kept = "see https://example.com/news/a.html, or 'x' (/tmp)"
     assert _without_folders(kept) == kept
     chat = Handlers(EngineLoader.loaded(seed_qa))
-    *_, (_, _, _, turns, _) = chat.respond("Who was killed?", [], None, None, None,
-                                           "2025/13/45", None)
-    assert turns[-1]["error"] == ("Published on or after: '2025/13/45' is not a date; write "
-                                  "it as YYYY-MM-DD.")
+    [(_, _, alert, _, _)] = chat.respond("Who was killed?", [], None, None, None, "2025/13/45",
+                                         None)
+    assert "Published on or after: &#x27;2025/13/45&#x27; is not a date; write it as " \
+        "YYYY-MM-DD." in alert
 
 
 def test_a_fault_while_indexing_uploads_keeps_them_and_the_index(index_copy: Path,
@@ -962,16 +962,20 @@ def test_the_date_boxes_take_dates_as_people_write_them_and_name_themselves(seed
 
     chat = Handlers(EngineLoader.loaded(seed_qa))
 
-    def ask(since: str) -> dict:
-        *_, (_, _, _, turns, _) = chat.respond("Who was killed by a car bomb in Balashikha?",
-                                               [], None, None, None, since, None)
-        return turns[-1]
+    def ask(since: str) -> list[tuple]:
+        return list(chat.respond("Who was killed by a car bomb in Balashikha?", [], None, None,
+                                 None, since, None))
 
     for typed, day in [("2025/04/01", "2025-04-01"), ("1 May 2025", "2025-05-01")]:
-        assert ask(typed)["answer"] == seed_qa.answer(
+        *_, (_, _, _, turns, _) = ask(typed)
+        assert turns[-1]["answer"] == seed_qa.answer(
             "Who was killed by a car bomb in Balashikha?", since=day).text
-    assert ask("soon")["error"] == ("Published on or after: 'soon' is not a date; write it as "
-                                    "YYYY-MM-DD.")  # once "since must be a date as ..."
+    # a mistyped date is said at once (not "since must be a date as ..."), and the question
+    # stays in its box to ask again: nothing is cleared, no turn is added
+    [(box, conversation, alert, turns, _)] = ask("soon")
+    assert "Published on or after: &#x27;soon&#x27; is not a date; write it as YYYY-MM-DD." \
+        in alert and 'role="alert"' in alert
+    assert box == conversation == turns == {"__type__": "update"}  # gr.skip(): all kept
 
 
 def test_a_fault_of_the_server_is_logged_not_shown_and_the_chat_goes_on(

@@ -201,11 +201,14 @@ class Handlers:
         question = (message or "").strip()
         qa = self.loader.engine
         why = None
+        where = {"sources": list(sources or []) or None}
         if question:
             try:
                 clean_question(question, self.settings)
-            except QAError as exc:  # e.g. pasted past the limit: it stays in the box to shorten
-                why = str(exc)
+                where["since"] = _typed_date(since, "Published on or after")
+                where["until"] = _typed_date(until, "Published on or before")
+            except QAError as exc:  # pasted past the limit, a date mistyped: the question
+                why = str(exc)      # stays in the box, to shorten or to ask again
         if not question or qa is None or why:
             why = why or (STILL_INDEXING if question else "Type a question first.")
             yield gr.skip(), gr.skip(), _alert(why), gr.skip(), gr.skip()
@@ -214,10 +217,7 @@ class Handlers:
         busy = gr.Button(interactive=False, value="Answering…")
         yield "", gr.skip(), pending_html(question, ""), turns, busy
         text = ""
-        where = {"sources": list(sources or []) or None}
         try:
-            where["since"] = _typed_date(since, "Published on or after")
-            where["until"] = _typed_date(until, "Published on or before")
             if where["sources"]:  # a publisher ticked before its last article went
                 where["sources"] = _still_indexed(where["sources"], _sources(qa))
             k = int(k) if k is not None else None  # the slider sends 6.0
