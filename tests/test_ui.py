@@ -1070,3 +1070,18 @@ def test_the_still_indexing_alert_is_taken_back_once_the_articles_are_loaded(see
     release.set()
     assert loader.wait(30) is seed_qa
     assert chat.refresh([], None, live)[-1] == ""  # once it stayed under the opening card
+
+
+def test_a_follow_up_shows_how_it_was_read(seed_qa) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+    *_, (_, first, _, turns, _) = chat.respond("Who was killed by a car bomb in Balashikha?",
+                                               [], None, None, None, None, None)
+    *_, (_, second, _, turns, _) = chat.respond("How old was he?", turns, None, None, None,
+                                                None, None)
+    assert "Read as" not in first  # asked as it stands: nothing to say
+    assert second.count("Read as") == 1
+    assert '<p class="qa-note qa-read-as">Read as: How old was Yaroslav Moskalik?</p>' in second
+    assert '<strong class="qa-short">59</strong>' in second

@@ -238,8 +238,19 @@ def answer_html(turn: int, question: str, answer: Answer, latest: bool = False) 
     parts.append(f'<button type="button" class="qa-copy" data-copy="{esc(answer_plain(answer))}"'
                  ' aria-label="Copy this answer as plain text">Copy</button>')
     return (f'<section class="qa-turn" aria-label="Answer {turn + 1}">{_question(question)}'
+            f'{_read_as(question, answer)}'
             f'<div class="qa-a"><span class="qa-sr">Answer: </span>{"".join(parts)}</div>'
             "</section>")
+
+
+def _read_as(question: str, answer: Answer) -> str:
+    """How a follow-up was understood ("How old was he?" read as "How old was Yaroslav
+    Moskalik?"), under the question, so that an answer about someone else shows why; ""
+    for a question read as it was asked."""
+    searched = answer.standalone_question
+    if not searched or searched.strip() == question.strip():
+        return ""
+    return f'<p class="qa-note qa-read-as">Read as: {esc(_BIDI.sub("", searched))}</p>'
 
 
 def error_html(turn: int, question: str, message: str) -> str:
