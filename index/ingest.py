@@ -16,7 +16,7 @@ from qa.index.load import Notice, find_files, load_file, location
 from qa.index.onnx_embed import export_query_model
 
 from qa.core.errors import NoArticlesError, QAError, UnusableFileError
-from qa.core.records import DOCUMENT_PREFIX, Article, Chunk
+from qa.core.records import DOCUMENT_PREFIX, Article, Chunk, file_of
 from qa.core.settings import Settings
 
 __all__ = ["BuildReport", "Progress", "StoredCopies", "embed_chunks", "embedding_text",
@@ -82,11 +82,6 @@ class BuildReport:
                 f"removed, {len(self.unchanged)} unchanged; {self.chunks_embedded} chunks "
                 f"embedded; index now holds {self.articles_total} articles in "
                 f"{self.chunks_total} chunks ({self.seconds:.1f} s)")
-
-
-def file_of(article_path: str) -> str:
-    """The file an article came from ("a.jsonl#3" -> "a.jsonl")."""
-    return article_path.split("#", 1)[0]
 
 
 class StoredCopies:
@@ -168,8 +163,9 @@ def kept_notice(path: str, survivor: str) -> Notice:
 
 
 def under(path: str, roots: list[Path]) -> bool:
-    """Whether `path` is one of `roots` or inside one."""
-    p = Path(path)
+    """Whether `path` (a file, or a record of one: "a.jsonl#3") is one of `roots` or inside
+    one."""
+    p = Path(file_of(path))
     return any(p == root or root in p.parents for root in roots)
 
 

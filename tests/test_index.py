@@ -212,7 +212,9 @@ def test_an_index_kept_inside_the_indexed_folder_is_not_read_as_articles(tmp_pat
     assert [(Path(n.path).name, n.action) for n in report.notices] == [("index", "skipped")]
 
 
-def test_a_record_deleted_from_a_jsonl_file_is_reported_as_such(tmp_path: Path) -> None:
+@pytest.mark.parametrize("given", ["folder", "file"])
+def test_a_record_deleted_from_a_jsonl_file_is_reported_as_such(tmp_path: Path,
+                                                                given: str) -> None:
     from tests.faults import run_cli
 
     feed = tmp_path / "news" / "feed.jsonl"
@@ -220,14 +222,38 @@ def test_a_record_deleted_from_a_jsonl_file_is_reported_as_such(tmp_path: Path) 
     records = [{"title": f"Story {i}", "body": f"The harbour of town {i} reopened on Monday."}
                for i in range(3)]
     feed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    path = feed.parent if given == "folder" else feed  # a file given: its records are under it
     index = ["--index-dir", tmp_path / "index"]
-    assert run_cli("index", feed.parent, *index).exit_code == 0
+    assert run_cli("index", path, *index).exit_code == 0
     feed.write_text("".join(json.dumps(r) + "\n" for r in records[::2]))
-    again = run_cli("index", feed.parent, *index)
+    again = run_cli("index", path, *index)
     assert again.exit_code == 0, again.output
     assert f"{feed}#2: removed: the record indexed from there is no longer in the file" \
         in again.stderr and "file is gone" not in again.stderr
-    assert "0 added, 0 updated, 1 removed" in again.stdout
+    assert "0 added, 0 updated, 1 removed" in again.stdout  # (the file given: 1 added, 0
+    assert "index now holds 2 articles" in again.stdout     # removed and 4 articles)
+
+
+def test_a_hash_sign_in_a_file_or_folder_name_is_part_of_the_name(tmp_path: Path) -> None:
+    from qa.core.records import file_of, name_of
+
+    assert file_of("/n/feed.jsonl#3") == "/n/feed.jsonl" and name_of("/n/a.JSON#12") == "a.JSON"
+    assert file_of("/n#1/copy#1.txt") == "/n#1/copy#1.txt" and name_of("/n/dup#b.txt") == \
+        "dup#b.txt"
+    text = "Harbour reopens\n\nThe harbour of Kelmouth reopened on Monday after a storm."
+    first, second = tmp_path / "A", tmp_path / "B#2"
+    first.mkdir(), second.mkdir()
+    (first / "x.txt").write_text(text)
+    (second / "copy#1.txt").write_text(text)
+    settings = Settings.from_env(index_dir=tmp_path / "index#1")
+    build_index([first], settings)
+    assert build_index([second], settings).copies  # stored once, from A/x.txt
+    (first / "x.txt").unlink()
+    report = build_index([first], settings)  # the copy in B#2/copy#1.txt keeps the article
+    assert (report.removed, report.articles_total) == ([], 1)
+    [article] = open_index(settings.index_dir).articles.values()
+    assert article.path == str(second.resolve() / "copy#1.txt")
+    assert article.name == "copy#1.txt"
 
 
 def test_failure_while_writing_leaves_the_previous_index(index_copy: Path, tmp_path: Path,

@@ -4,6 +4,7 @@ plus one small article, driven by headless Chromium (Playwright) and by gradio_c
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -1085,3 +1086,23 @@ def test_a_follow_up_shows_how_it_was_read(seed_qa) -> None:
     assert second.count("Read as") == 1
     assert '<p class="qa-note qa-read-as">Read as: How old was Yaroslav Moskalik?</p>' in second
     assert '<strong class="qa-short">59</strong>' in second
+
+
+def test_an_upload_into_an_index_whose_folder_name_holds_a_hash_sign_stays(
+        index_copy: Path, tmp_path: Path) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+
+    index_dir = tmp_path / "news#1"  # an upload's path is not a JSON record's ("feed.jsonl#1")
+    shutil.copytree(index_copy, index_dir)
+    chat = Handlers(EngineLoader.loaded(QA(index_dir=index_dir)))
+    cached = tmp_path / "gradio" / "0123abcd"
+    cached.mkdir(parents=True)
+    (cached / "cider.txt").write_text(CIDER, encoding="utf-8")
+    message, *_ = chat.add_articles([str(cached / "cider.txt")])
+    assert "<b>Added:</b> cider.txt: 1 article" in message, message
+    assert [p.name for p in (index_dir / "uploads").iterdir()] == ["cider.txt"]  # was deleted
+    again = QA.build(index_dir / "uploads", index_dir=index_dir)  # and then its article
+    assert "Mira Haldane" in again.answer("Who founded the Orlen cider festival?").text

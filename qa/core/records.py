@@ -12,7 +12,7 @@ from email.utils import parsedate_to_datetime
 from qa.core.errors import InputError
 
 __all__ = ["ABSTAIN_TEXT", "DOCUMENT_PREFIX", "Answer", "Article", "ArticleFilter", "Chunk",
-           "Citation", "Passage", "ShortAnswer", "parse_date"]
+           "Citation", "Passage", "ShortAnswer", "file_of", "name_of", "parse_date"]
 
 _DATE_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%Y/%m/%d", "%d/%m/%Y")
 #: a month as news agencies abbreviate it ("Feb. 20, 2025", "Sept. 3, 2024").
@@ -79,9 +79,20 @@ def parse_date(text: str, *, whole: bool = False) -> date | None:
 DOCUMENT_PREFIX = "document:"
 
 
+#: how a record of a JSON or JSONL file that holds several is named: "feed.jsonl#3". Only
+#: that ending names a record: a "#" elsewhere is part of a file or folder name ("a#b.txt").
+_RECORD_OF_FILE = re.compile(r"(.+\.jsonl?)#\d+", re.IGNORECASE)
+
+
+def file_of(path: str) -> str:
+    """The file an article came from ("a.jsonl#3" -> "a.jsonl"; "notes#2.txt" is a file)."""
+    record = _RECORD_OF_FILE.fullmatch(path)
+    return record.group(1) if record else path
+
+
 def name_of(path: str) -> str:
     """The file name of an article's path ("/news/feed.jsonl#3" -> "feed.jsonl")."""
-    return path.replace("\\", "/").rsplit("/", 1)[-1].split("#", 1)[0]
+    return file_of(path).replace("\\", "/").rsplit("/", 1)[-1]
 
 
 @dataclass(frozen=True)
