@@ -4,6 +4,7 @@ under them are indexed again once they have held still (`qa serve --index FOLDER
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,6 +47,9 @@ class FolderWatcher:
         self.paths = [str(p) for p in paths]
         self.seconds = seconds
         self._indexed = snapshot(self.paths)
+        #: the watched folders a drive is mounted on: if one is unmounted, the empty folder
+        #: left behind is not a folder whose files were all deleted.
+        self._mounts = {p for p in self.paths if os.path.ismount(p)}
         #: the store's "cannot be reached" last said, while it lasts (said once, not per look).
         self._unreachable = ""
         self._stop = threading.Event()
@@ -66,12 +70,15 @@ class FolderWatcher:
         while not self._stop.wait(self.seconds):
             try:
                 now = snapshot(self.paths)
+                if unmounted := [p for p in self._mounts if not os.path.ismount(p)]:
+                    raise InputError(f"{', '.join(unmounted)}: the drive is no longer mounted")
             except InputError as exc:  # a folder gone (or unmounted): its articles stay
                 if str(exc) != missing:
                     missing = str(exc)
                     announce(f"{exc}; its articles stay indexed until it is back (or until "
                              "`qa index` is run without it).")
                 continue
+            self._mounts |= {p for p in self.paths if os.path.ismount(p)}
             missing = ""
             if now != self._indexed and now == last and \
                     (message := self._index(index, now)) is not None:

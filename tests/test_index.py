@@ -201,6 +201,36 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
         watcher.stop()
 
 
+def test_a_drive_unmounted_from_a_watched_folder_keeps_its_articles(index_copy: Path,
+                                                                    tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    from qa import QA
+
+    folder = tmp_path / "drive"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+        qa = QA(index_dir=index_copy)
+        qa.add_files([folder])
+        assert qa.stats["articles"] == 3
+        watcher, messages, wait_for = watching(folder, qa)
+        try:
+            subprocess.run(["umount", str(folder)], check=True)  # an empty folder is left
+            assert f"{folder}: the drive is no longer mounted; its articles stay indexed" in \
+                wait_for("no longer mounted")
+            time.sleep(1)  # (it removed them: "0 added, 0 updated, 1 removed")
+            assert qa.stats["articles"] == 3 and len(messages) == 1, messages  # said once
+        finally:
+            watcher.stop()
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
 def test_an_index_kept_inside_the_indexed_folder_is_not_read_as_articles(tmp_path: Path) -> None:
     folder = tmp_path / "news"
     folder.mkdir()
