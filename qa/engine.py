@@ -42,7 +42,14 @@ from qa.index.embed import get_embedder
 from qa.index.generations import read_pointer
 from qa.index.onnx_embed import load_query_model
 from qa.index.postgres import index_into
-from qa.inputs import article_filter, check_history, check_k, check_mode, clean_question
+from qa.inputs import (
+    article_filter,
+    check_history,
+    check_k,
+    check_mode,
+    clean_question,
+    whole_number,
+)
 from qa.reader.model import MODEL_DIR, Reader, load_reader
 from qa.retrieve import HybridRetriever
 
@@ -215,11 +222,11 @@ class QA:
         """Up to `n` (1-50) questions that the loaded articles can answer."""
         from qa.examples import example_questions
 
-        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 50:
+        if (count := whole_number(n, 1, 50)) is None:
             raise InputError(f"n must be a whole number from 1 to 50, not {n!r:.40}.")
 
         # the first 1,000 articles: every one of a folder, a bounded sample of a large store
-        return example_questions(self._retriever.store.sample_articles(1000), n)
+        return example_questions(self._retriever.store.sample_articles(1000), count)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Vectors of `texts` (L2-normalised, one row each) by the index's embedding model, the

@@ -4,6 +4,7 @@ that names the parameter and says what is allowed."""
 
 from __future__ import annotations
 
+import numbers
 import re
 import unicodedata
 from datetime import date, datetime
@@ -14,8 +15,16 @@ from qa.core.settings import Settings
 from qa.core.store import ArticleStore
 from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, LONE_SURROGATES
 
-__all__ = ["MODES", "article_filter", "check_history", "check_k", "check_mode",
-           "clean_question", "normalize_history"]
+__all__ = [
+    "MODES",
+    "article_filter",
+    "check_history",
+    "check_k",
+    "check_mode",
+    "clean_question",
+    "normalize_history",
+    "whole_number",
+]
 
 MODES = ("extractive", "llm")
 #: at most this many `sources`, each at most this long.
@@ -43,13 +52,21 @@ def clean_question(question: object, settings: Settings) -> str:
     return question
 
 
+def whole_number(value: object, low: int, high: int) -> int | None:
+    """`value` as an `int` if it is a whole number from `low` to `high` (NumPy's integers
+    too, as LangChain callers pass them; not True or 2.0), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value) if low <= value <= high else None
+
+
 def check_k(k: object, settings: Settings) -> int:
     """`k` (passages per question): None = the default, else a whole number 1..max_k."""
     if k is None:
         return settings.k
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= settings.max_k:
+    if (checked := whole_number(k, 1, settings.max_k)) is None:
         raise InputError(f"k must be a whole number from 1 to {settings.max_k}, not {k!r}.")
-    return k
+    return checked
 
 
 def check_mode(mode: object, llm_available: bool) -> bool:

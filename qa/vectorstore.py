@@ -47,6 +47,7 @@ from qa.core.errors import InputError
 from qa.core.records import DOCUMENT_PREFIX
 from qa.core.text import BIDI_CONTROLS, CONTROL_CHARS, storable
 from qa.index.generations import DOCUMENTS
+from qa.inputs import whole_number
 
 if TYPE_CHECKING:
     from qa.core.records import Article, Passage
@@ -89,13 +90,13 @@ class ArticleVectorStore(VectorStore):
                 or not 0 <= lambda_mult <= 1:
             raise InputError(f"lambda_mult must be a number from 0 to 1, not {lambda_mult!r:.40}.")
         most = self.qa.settings.max_k
-        if isinstance(fetch_k, bool) or not isinstance(fetch_k, int) or not 1 <= fetch_k <= most:
+        if (fetched := whole_number(fetch_k, 1, most)) is None:
             raise InputError(f"fetch_k must be a whole number from 1 to {most}, "
                              f"not {fetch_k!r:.40}.")
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= fetch_k:
-            raise InputError(f"k must be a whole number from 1 to fetch_k ({fetch_k}), "
+        if (wanted := whole_number(k, 1, fetched)) is None:
+            raise InputError(f"k must be a whole number from 1 to fetch_k ({fetched}), "
                              f"not {k!r:.40}.")
-        passages = self._passages(query, fetch_k, kwargs)
+        passages = self._passages(query, fetched, kwargs)
         if not passages:
             return []
         # relevance as the relevance scores report it (the cosine of the query with the
@@ -104,7 +105,7 @@ class ArticleVectorStore(VectorStore):
         vectors = self.qa.embed([p.chunk.text for p in passages])
         likeness = vectors @ vectors.T
         chosen = [max(range(len(passages)), key=relevance.__getitem__)]  # the most relevant
-        while len(chosen) < min(k, len(passages)):
+        while len(chosen) < min(wanted, len(passages)):
             chosen.append(max(
                 (i for i in range(len(passages)) if i not in chosen),
                 key=lambda i: lambda_mult * relevance[i]

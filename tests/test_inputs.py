@@ -321,3 +321,16 @@ def test_a_qa_is_built_from_a_folder_in_python(tmp_path: Path) -> None:
     with pytest.raises(LLMError, match="Unknown --llm setting"):
         QA.build(folder, tmp_path / "index", llm="nonsense")
     assert QA(index_dir=tmp_path / "index").stats["articles"] == 1  # refused before indexing
+
+
+def test_numpy_whole_numbers_are_whole_numbers(seed_qa) -> None:
+    import numpy as np
+
+    assert seed_qa.answer(QUESTION, k=np.int64(3)).text == seed_qa.answer(QUESTION, k=3).text
+    assert len(seed_qa.retrieve(QUESTION, np.int32(2))) == 2
+    store = seed_qa.as_vectorstore()
+    assert len(store.max_marginal_relevance_search(QUESTION, k=np.int64(2),
+                                                   fetch_k=np.int64(4))) == 2
+    assert len(seed_qa.example_questions(np.int8(2))) == 2
+    with pytest.raises(InputError, match="k must be a whole number from 1 to 50, not "):
+        seed_qa.answer(QUESTION, k=np.float64(3.0))
