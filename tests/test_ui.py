@@ -314,8 +314,11 @@ def test_browser_filters_limit_the_sources(page) -> None:
     labels = result["labels"]
     assert labels and all("The Guardian" in label for label in labels), labels
     page.fill("#qa-since textarea, #qa-since input", "last week")
-    result = ask_in_browser(page, "Who is Steve Witkoff?")
-    assert "YYYY-MM-DD" in result["turn"].inner_text()  # a bad date says how to write it
+    page.fill("#qa-question textarea", "Who is Yuri Ushakov?")
+    page.press("#qa-question textarea", "Enter")
+    page.wait_for_selector("#qa-live [role=alert]")  # a bad date says how to write it,
+    assert "'last week' is not a date; write it as YYYY-MM-DD" in page.inner_text("#qa-live")
+    assert page.input_value("#qa-question textarea") == "Who is Yuri Ushakov?"  # and keeps it
 
 
 @pytest.mark.browser
