@@ -41,6 +41,35 @@ def test_answer_names_the_general_and_cites_the_passage(seed_qa) -> None:
     assert answer.mode == "extractive" and answer.timings["total"] > 0
 
 
+@pytest.mark.parametrize(("question", "described"), [
+    ("Who is Steve Witkoff?", "Donald Trump’s envoy"),  # was "Vladimir Putin"
+    ("Who is Yuri Ushakov?", "Putin’s senior aide"),  # was "Putin"
+    ("Who is Dmitry Peskov?", "spokesperson"),
+    ("Who is Mikhail Zvinchuk?", "a popular Russian military blogger"),
+])
+def test_who_is_someone_is_answered_with_how_the_article_describes_them(
+        seed_qa, question: str, described: str) -> None:
+    answer = seed_qa.answer(question)
+    assert answer.short is not None and answer.short.text == described
+    assert answer.text.startswith(f"**{described}** — ")
+    cited = answer.citations[answer.short.citation - 1]
+    assert cited.article.text[answer.short.start:answer.short.end] == described
+    assert cited.start <= answer.short.start < answer.short.end <= cited.end
+
+
+def test_who_is_someone_the_articles_do_not_describe_quotes_without_a_short_answer(
+        seed_qa) -> None:
+    from qa.answering.description import described_name
+
+    assert described_name("Who is Steve Witkoff?") == "Steve Witkoff"
+    assert described_name("who was Yuri Ushakov") == "Yuri Ushakov"
+    assert described_name("Who is Tom's cast mate?") is None  # asks for a name
+    assert described_name("Who was killed?") is None
+    answer = seed_qa.answer("Who is Vladimir Putin?")  # not "’s senior aide Yuri Ushakov"
+    assert answer.short is None and "**" not in answer.text and answer.confidence_line == ""
+    assert answer.citations and "Vladimir Putin" in answer.citations[0].quote
+
+
 def test_answer_from_the_guardian_only_article(seed_qa) -> None:
     answer = seed_qa.answer("Which Telegram channel said the bomb was detonated remotely?")
     assert "Baza" in answer.text

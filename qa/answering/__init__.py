@@ -1,6 +1,7 @@
 """Answering: from retrieved passages to a cited `Answer`, one module per job.
 
 - `extractive`: the trained reader marks the short answer; its sentence is quoted and cited.
+- `description`: "Who is <name>?" answered with the words that describe them.
 - `abstention`: "The articles don't say." with related passages; recognising a model's.
 - `prompt`: the messages of a generated answer (rules, example, conversation, passages).
 - `chat`: calling a chat model: streamed reply, deadline, failures as `LLMError`.

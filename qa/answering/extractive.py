@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from qa.answering.abstention import abstain
+from qa.answering.description import described_name, description
 from qa.core.records import Answer, Citation, Passage, ShortAnswer
 from qa.core.text import NAME_OR_NUMBER, content_words, strip_markers
 from qa.reader.model import ConfidenceFeatures, Reader, SpanGuess
@@ -46,6 +47,15 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader,
         if ranked else 0.0
     if not ranked or confidence < reader.threshold:
         return abstain(question, passages, confidence=round(confidence, 4))
+    if (name := described_name(question)) is not None:
+        # "Who is <name>?": the words that describe them, or no short answer rather than
+        # the other name the reader marks ("Vladimir Putin" for "Who is Steve Witkoff?")
+        described = description(question, name, passages, ranked, reader,
+                                lambda guess: _rank_score(guess, passages[guess.passage]))
+        if described is None:
+            return compose_answer(question, passages, ranked, confidence, max_words,
+                                  short=False)
+        ranked = [described, *ranked]
     return compose_answer(question, passages, ranked, confidence, max_words)
 
 
@@ -100,11 +110,12 @@ def question_names(question: str) -> set[str]:
 
 
 def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[SpanGuess],
-                   confidence: float, max_words: int = MAX_WORDS) -> Answer:
-    """The answer for the best of `ranked`: its span in bold, then its sentence quoted and
-    cited; then the runner-up's sentence, cited too, when the reader rates it nearly as high.
-    The whole answer stays within `max_words` words: when both sentences do not fit, each is
-    cut around its span, the best one keeping at least half of the room."""
+                   confidence: float, max_words: int = MAX_WORDS, short: bool = True) -> Answer:
+    """The answer for the best of `ranked`: its span in bold (unless not `short`), then its
+    sentence quoted and cited; then the runner-up's sentence, cited too, when the reader
+    rates it nearly as high. The whole answer stays within `max_words` words: when both
+    sentences do not fit, each is cut around its span, the best one keeping at least half
+    of the room."""
     best = ranked[0]
     passage = passages[best.passage]
     start, end = _trimmed(passage.article.text, passage.chunk.start + best.start,
@@ -128,10 +139,11 @@ def compose_answer(question: str, passages: Sequence[Passage], ranked: Sequence[
         break
     citations = [Citation(n, p.article, p.article.text[a:b], a, b, round(confidence, 4))
                  for n, (p, (a, b)) in enumerate(zip(sources, quotes), 1)]
-    short = ShortAnswer(passage.article.text[start:end], start, end, citation=1)
-    body = f"**{short.text}** — " + " ".join(
-        f"{_elided(p, quote)} [{c.n}]" for p, quote, c in zip(sources, quotes, citations))
-    return Answer(question=question, text=body, citations=citations, short=short,
+    marked = ShortAnswer(passage.article.text[start:end], start, end, citation=1)
+    body = " ".join(f"{_elided(p, quote)} [{c.n}]"
+                    for p, quote, c in zip(sources, quotes, citations))
+    return Answer(question=question, text=f"**{marked.text}** — {body}" if short else body,
+                  citations=citations, short=marked if short else None,
                   confidence=round(confidence, 4))
 
 

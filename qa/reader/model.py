@@ -169,10 +169,20 @@ class Reader:
                 self._cache.put(keys[i], spans)
         return [SpanGuess(i, *span) for i in keys for span in found[i]]
 
+    def spans_in(self, question: str, passages: Sequence[str],
+                 sentences: Sequence[tuple[int, int]],
+                 n: int) -> list[list[tuple[int, int, float]]]:
+        """Per passage, the `n` best spans inside one of its sentences (its character bounds
+        in `sentences`), best first, as (start, end, margin): the runners-up that a question's
+        own form may call for (`qa.answering.description`). Not cached: asked of a few
+        sentences at most."""
+        read = self._read_pairs(question, list(passages), [[bound] for bound in sentences], n)
+        return [[(start, end, margin) for start, end, margin, _ in spans] for spans in read]
+
     def _read_pairs(self, question: str, passages: list[str],
-                    bounds: list[list[tuple[int, int]]]) -> list[tuple[_Span, ...]]:
-        """Run the model on (question, passage) pairs: per passage, the best span of each of
-        its sentences (`bounds`) as (start, end, margin, sentence)."""
+                    bounds: list[list[tuple[int, int]]], n: int = 1) -> list[tuple[_Span, ...]]:
+        """Run the model on (question, passage) pairs: per passage, the `n` best spans of each
+        of its sentences (`bounds`), best first, as (start, end, margin, sentence)."""
         import numpy as np
 
         from qa.reader.features import encode_pairs
@@ -194,10 +204,15 @@ class Reader:
                     & (offsets[:, 1] <= last)
                 if not allowed.any():
                     continue
-                inside = np.where(allowed[:, None] & allowed[None, :], pair, -np.inf)
-                s, e = np.unravel_index(int(inside.argmax()), inside.shape)
-                spans.append((int(offsets[s][0]), _whole_letters(passage, int(offsets[e][1])),
-                              float(inside[s, e]) - null, sentence))
+                inside = np.where(allowed[:, None] & allowed[None, :], pair, -np.inf).ravel()
+                best = np.argpartition(-inside, n - 1)[:n] if n < inside.size else \
+                    np.arange(inside.size)
+                for flat in sorted(best, key=lambda i: -inside[i]):
+                    if not np.isfinite(inside[flat]):
+                        break
+                    s, e = divmod(int(flat), length)
+                    spans.append((int(offsets[s][0]), _whole_letters(passage, int(offsets[e][1])),
+                                  float(inside[flat]) - null, sentence))
             read.append(tuple(spans))
         return read
 

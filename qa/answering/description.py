@@ -1,0 +1,74 @@
+"""Answers to "Who is <name>?". The reader learnt "who" questions from ones that ask for a
+name, so for "Who is Steve Witkoff?" it marks the other name in the sentence ("Vladimir
+Putin"). What is asked for is how the articles describe the one named: the words beside the
+name ("US envoy Steve Witkoff", "Kirill Dmitriev, Putin's investment envoy"). The reader
+still chooses those words, among its best spans of the sentences it ranks highest."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from qa.core.records import Passage
+from qa.core.text import NAME_PHRASE
+from qa.reader.model import Reader, SpanGuess
+
+__all__ = ["described_name", "description"]
+
+#: "Who is Steve Witkoff?", "who was Yuri Ushakov" (not "Who is Tom's cast mate?").
+_WHO_IS = re.compile(r"\s*(?i:who)\s+(?i:is|was|are|were)\s+(?P<name>.+?)\s*\?*\s*")
+#: how many of the best-ranked sentences are looked at, and how many spans in each.
+SENTENCES = 6
+SPANS_PER_SENTENCE = 20
+#: what may stand between the name and a description after it: "Kirill Dmitriev, Putin's
+#: investment envoy", "Moskalik, a deputy chief", "Witkoff – who is Trump's envoy".
+_AFTER_NAME = r"[\s,–—(-]*(?:(?:who|which)\s+)?(?:(?:is|was)\s+)?(?:(?:a|an|the)\s+)?$"
+#: ... and between a description and the name after it: "US envoy Steve Witkoff".
+_BEFORE_NAME = r"[\s,–—(-]*"
+#: a span that starts like a clause about the one named, not a description of them.
+_CLAUSE = re.compile(r"(?i:has|have|had|is|was|are|were|said|says|told|will|would|could|"
+                     r"who|which|that|and|but)\b")
+
+#: a span that names someone else first: "Ushakov and his investment envoy".
+_ANOTHER = re.compile(rf"(?:{NAME_PHRASE.pattern})\s+and\b")
+
+
+def described_name(question: str) -> str | None:
+    """The name a "Who is <name>?" question asks about, else None."""
+    match = _WHO_IS.fullmatch(question)
+    if match is None or NAME_PHRASE.fullmatch(match["name"]) is None:
+        return None
+    return match["name"]
+
+
+def description(question: str, name: str, passages: Sequence[Passage],
+                ranked: Sequence[SpanGuess], reader: Reader,
+                rank: Callable[[SpanGuess], float]) -> SpanGuess | None:
+    """The reader's best span (by `rank`) that describes `name` in one of the best-ranked
+    sentences that name them: next to the name, without it, and not only names; else None."""
+    words = "|".join(map(re.escape, name.split()))
+    word = re.compile(rf"\b(?:{words})\b")
+    after_name = re.compile(rf"\b(?:{words}){_AFTER_NAME}")
+    before_name = re.compile(rf"{_BEFORE_NAME}(?:{words})\b")
+    looked = []
+    for guess in ranked[:SENTENCES]:
+        passage = passages[guess.passage]
+        first, last = (at - passage.chunk.start for at in passage.chunk.sentences[guess.sentence])
+        if word.search(passage.chunk.text, first, last):
+            looked.append((guess, passage.chunk.text, (first, last)))
+    if not looked:
+        return None
+    read = reader.spans_in(question, [text for _, text, _ in looked],
+                           [bounds for _, _, bounds in looked], SPANS_PER_SENTENCE)
+    found = []
+    for (guess, text, (first, _)), spans in zip(looked, read):
+        for start, end, margin in spans:
+            span = text[start:end]
+            if word.search(span) or _CLAUSE.match(span) or not span[0].isalnum() \
+                    or not re.search(r"[a-z]{3}", span) or _ANOTHER.match(span) \
+                    or not NAME_PHRASE.sub("", span).strip(" ,.'’s-–—()"):
+                continue  # the name again, a clause about them, or (only) other names
+            if before_name.match(text, end) or after_name.search(text, first, start):
+                found.append(SpanGuess(guess.passage, start, end, margin, guess.sentence))
+                break  # this sentence's best description
+    return max(found, key=rank) if found else None
