@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -160,6 +161,11 @@ class ArticleVectorStore(VectorStore):
                  if not isinstance(text, str) or not _VISIBLE.search(text)]
         if empty:  # before anything is written
             raise InputError(f"texts must be text, not empty: text {empty[0]} is not.")
+        for n, m in enumerate(metadatas, 1):  # NaN would be written as "NaN", not JSON
+            for key, value in (m or {}).items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise InputError(f"metadata {key!r} of text {n} is {value}, not a finite "
+                                     "number.")
         objects = [{**{k: storable(v) if isinstance(v, str) else v
                        for k, v in (m or {}).items()
                        if isinstance(v, str | int | float) and k not in BODY_FIELDS},

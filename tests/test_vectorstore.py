@@ -91,6 +91,8 @@ def test_bad_documents_are_refused_before_anything_is_written(index_copy: Path) 
              "text 2 holds no article text once cleaned .* 'By John Smith'"),
             (lambda: store.add_texts("one text"), "a list of texts, not one text"),
             (lambda: store.add_texts(["Fine."], metadatas=["x"]), "one dict per text"),
+            (lambda: store.add_texts(["A.", "B."], metadatas=[{}, {"published": float("nan")}]),
+             "metadata 'published' of text 2 is nan, not a finite number"),
             (lambda: store.add_texts(["A.", "B."], ids=["same", "same"]), "must differ"),
             (lambda: store.add_texts(["A."], ids=["a\x00"]), "ids must be document"),
             (lambda: store.add_documents(["a text"]), "list of LangChain Documents"),
