@@ -62,7 +62,7 @@ def _rows(index_dir: Path, questions: list[dict]) -> list[dict[str, float] | Non
         shipped = confidence_features(question, passages, ranked)
         rows.append({
             **dict(zip(SHIPPED, astuple(shipped))),
-            "confidence": engine.reader.confidence(shipped),
+            "confidence": engine.reader.calibration.confidence(shipped),
             "article_coverage": question_coverage(question, article.text),
             "names_in_article": sum(n in in_article for n in names) / len(names) if names
             else 1.0,
@@ -127,7 +127,7 @@ def main() -> None:
         lines.append(f"| {label} | {at[0]:.1%} | {at[1]:.1%} |")
     from qa.reader.model import load_reader
 
-    threshold = load_reader().threshold
+    threshold = load_reader().calibration.threshold
     lines += ["", f"The shipped confidence and threshold ({threshold}), by kind of question:", "",
               "| questions | share | answerable abstained | unanswerable abstained |",
               "|---|---:|---:|---:|"]

@@ -45,18 +45,10 @@ def _engine(index_dir: Path, articles: list[Path]):
 
 
 def _wrong_article(index_dir: Path, articles: list[Path], questions: list[dict]) -> list[dict]:
-    """`questions` (whose own article is not indexed) restricted to their best-retrieved
-    article of the index, as unanswerable; left out where that article holds a gold answer
-    string (another story on the same event may answer)."""
-    from qa.evaluate import contains_answer
+    """`questions` restricted to their closest wrong article (`closest_wrong_articles`)."""
+    from qa.reader.calibrate import closest_wrong_articles
 
-    engine = _engine(index_dir, articles)
-    restricted = []
-    for q in questions:
-        top = engine.retrieve(q["question"], 1)
-        if top and not contains_answer(top[0].article.text, q["answers"]):
-            restricted.append({**q, "answers": [], "sources": [Path(top[0].article.path).name]})
-    return restricted
+    return closest_wrong_articles(_engine(index_dir, articles), questions)
 
 
 def _evaluate(index_dir: Path, articles: list[Path], questions: list[dict],

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from qa.answering.compound import join_answers, split_question
 from qa.answering.digest import digest_answer, is_broad
-from qa.answering.extractive import extract_answer
+from qa.answering.extractive import MAX_WORDS, extract_answer
 from qa.answering.followup import cap_question, question_to_read, standalone_question
 from qa.answering.stream import AnswerStream, Pieces
 from qa.core.errors import (
@@ -336,12 +336,12 @@ class QA:
         if made is None and is_broad(standalone):
             made = digest_answer(standalone, passages, retriever.embedder.embed)
         if made is None and len(parts := split_question(standalone)) > 1:
-            made = join_answers(standalone, parts, lambda part, words: extract_answer(
-                part, retriever.retrieve(part, request.k, where=request.where), self._reader,
+            made = join_answers(standalone, parts, lambda part, words: self._extract(
+                part, retriever.retrieve(part, request.k, where=request.where), request.where,
                 words))
         if made is None:
-            made = extract_answer(question_to_read(request.question, standalone), passages,
-                                  self._reader)
+            made = self._extract(question_to_read(request.question, standalone), passages,
+                                 request.where)
         done = time.perf_counter()
         if request.where is not None:  # answered or not: the rest was not searched
             notes.append(f"Searched {request.where.describe()}." if passages else
@@ -354,6 +354,14 @@ class QA:
                        notes=notes + made.notes,
                        timings={**made.timings, "retrieve": retrieved - started,
                                 "answer": done - retrieved, "total": done - started})
+
+    def _extract(self, question: str, passages: list[Passage], where: ArticleFilter | None,
+                 max_words: int = MAX_WORDS) -> Answer:
+        """The reader's answer from `passages`; weighed as from articles the user named
+        when every passage is from one named by file name (`Reader.fit`)."""
+        named = where is not None and bool(passages) \
+            and all(where.names(p.article) for p in passages)
+        return extract_answer(question, passages, self._reader, max_words, named=named)
 
     @property
     def chat_model(self) -> Any:

@@ -287,11 +287,11 @@ def test_the_shipped_reader_marks_the_answer_span() -> None:
     best = max(guesses, key=lambda g: g.margin)
     assert best.passage == 1
     assert passages[1][best.start:best.end] == "Yaroslav Moskalik"
-    assert reader.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5)) \
-        > reader.confidence(ConfidenceFeatures(guesses[0].margin, 1.0, 0.5))
+    assert reader.calibration.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5)) \
+        > reader.calibration.confidence(ConfidenceFeatures(guesses[0].margin, 1.0, 0.5))
     # a passage that lacks the question's words makes the same span less likely right
-    assert reader.confidence(ConfidenceFeatures(best.margin, 0.2, 0.5)) \
-        < reader.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5))
+    assert reader.calibration.confidence(ConfidenceFeatures(best.margin, 0.2, 0.5)) \
+        < reader.calibration.confidence(ConfidenceFeatures(best.margin, 1.0, 0.5))
 
 
 def test_read_by_sentence_gives_each_sentence_its_own_best_span_inside_it() -> None:
@@ -341,6 +341,44 @@ def test_a_pair_read_recently_is_answered_from_the_cache_in_its_new_place() -> N
         uncached.read(question, [general])
 
 
+def _linked_model(folder: Path, **meta: object) -> Path:
+    """The shipped weights in `folder`, with `reader.json` changed as `meta` says (a key
+    given None is removed)."""
+    folder.mkdir()
+    for name in ("reader.onnx", "tokenizer.json"):
+        (folder / name).symlink_to(MODEL_DIR / name)
+    written = {**json.loads((MODEL_DIR / "reader.json").read_text()), **meta}
+    (folder / "reader.json").write_text(json.dumps({k: v for k, v in written.items()
+                                                    if v is not None}))
+    return folder
+
+
+def test_a_question_restricted_to_named_articles_is_weighed_by_the_named_fit(
+        seed_index: Path, tmp_path: Path) -> None:
+    from qa.core.settings import Settings
+    from qa.engine import QA
+
+    question = "Which Telegram channel said the bomb was detonated remotely?"
+    shipped = json.loads((MODEL_DIR / "reader.json").read_text())
+    assert 0 < shipped["named"]["threshold"] < 1 and set(shipped["named"]["calibration"]) == \
+        set(shipped["calibration"])
+    # the named fit abstains always, the open one never
+    model = _linked_model(tmp_path / "named", threshold=0.0,
+                          named={"calibration": shipped["calibration"], "threshold": 1.0})
+    qa = QA(settings=Settings.from_env(index_dir=seed_index, reader_dir=model))
+    searched = qa.answer(question)
+    assert searched.short.text == "Baza"
+    article = searched.citations[0].article
+    named = qa.answer(question, sources=[article.name])
+    assert named.abstained and named.confidence < 1.0 and named.related
+    # a publisher names no article: the open fit
+    assert qa.answer(question, sources=[article.source]).short.text == "Baza"
+    # a model calibrated before the named fit weighs both kinds alike
+    older = _linked_model(tmp_path / "older", threshold=0.0, named=None)
+    qa = QA(settings=Settings.from_env(index_dir=seed_index, reader_dir=older))
+    assert qa.answer(question, sources=[article.name]).short.text == "Baza"
+
+
 def _damaged_copy(tmp_path: Path, name: str, content: bytes | None) -> Path:
     target = tmp_path / "model"
     shutil.copytree(MODEL_DIR, target)
@@ -382,6 +420,8 @@ def _tokenizer_without_cls() -> bytes:
     ("reader.json", b'{"format": 2, "calib', "is not readable JSON"),
     ("reader.json", _meta(calibration={"margin": "1.5"}), "not a finite number"),
     ("reader.json", _meta(threshold=float("nan")), "not a finite number"),
+    ("reader.json", _meta(named={"threshold": 1.5}), "not a finite number"),
+    ("reader.json", _meta(named=[0.5]), "not a finite number"),
     ("tokenizer.json", b"{", "cannot be loaded"),
     ("tokenizer.json", _tokenizer_without_cls(), "has no [CLS]"),
 ])
@@ -420,7 +460,7 @@ def test_answer_leads_with_the_short_answer_inside_its_cited_quote(seed_qa) -> N
 def test_unanswerable_question_has_low_confidence_and_no_short_answer(seed_qa) -> None:
     answer = seed_qa.answer("What is the population of Balashikha?")
     assert answer.abstained and answer.short is None
-    assert answer.confidence < seed_qa.reader.threshold
+    assert answer.confidence < seed_qa.reader.calibration.threshold
 
 
 def test_ask_json_carries_the_short_answer_and_confidence(seed_index: Path) -> None:

@@ -39,13 +39,16 @@ _WORD_SPAN = re.compile(r"\S+")
 
 
 def extract_answer(question: str, passages: Sequence[Passage], reader: Reader,
-                   max_words: int = MAX_WORDS) -> Answer:
+                   max_words: int = MAX_WORDS, named: bool = False) -> Answer:
     """Read `passages` for `question`: a short answer with its cited evidence (at most
-    `max_words` words in all), or an abstention that lists the related passages."""
+    `max_words` words in all), or an abstention that lists the related passages. `named`:
+    the passages are from articles the user named, which the confidence weighs otherwise
+    (`Reader.fit`)."""
     ranked = read_spans(question, passages, reader)
-    confidence = reader.confidence(confidence_features(question, passages, ranked)) \
+    fit = reader.fit(named)
+    confidence = fit.confidence(confidence_features(question, passages, ranked)) \
         if ranked else 0.0
-    if not ranked or confidence < reader.threshold:
+    if not ranked or confidence < fit.threshold:
         return abstain(question, passages, confidence=round(confidence, 4))
     if (name := described_name(question)) is not None:
         # "Who is <name>?": the words that describe them, or no short answer rather than

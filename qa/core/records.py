@@ -197,6 +197,10 @@ class ArticleFilter:
             if self.since is not None or self.until is not None else ""
         return f"only articles {', '.join(parts)}{undated}"
 
+    def names(self, article: Article) -> bool:
+        """Whether this filter names `article` by its file name, not only by its publisher."""
+        return article.name in self.sources
+
     def admits(self, article: Article) -> bool:
         if self.sources and not ({article.source, article.name} & self.sources):
             return False

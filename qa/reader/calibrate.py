@@ -12,6 +12,9 @@ answered, since their article is missing.
    right": "holds a gold string" on the full index, never for the unanswerable questions.
 2. Threshold: the highest confidence at which at most 8% (`max_false_abstention`) of the
    answerable held-out questions abstain.
+The same again for questions restricted to articles the user named (`Reader.fit`): every
+question restricted to its gold article (answerable), and the held-out index's unanswerable
+questions each restricted to its best-retrieved article there, on topic but not theirs.
 Both are written into the model's `reader.json`. Tuning only: nothing is trained on NewsQA.
 """
 
@@ -35,7 +38,10 @@ from qa.reader.model import ConfidenceFeatures
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["Calibration", "build_once", "calibrate", "held_out_split", "logistic"]
+    from qa.engine import QA
+
+__all__ = ["Calibration", "Calibrations", "build_once", "calibrate", "closest_wrong_articles",
+           "held_out_split", "logistic"]
 
 DEFAULT_NEWSQA = Path(__file__).resolve().parents[2].parent / "shared/eval/newsqa"
 #: the NewsQA indexes, kept for re-runs: the user's own cache, not a shared /tmp name.
@@ -52,6 +58,15 @@ class Calibration:
     answerable_abstained: float
     unanswerable_abstained: float
     questions: int
+
+
+@dataclass
+class Calibrations:
+    """The confidence of questions asked of the whole index, and of questions restricted to
+    articles named by file name."""
+
+    open: Calibration
+    named: Calibration
 
 
 def held_out_split(name: str) -> bool:
@@ -85,18 +100,36 @@ class _Point:
     correct: bool
 
 
-def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int
-            ) -> list[_Point | None]:
-    """One point per question, None where the reader finds no span at all."""
+def closest_wrong_articles(engine: QA, questions: list[dict]) -> list[dict]:
+    """`questions` (whose own article is not indexed) each restricted to its best-retrieved
+    article of `engine`'s index, as unanswerable; left out where that article holds a gold
+    answer string (another story on the same event may answer)."""
+    from qa.evaluate import contains_answer
+
+    restricted = []
+    for q in questions:
+        top = engine.retrieve(q["question"], 1)
+        if top and not contains_answer(top[0].article.text, q["answers"]):
+            restricted.append({**q, "answers": [], "sources": [top[0].article.name]})
+    return restricted
+
+
+def _points(index_dir: Path, questions: list[dict], model_dir: Path, k: int,
+            named: bool = False, closest_wrong: bool = False) -> list[_Point | None]:
+    """One point per question, None where the reader finds no span at all. `named`: each
+    question restricted to its `sources`; `closest_wrong`: to `closest_wrong_articles`."""
     from qa.answering.extractive import compose_answer, confidence_features, read_spans
     from qa.core.settings import Settings
     from qa.engine import QA
     from qa.evaluate import contains_answer
 
     engine = QA(settings=Settings.from_env(index_dir=index_dir, reader_dir=model_dir))
+    if closest_wrong:
+        questions = closest_wrong_articles(engine, questions)
     out = []
     for item in questions:
-        passages = engine.retrieve(item["question"], k)
+        passages = engine.retrieve(item["question"], k,
+                                   sources=item["sources"] if named or closest_wrong else None)
         ranked = read_spans(item["question"], passages, engine.reader)
         if not ranked:
             out.append(None)
@@ -139,12 +172,11 @@ def _fit(held: list[tuple[_Point, bool]], judged: list[_Point]) -> dict[str, flo
 
 def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
               max_false_abstention: float = 0.08, log=print, fresh: bool = False
-              ) -> Calibration:
-    """Fit the confidence and choose the threshold; write both into `reader.json`."""
+              ) -> Calibrations:
+    """Fit the confidences and choose the thresholds; write them into `reader.json`."""
     import numpy as np
 
     from qa.evaluate import load_questions
-    from qa.reader.model import calibrated_confidence
 
     articles = sorted((newsqa / "articles").iterdir())
     questions = load_questions(newsqa / "questions_dev.jsonl")
@@ -154,40 +186,67 @@ def calibrate(model_dir: Path, newsqa: Path, work: Path, k: int = 6,
                          "source article; calibration needs each question's gold article")
     build_once(articles, work / "all", fresh)
     build_once([p for p in articles if held_out_split(p.name)], work / "held-out", fresh)
-    log(f"{len(questions)} questions, on the full and the held-out index")
-    # the two indexes side by side, one core each; spawned, not forked: a fork after this
-    # process loaded onnxruntime or FAISS (a first build) can hang on a lock held by a thread
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        full_run = pool.submit(_points, work / "all", questions, model_dir, k)
-        held_run = pool.submit(_points, work / "held-out", questions, model_dir, k)
-        full, held = full_run.result(), held_run.result()
+    log(f"{len(questions)} questions, on the full and the held-out index, searching and "
+        "restricted to one article")
     answerable = np.array([held_out_split(q["sources"][0]) for q in questions])
+    missing = [q for q, ok in zip(questions, answerable) if not ok]
+    # two worker processes, one core each; spawned, not forked: a fork after this process
+    # loaded onnxruntime or FAISS (a first build) can hang on a lock held by a thread
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        runs = [pool.submit(_points, work / "all", questions, model_dir, k),
+                pool.submit(_points, work / "held-out", questions, model_dir, k),
+                pool.submit(_points, work / "all", questions, model_dir, k, named=True),
+                pool.submit(_points, work / "held-out", missing, model_dir, k,
+                            closest_wrong=True)]
+        full, held, gold, wrong = (run.result() for run in runs)
     # Right or wrong on the full index; on the held-out one, questions whose article is
     # missing can only be answered wrong.
-    missing = [replace(p, correct=False) for p, ok in zip(held, answerable) if p and not ok]
-    weights = _fit([(p, ok) for p, ok in zip(held, answerable) if p],
-                   [p for p in full if p] + missing)
+    unanswered = [replace(p, correct=False) for p, ok in zip(held, answerable) if p and not ok]
+    searched = _calibration([(p, ok) for p, ok in zip(held, answerable)],
+                            [p for p in full if p] + unanswered, max_false_abstention, log)
+    named = _calibration([(p, True) for p in gold] + [(p, False) for p in wrong],
+                         [p for p in gold + wrong if p], max_false_abstention, log)
+    meta_path = model_dir / "reader.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(_written(searched, {"set": "NewsQA dev", "k": k}))
+    meta["named"] = _written(named, {
+        "set": "NewsQA dev, each question restricted to its own article (answerable), and "
+               "the held-out index's unanswerable questions each to the article retrieved "
+               "first there (unanswerable)", "k": k})
+    replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
+    return Calibrations(searched, named)
+
+
+def _calibration(held: list[tuple[_Point | None, bool]], judged: list[_Point],
+                 max_false_abstention: float, log) -> Calibration:
+    """The confidence fitted on `held` (point, answerable) and `judged` (see `_fit`), with
+    the highest threshold at which at most `max_false_abstention` of the answerable abstain
+    (a question with no span at all always does)."""
+    import numpy as np
+
+    from qa.reader.model import calibrated_confidence
+
+    weights = _fit([(p, ok) for p, ok in held if p], judged)
     terms = " + ".join(f"{w} * {name}" for name, w in weights.items() if name != "bias")
     log(f"confidence = sigmoid({terms} + {weights['bias']}); choosing the threshold")
     confidence = np.array([calibrated_confidence(weights, p.features) if p else 0.0
-                           for p in held])
+                           for p, _ in held])
+    answerable = np.array([ok for _, ok in held])
     candidates = np.unique(np.round(confidence, 3))
     ok = [t for t in candidates
           if (confidence[answerable] < t).mean() <= max_false_abstention]
     threshold = float(max(ok)) if ok else 0.0
-    result = Calibration(weights, threshold,
-                         float((confidence[answerable] < threshold).mean()),
-                         float((confidence[~answerable] < threshold).mean()), len(questions))
-    meta_path = model_dir / "reader.json"
-    meta = json.loads(meta_path.read_text())
-    meta.update({"calibration": weights,
-                 "threshold": round(threshold, 3),
-                 "calibrated_on": {"set": "NewsQA dev", "k": k,
-                                   "answerable_abstained": round(result.answerable_abstained, 4),
-                                   "unanswerable_abstained":
-                                       round(result.unanswerable_abstained, 4)}})
-    replace_text(meta_path, json.dumps(meta, indent=2) + "\n")
-    return result
+    return Calibration(weights, threshold,
+                       float((confidence[answerable] < threshold).mean()),
+                       float((confidence[~answerable] < threshold).mean()), len(held))
+
+
+def _written(fitted: Calibration, on: dict) -> dict:
+    """How `fitted` is kept in `reader.json`."""
+    return {"calibration": fitted.weights, "threshold": round(fitted.threshold, 3),
+            "calibrated_on": {**on, "answerable_abstained": round(fitted.answerable_abstained, 4),
+                              "unanswerable_abstained":
+                                  round(fitted.unanswerable_abstained, 4)}}
 
 
 @click.command()
