@@ -28,7 +28,7 @@ from qa.core.errors import IndexNotFoundError
 from qa.core.records import Article
 from qa.core.settings import Settings
 
-__all__ = ["CHUNKER_VERSION", "BuildReport", "Progress", "build_index"]
+__all__ = ["CHUNKER_VERSION", "BuildReport", "Progress", "build_index", "own_article_folders"]
 
 
 def _reread_stranded(settings: Settings, old: StoredIndex, roots: list[Path],
@@ -70,6 +70,12 @@ def _is_file(path: str) -> bool:
         return False
 
 
+def own_article_folders(index_dir: Path, names: Iterable[str]) -> list[Path]:
+    """The folders of `index_dir` named `names` (`UPLOADS`, `DOCUMENTS`) that hold files: the
+    articles the index keeps itself, which a rebuild must read again."""
+    return [own for name in names if (own := index_dir / name).is_dir() and any(own.iterdir())]
+
+
 def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *,
                 rebuild: bool = False, progress: Progress | None = None) -> BuildReport:
     """Index the articles under `paths` into `settings.index_dir`.
@@ -81,8 +87,7 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     started = time.perf_counter()
     paths = list(paths)
     if rebuild:  # the index's own articles (uploads, documents) are read again, not dropped
-        paths += [own for name in (UPLOADS, DOCUMENTS)
-                  if (own := settings.index_dir / name).is_dir() and any(own.iterdir())]
+        paths += own_article_folders(settings.index_dir, (UPLOADS, DOCUMENTS))
     roots = [Path(p).expanduser().resolve() for p in paths]
     report = BuildReport(settings.index_dir, roots=roots)
     found, read_files = ingest.load_articles(paths, settings, report)

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.index import ingest
-from qa.index.build import CHUNKER_VERSION, build_index
+from qa.index.build import CHUNKER_VERSION, build_index, own_article_folders
 from qa.index.embed import get_embedder, resolve_model
+from qa.index.generations import UPLOADS
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import find_files, location
 from qa.index.postgres_schema import (
@@ -112,6 +113,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     settings = settings or Settings.from_env()
     started = time.perf_counter()
     paths = list(paths)
+    if rebuild:  # the articles uploaded in the chat are read again (documents are in the store)
+        paths += own_article_folders(settings.index_dir, (UPLOADS,))
     where = describe_url(url)
     roots = [Path(p).expanduser().resolve() for p in paths]
     report = BuildReport(None, store=where, roots=roots)

@@ -585,6 +585,29 @@ def test_a_rebuild_is_one_transaction_and_keeps_the_added_documents(pg_url: str,
     assert "45 minutes" in store.get_by_ids(["gozo"])[0].page_content
 
 
+def test_a_rebuild_keeps_the_articles_uploaded_in_the_chat(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.index.postgres import index_into_postgres
+    from qa.ui.uploads import store_uploads
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))  # where the chat keeps them
+    settings = Settings.from_env(store=pg_url)
+    index_into_postgres([SEEDS], pg_url, settings)
+    upload = tmp_path / "gozo.txt"
+    upload.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
+                      "its operator said on Monday.\n", encoding="utf-8")
+    (stored,), _ = store_uploads([str(upload)], settings.index_dir)  # as the chat stores it
+    QA(settings=settings).add_files([str(stored)])
+    index_into_postgres([SEEDS], pg_url, settings, rebuild=True)
+    answer = QA(settings=settings).answer("How often did the Gozo ferry run in June?")
+    assert answer.short.text == "every 45 minutes"
+    assert answer.citations[0].article.path == str(stored.resolve())
+    assert _assert_whole(pg_url) == 3
+
+
 def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
