@@ -165,6 +165,11 @@ def check_history(history: object, settings: Settings) -> list[dict[str, str]]:
     if odd is not None:
         raise InputError(f"history: item {odd} is neither a message ({{'role', 'content'}}) "
                          f"nor a (question, answer) pair: {history[odd - 1]!r:.80}")
+    for n, turn in enumerate(history, 1):  # numbers would be read as words, or dropped
+        parts = turn if isinstance(turn, list | tuple) else [turn.get("content")]
+        wrong = next((p for p in parts if not isinstance(p, str | list | None)), None)
+        if wrong is not None:
+            raise InputError(f"history: item {n} holds a {wrong!r:.40}, not text.")
     turns = settings.max_history_turns
     messages = [{**m, "content": LONE_SURROGATES.sub(" ", m["content"])}  # as in a question
                 for m in normalize_history(list(history[-2 * turns:]))[-2 * turns:]]

@@ -295,6 +295,9 @@ def test_bad_arguments_of_the_python_api_are_typed_errors(seed_qa, seed_index,
     assert {c.article.name for c in filtered.citations} == {GUARDIAN}
     with pytest.raises(InputError, match="history: item 2 is neither a message"):
         seed_qa.answer("How old was he?", history=[("Who was killed?", "Moskalik."), [1, 2, 3]])
+    for turn in [("Who was killed?", 5), {"role": "user", "content": 5}]:
+        with pytest.raises(InputError, match="history: item 1 holds a 5, not text"):
+            seed_qa.answer("How old was he?", history=[turn])
     with seed_qa.stream(QUESTION) as stream:  # left early: the stream is closed
         next(iter(stream))
     with pytest.raises(QAError, match="stopped before the answer was finished"):
