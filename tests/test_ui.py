@@ -292,6 +292,25 @@ def test_browser_copy_gives_plain_text_and_small_things(page) -> None:
 
 @pytest.mark.browser
 @needs_chromium
+def test_browser_a_question_sent_while_answering_is_answered_next(page) -> None:
+    before = _turns(page)
+    page.fill("#qa-question textarea", SEED_QUESTION)
+    page.press("#qa-question textarea", "Enter")
+    page.wait_for_function("() => document.querySelector('#qa-ask').disabled")  # answering
+    page.fill("#qa-question textarea", "Which Telegram channel said the bomb was detonated "
+                                       "remotely?")
+    page.press("#qa-question textarea", "Enter")  # not dropped: asked once the first is done
+    page.wait_for_function("n => document.querySelectorAll('#qa-history .qa-turn').length"
+                           " >= n + 2", arg=before, timeout=60_000)
+    turns = page.locator("#qa-history .qa-turn")
+    assert "Moskalik" in turns.nth(before).locator(".qa-answer").inner_text()
+    assert "Telegram" in turns.nth(before + 1).locator(".qa-q").inner_text()
+    assert "Baza" in turns.nth(before + 1).locator(".qa-answer").inner_text()
+    assert page.input_value("#qa-question textarea") == ""
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_browser_broad_question_gets_a_digest_citing_both_articles(page) -> None:
     result = ask_in_browser(page, "How do the Guardian and the Independent differ in "
                                   "describing the car bomb?")

@@ -504,7 +504,9 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
         "concurrency_id": "answer", "concurrency_limit": concurrency,
         "show_progress": "hidden", **private,
     }
-    page.box.submit(**chat_io)
+    # Enter pressed while an answer comes is not dropped: that question is asked next (the
+    # Ask button is disabled meanwhile)
+    page.box.submit(**chat_io, trigger_mode="always_last")
     page.ask.click(**chat_io)
     page.examples.click(lambda sample: sample[0], page.examples, page.box, queue=False,
                         **private).then(**chat_io)
