@@ -32,6 +32,7 @@ from qa.index.generations import UPLOADS
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import find_files, location
 from qa.index.postgres_schema import (
+    UPLOADED_BEFORE_4,
     describe_url,
     migrate,
     read_meta,
@@ -113,7 +114,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     settings = settings or Settings.from_env()
     started = time.perf_counter()
     paths = list(paths)
-    if rebuild:  # the articles uploaded in the chat are read again (documents are in the store)
+    if rebuild:  # this server's chat uploads are read again (the others' are in the store)
         paths += own_article_folders(settings.index_dir, (UPLOADS,))
     where = describe_url(url)
     roots = [Path(p).expanduser().resolve() for p in paths]
@@ -131,10 +132,14 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         # dies or fails leaves the old ones as they were
         _enter_as_writer(connection, where, rebuild)
         emptied: list[str] = []
-        if rebuild and schema_version(connection):  # documents have no file to read again
-            unique: dict[str, Article] = {}
-            for article in [*found, *_documents(connection)]:  # each once: a file first
-                unique.setdefault(article.content_hash, article)
+        from_store: set[str] = set()  # hashes of the articles carried over from their text
+        if rebuild and (version := schema_version(connection)):
+            # documents, and uploads to any server, have no file here to read again
+            unique = {a.content_hash: a for a in found}  # each once: a file first
+            paths_read = {a.path for a in found}
+            for article in _kept_by_store(connection, version):
+                if article.path not in paths_read:  # (else its file's text now is the one)
+                    from_store.add(unique.setdefault(article.content_hash, article).content_hash)
             found = list(unique.values())
             emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
         model = _prepare(connection, where, settings, rebuild)
@@ -162,7 +167,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 _keep_from_copy(connection, content_hash, path, copies, report)
         for article in new:
             (report.updated if article.path in replaced else report.added).append(article.path)
-        skipped, stale = _write_new(connection, new, model, settings, report, progress)
+        skipped, stale = _write_new(connection, new, model, settings, report, progress,
+                                    from_store)
         _settle_skipped(connection, skipped, report)
         _set_aside(stale, read_files, report)
         _record_copies(connection, set(), report.copies)  # of the articles written just now
@@ -244,12 +250,15 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
     return model
 
 
-def _documents(connection: psycopg.Connection) -> list[Article]:
-    """The articles added as documents (`qa.vectorstore`), whole."""
+def _kept_by_store(connection: psycopg.Connection, version: int) -> list[Article]:
+    """The articles a rebuild keeps from their stored text, whole: those added as documents
+    (`qa.vectorstore`) and those uploaded in the chat of any server (schema `version`)."""
     from qa.index.postgres_read import ARTICLE_COLUMNS, article_of
 
+    uploaded = "uploaded" if version >= 4 else UPLOADED_BEFORE_4
     rows = connection.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE "
-                              "starts_with(path, %s)", (DOCUMENT_PREFIX,)).fetchall()
+                              f"starts_with(path, %s) OR {uploaded}",
+                              (DOCUMENT_PREFIX,)).fetchall()
     return [article_of(row) for row in rows]
 
 
@@ -278,14 +287,17 @@ def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, s
 
 
 def _write_new(connection: psycopg.Connection, articles: list[Article], model: str | None,
-               settings: Settings, report: BuildReport, progress: Progress | None
-               ) -> tuple[list[Article], list[Article]]:
-    """Embed `articles` a batch at a time and write each in its own transaction. Returns
-    those another writer stored meanwhile, and those whose file no longer holds them (it
-    changed while they were embedded: another writer may have stored its new text already);
-    nothing of either was written."""
+               settings: Settings, report: BuildReport, progress: Progress | None,
+               from_store: set[str] = frozenset()) -> tuple[list[Article], list[Article]]:
+    """Embed `articles` a batch at a time and write each in its own transaction; those whose
+    content hash is in `from_store` were carried over from the store's text (no file to check;
+    uploads stay marked as such), and the files in this server's uploads folder are marked
+    uploaded. Returns the articles another writer stored meanwhile, and those whose file no
+    longer holds them (it changed while they were embedded: another writer may have stored
+    its new text already); nothing of either was written."""
     skipped: list[Article] = []
     stale: list[Article] = []
+    uploads = (settings.index_dir / UPLOADS).resolve()
     # file -> (its size and time when read, what it held then): read again when it changes
     held_now: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
     for begin in range(0, len(articles), _BATCH):
@@ -299,7 +311,9 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
             own = chunks[chunk_row:chunk_row + count]
             vectors = sum(len(c.sentences) for c in own)
             chunk_row, sentence_row = chunk_row + count, sentence_row + vectors
-            if not article.path.startswith(DOCUMENT_PREFIX):
+            document = article.path.startswith(DOCUMENT_PREFIX)
+            uploaded = not document and article.content_hash in from_store
+            if not document and not uploaded:
                 file = ingest.file_of(article.path)
                 stamp = _stamp(file)
                 if file not in held_now or held_now[file][0] != stamp:
@@ -307,8 +321,10 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
                 if article.content_hash not in held_now[file][1]:
                     stale.append(article)
                     continue
+                uploaded = Path(file).parent == uploads
             if not write_article(connection, article, own,
-                                 sentences[sentence_row - vectors:sentence_row]):
+                                 sentences[sentence_row - vectors:sentence_row],
+                                 uploaded=uploaded):
                 skipped.append(article)
         if progress is not None:
             progress(min(begin + _BATCH, len(articles)), len(articles))
@@ -325,10 +341,11 @@ def _stamp(file: str) -> tuple[int, int] | None:
 
 
 def write_article(connection: psycopg.Connection, article: Article, chunks: list[Chunk],
-                  sentence_vectors: np.ndarray) -> bool:
+                  sentence_vectors: np.ndarray, *, uploaded: bool = False) -> bool:
     """Write one article with its chunks, sentence vectors and postings in one transaction;
-    an older version from the same path is replaced in it. False when the article (same
-    content hash) is already stored: nothing is written then."""
+    an older version from the same path is replaced in it. `uploaded`: it came from a chat
+    upload (a rebuild keeps it). False when the article (same content hash) is already
+    stored: nothing is written then."""
     from pgvector import HalfVector
 
     chunk_terms = [Counter(tokenize(f"{article.title}\n{c.text}")) for c in chunks]
@@ -342,14 +359,14 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
         inserted = connection.execute(
             "INSERT INTO articles (content_hash, id, path, name, title, text, source, author, "
             "published, published_on, url, section, captions, chunk_count, sentence_count, "
-            "chunk_words, words) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s::jsonb, %s, %s, %s, %s) "
+            "chunk_words, words, uploaded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s, %s::jsonb, %s, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING RETURNING id",
             (article.content_hash, article.id, article.path, article.name, article.title,
              article.text, article.source, article.author, article.published,
              article.published_date, article.url, article.section,
              _json(list(article.captions)), len(chunks), len(sentence_vectors),
-             sum(chunk_words), words)).fetchone()
+             sum(chunk_words), words, uploaded)).fetchone()
         if inserted is None:
             return False
         _delete_where(connection, "path = %s AND content_hash <> %s",

@@ -16,6 +16,10 @@ one clear error, and versioned migrations.
                                            by term in order of impact (version 2)
     article_terms  (term, article_id)      BM25 postings of whole articles (the article prior),
                                            the same
+    article_copies (content_hash, path)    where else an article stored once was found
+                                           (version 3)
+    articles.uploaded                      uploaded in the chat of some server: kept by a
+                                           rebuild from the store's text (version 4)
 
 Migrations run in one transaction under an advisory lock, so writers starting together apply
 them once. A store whose schema is newer than this program's is refused, never changed.
@@ -34,16 +38,19 @@ from qa.core.urls import mask_password, redact
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "connect", "describe_url", "impact",
-           "migrate", "read_meta", "require_psycopg", "schema_version",
+__all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "UPLOADED_BEFORE_4", "connect", "describe_url",
+           "impact", "migrate", "read_meta", "require_psycopg", "schema_version",
            "set_dimension", "unavailable"]
 
 #: The newest schema this program reads and writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The BM25 length (terms less stopwords) a posting's impact assumes for its chunk or article:
 #: about NewsQA's averages (69 and 296). Only the order in which a term's postings are read
 #: depends on it; scores use the corpus's real average.
 NOMINAL_WORDS = {"chunk_terms": 70, "article_terms": 300}
+#: Which articles of a store from before version 4 were uploaded in a chat: the files in a
+#: folder named as the chat's (`<index>/uploads/NAME`, or a record `NAME#n` of one).
+UPLOADED_BEFORE_4 = "path ~ '/uploads/[^/]+$'"
 #: pg_advisory_xact_lock key of migrations ("article-qa" in ASCII, truncated to 63 bits).
 _MIGRATION_LOCK = 0x61727469636C65
 
@@ -248,6 +255,14 @@ def _migration_3(dimension: int) -> list[str]:
             "PRIMARY KEY (content_hash, path))"]
 
 
+def _migration_4(dimension: int) -> list[str]:
+    """Which articles were uploaded in a chat: their files are on the server that took them,
+    so a rebuild elsewhere carries them over from their stored text instead of dropping them.
+    Stores from before are marked by where the chat keeps uploads (`<index>/uploads/NAME`)."""
+    return ["ALTER TABLE articles ADD COLUMN uploaded boolean NOT NULL DEFAULT false",
+            f"UPDATE articles SET uploaded = true WHERE {UPLOADED_BEFORE_4}"]
+
+
 def set_dimension(connection: psycopg.Connection, dimension: int) -> None:
     """Make the sentence vector column `halfvec(dimension)`, with its HNSW index, if it is
     of another size. Only for an emptied store (`--rebuild` with another model), inside the
@@ -281,7 +296,7 @@ def check_version(version: int, where: str) -> None:
 
 def migrate(connection: psycopg.Connection, where: str, dimension: int) -> None:
     """Create the store or bring its schema up to `SCHEMA_VERSION`, in one transaction."""
-    migrations = {1: _migration_1, 2: _migration_2, 3: _migration_3}
+    migrations = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version ("

@@ -608,6 +608,49 @@ def test_a_rebuild_keeps_the_articles_uploaded_in_the_chat(
     assert _assert_whole(pg_url) == 3
 
 
+def test_a_rebuild_on_one_server_keeps_what_was_uploaded_to_another(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.index.postgres import index_into_postgres
+    from qa.ui.uploads import store_uploads
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    question = "How often did the Gozo ferry run in June?"
+    upload = tmp_path / "gozo.txt"
+    upload.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
+                      "its operator said on Monday.\n", encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-a"))
+    server_a = Settings.from_env(store=pg_url)
+    index_into_postgres([SEEDS], pg_url, server_a)
+    (stored,), _ = store_uploads([str(upload)], server_a.index_dir)
+    QA(settings=server_a).add_files([str(stored)])
+    shutil.rmtree(server_a.index_dir)  # server A's disk: not where server B can read it
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-b"))
+    server_b = Settings.from_env(store=pg_url)
+    for _ in range(2):  # and it stays an upload: a second rebuild keeps it too
+        report = index_into_postgres([SEEDS], pg_url, server_b, rebuild=True)
+        assert report.removed == [] and str(stored.resolve()) in report.added
+        answer = QA(settings=server_b).answer(question)
+        assert answer.short.text == "every 45 minutes"
+        assert answer.citations[0].article.path == str(stored.resolve())
+    assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == [(str(stored.resolve()),)]
+    assert _assert_whole(pg_url) == 3
+
+    fares = tmp_path / "fares.txt"  # B's own upload, changed on its disk before a rebuild:
+    fares.write_text("Gozo ferry fares\n\nA return ticket cost 4.65 euros in June.\n",
+                     encoding="utf-8")
+    (own,), _ = store_uploads([str(fares)], server_b.index_dir)
+    QA(settings=server_b).add_files([str(own)])
+    own.write_text(own.read_text(encoding="utf-8").replace("4.65", "5.10"), encoding="utf-8")
+    index_into_postgres([SEEDS], pg_url, server_b, rebuild=True)  # the file's text is kept
+    assert _rows(pg_url, "SELECT title, text FROM articles WHERE uploaded ORDER BY title") == [
+        ("Gozo ferry fares", "A return ticket cost 5.10 euros in June."),
+        ("Gozo ferry timetable", "The Gozo ferry ran every 45 minutes in June, its operator "
+                                 "said on Monday.")]
+    assert _assert_whole(pg_url) == 4
+
+
 def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
@@ -621,12 +664,13 @@ def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_onl
     with psycopg.connect(pg_url, autocommit=True) as connection:  # as version 1 left it
         connection.execute("DROP INDEX chunk_terms_impact, article_terms_impact")
         connection.execute("DROP TABLE article_copies")
+        connection.execute("ALTER TABLE articles DROP COLUMN uploaded")
         connection.execute("DELETE FROM schema_version WHERE version >= 2")
     question = "Who was killed by the car bomb near Moscow?"
     store = postgres_read.PostgresStore(pg_url)
     every_posting = store.lexical_chunks(question, 5)  # read as it is, no impact index
     index_into_postgres([SEEDS], pg_url, Settings.from_env())  # a writer brings it up
-    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(3,)]
+    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(4,)]
     assert sorted(_rows(pg_url, "SELECT indexname FROM pg_indexes WHERE indexname LIKE "
                                 "'%%_impact'")) == [("article_terms_impact",),
                                                     ("chunk_terms_impact",)]
