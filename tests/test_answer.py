@@ -115,6 +115,26 @@ def test_a_summary_quotes_each_articles_lead(seed_qa) -> None:
     assert any("Witkoff has met Vladimir Putin" in c.quote for c in answer.citations)
 
 
+def test_a_summary_of_one_article_named_by_its_publisher_quotes_its_first_sentences(
+        seed_qa) -> None:
+    answer = seed_qa.answer("Summarise the Independent article")
+    assert answer.mode == "digest" and answer.text.startswith("Overview from 1 article:\n- "
+                                                              "The Independent UK: US president")
+    assert [c.article.name for c in answer.citations] == [INDEPENDENT] * 3
+    ends = [0] + [c.end for c in answer.citations]
+    for c, previous_end in zip(answer.citations, ends):  # the lead, sentence after sentence
+        assert c.article.text[previous_end:c.start].strip() == ""
+    assert "Moskalik" in answer.citations[2].quote
+
+
+def test_an_overview_of_a_named_article_on_a_topic_quotes_that_article_only(seed_qa) -> None:
+    answer = seed_qa.answer("Give me an overview of the Guardian article about Witkoff")
+    assert answer.mode == "digest" and answer.text.startswith("Overview from 1 article:")
+    assert {c.article.name for c in answer.citations} == {GUARDIAN}
+    assert all("Witkoff" in c.quote for c in answer.citations)
+    assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
+
+
 @pytest.mark.parametrize(("question", "parts"), [
     ("Who won the America's Cup and who beat Venus Williams in Madrid?",
      ["Who won the America's Cup?", "Who beat Venus Williams in Madrid?"]),

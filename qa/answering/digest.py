@@ -23,6 +23,8 @@ __all__ = ["DIGEST_MODE", "digest_answer", "is_broad"]
 DIGEST_MODE = "digest"
 #: articles summarised at most (one sentence quoted from each).
 MAX_ARTICLES = 3
+#: lead sentences quoted when one article is summarised.
+LEAD_SENTENCES = 3
 #: an article is on topic when its closest sentence has at least this cosine to the question
 #: (all-MiniLM-L6-v2; seed questions on topic score 0.35-0.7, off-topic ones below 0.2).
 MIN_SIMILARITY = 0.25
@@ -55,23 +57,34 @@ def digest_answer(question: str, passages: Sequence[Passage],
                   embed: Callable[[list[str]], np.ndarray]) -> Answer | None:
     """An overview of `passages` for a broad `question`: per article (in retrieval order, at
     most `MAX_ARTICLES`), its sentence closest to the question's topic, cited; its lead
-    sentence when the question names no topic ("Summarise the articles"). An article named
-    in the question (by publisher) is always included. None when no article is on topic.
-    `embed` turns texts into unit vectors (the retriever's query model)."""
+    sentence when the question names no topic ("Summarise the articles"). Articles named in
+    the question by their publisher ("Summarise the Independent article") are the only ones
+    summarised; one article alone gets up to `LEAD_SENTENCES` sentences. None when no article
+    is on topic. `embed` turns texts into unit vectors (the retriever's query model)."""
     articles: dict[str, list[tuple[Article, int, int]]] = {}
     for passage in passages:
         sentences = articles.setdefault(passage.article.id, [])
         sentences += [(passage.article, start, end) for start, end in passage.chunk.sentences]
     topic = _topic(question)
-    picked = _leads(articles) if not content_words(topic) - _GENERIC else \
-        _closest(topic, question, articles, embed)
+    asked = set(tokenize(question))
+    named = {key: sentences for key, sentences in articles.items()
+             if (publisher := _publisher_words(sentences[0][0])) and publisher <= asked}
+    publishers = set().union(*(_publisher_words(s[0][0]) for s in named.values()))
+    chosen = named or articles  # an article named by its publisher: that one alone
+    picked = _leads(chosen) if not content_words(topic) - _GENERIC - publishers \
+        else _closest(topic, chosen, embed, on_topic_only=not named)
     if not picked:
         return None
     citations = [Citation(n, article, article.text[s:e], s, e, round(score, 4))
                  for n, (article, s, e, score) in enumerate(picked, 1)]
-    count = len(citations)
+    by_article: dict[str, list[Citation]] = {}
+    for citation in citations:
+        by_article.setdefault(citation.article.id, []).append(citation)
+    count = len(by_article)
     lines = [f"Overview from {count} article{'s' if count > 1 else ''}:"]
-    lines += [f"- {_label(c)}: {strip_markers(c.quote)} [{c.n}]" for c in citations]
+    lines += [f"- {_label(cited[0])}: " + " ".join(f"{strip_markers(c.quote)} [{c.n}]"
+                                                   for c in cited)
+              for cited in by_article.values()]
     return Answer(question=question, text="\n".join(lines), citations=citations,
                   mode=DIGEST_MODE)
 
@@ -81,21 +94,30 @@ def _topic(question: str) -> str:
     return _BROAD.sub("", question, count=1)
 
 
+def _publisher_words(article: Article) -> set[str]:
+    """The words that name `article`'s publisher ("guardian" for "The Guardian - UK")."""
+    return set(tokenize(article.source)) - _GENERIC
+
+
 def _leads(articles: dict[str, list[tuple[Article, int, int]]]
            ) -> list[tuple[Article, int, int, float]]:
-    """The first sentence of each of the first `MAX_ARTICLES` articles."""
+    """The first sentence of each of the first `MAX_ARTICLES` articles; of one article, its
+    first `LEAD_SENTENCES` (a summary of that article)."""
+    chosen = list(articles.values())[:MAX_ARTICLES]
+    per_article = LEAD_SENTENCES if len(chosen) == 1 else 1
     picked = []
-    for sentences in list(articles.values())[:MAX_ARTICLES]:
+    for sentences in chosen:
         article = sentences[0][0]
-        spans = split_sentences(article.text)
-        if spans:
-            picked.append((article, *spans[0], 1.0))
+        picked += [(article, *span, 1.0) for span in split_sentences(article.text)[:per_article]]
     return picked
 
 
-def _closest(topic: str, question: str, articles: dict[str, list[tuple[Article, int, int]]],
-             embed: Callable[[list[str]], np.ndarray]) -> list[tuple[Article, int, int, float]]:
-    """Per article, its retrieved sentence closest to `topic`, if on topic or named."""
+def _closest(topic: str, articles: dict[str, list[tuple[Article, int, int]]],
+             embed: Callable[[list[str]], np.ndarray], *, on_topic_only: bool
+             ) -> list[tuple[Article, int, int, float]]:
+    """Per article (the first `MAX_ARTICLES`), its retrieved sentence closest to `topic`;
+    `on_topic_only`: of the articles on topic only. Of one article, up to `LEAD_SENTENCES`
+    of its sentences on topic, in the article's order."""
     import numpy as np
 
     candidates = [c for sentences in articles.values() for c in sentences]
@@ -103,20 +125,19 @@ def _closest(topic: str, question: str, articles: dict[str, list[tuple[Article, 
         return []
     vectors = embed([topic] + [a.text[s:e] for a, s, e in candidates])
     similarity = vectors[1:] @ vectors[0]
-    asked = set(tokenize(question))
-    named: list[tuple[Article, int, int, float]] = []
-    on_topic: list[tuple[Article, int, int, float]] = []
+    per_article: list[list[tuple[Article, int, int, float]]] = []
     at = 0
     for sentences in articles.values():
         scores = similarity[at:at + len(sentences)]
         at += len(sentences)
-        best = int(np.argmax(scores))
-        pick = (*sentences[best], float(scores[best]))
-        if asked & (set(tokenize(sentences[0][0].source)) - _GENERIC):
-            named.append(pick)
-        elif scores[best] >= MIN_SIMILARITY:
-            on_topic.append(pick)
-    return (named + on_topic)[:MAX_ARTICLES]
+        ranked = [(*sentences[i], float(scores[i])) for i in np.argsort(-scores)]
+        if ranked[0][3] >= MIN_SIMILARITY or not on_topic_only:
+            per_article.append(ranked)
+    if len(per_article) == 1:
+        ranked = per_article[0]
+        close = [ranked[0], *(s for s in ranked[1:LEAD_SENTENCES] if s[3] >= MIN_SIMILARITY)]
+        return sorted(close, key=lambda sentence: sentence[1])
+    return [ranked[0] for ranked in per_article[:MAX_ARTICLES]]
 
 
 def _label(citation: Citation) -> str:
