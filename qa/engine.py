@@ -25,6 +25,7 @@ from qa.answering.compound import join_answers, split_question
 from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import MAX_WORDS, extract_answer
 from qa.answering.followup import cap_question, question_to_read, standalone_question
+from qa.answering.metadata import asked_field, metadata_answer
 from qa.answering.stream import AnswerStream, Pieces
 from qa.core.errors import (
     IndexFallbackWarning,
@@ -333,6 +334,8 @@ class QA:
                 notes.append("The language model's answer cited no passage that backs it; "
                              "showing the extractive answer instead.")
                 made = None  # every claim shown must rest on a cited passage
+        if made is None and (field := asked_field(standalone)) is not None:
+            made = metadata_answer(standalone, field, passages)
         if made is None and is_broad(standalone):
             made = digest_answer(standalone, passages, retriever.embedder.embed)
         if made is None and len(parts := split_question(standalone)) > 1:

@@ -135,6 +135,36 @@ def test_an_overview_of_a_named_article_on_a_topic_quotes_that_article_only(seed
     assert [c.start for c in answer.citations] == sorted(c.start for c in answer.citations)
 
 
+def test_who_wrote_an_article_is_answered_from_its_byline_citing_its_lead(seed_qa) -> None:
+    answer = seed_qa.answer("Who wrote the Guardian article?")
+    assert answer.mode == "metadata" and not answer.abstained
+    assert answer.text == ("“Trump envoy meets Putin hours after Moscow killing of Russian "
+                           "general” (The Guardian - UK) is by Pjotr Sauer. [1]")
+    (lead,) = answer.citations
+    assert lead.article.name == GUARDIAN and lead.start == 0
+    assert lead.quote == lead.article.text[:lead.end] and lead.quote.startswith("Donald Trump’s")
+    both = seed_qa.answer("Which newspapers published these articles?")
+    assert both.mode == "metadata" and len(both.text.splitlines()) == 2
+    assert {c.article.name for c in both.citations} == {GUARDIAN, INDEPENDENT}
+    assert "is from The Independent UK." in both.text and "is from The Guardian - UK." in both.text
+
+
+@pytest.mark.parametrize(("question", "field"), [
+    ("Who is the author of the Independent piece?", "author"),
+    ("What is the headline of the story about the car bomb?", "title"),
+    ("When was the Guardian article published?", "published"),
+    ("Who wrote the letter?", None),  # not about an article
+    ("How many years did he win the title?", None),  # a title, but no article's
+    ("Who made headlines in Moscow?", None),
+    ("What was the story of the car bomb?", None),
+])
+def test_questions_about_an_article_itself_are_told_from_questions_about_its_news(
+        question: str, field: str | None) -> None:
+    from qa.answering.metadata import asked_field
+
+    assert asked_field(question) == field
+
+
 @pytest.mark.parametrize(("question", "parts"), [
     ("Who won the America's Cup and who beat Venus Williams in Madrid?",
      ["Who won the America's Cup?", "Who beat Venus Williams in Madrid?"]),
@@ -523,6 +553,9 @@ def test_date_filter_keeps_articles_published_in_range(tmp_path: Path) -> None:
         assert city in answer.text
         assert {c.article.title for c in answer.citations} == {f"Floods in {city}"}
     assert qa.retrieve(question, since="2026-01-01") == []
+    dated = qa.answer("When was the article about the floods in Murcia published?")
+    assert dated.mode == "metadata" and dated.citations[0].article.title == "Floods in Murcia"
+    assert dated.text == "“Floods in Murcia” was published on 2025-03-02. [1]"
     with pytest.raises(InputError, match="YYYY-MM-DD"):
         qa.answer(question, since="last week")
     result = subprocess.run([sys.executable, "-m", "qa", "ask", question, "--until", "soon",

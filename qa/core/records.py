@@ -287,7 +287,8 @@ class Answer:
     text: str
     citations: list[Citation] = field(default_factory=list)
     abstained: bool = False
-    #: "extractive" or "llm"; "llm-fallback" when the model failed and extraction answered.
+    #: "extractive" or "llm"; "llm-fallback" when the model failed and extraction answered;
+    #: "digest" (an overview of articles), "metadata" (about the articles: author, date...).
     mode: str = "extractive"
     #: seconds spent per stage, e.g. {"retrieve": 0.01, "answer": 0.004, "total": 0.015}.
     timings: dict[str, float] = field(default_factory=dict)
