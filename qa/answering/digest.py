@@ -12,8 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from qa.answering.publishers import GENERIC_WORDS, named_publishers, publisher_words
 from qa.core.records import Answer, Article, Citation, Passage
-from qa.core.text import content_words, split_sentences, strip_markers, tokenize
+from qa.core.text import content_words, split_sentences, strip_markers
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,10 +29,6 @@ LEAD_SENTENCES = 3
 #: an article is on topic when its closest sentence has at least this cosine to the question
 #: (all-MiniLM-L6-v2; seed questions on topic score 0.35-0.7, off-topic ones below 0.2).
 MIN_SIMILARITY = 0.25
-#: words that name no topic: "summarise the articles", "what's the news".
-_GENERIC = frozenset({"article", "articles", "news", "story", "stories", "report", "reports",
-                      "paper", "papers", "source", "sources", "uk", "us", "latest", "today"})
-
 _BROAD = re.compile(
     r"^\s*(?:so\s+|and\s+|ok(?:ay)?,?\s+)?(?:"
     r"what(?:'s|\s+is|\s+has)?\s+(?:happened|happening|going\s+on|new|the\s+(?:news|story|"
@@ -66,12 +63,12 @@ def digest_answer(question: str, passages: Sequence[Passage],
         sentences = articles.setdefault(passage.article.id, [])
         sentences += [(passage.article, start, end) for start, end in passage.chunk.sentences]
     topic = _topic(question)
-    asked = set(tokenize(question))
+    asked = set(named_publishers(question, {s[0][0].source for s in articles.values()}))
     named = {key: sentences for key, sentences in articles.items()
-             if (publisher := _publisher_words(sentences[0][0])) and publisher <= asked}
-    publishers = set().union(*(_publisher_words(s[0][0]) for s in named.values()))
+             if sentences[0][0].source in asked}
+    publishers = set().union(*map(publisher_words, asked))
     chosen = named or articles  # an article named by its publisher: that one alone
-    picked = _leads(chosen) if not content_words(topic) - _GENERIC - publishers \
+    picked = _leads(chosen) if not content_words(topic) - GENERIC_WORDS - publishers \
         else _closest(topic, chosen, embed, on_topic_only=not named)
     if not picked:
         return None
@@ -92,11 +89,6 @@ def digest_answer(question: str, passages: Sequence[Passage],
 def _topic(question: str) -> str:
     """`question` without its broad phrasing: "what happened in Russia?" -> "in Russia?"."""
     return _BROAD.sub("", question, count=1)
-
-
-def _publisher_words(article: Article) -> set[str]:
-    """The words that name `article`'s publisher ("guardian" for "The Guardian - UK")."""
-    return set(tokenize(article.source)) - _GENERIC
 
 
 def _leads(articles: dict[str, list[tuple[Article, int, int]]]

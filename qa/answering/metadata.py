@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from qa.answering.publishers import GENERIC_WORDS, named_publishers, publisher_words
 from qa.core.records import Answer, Article, Citation, Passage
 from qa.core.text import content_words, split_sentences, tokenize
 
@@ -46,10 +47,10 @@ _ABOUT_ARTICLES = re.compile(r"\b(?:articles?|stor(?:y|ies)|pieces?|columns?|hea
 _ASKING = frozenset(tokenize(
     "who wrote writes authored penned reported author authors writer writers byline reporter "
     "reporters journalist journalists whose whom when published written posted out appear "
-    "appeared released dated publication date day which newspaper newspapers paper papers "
-    "publications outlet outlets publisher publishers website websites site sites news source "
-    "sources organisation organization ran publishes where from headline headlines title "
-    "titles article articles story stories piece pieces column columns uk us one"))
+    "appeared released dated publication date day which newspaper newspapers publications "
+    "outlet outlets publisher publishers website websites site sites organisation "
+    "organization ran publishes where from headline headlines title titles piece pieces "
+    "column columns one")) | GENERIC_WORDS
 
 
 def asked_field(question: str) -> str | None:
@@ -68,9 +69,9 @@ def metadata_answer(question: str, field: str, passages: Sequence[Passage]) -> A
     articles = list({p.article.id: p.article for p in passages}.values())
     if not articles:
         return None
-    asked = set(tokenize(question))
-    named = [a for a in articles if (publisher := _publisher_words(a)) and publisher <= asked]
-    topic = content_words(question) - _ASKING - {w for a in named for w in _publisher_words(a)}
+    asked = set(named_publishers(question, {a.source for a in articles}))
+    named = [a for a in articles if a.source in asked]
+    topic = content_words(question) - _ASKING - set().union(*map(publisher_words, asked))
     chosen = named or articles[:1 if topic else MAX_ARTICLES]
     citations: list[Citation] = []
     lines: list[str] = []
@@ -82,10 +83,6 @@ def metadata_answer(question: str, field: str, passages: Sequence[Passage]) -> A
         lines.append(f"{_statement(article, field)} [{len(citations)}]")
     text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
     return Answer(question=question, text=text, citations=citations, mode=METADATA_MODE)
-
-
-def _publisher_words(article: Article) -> set[str]:
-    return set(tokenize(article.source)) - _ASKING
 
 
 def _statement(article: Article, field: str) -> str:
