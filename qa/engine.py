@@ -26,6 +26,7 @@ from qa.answering.digest import digest_answer, is_broad
 from qa.answering.extractive import MAX_WORDS, extract_answer
 from qa.answering.followup import cap_question, question_to_read, standalone_question
 from qa.answering.metadata import asked_field, metadata_answer
+from qa.answering.publishers import cited_publishers
 from qa.answering.stream import AnswerStream, Pieces
 from qa.core.errors import (
     IndexFallbackWarning,
@@ -73,6 +74,9 @@ class _Request:
     k: int
     use_llm: bool
     where: ArticleFilter | None
+    #: what is searched and read: the question, less the publishers it named if the
+    #: answer keeps to their articles ("According to the Guardian, who ...?").
+    asked: str
 
 
 class QA:
@@ -295,11 +299,16 @@ class QA:
         k = check_k(k, self.settings)
         use_llm = check_mode(mode, bool(self.llm_spec))
         messages = check_history(history, self.settings)
-        where = article_filter(sources, since, until, self._retriever.store)
+        store = self._retriever.store
+        asked = question
+        if sources is None:  # "the Guardian article": its articles alone are searched
+            named, asked = cited_publishers(question, store.stats().publishers)
+            sources = named or None
+        where = article_filter(sources, since, until, store)
         if use_llm and not self.llm_spec:
             raise LLMError("No language model is configured: start with --llm SPEC "
                            "(see README, 'Generated answers').")
-        return _Request(question, messages, k, use_llm, where)
+        return _Request(question, messages, k, use_llm, where, asked)
 
     def _pieces(self, request: _Request) -> Pieces:
         """Retrieve, then answer (with the model when asked, falling back to extraction):
@@ -308,13 +317,13 @@ class QA:
         retriever = self._retriever
         notes: list[str] = []
         limit = self.settings.max_question_chars
-        standalone = standalone_question(request.question, request.messages, limit)
+        standalone = standalone_question(request.asked, request.messages, limit)
         if request.use_llm and request.messages:
             from qa.answering.rewrite import rewrite_question
 
             try:
                 standalone = cap_question(rewrite_question(
-                    request.question, request.messages, self.chat_model, fallback=standalone),
+                    request.asked, request.messages, self.chat_model, fallback=standalone),
                     limit)
             except LLMError as exc:
                 notes.append(f"The language model could not rewrite the question ({exc}).")
@@ -343,7 +352,7 @@ class QA:
                 part, retriever.retrieve(part, request.k, where=request.where), request.where,
                 words))
         if made is None:
-            made = self._extract(question_to_read(request.question, standalone), passages,
+            made = self._extract(question_to_read(request.asked, standalone), passages,
                                  request.where)
         done = time.perf_counter()
         if request.where is not None:  # answered or not: the rest was not searched

@@ -149,6 +149,39 @@ def test_who_wrote_an_article_is_answered_from_its_byline_citing_its_lead(seed_q
     assert "is from The Independent UK." in both.text and "is from The Guardian - UK." in both.text
 
 
+@pytest.mark.parametrize(("question", "quoted"), [
+    ("What did the Guardian article say about Crimea?", "“Crimea will stay with Russia”"),
+    ("What did the Guardian report about the car bomb?", "opened a criminal case"),
+    ("what did the guardian say about witkoff?", "Witkoff had left Moscow"),
+])
+def test_a_question_about_one_publishers_coverage_keeps_to_its_articles(
+        seed_qa, question: str, quoted: str) -> None:
+    answer = seed_qa.answer(question)
+    assert not answer.abstained and answer.notes == ["Searched only articles from The Guardian "
+                                                     "- UK."]
+    assert {c.article.name for c in answer.citations} == {GUARDIAN}
+    assert quoted in answer.citations[0].quote and answer.question == question
+
+
+def test_a_publisher_is_named_by_its_distinct_words_as_written() -> None:
+    from qa.answering.publishers import cited_publishers, named_publishers
+
+    publishers = ["The Guardian - UK", "Time", "The Independent UK", "CNN"]
+    assert named_publishers("What did Time report?", publishers) == ["Time"]
+    assert named_publishers("What time did the report come out?", publishers) == []
+    assert named_publishers("what did the guardian say?", publishers) == ["The Guardian - UK"]
+    assert named_publishers("Who was killed in the UK?", publishers) == []
+    for question, cited, rest in [
+            ("According to the Guardian, who was killed in Balashikha?", ["The Guardian - UK"],
+             "who was killed in Balashikha?"),
+            ("What was reported in the Independent?", ["The Independent UK"], "What was reported?"),
+            ("What did the Guardian's article say?", ["The Guardian - UK"],
+             "What did article say?"),
+            ("What did they tell CNN?", [], "What did they tell CNN?"),  # CNN asked, not cited
+            ("what did CNN Baghdad say?", [], "what did CNN Baghdad say?")]:
+        assert cited_publishers(question, publishers) == (cited, rest)
+
+
 @pytest.mark.parametrize(("question", "field"), [
     ("Who is the author of the Independent piece?", "author"),
     ("What is the headline of the story about the car bomb?", "title"),

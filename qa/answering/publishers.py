@@ -1,7 +1,9 @@
 """Which publishers a question names: "Summarise the Guardian article", "What did the
 Independent say about Crimea?". A publisher is named when every word of its name that tells
 it apart ("guardian" of "The Guardian - UK") is in the question, written with a capital
-unless the whole question is in lower case: "What time was it?" does not name *Time*."""
+unless the whole question is in lower case: "What time was it?" does not name *Time*. It is
+*cited* when the question asks what it reported ("According to the Guardian, ..."): the
+answer then keeps to its articles."""
 
 from __future__ import annotations
 
@@ -10,17 +12,17 @@ from collections.abc import Iterable
 
 from qa.core.text import fold, stem, tokenize
 
-__all__ = ["GENERIC_WORDS", "asks_about_coverage", "named_publishers", "publisher_words"]
+__all__ = ["GENERIC_WORDS", "cited_publishers", "named_publishers", "publisher_words"]
 
 #: words of a publisher's name, or of a question about articles, that name no one publisher
 #: or topic ("the articles", "UK", "news").
 GENERIC_WORDS = frozenset(tokenize(
     "article articles news story stories report reports paper papers source sources uk us "
     "latest today daily online"))
-#: a question about what a publisher reported, not only one that holds its name.
-_COVERAGE = re.compile(r"\b(?:articles?|stor(?:y|ies)|pieces?|reports?|reported|reporting|"
-                       r"coverage|according\s+to|says?|said|writes?|wrote|written)\b",
-                       re.IGNORECASE)
+#: what may follow a publisher's name that makes it the source of what is asked: "the
+#: Guardian article", "the Guardian's report", "what did the Guardian say".
+_AS_SOURCE_AFTER = (r"(?=\s+(?:articles?|stor(?:y|ies)|pieces?|reports?|coverage|columns?|"
+                    r"say|says|said|reported|write|writes|wrote|claim|claims|claimed)\b)")
 _WORD = re.compile(r"\w[\w'’.]*")
 
 
@@ -36,7 +38,21 @@ def named_publishers(question: str, publishers: Iterable[str]) -> list[str]:
     return [p for p in publishers if (words := publisher_words(p)) and words <= written]
 
 
-def asks_about_coverage(question: str) -> bool:
-    """Whether `question` asks what an article or publisher reported ("the Guardian article",
-    "according to the Independent", "what did the Guardian say")."""
-    return bool(_COVERAGE.search(question))
+def cited_publishers(question: str, publishers: Iterable[str]) -> tuple[list[str], str]:
+    """Those of `publishers` that `question` names as the source of what it asks ("According
+    to the Guardian, who was killed?", "What did the Independent article say?", "What was
+    reported in the Guardian?"; not "What did they tell CNN?"), and the question without
+    those words: once the answer keeps to their articles, the reader should look for what
+    is asked, not for the publisher's name in the text."""
+    cited: list[str] = []
+    text = question
+    for publisher in named_publishers(question, publishers):
+        words = [w for w in _WORD.findall(publisher) if stem(fold(w)) in publisher_words(publisher)]
+        name = r"(?:\bthe\s+)?\b" + r"\W+".join(map(re.escape, words)) + r"(?:['’]s)?\b"
+        source = (rf"\baccording\s+to\s+{name}\s*,?|{name}{_AS_SOURCE_AFTER}|"
+                  rf"\b(?:in|from|by)\s+{name}(?=\s*(?:[?!.,]|$))")
+        text, found = re.subn(source, "", text, flags=re.IGNORECASE)
+        if found:
+            cited.append(publisher)
+    text = re.sub(r"\s+(?=[?!.,])", "", re.sub(r"\s{2,}", " ", text)).strip()
+    return cited, text if cited and len(text.split()) >= 2 else question
