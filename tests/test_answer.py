@@ -640,6 +640,10 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
     breen = turn("Who is Tomas Breen?", "**Tomas Breen** — Tomas Breen, a union organiser, "
                  "founded the group. [1]")  # "Who is X?" asks about X: "he" is X
     assert standalone_question("How old is he?", breen) == "How old is Tomas Breen?"
+    dmitriev = turn("Who is Kirill Dmitriev?", "**envoy** — Putin was flanked in the meeting by "
+                    "Ushakov and his investment envoy Kirill Dmitriev. [1]")
+    assert standalone_question("What did he do in Moscow?", dmitriev) == \
+        "What did Kirill Dmitriev do in Moscow?"  # once "... did Ushakov do ..."
     # "she" goes on meaning whom the last question's "she" meant, not whom it was answered
     vote = turn("Who won the Ellery mayoral election?", "**Nora Vance** — Nora Vance won. [1]") \
         + turn("Who did she defeat?", "**Frank Doyle** — She defeated Frank Doyle. [1]")

@@ -8,6 +8,7 @@ import json
 import re
 from functools import lru_cache
 
+from qa.answering.description import described_name
 from qa.core.text import (
     NAME_OR_NUMBER,
     NAME_PHRASE,
@@ -70,7 +71,7 @@ def _names(text: str, *, short_is_name: bool = False) -> list[str]:
 
 
 #: a "who" question about someone it names ("Who is Tomas Breen?", "Who was X?").
-_ABOUT_SOMEONE = re.compile(r"\s*who\s+(?:is|was|are|were)\s+[A-Z]", re.I)
+_ABOUT_SOMEONE = re.compile(r"\s*(?i:who\s+(?:is|was|are|were))\s+[A-Z]")
 
 
 def _main_name(history: list[dict[str, str]]) -> str | None:
@@ -79,14 +80,18 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
     ("How did its shares react?" after "How many jobs is Brightwave cutting?"); else the same
     for the turn before, up to three turns back. After a question for someone unknown ("Who
     threw acid on X?") whose answer names no one new, nobody: "he" then means whoever
-    answered it ("a spurned suitor"), not the name the question holds (the victim)."""
+    answered it ("a spurned suitor"), not the name the question holds (the victim). After
+    "Who is X?", X."""
     turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
              if q["role"] == "user" and a["role"] == "assistant"]
     for question, answer in reversed(turns[-3:]):
         if re.match(r"\s*where\b", question, re.I):
             continue  # its answer names places, not whom "he" or "she" means
         who = re.match(r"\s*(?:who|whom|whose)\b", question, re.I) is not None
-        # "Who threw acid on X?" asks for someone unknown; "Who is X?" asks about X
+        # "Who threw acid on X?" asks for someone unknown; "Who is X?" asks about X, and
+        # "he" then means X, not another name its answer's sentence holds
+        if (asked_about := described_name(question)) is not None:
+            return asked_about
         unknown = who and not _ABOUT_SOMEONE.match(question)
         fresh = [n for n in _names(answer, short_is_name=who) if n.lower() not in question.lower()]
         named = [n for n in fresh if " " in n] or fresh or ([] if unknown else _names(question))
