@@ -322,6 +322,16 @@ def test_browser_broad_question_gets_a_digest_citing_both_articles(page) -> None
 
 @pytest.mark.browser
 @needs_chromium
+def test_browser_who_wrote_an_article_is_its_byline_and_its_source_shows_it(page) -> None:
+    result = ask_in_browser(page, "Who wrote the Guardian article?")
+    assert "is by Pjotr Sauer." in result["text"], result["text"]
+    opened = open_citation(result["turn"], 1)
+    assert "Pjotr Sauer" in opened["panel"]  # the byline beside the article's lead, quoted
+    assert opened["mark"].startswith("Donald Trump’s envoy Steve Witkoff has met")
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_browser_filters_limit_the_sources(page) -> None:
     toggle = page.locator("#qa-filters button.label-wrap")
     assert toggle.get_attribute("aria-expanded") == "false"  # once: no open/closed state said
