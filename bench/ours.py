@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from bench.common import (
@@ -77,7 +78,7 @@ def serve(args) -> dict:
     return {"system": "ours", "load_s": load_s, "quality": quality.to_dict(),
             "retrieve_latency": percentiles(retrieve_times),
             "answer_latency": percentiles(answer_times), "rss_mb": peak_rss_mb(),
-            "stats": engine.stats}
+            "stats": asdict(engine.stats)}
 
 
 def main(argv: list[str] | None = None) -> int:

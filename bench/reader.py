@@ -56,7 +56,7 @@ def _evaluate(index_dir: Path, articles: list[Path], questions: list[dict],
     """`qa eval`'s report without its failure list."""
     from qa.evaluate import evaluate
 
-    report = evaluate(_engine(index_dir, articles), questions, oracle=oracle)
+    report = evaluate(_engine(index_dir, articles), questions, oracle=oracle).to_dict()
     report.pop("failures")
     return report
 
@@ -123,7 +123,7 @@ def main() -> None:
 
     full = _engine(args.work / "all", articles)
     seeds = _engine(args.work / "seeds", [BENCH_DIR.parent / "seeds"])
-    report = evaluate(seeds, load_questions(SEED_QUESTIONS))
+    report = evaluate(seeds, load_questions(SEED_QUESTIONS)).to_dict()
     results["seeds"] = {k: report[k] for k in ("answerable", "unanswerable", "answer_accuracy",
                                                "abstention_recall", "abstained_answerable")}
     results["latency"] = _latency(full, questions[:200])

@@ -289,7 +289,7 @@ def _load_engine(settings, llm: str | None, index_paths: tuple[str, ...], report
     engine = _open_engine(settings, llm)
     engine.retrieve("warm up", k=1)  # load the query model now, not on the first question
     stats = engine.stats
-    click.echo(f"Ready: {stats['articles']} articles, {stats['chunks']} passages.")
+    click.echo(f"Ready: {stats.articles} articles, {stats.chunks} passages.")
     if watcher is not None:
         watcher.start(engine.add_files, click.echo)
         click.echo(f"Watching {', '.join(index_paths)}: files added, changed or deleted there "
@@ -339,7 +339,8 @@ def eval_command(questions: Path, index_dir: Path | None, store: str | None,
 
     engine = _open_engine(_settings(index_dir, model, store=store), llm)
     report = evaluate(engine, load_questions(questions)[:limit], k=k, oracle=oracle)
-    click.echo(json_for_terminal(report) if as_json else for_terminal(format_report(report)))
+    click.echo(json_for_terminal(report.to_dict()) if as_json
+               else for_terminal(format_report(report)))
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

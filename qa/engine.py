@@ -63,7 +63,21 @@ if TYPE_CHECKING:
     from qa.core.store import ArticleStore
     from qa.vectorstore import ArticleVectorStore
 
-__all__ = ["QA", "AnswerStream"]
+__all__ = ["QA", "AnswerStream", "IndexStats"]
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    """What a QA's index holds (`QA.stats`)."""
+
+    articles: int
+    #: passages (chunks) that are searched and read.
+    chunks: int
+    #: the embedding model its vectors were made with.
+    model: str
+    index_dir: str
+    #: where the articles are: the index directory, or the PostgreSQL store (no password).
+    store: str
 
 @dataclass(frozen=True)
 class _Request:
@@ -201,12 +215,11 @@ class QA:
         return False
 
     @property
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> IndexStats:
         """What the index holds: articles, chunks, the embedding model, where it is."""
         stats = self._retriever.store.stats()
-        return {"articles": stats.articles, "chunks": stats.chunks, "model": stats.model,
-                "index_dir": str(self.settings.index_dir),
-                "store": getattr(self.store, "where", str(self.settings.index_dir))}
+        return IndexStats(stats.articles, stats.chunks, stats.model, str(self.settings.index_dir),
+                          getattr(self.store, "where", str(self.settings.index_dir)))
 
     @property
     def store(self) -> ArticleStore:

@@ -7,6 +7,7 @@ import json
 import string
 from collections import Counter
 from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +18,60 @@ if TYPE_CHECKING:
     from qa.core.records import Article
     from qa.engine import QA
 
-__all__ = ["CONTEXT_CHARS", "contains_answer", "evaluate", "exact_match", "first_gold_rank",
-           "format_report", "load_questions", "percentile", "token_f1"]
+__all__ = ["CONTEXT_CHARS", "EvalReport", "Miss", "contains_answer", "evaluate", "exact_match",
+           "first_gold_rank", "format_report", "load_questions", "percentile", "token_f1"]
 
 #: the retrieved-context budget in which the gold answer is looked for.
 CONTEXT_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Miss:
+    """A question answered wrong: what was `got` ("abstained" when the answerable one was
+    not answered), and what was `expected` (gold answers, or "abstention")."""
+
+    id: str
+    question: str
+    got: str
+    expected: list[str] | str | None = None
+
+
+@dataclass
+class EvalReport:
+    """`evaluate`'s measures. Shares are 0-1, None when nothing was there to measure (no
+    unanswerable question, no question naming its source articles...)."""
+
+    questions: int
+    answerable: int
+    unanswerable: int
+    #: answerable questions whose answer holds a gold string.
+    answer_accuracy: float | None
+    #: token F1 of the whole answer text, and of the short answer (exact match too).
+    token_f1: float | None
+    short_exact_match: float | None
+    short_f1: float | None
+    #: answered questions citing one of their gold articles.
+    citation_accuracy: float | None
+    abstention_precision: float | None
+    abstention_recall: float | None
+    abstained_answerable: int
+    article_recall_at_5: float | None
+    mrr: float | None
+    answer_in_context_4000: float | None
+    latency_p50_ms: float
+    latency_p95_ms: float
+    #: "llm" or "extractive": how the engine answers.
+    mode: str
+    #: how the answered questions were answered: "llm-fallback" when the model failed.
+    answered_by_mode: dict[str, int]
+    oracle: bool
+    #: gold source names that no indexed article has (their questions count as misses).
+    unknown_sources: list[str]
+    failures: list[Miss] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (`qa eval --json`)."""
+        return asdict(self)
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
@@ -57,10 +107,10 @@ def _record_problem(item: object) -> str:
         return f"a JSON object is needed, not {type(item).__name__}"
     if not isinstance(item.get("question"), str):
         return '"question" must be a string'
-    for field in ("answers", "sources"):
-        value = item.get(field, [])
+    for key in ("answers", "sources"):
+        value = item.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            return f'"{field}" must be a list of strings'
+            return f'"{key}" must be a list of strings'
     return ""
 
 
@@ -124,7 +174,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
-             oracle: bool = False) -> dict[str, Any]:
+             oracle: bool = False) -> EvalReport:
     """Run every question through `engine.answer` (the default answering path) and measure.
     `oracle`: restrict each question to its gold source articles (perfect retrieval). A
     question the engine would refuse (empty, too long, an unindexed source) is an
@@ -140,7 +190,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
     short_f1s: list[float] = []
     short_exact = 0
     latencies: list[float] = []
-    failures: list[dict[str, Any]] = []
+    failures: list[Miss] = []
     modes: Counter[str] = Counter()
     gold_sources = {name for item in questions for name in item["sources"]}
     for item in questions:
@@ -153,9 +203,8 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
             unanswerable += 1
             abstained_ok += result.abstained
             if not result.abstained:
-                failures.append({"id": item["id"], "question": item["question"],
-                                 "got": strip_markers(result.text)[:200],
-                                 "expected": "abstention"})
+                failures.append(Miss(item["id"], item["question"],
+                                     strip_markers(result.text)[:200], "abstention"))
             continue
         answerable += 1
         sourced += bool(sources)
@@ -172,7 +221,7 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         short_f1s.append(max(token_f1(short, g) for g in golds) if short else 0.0)
         short_exact += bool(short) and any(exact_match(short, g) for g in golds)
         if result.abstained:
-            failures.append({"id": item["id"], "question": item["question"], "got": "abstained"})
+            failures.append(Miss(item["id"], item["question"], "abstained"))
             continue
         answered += 1
         modes[result.mode] += 1
@@ -181,71 +230,68 @@ def evaluate(engine: QA, questions: list[dict[str, Any]], k: int | None = None,
         sourced_answered += bool(sources)
         cited_ok += any(_is_gold(c.article, sources) for c in result.citations)
         if not good:
-            failures.append({"id": item["id"], "question": item["question"], "got": text[:200],
-                             "expected": golds})
+            failures.append(Miss(item["id"], item["question"], text[:200], golds))
     n = len(questions)
 
     def share(part: float, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
 
-    return {
-        "questions": n, "answerable": answerable, "unanswerable": unanswerable,
-        "answer_accuracy": share(correct, answerable),
-        "token_f1": share(sum(f1s), answerable),
-        "short_exact_match": share(short_exact, answerable),
-        "short_f1": share(sum(short_f1s), answerable),
-        "citation_accuracy": share(cited_ok, sourced_answered),
-        "abstention_precision": share(abstained_ok, abstentions),
-        "abstention_recall": share(abstained_ok, unanswerable),
-        "abstained_answerable": answerable - answered,
-        "article_recall_at_5": share(recall5, sourced),
-        "mrr": share(mrr, sourced),
-        "answer_in_context_4000": share(in_context, answerable),
-        "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
-        "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
-        "mode": (engine.llm_spec and "llm") or "extractive",
-        #: how the answered questions were answered: "llm-fallback" when the model failed.
-        "answered_by_mode": dict(modes),
-        "oracle": oracle,
-        #: gold source names that no indexed article has (their questions count as misses)
-        "unknown_sources": sorted(gold_sources - engine.store.sources(gold_sources)),
-        "failures": failures,
-    }
+    return EvalReport(
+        questions=n, answerable=answerable, unanswerable=unanswerable,
+        answer_accuracy=share(correct, answerable),
+        token_f1=share(sum(f1s), answerable),
+        short_exact_match=share(short_exact, answerable),
+        short_f1=share(sum(short_f1s), answerable),
+        citation_accuracy=share(cited_ok, sourced_answered),
+        abstention_precision=share(abstained_ok, abstentions),
+        abstention_recall=share(abstained_ok, unanswerable),
+        abstained_answerable=answerable - answered,
+        article_recall_at_5=share(recall5, sourced),
+        mrr=share(mrr, sourced),
+        answer_in_context_4000=share(in_context, answerable),
+        latency_p50_ms=round(percentile(latencies, 0.5) * 1000, 1),
+        latency_p95_ms=round(percentile(latencies, 0.95) * 1000, 1),
+        mode=(engine.llm_spec and "llm") or "extractive",
+        answered_by_mode=dict(modes),
+        oracle=oracle,
+        unknown_sources=sorted(gold_sources - engine.store.sources(gold_sources)),
+        failures=failures,
+    )
 
 
-def format_report(report: dict[str, Any]) -> str:
+def format_report(report: EvalReport) -> str:
     """A small table of the metrics, then the first failures."""
     def pct(value: float | None) -> str:
         return "n/a" if value is None else f"{value * 100:.1f}%"
 
     rows = [
         ("questions (answerable / unanswerable)",
-         f"{report['questions']} ({report['answerable']} / {report['unanswerable']})"),
-        ("answer accuracy (gold string in answer)", pct(report["answer_accuracy"])),
-        ("token F1 (whole answer)", pct(report["token_f1"])),
-        ("short answer exact match", pct(report["short_exact_match"])),
-        ("short answer token F1", pct(report["short_f1"])),
-        ("citation accuracy (answered)", pct(report["citation_accuracy"])),
-        ("abstention precision", pct(report["abstention_precision"])),
-        ("abstention recall (unanswerable)", pct(report["abstention_recall"])),
-        ("answerable questions abstained", str(report["abstained_answerable"])),
-        ("article recall@5", pct(report["article_recall_at_5"])),
-        ("MRR (articles)", f"{report['mrr']:.3f}" if report["mrr"] is not None else "n/a"),
-        (f"gold answer in {CONTEXT_CHARS:,}-char context", pct(report["answer_in_context_4000"])),
-        ("latency p50 / p95", f"{report['latency_p50_ms']} ms / {report['latency_p95_ms']} ms"),
+         f"{report.questions} ({report.answerable} / {report.unanswerable})"),
+        ("answer accuracy (gold string in answer)", pct(report.answer_accuracy)),
+        ("token F1 (whole answer)", pct(report.token_f1)),
+        ("short answer exact match", pct(report.short_exact_match)),
+        ("short answer token F1", pct(report.short_f1)),
+        ("citation accuracy (answered)", pct(report.citation_accuracy)),
+        ("abstention precision", pct(report.abstention_precision)),
+        ("abstention recall (unanswerable)", pct(report.abstention_recall)),
+        ("answerable questions abstained", str(report.abstained_answerable)),
+        ("article recall@5", pct(report.article_recall_at_5)),
+        ("MRR (articles)", f"{report.mrr:.3f}" if report.mrr is not None else "n/a"),
+        (f"gold answer in {CONTEXT_CHARS:,}-char context", pct(report.answer_in_context_4000)),
+        ("latency p50 / p95", f"{report.latency_p50_ms} ms / {report.latency_p95_ms} ms"),
     ]
-    fallbacks = report["answered_by_mode"].get("llm-fallback", 0)
-    if report["mode"] == "llm":
+    fallbacks = report.answered_by_mode.get("llm-fallback", 0)
+    if report.mode == "llm":
         rows.append(("answered by the language model / fallback",
-                     f"{report['answered_by_mode'].get('llm', 0)} / {fallbacks}"))
+                     f"{report.answered_by_mode.get('llm', 0)} / {fallbacks}"))
     width = max(len(name) for name, _ in rows)
     lines = [f"{name:<{width}}  {value}" for name, value in rows]
-    if unknown := report["unknown_sources"]:
+    if unknown := report.unknown_sources:
         lines.append(f"\n{len(unknown)} gold source(s) not in the index (their questions "
                      f"cannot be cited right): {', '.join(unknown[:5])}"
                      + (", ..." if len(unknown) > 5 else ""))
-    if report["failures"]:
-        lines.append(f"\n{len(report['failures'])} missed; first ones:")
-        for failure in report["failures"][:5]:
-            lines.append(f"- {failure['question']} -> {failure['got'][:120]}")
+    if report.failures:
+        lines.append(f"\n{len(report.failures)} missed; first ones:")
+        for failure in report.failures[:5]:
+            lines.append(f"- {failure.question} -> {failure.got[:120]}")
     return "\n".join(lines)

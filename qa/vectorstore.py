@@ -224,7 +224,7 @@ class ArticleVectorStore(VectorStore):
             delete_articles(self.qa.settings.store, [a.id for a in found.values()],
                             self.qa.settings, copies=list(copies.values()))
             return len(found) + len(copies) == len(set(ids))
-        if len({a.id for a in found.values()}) >= self.qa.stats["articles"]:
+        if len({a.id for a in found.values()}) >= self.qa.stats.articles:
             raise InputError("These are all the index's articles, and an index directory "
                              "cannot be empty: delete the directory instead.")
         for copy in copies.values():  # the file's article stays, from the file

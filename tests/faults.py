@@ -28,7 +28,7 @@ def assert_old_data_answers(index_dir: Path, articles: int) -> None:
     from qa import QA
 
     qa = QA(index_dir=index_dir)
-    assert qa.stats["articles"] == articles
+    assert qa.stats.articles == articles
     assert qa.answer(QUESTION).question == QUESTION
     assert any(ANSWER in p.chunk.text for p in qa.retrieve(QUESTION, k=3))
 
@@ -56,7 +56,7 @@ def assert_moved_articles_are_kept(folder: Path, index: Callable[[list[Path]], o
 
     def assert_holds(*items: tuple[str, str, str]) -> None:
         qa = open_qa()
-        assert qa.stats["articles"] == len(items) + 1
+        assert qa.stats.articles == len(items) + 1
         for line, (title, _, question) in enumerate(items, 1):
             best = qa.retrieve(question, k=1)[0].article
             assert (best.title, best.path) == (title, f"{feed}#{line}")
@@ -90,7 +90,7 @@ def assert_moved_articles_are_kept(folder: Path, index: Callable[[list[Path]], o
     assert index([folder]).removed == []
     qa = open_qa()
     best = qa.retrieve(FEED[1][2], k=1)[0].article
-    assert (best.title, best.path, qa.stats["articles"]) == (FEED[1][0], f"{other}/moved.jsonl", 4)
+    assert (best.title, best.path, qa.stats.articles) == (FEED[1][0], f"{other}/moved.jsonl", 4)
 
 
 def assert_a_copy_keeps_its_article(base: Path, index: Callable[[list[Path]], object],

@@ -137,7 +137,7 @@ def test_a_reload_never_goes_back_to_an_older_index(index_copy: Path, tmp_path: 
     (tmp_path / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
     assert qa.add_files([tmp_path / "harbour.txt"]).added
     reloading.join()
-    assert qa.stats["articles"] == 3  # not the two the reload read before the upload
+    assert qa.stats.articles == 3  # not the two the reload read before the upload
 
 
 def test_an_open_qa_answers_from_an_index_another_writer_changed(
@@ -150,7 +150,7 @@ def test_an_open_qa_answers_from_an_index_another_writer_changed(
 
     qa = QA(settings=Settings.from_env(index_dir=index_copy, reopen_check_seconds=1))
     question = "When did the harbour of Port Ellery reopen?"
-    assert qa.stats["articles"] == 2
+    assert qa.stats.articles == 2
     (tmp_path / "harbour.txt").write_text(
         "Port Ellery harbour reopens\n\nThe harbour of Port Ellery reopened on Monday after "
         "the storm, the port authority said.")
@@ -158,7 +158,7 @@ def test_an_open_qa_answers_from_an_index_another_writer_changed(
     time.sleep(1.1)
     answer = qa.answer(question)
     assert answer.citations[0].article.name == "harbour.txt" and "Monday" in answer.text
-    assert qa.stats["articles"] == 3
+    assert qa.stats.articles == 3
 
     (tmp_path / "harbour.txt").unlink()  # the writer's next index cannot be opened here
     build_index([tmp_path], Settings.from_env(index_dir=index_copy))
@@ -173,7 +173,7 @@ def test_an_open_qa_answers_from_an_index_another_writer_changed(
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, not at every question
         time.sleep(1.1)
-        assert qa.stats["articles"] == 3
+        assert qa.stats.articles == 3
 
 
 def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_gone(
@@ -191,12 +191,12 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
         (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
         (folder / "empty.txt").write_text("")
         assert "changed: " in wait_for("changed")
-        assert qa.stats["articles"] == 3
+        assert qa.stats.articles == 3
         assert f"{folder / 'empty.txt'}: skipped: empty file" in messages[0]
         shutil.rmtree(folder)  # e.g. a drive unmounted: its articles stay
         assert "no such file or folder; its articles stay indexed" in wait_for("no such file")
         time.sleep(1)
-        assert qa.stats["articles"] == 3 and len(messages) == 2  # said once
+        assert qa.stats.articles == 3 and len(messages) == 2  # said once
     finally:
         watcher.stop()
 
@@ -217,14 +217,14 @@ def test_a_drive_unmounted_from_a_watched_folder_keeps_its_articles(index_copy: 
         (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
         qa = QA(index_dir=index_copy)
         qa.add_files([folder])
-        assert qa.stats["articles"] == 3
+        assert qa.stats.articles == 3
         watcher, messages, wait_for = watching(folder, qa)
         try:
             subprocess.run(["umount", str(folder)], check=True)  # an empty folder is left
             assert f"{folder}: the drive is no longer mounted; its articles stay indexed" in \
                 wait_for("no longer mounted")
             time.sleep(1)  # (it removed them: "0 added, 0 updated, 1 removed")
-            assert qa.stats["articles"] == 3 and len(messages) == 1, messages  # said once
+            assert qa.stats.articles == 3 and len(messages) == 1, messages  # said once
         finally:
             watcher.stop()
     finally:

@@ -323,7 +323,7 @@ def test_a_qa_is_built_from_a_folder_in_python(tmp_path: Path) -> None:
     (folder / "more.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
     with pytest.raises(LLMError, match="Unknown --llm setting"):
         QA.build(folder, tmp_path / "index", llm="nonsense")
-    assert QA(index_dir=tmp_path / "index").stats["articles"] == 1  # refused before indexing
+    assert QA(index_dir=tmp_path / "index").stats.articles == 1  # refused before indexing
 
 
 def test_numpy_whole_numbers_are_whole_numbers(seed_qa) -> None:

@@ -43,7 +43,7 @@ def test_a_pdf_article_is_read_without_its_page_furniture_and_cited(tmp_path: Pa
         "would need OCR)" in notices
     assert any(n.startswith(f"{folder / 'broken.pdf'}: refused: not a readable PDF: cut short")
                for n in notices), notices
-    assert qa.stats["articles"] == 1
+    assert qa.stats.articles == 1
 
     answer = qa.answer("Who proposed the ferry levy?")
     assert answer.short.text == "Councillor Aoife Brennan"

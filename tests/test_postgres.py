@@ -87,8 +87,8 @@ def test_seed_questions_answer_as_from_the_directory_store(seeded: str, seed_qa)
     from qa import QA
 
     database = QA(store=seeded)
-    assert database.stats["articles"] == 2
-    assert database.stats["store"].startswith("postgresql://postgres@[/")
+    assert database.stats.articles == 2
+    assert database.stats.store.startswith("postgresql://postgres@[/")
     for line in SEED_QUESTIONS.read_text().splitlines():
         question = json.loads(line)["question"]
         here, there = database.answer(question), seed_qa.answer(question)
@@ -145,7 +145,7 @@ def test_a_new_article_is_answerable_without_a_restart(pg_url: str, tmp_path: Pa
     assert "Bolacha" in passages[0].chunk.text
     (news / "otter.txt").unlink()  # a deleted file's article goes at the next index run
     report = index_into_postgres([news], pg_url, Settings.from_env())
-    assert report.removed and reader.stats["articles"] == 2
+    assert report.removed and reader.stats.articles == 2
     assert report.index_dir is None and report.store is not None
     assert report.store.startswith("postgresql://")  # was a Path: "postgresql:/..."
 
@@ -376,7 +376,7 @@ def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
     assert [p.name for p in documents.iterdir()] == [f"{article_id}.json"]
     with pytest.raises(InputError, match="text 2 is not"):  # nothing written first
         store.add_texts(["A second harbour reopened.", "   "])
-    assert len(list(documents.iterdir())) == 1 and qa.stats["articles"] == 3
+    assert len(list(documents.iterdir())) == 1 and qa.stats.articles == 3
     from qa.index import open_index
 
     seed_id = next(i for i in open_index(index_copy).articles if i != article_id)
@@ -386,13 +386,13 @@ def test_the_directory_store_is_a_vectorstore_too(index_copy: Path,
     (documents / "5f3a9c0b1d2e.json").write_text((documents / f"{article_id}.json").read_text())
     assert store.delete([article_id]) is True
     assert store.get_by_ids([article_id]) == [] and not list(documents.iterdir())
-    assert qa.stats["articles"] == 2 and (SEEDS / GUARDIAN).exists()
+    assert qa.stats.articles == 2 and (SEEDS / GUARDIAN).exists()
     old = documents / "0a1b2c3d4e5f.json"  # and one alone, its article's only file
     old.write_text(json.dumps({"title": "Harbour", "body": "The harbour reopened in May."}))
     qa.add_files([documents])
     [old_id] = [a.id for a in open_index(index_copy).articles.values() if a.title == "Harbour"]
     assert store.delete([old_id]) is True and not old.exists()
-    assert qa.stats["articles"] == 2
+    assert qa.stats.articles == 2
 
 
 def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str,
@@ -460,7 +460,7 @@ def test_odd_input_and_odd_states_of_the_store_are_typed_or_answered(pg_url: str
     with pytest.raises(IndexNotFoundError):
         QA(store=pg_url)
     index_into_postgres([SEEDS, greek], pg_url, Settings.from_env())  # which a writer mends
-    assert QA(store=pg_url).stats["articles"] == 5
+    assert QA(store=pg_url).stats.articles == 5
 
 
 def test_a_store_of_a_newer_schema_or_another_model_is_refused(pg_url: str) -> None:
@@ -536,7 +536,7 @@ def test_a_rebuild_never_leaves_an_empty_or_unusable_store(pg_url: str,
     with pytest.raises(IndexMismatchError, match="ask again"):  # a search already under way
         held.store.dense_chunks(np.full(384, 0.05, dtype=np.float32), 3)
     time.sleep(Settings().reopen_check_seconds)  # one that has looks again by itself
-    assert following.stats["model"] == narrow
+    assert following.stats.model == narrow
     assert any("Moskalik" in p.chunk.text for p in following.retrieve(question, k=3))
     index_into_postgres([SEEDS], pg_url, Settings.from_env(), rebuild=True)  # and back
     answer = QA(store=pg_url).answer("Who was killed by a car bomb in Balashikha?")
@@ -566,7 +566,7 @@ def test_a_rebuild_is_one_transaction_and_keeps_the_added_documents(pg_url: str,
     time.sleep(2)  # and is embedding and writing the new articles
     assert writer.poll() is None, "the rebuild finished before it could be killed"
     reader = QA(store=pg_url)
-    assert reader.stats["articles"] == 3  # meanwhile, readers see the old articles
+    assert reader.stats.articles == 3  # meanwhile, readers see the old articles
     assert "Moskalik" in reader.answer("Who was killed by a car bomb in Balashikha?").text
     started = time.monotonic()  # another writer is told at once, rather than kept waiting
     with pytest.raises(InputError, match="is being rebuilt"):
@@ -802,7 +802,7 @@ def test_the_database_lost_and_back_while_a_qa_lives(seeded: str, pg_server: PgS
     chat = Handlers(EngineLoader.loaded(reader))
     question = "Who was killed by a car bomb in Balashikha?"
     assert "Moskalik" in reader.answer(question).text
-    assert "hunter2" not in json.dumps(reader.stats) + repr(reader.settings)
+    assert "hunter2" not in repr(reader.stats) + repr(reader.settings)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(4) as pool:  # four pooled connections, all cut by the restart

@@ -27,9 +27,9 @@ def test_ids_are_kept_and_an_id_added_again_replaces_its_document(index_copy: Pa
     answer = qa.answer("How many residents had to leave their homes near Tolm?")
     assert "450" in answer.text and "300" not in answer.text
     assert "450 residents" in store.get_by_ids(["tolm-flood"])[0].page_content
-    assert qa.stats["articles"] == 4  # 2 seeds, the bridge, one version of the flood
+    assert qa.stats.articles == 4  # 2 seeds, the bridge, one version of the flood
     assert store.delete(["tolm-flood"]) is True
-    assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats["articles"] == 3
+    assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats.articles == 3
     assert store.delete(["tolm-flood"]) is False
 
 
@@ -40,9 +40,9 @@ def test_the_id_returned_for_a_document_added_without_one_replaces_it(index_copy
     store.add_texts([RESIDENTS.format(n=450)], ids=[returned])
     answer = qa.answer("How many residents had to leave their homes near Tolm?")
     assert "450" in answer.text and "300" not in answer.text  # once: both kept, 300 said
-    assert qa.stats["articles"] == 3
+    assert qa.stats.articles == 3
     assert store.delete([returned]) is True
-    assert qa.stats["articles"] == 2 and store.get_by_ids([returned]) == []
+    assert qa.stats.articles == 2 and store.get_by_ids([returned]) == []
 
 
 def test_the_same_text_under_two_ids_is_two_documents(index_copy: Path) -> None:
@@ -57,7 +57,7 @@ def test_the_same_text_under_two_ids_is_two_documents(index_copy: Path) -> None:
     assert store.delete(["page-1"]) is True
     assert [d.id for d in store.get_by_ids(["page-1", "page-2", "Page-3"])] == \
         ["page-2", "Page-3"]
-    assert qa.stats["articles"] == 4  # the seeds, page-2, Page-3
+    assert qa.stats.articles == 4  # the seeds, page-2, Page-3
 
 
 def test_langchain_index_updates_and_cleans_up_through_the_ids(index_copy: Path) -> None:
@@ -76,13 +76,13 @@ def test_langchain_index_updates_and_cleans_up_through_the_ids(index_copy: Path)
     assert (result["num_added"], result["num_deleted"]) == (1, 1)
     answer = qa.answer("How many residents had to leave their homes near Tolm?")
     assert "450" in answer.text and "300" not in answer.text
-    assert qa.stats["articles"] == 3
+    assert qa.stats.articles == 3
 
 
 def test_bad_documents_are_refused_before_anything_is_written(index_copy: Path) -> None:
     qa = QA(index_dir=index_copy)
     store = qa.as_vectorstore()
-    before = qa.stats["articles"]
+    before = qa.stats.articles
     huge = "The harbour of Welk was dredged again this year. " * 120_000
     for call, message in [
             (lambda: store.add_texts([huge]), r"text 1 is 5\.\d MB .* over the 5\.\d MB limit"),
@@ -101,7 +101,7 @@ def test_bad_documents_are_refused_before_anything_is_written(index_copy: Path) 
             (lambda: store.similarity_search("harbour", sorce="x"), "not 'sorce'")]:
         with pytest.raises(InputError, match=message):
             call()
-    assert qa.stats["articles"] == before
+    assert qa.stats.articles == before
     assert not (index_copy / "documents").exists()
     # text a file could not hold is made so: a lone surrogate as U+FFFD, NUL dropped
     [doc_id] = store.add_texts(["The Welk ferry\x00 sank in the gale \ud800 of 1921."])
@@ -141,7 +141,7 @@ def test_a_document_added_with_the_text_of_an_indexed_file_can_be_deleted(
     assert not list((index_copy / "documents").iterdir())
     with pytest.raises(InputError, match="deleted by deleting the file"):
         store.delete(ids)  # the document is gone; the file's article stays, as files' do
-    assert qa.stats["articles"] == 2 and store.get_by_ids(ids)[0].metadata["path"] == str(seed)
+    assert qa.stats.articles == 2 and store.get_by_ids(ids)[0].metadata["path"] == str(seed)
 
 
 def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> None:
@@ -197,7 +197,7 @@ def test_a_rebuild_keeps_the_added_documents_and_counts_what_it_removed(
     for seed in SEEDS.iterdir():
         assert f"{seed}: removed: not under the paths given to --rebuild" in result.stderr
     qa.reload()
-    assert qa.stats["articles"] == 3
+    assert qa.stats.articles == 3
     assert "300" in qa.answer("How many residents had to leave their homes near Tolm?").text
     assert "four times a day" in qa.answer("How often will the Welk ferry sail?").text
     assert SEEDS.is_dir()
@@ -215,5 +215,5 @@ def test_documents_are_found_and_deleted_after_the_index_directory_moves(
     assert "300 residents" in doc.page_content
     assert doc.metadata["path"] == str(moved / "documents" / "doc-tolm-flood.json")
     assert store.delete(["tolm-flood"]) is True
-    assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats["articles"] == 2
+    assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats.articles == 2
     assert not (moved / "documents" / "doc-tolm-flood.json").exists()

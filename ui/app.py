@@ -101,7 +101,7 @@ def _alert(message: str) -> str:
 
 def _welcome(engine: QA) -> str:
     """The opening card: the articles of the engine's store."""
-    return welcome_html(engine.store.sample_articles(50), engine.stats["articles"])
+    return welcome_html(engine.store.sample_articles(50), engine.stats.articles)
 
 
 def _sources(engine: QA) -> list[str]:
@@ -123,7 +123,7 @@ class Handlers:
 
     def _introduce(self, engine: QA) -> tuple[str, list[list[str]], list[str]]:
         stats = engine.stats
-        key = (stats["articles"], stats["chunks"])
+        key = (stats.articles, stats.chunks)
         if self._intro is None or self._intro[0] != key:
             self._intro = (key, (_welcome(engine), [[q] for q in engine.example_questions(4)],
                                  _sources(engine)))
@@ -146,8 +146,8 @@ class Handlers:
             names = ", ".join(sources[:3]) + (f" and {len(sources) - 3} more"
                                               if len(sources) > 3 else "")
             adding = " Adding new articles…" if engine.adding else ""
-            return (f"Ready: {stats['articles']:,} articles"
-                    f"{' from ' + esc(names) if names else ''}, {stats['chunks']:,} passages."
+            return (f"Ready: {stats.articles:,} articles"
+                    f"{' from ' + esc(names) if names else ''}, {stats.chunks:,} passages."
                     f"{adding}")
         if state.error:
             return f"The articles could not be loaded: {esc(_without_folders(state.error))}"
