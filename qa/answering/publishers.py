@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from qa.core.text import fold, stem, tokenize
 
@@ -35,7 +36,14 @@ def named_publishers(question: str, publishers: Iterable[str]) -> list[str]:
     """Those of `publishers` that `question` names (see the module's docstring)."""
     lower = question == question.lower()
     written = {stem(fold(w)) for w in _WORD.findall(question) if lower or w[0].isupper()}
-    return [p for p in publishers if (words := publisher_words(p)) and words <= written]
+    return [p for p, words in _told_apart(tuple(publishers)) if words <= written]
+
+
+@lru_cache(maxsize=8)
+def _told_apart(publishers: tuple[str, ...]) -> tuple[tuple[str, frozenset[str]], ...]:
+    """`publishers` that have words telling them apart, with those words: read once per
+    store's list (a store's stats keep the same tuple while it is unchanged)."""
+    return tuple((p, frozenset(words)) for p in publishers if (words := publisher_words(p)))
 
 
 def cited_publishers(question: str, publishers: Iterable[str]) -> tuple[list[str], str]:
