@@ -151,16 +151,31 @@ def test_who_wrote_an_article_is_answered_from_its_byline_citing_its_lead(seed_q
 
 @pytest.mark.parametrize(("question", "quoted"), [
     ("What did the Guardian article say about Crimea?", "“Crimea will stay with Russia”"),
-    ("What did the Guardian report about the car bomb?", "opened a criminal case"),
+    ("What did the Guardian report about the car bomb?", "improvised explosive device"),
     ("what did the guardian say about witkoff?", "Witkoff had left Moscow"),
 ])
 def test_a_question_about_one_publishers_coverage_keeps_to_its_articles(
         seed_qa, question: str, quoted: str) -> None:
-    answer = seed_qa.answer(question)
-    assert not answer.abstained and answer.notes == ["Searched only articles from The Guardian "
-                                                     "- UK."]
+    answer = seed_qa.answer(question)  # what it says: an overview of that article
+    assert answer.mode == "digest" and answer.text.startswith("Overview from 1 article:\n- "
+                                                              "The Guardian - UK: ")
+    assert answer.notes == ["Searched only articles from The Guardian - UK."]
     assert {c.article.name for c in answer.citations} == {GUARDIAN}
-    assert quoted in answer.citations[0].quote and answer.question == question
+    assert any(quoted in c.quote for c in answer.citations) and answer.question == question
+
+
+@pytest.mark.parametrize(("question", "broad"), [
+    ("What did the articles say about Crimea?", True),
+    ("What does say about Crimea?", True),  # a cited publisher taken out: what it says
+    ("What did article say about the car bomb?", True),
+    ("What did Trump say about Crimea?", False),  # what someone said: a fact to read
+    ("What did Zelensky report to parliament?", False),
+])
+def test_what_a_publisher_says_asks_for_an_overview_but_what_someone_said_does_not(
+        question: str, broad: bool) -> None:
+    from qa.answering.digest import is_broad
+
+    assert is_broad(question) is broad
 
 
 def test_a_publisher_is_named_by_its_distinct_words_as_written() -> None:
