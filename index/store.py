@@ -24,6 +24,7 @@ newest intact generation with an `IndexFallbackWarning`, or raises `IndexDamaged
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -408,8 +409,9 @@ def _write_generation(index_dir: Path, manifest: dict[str, Any], articles: list[
         search = _build_faiss(sentence_vectors, hnsw_threshold)
         try:
             faiss.write_index(search, str(tmp / "sentences.faiss"))
-        except RuntimeError as exc:  # FAISS's way of saying that it could not write
-            raise OSError(str(exc).strip().splitlines()[-1][:160]) from None
+        except RuntimeError:  # FAISS's way of saying that it could not write, and no more
+            raise _faiss_write_error(tmp, search.ntotal * sentence_vectors.shape[1] * 4) \
+                from None
         manifest = {**manifest, "sentences": int(search.ntotal),
                     "search": "hnsw" if hasattr(search, "hnsw") else "flat",
                     "files": file_records(tmp),
@@ -462,6 +464,14 @@ def writer_lock(index_dir: Path) -> Iterator[bool]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def _faiss_write_error(folder: Path, size: int) -> OSError:
+    """The error of a FAISS file of about `size` bytes that could not be written in `folder`:
+    a full disk when less room than that is left there (FAISS says only "write error")."""
+    if shutil.disk_usage(folder).free < size:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return OSError(f"the sentence vectors could not be written to {folder.name}")
+
+
 @contextlib.contextmanager
 def _writing(index_dir: Path) -> Iterator[None]:
     """Turn a failure to write in `index_dir` (no such folder can be made there, no right to
@@ -470,6 +480,19 @@ def _writing(index_dir: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise InputError(f"Cannot write the index in {index_dir}: {reason}. Give a folder you "
-                         "can write to as --index-dir (or QA_INDEX_DIR); the index that was "
-                         "there, if any, is unchanged.") from None
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            free = shutil.disk_usage(_existing(index_dir)).free / 1e6
+            advice = (f"free some space on that disk ({free:,.1f} MB free now), or give a "
+                      "folder on another disk as --index-dir (or QA_INDEX_DIR)")
+        else:
+            advice = "give a folder you can write to as --index-dir (or QA_INDEX_DIR)"
+        raise InputError(f"Cannot write the index in {index_dir}: {reason}. {advice[0].upper()}"
+                         f"{advice[1:]}; the index that was there, if any, is "
+                         "unchanged.") from None
+
+
+def _existing(path: Path) -> Path:
+    """`path`, or its nearest folder that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

@@ -478,6 +478,47 @@ def test_an_index_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> N
         QA.build(SEEDS, "/proc/ix")
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 600 KB file system (tmpfs), where the seeds' index fits and little more."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(disk)],
+                             capture_output=True)
+    if mounted.returncode:
+        pytest.skip("mounting a small file system needs root")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_a_full_disk_is_said_so_and_the_index_there_stays(tmp_path: Path, small_disk: Path
+                                                          ) -> None:
+    import subprocess
+    import sys
+
+    from qa import QA
+
+    index_dir = small_disk / "ix"
+    build_index([SEEDS], Settings.from_env(index_dir=index_dir))
+    news = tmp_path / "news"
+    news.mkdir()
+    for article in sorted(NEWSQA_ARTICLES.glob("*.txt"))[:40]:
+        shutil.copy(article, news)
+    result = subprocess.run([sys.executable, "-m", "qa", "index", str(SEEDS), str(news),
+                             "--index-dir", str(index_dir)], capture_output=True, text=True)
+    error = result.stderr.strip().splitlines()[-1]  # (after the progress lines)
+    assert result.returncode == 1 and error.startswith(
+        f"Error: Cannot write the index in {index_dir}: No space left on device. Free some "
+        "space on that disk (")
+    assert error.endswith("MB free now), or give a folder on another disk as --index-dir (or "
+                          "QA_INDEX_DIR); the index that was there, if any, is unchanged.")
+    qa = QA(index_dir=index_dir)  # as it was
+    assert qa.stats.articles == 2
+    assert "Moskalik" in qa.answer("Who was killed by a car bomb in Balashikha?").text
+
+
 def test_a_build_tells_its_progress_as_it_embeds(tmp_path: Path) -> None:
     import shutil
 
