@@ -197,6 +197,25 @@ def test_a_publisher_is_named_by_its_distinct_words_as_written() -> None:
         assert cited_publishers(question, publishers) == (cited, rest)
 
 
+def test_an_articles_fields_are_shown_on_one_line_without_markers_that_would_cite() -> None:
+    from qa.answering.metadata import MAX_FIELD_CHARS, metadata_answer
+    from qa.core.records import Article, Chunk, Passage
+
+    text = "The harbour wall fell on Monday. Nobody was hurt."
+    article = Article("a1", "/news/wall.txt", "Wall falls [2]", text, "Harbour\nNews [3]",
+                      "By " + "Ann Lee, " * 40, "2025-03-05T08:00:00Z")
+    passage = Passage(Chunk("c1", "a1", 0, len(text), text, ((0, 32), (33, len(text)))),
+                      article, 1.0, 1)
+    by = metadata_answer("Who wrote the article?", "author", [passage])
+    assert by.text.startswith("“Wall falls” (Harbour News) is by By Ann Lee, Ann Lee,")
+    assert by.text.endswith("Ann…. [1]") and "[2]" not in by.text and "[3]" not in by.text
+    assert len(by.text) < 2 * MAX_FIELD_CHARS + 40
+    (lead,) = by.citations
+    assert (lead.quote, lead.start, lead.end) == ("The harbour wall fell on Monday.", 0, 32)
+    dated = metadata_answer("When was the article published?", "published", [passage])
+    assert dated.text == "“Wall falls” (Harbour News) was published on 2025-03-05. [1]"
+
+
 @pytest.mark.parametrize(("question", "field"), [
     ("Who is the author of the Independent piece?", "author"),
     ("What is the headline of the story about the car bomb?", "title"),

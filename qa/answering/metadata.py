@@ -11,13 +11,15 @@ from collections.abc import Sequence
 
 from qa.answering.publishers import GENERIC_WORDS, named_publishers, publisher_words
 from qa.core.records import Answer, Article, Citation, Passage
-from qa.core.text import content_words, split_sentences, tokenize
+from qa.core.text import content_words, shorten, split_sentences, strip_markers, tokenize
 
 __all__ = ["METADATA_MODE", "asked_field", "metadata_answer"]
 
 METADATA_MODE = "metadata"
 #: articles answered about at most, when the question names none.
 MAX_ARTICLES = 3
+#: the characters of a title, byline or publisher shown at most.
+MAX_FIELD_CHARS = 160
 
 #: what a question asks about the article (the first that matches), by `Article` field.
 _FIELDS = {
@@ -87,12 +89,13 @@ def metadata_answer(question: str, field: str, passages: Sequence[Passage]) -> A
 
 def _statement(article: Article, field: str) -> str:
     """One sentence giving `field` of `article`, or saying that the article gives none."""
-    named = f"“{article.title or article.name}”"
-    of_publisher = f"{named} ({article.source})" if article.source else named
-    value = getattr(article, field).strip()
+    title, source, value = (_shown(getattr(article, name))
+                            for name in ("title", "source", field))
+    named = f"“{title or _shown(article.name)}”"
+    of_publisher = f"{named} ({source})" if source else named
     if field == "title":
-        return f"The article from {article.source} is headlined {named}." if article.source \
-            else f"The article {article.name} is headlined {named}."
+        return f"The article from {source} is headlined {named}." if source \
+            else f"The article {_shown(article.name)} is headlined {named}."
     if not value:
         missing = {"author": "names no author", "published": "gives no publication date",
                    "source": "names no publisher"}[field]
@@ -102,6 +105,12 @@ def _statement(article: Article, field: str) -> str:
     if field == "published":
         return f"{of_publisher} was published {_date(value)}."
     return f"{named} is from {value}."
+
+
+def _shown(value: str) -> str:
+    """An article's field as an answer may show it: on one line, without citation markers
+    (a title holding "[2]" must not cite), at most `MAX_FIELD_CHARS` characters."""
+    return shorten(strip_markers(value), MAX_FIELD_CHARS)
 
 
 def _date(published: str) -> str:
