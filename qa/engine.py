@@ -79,6 +79,7 @@ class IndexStats:
     #: where the articles are: the index directory, or the PostgreSQL store (no password).
     store: str
 
+
 @dataclass(frozen=True)
 class _Request:
     """One question's checked inputs."""
@@ -374,6 +375,8 @@ class QA:
                          f"{request.where.describe().removeprefix('only articles ')}: nothing "
                          "was searched.")
         fallback = request.use_llm and made.mode != "llm"
+        if request.asked != request.question:  # shown as read: with the publisher's name
+            standalone = standalone_question(request.question, request.messages, limit)
         return replace(made, question=request.question, standalone_question=standalone,
                        mode="llm-fallback" if fallback else made.mode,
                        notes=notes + made.notes,

@@ -162,6 +162,7 @@ def test_a_question_about_one_publishers_coverage_keeps_to_its_articles(
     assert answer.notes == ["Searched only articles from The Guardian - UK."]
     assert {c.article.name for c in answer.citations} == {GUARDIAN}
     assert any(quoted in c.quote for c in answer.citations) and answer.question == question
+    assert answer.standalone_question == question  # read as asked, the name not left out
 
 
 @pytest.mark.parametrize(("question", "broad"), [
