@@ -464,6 +464,67 @@ def test_browser_refused_and_duplicate_uploads_leave_no_file(page, server: dict,
 
 @pytest.mark.browser
 @needs_chromium
+def test_browser_an_uploaded_article_can_be_removed_with_its_file(page, server: dict,
+                                                                  tmp_path: Path) -> None:
+    from qa.index import open_index
+
+    articles = set(open_index(server["index_dir"]).articles)
+    ferry = tmp_path / "gozo ferry.txt"
+    ferry.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
+                     "its operator said on Monday.\n", encoding="utf-8")
+    assert "Added" in upload_in_browser(page, ferry)
+    assert "every 45 minutes" in ask_in_browser(page, "How often did the Gozo ferry run in "
+                                                      "June?")["text"]
+    uploads = server["index_dir"] / "uploads"
+    held = {p.name for p in uploads.iterdir()}
+    page.locator("#qa-uploaded input").click()
+    page.get_by_role("option", name="gozo_ferry.txt").click()
+    page.locator("#qa-remove").click()
+    page.wait_for_function("() => /Removed:/.test(document.querySelector('#qa-upload-msg')"
+                           ".innerText)")
+    assert "gozo_ferry.txt; the index now holds" in page.inner_text("#qa-upload-msg")
+    assert {p.name for p in uploads.iterdir()} == held - {"gozo_ferry.txt"}  # the others stay
+    assert set(open_index(server["index_dir"]).articles) == articles
+    assert "45 minutes" not in ask_in_browser(page, "How often did the Gozo ferry run in "
+                                                    "June?")["text"]
+
+
+def test_a_page_open_to_anyone_removes_nothing(index_copy: Path, tmp_path: Path) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+
+    qa = QA(index_dir=index_copy)
+    ferry = tmp_path / "ferry.txt"
+    ferry.write_text("Ferry fares\n\nA return ticket cost 4.65 euros in June.\n",
+                     encoding="utf-8")
+    (stored,), _ = store_uploads([str(ferry)], index_copy)
+    qa.add_files([str(stored)])
+    chat = Handlers(EngineLoader.loaded(qa), removable=False)  # no login, not this machine only
+    message, *_ = chat.remove_articles(["ferry.txt"])
+    assert "Not removed" in message and "needs a login" in message
+    assert stored.exists() and qa.stats.articles == 3
+
+
+def test_only_uploaded_files_can_be_removed(tmp_path: Path) -> None:
+    from qa.ui.uploads import UploadError, remove_uploads, uploaded_names
+
+    uploads = tmp_path / "index" / "uploads"
+    uploads.mkdir(parents=True)
+    (uploads / "kept.txt").write_text("kept", encoding="utf-8")
+    (tmp_path / "index" / "CURRENT").write_text("gen-1", encoding="utf-8")
+    for names in (["../CURRENT"], ["kept.txt", "missing.txt"], ["."], [""]):
+        with pytest.raises(UploadError, match="not an uploaded article"):
+            remove_uploads(names, tmp_path / "index")
+    assert uploaded_names(tmp_path / "index") == ["kept.txt"]  # nothing deleted
+    assert (tmp_path / "index" / "CURRENT").exists()
+    assert remove_uploads(["kept.txt"], tmp_path / "index") == [uploads / "kept.txt"]
+    assert uploaded_names(tmp_path / "index") == []
+
+
+@pytest.mark.browser
+@needs_chromium
 def test_browser_article_markup_does_not_run(page, tmp_path: Path) -> None:
     evil = tmp_path / "quillon.txt"
     evil.write_text(XSS, encoding="utf-8")

@@ -25,7 +25,14 @@ from qa.ui.render import (
     welcome_html,
 )
 from qa.ui.startup import EngineLoader
-from qa.ui.uploads import ALLOWED_SUFFIXES, UploadError, drop_unindexed, store_uploads
+from qa.ui.uploads import (
+    ALLOWED_SUFFIXES,
+    UploadError,
+    drop_unindexed,
+    remove_uploads,
+    store_uploads,
+    uploaded_names,
+)
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -112,9 +119,11 @@ def _sources(engine: QA) -> list[str]:
 class Handlers:
     """What the page's events do, over the engine of one `EngineLoader`."""
 
-    def __init__(self, loader: EngineLoader) -> None:
+    def __init__(self, loader: EngineLoader, removable: bool = True) -> None:
         self.loader = loader
         self.settings: Settings = loader.settings
+        #: whether the page offers to remove uploaded articles.
+        self.removable = removable
         #: (articles, passages) -> opening card, example questions, publishers: made once
         #: per state of the index, not on every page load.
         self._intro: tuple[tuple[int, int], tuple[str, list[list[str]], list[str]]] | None = None
@@ -314,6 +323,41 @@ class Handlers:
             for n in report.notices]
         return "".join(lines), self.refresh_status(), None
 
+    def remove_articles(self, names: list[str] | None) -> tuple:
+        """Delete the chosen uploaded files and their articles; outputs: message, status
+        line, the list of uploaded articles."""
+        from qa.core.errors import QAError
+
+        qa = self.loader.engine
+        if not names:
+            return "", self.refresh_status(), self.uploaded()
+        try:
+            if not self.removable:
+                raise UploadError("Removing articles needs a login: start the server with "
+                                  "--auth-file.")
+            if qa is None:
+                raise UploadError("The articles are still being indexed: remove them once the "
+                                  "page says Ready.")
+            removed = remove_uploads(names, self.settings.index_dir)
+            report = qa.add_files([str(Path(self.settings.index_dir) / UPLOADS)])
+        except QAError as exc:
+            return _upload_message("Not removed", _for_visitors(exc)), self.refresh_status(), \
+                self.uploaded()
+        except Exception:
+            logger.exception("Removing uploads failed")
+            return _upload_message("Not removed", "the server failed (its log says why)."), \
+                self.refresh_status(), self.uploaded()
+        message = (f"{', '.join(p.name for p in removed)}; the index now holds "
+                   f"{report.articles_total} articles.")
+        return _upload_message("Removed", message), self.refresh_status(), self.uploaded()
+
+    def uploaded(self) -> Any:
+        """The list of uploaded articles to choose from, as it is now."""
+        import gradio as gr
+
+        return gr.Dropdown(choices=uploaded_names(self.settings.index_dir), value=[],
+                           multiselect=True)
+
     def refresh_status(self) -> str:
         """The status line as the page shows it."""
         return f'<p role="status">{self.status()}</p>'
@@ -430,6 +474,9 @@ class _Page:
     until: Any
     files: Any
     upload_msg: Any
+    #: the uploaded articles' files, and the button that removes those chosen.
+    uploaded: Any
+    remove: Any
     turns: Any
     timer: Any
     #: the status line's own slower timer, and the line it last drew.
@@ -484,8 +531,15 @@ def _layout(handlers: Handlers) -> _Page:
                 files = gr.File(label="Article files (" + " ".join(ALLOWED_SUFFIXES) + ")",
                                 file_count="multiple", type="filepath", elem_id="qa-upload")
                 upload_msg = gr.HTML("", elem_id="qa-upload-msg", js_on_load=None)
+                with gr.Group(visible=handlers.removable):
+                    uploaded = gr.Dropdown(uploaded_names(settings.index_dir), value=[],
+                                           multiselect=True, label="Uploaded articles",
+                                           info="Choose any to remove, with their articles.",
+                                           elem_id="qa-uploaded")
+                    remove = gr.Button("Remove", variant="stop", size="sm",
+                                       elem_id="qa-remove")
     return _Page(status, chat, live, box, ask, examples, new, k, mode, sources, since, until,
-                 files, upload_msg, gr.State([]),
+                 files, upload_msg, uploaded, remove, gr.State([]),
                  gr.Timer(1.0, active=not ready), gr.Timer(STATUS_SECONDS),
                  gr.State(handlers.refresh_status()))
 
@@ -529,19 +583,27 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
     page.files.upload(lambda: "", None, page.upload_msg, queue=False, **private).then(
         add_articles, page.files, [page.upload_msg, page.status, page.files],
         concurrency_id="upload", concurrency_limit=1, **private).then(
+        handlers.uploaded, None, page.uploaded, queue=False, **private).then(
         handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
+    if handlers.removable:
+        page.remove.click(handlers.remove_articles, page.uploaded,
+                          [page.upload_msg, page.status, page.uploaded],
+                          concurrency_id="upload", concurrency_limit=1, **private).then(
+            handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
+    demo.load(handlers.uploaded, None, page.uploaded, queue=False, **private)
     gr.api(handlers.ask, api_name="ask", concurrency_id="answer",
            concurrency_limit=concurrency)
 
 
-def create_app(engine: QA | EngineLoader) -> gr.Blocks:
+def create_app(engine: QA | EngineLoader, *, removable: bool = True) -> gr.Blocks:
     """Build the Gradio page over a `qa.QA`, or over an `EngineLoader` still making one
-    (not launched; `qa.ui.serve` launches it with `qa.ui.assets`' theme, CSS and script)."""
+    (not launched; `qa.ui.serve` launches it with `qa.ui.assets`' theme, CSS and script).
+    `removable`: the page lets its users remove uploaded articles."""
     import gradio as gr
 
     loader = engine if isinstance(engine, EngineLoader) else EngineLoader.loaded(engine)
     with gr.Blocks(title="Article QA", analytics_enabled=False,
                    delete_cache=UPLOAD_CACHE) as demo:
-        handlers = Handlers(loader)
+        handlers = Handlers(loader, removable)
         _connect(_layout(handlers), handlers, demo)
     return demo

@@ -86,8 +86,11 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
     credentials = auth if isinstance(auth, list) else parse_auth(auth)
     loader = engine if isinstance(engine, EngineLoader) else EngineLoader.loaded(engine)
     starting = StartingPage(host, port)  # answers while Gradio is imported
+    # anyone who reaches the page may add articles; removing them is for a logged-in user,
+    # or the one user of a server on this machine only
+    removable = bool(credentials) or host in ("127.0.0.1", "localhost", "::1")
     try:
-        demo, guard = _build(loader)
+        demo, guard = _build(loader, removable)
     finally:
         starting.close()
     settings = loader.settings
@@ -114,15 +117,16 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
     return url
 
 
-def _build(loader: EngineLoader) -> tuple[gr.Blocks, Middleware]:
-    """The page, queued, and the middleware that caps its requests."""
+def _build(loader: EngineLoader, removable: bool) -> tuple[gr.Blocks, Middleware]:
+    """The page, queued, and the middleware that caps its requests; `removable`: the page
+    lets its users remove uploaded articles."""
     from qa.ui.app import create_app
     from qa.ui.guard import EdgeGuard, EdgeLimits
     from qa.ui.uploads import MAX_UPLOAD_FILES, cached_uploads
     from starlette.middleware import Middleware
 
     settings = loader.settings
-    demo = create_app(loader)
+    demo = create_app(loader, removable=removable)
     demo.queue(default_concurrency_limit=1, max_size=64)
     per_event = MAX_UPLOAD_FILES * settings.max_file_bytes
     limits = EdgeLimits(max_body=settings.max_request_bytes,

@@ -25,8 +25,10 @@ __all__ = [
     "UploadError",
     "cached_uploads",
     "drop_unindexed",
+    "remove_uploads",
     "safe_name",
     "store_uploads",
+    "uploaded_names",
 ]
 
 MAX_UPLOAD_FILES = 20
@@ -134,6 +136,33 @@ def drop_unindexed(stored: Iterable[Path], kept_files: set[str]) -> list[Path]:
         else:
             path.unlink(missing_ok=True)
     return kept
+
+
+def uploaded_names(index_dir: str | Path) -> list[str]:
+    """The files stored in `<index_dir>/uploads/` (the articles uploaded here), by name."""
+    folder = Path(index_dir) / UPLOADS
+    try:
+        return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+    except OSError:  # none uploaded yet
+        return []
+
+
+def remove_uploads(names: Iterable[str], index_dir: str | Path) -> list[Path]:
+    """Delete the uploaded files named `names` from `<index_dir>/uploads/` and return their
+    paths; run `QA.add_files` on that folder afterwards to drop their articles. Raises
+    `UploadError` for a name that is not an uploaded file there (nothing is deleted then)."""
+    folder = Path(index_dir) / UPLOADS
+    held = set(uploaded_names(index_dir))
+    names = list(dict.fromkeys(names))
+    unknown = [n for n in names if n not in held]  # (so never "../" or a folder)
+    if unknown:
+        raise UploadError(f"{', '.join(map(repr, unknown[:3]))}: not an uploaded article "
+                          "(it may have been removed already).")
+    removed = []
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
+        removed.append(folder / name)
+    return removed
 
 
 def cached_uploads(paths: set[str]) -> tuple[int, int]:
