@@ -135,7 +135,9 @@ def _compare(articles: list[Article]) -> str | None:
     by_source: dict[str, Counter[str]] = {}
     for article in articles:
         if article.source:
-            name = re.sub(r"\s+[-–]\s+\w+$", "", article.source)  # "The Guardian - UK"
+            # "The Guardian - UK", "The Independent UK": "the Guardian", "the Independent"
+            name = re.sub(r"^The\b", "the", re.sub(r"\s+(?:[-–]\s+\w+|UK|US|USA)$", "",
+                                                  article.source))
             by_source.setdefault(name, Counter()).update(_NAME.findall(article.text))
     largest = sorted(by_source.items(), key=lambda kv: -kv[1].total())[:5]
     pairs = [((names_a & names_b).most_common(1), a, b)

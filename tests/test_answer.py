@@ -165,12 +165,24 @@ def test_a_question_about_one_publishers_coverage_keeps_to_its_articles(
     assert answer.standalone_question == question  # read as asked, the name not left out
 
 
+def test_the_suggested_comparison_is_an_overview_of_full_sentences(seed_qa) -> None:
+    (compare,) = [q for q in seed_qa.example_questions(4) if q.startswith("How do ")]
+    assert compare == "How do the Independent and the Guardian describe Donald Trump?"
+    answer = seed_qa.answer(compare)  # once "The articles don't say."
+    assert answer.mode == "digest" and answer.text.startswith("Overview from 2 articles:")
+    assert {c.article.name for c in answer.citations} == {GUARDIAN, INDEPENDENT}
+    assert all(len(c.quote.split()) >= 8 and "Trump" in c.quote for c in answer.citations)
+
+
 @pytest.mark.parametrize(("question", "broad"), [
     ("What did the articles say about Crimea?", True),
     ("What does say about Crimea?", True),  # a cited publisher taken out: what it says
     ("What did article say about the car bomb?", True),
     ("What did Trump say about Crimea?", False),  # what someone said: a fact to read
     ("What did Zelensky report to parliament?", False),
+    ("How do the Guardian and the Times describe Witkoff?", True),  # a comparison
+    ("How does Witkoff describe the talks?", False),  # what someone said: a fact to read
+    ("How do officials describe the damage?", False),
 ])
 def test_what_a_publisher_says_asks_for_an_overview_but_what_someone_said_does_not(
         question: str, broad: bool) -> None:

@@ -844,11 +844,11 @@ def test_example_questions_are_of_several_kinds() -> None:
             "The vote was delayed because the mayor was ill. Crowds gathered in Harwick. "
             "The founder, Mira Haldane, spoke. Then Mira Haldane left.")
     articles = [Article(id=f"a{i}", path=f"{i}.txt", title="t", text=text, source=source)
-                for i, source in enumerate(["Coastal Herald", "Valley Times - UK"])]
+                for i, source in enumerate(["The Coastal Herald UK", "Valley Times - UK"])]
     assert example_questions(articles, 5) == [
         "Who is Mira Haldane?", "Why was the vote delayed?",
         "How many visitors tasted ciders from sixty orchards?", "What happened in Harwick?",
-        "How do Coastal Herald and Valley Times describe Mira Haldane?"]
+        "How do the Coastal Herald and Valley Times describe Mira Haldane?"]
     odd = ("It has to take that into account and because it is late. Saudi Arabia thanked "
            "Interpol, and Saudi Arabia paid. Officials in Saudi Arabia agreed. Twelve reports "
            "quoted senior U.S. officials.")

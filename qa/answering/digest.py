@@ -24,6 +24,8 @@ __all__ = ["DIGEST_MODE", "digest_answer", "is_broad"]
 DIGEST_MODE = "digest"
 #: articles summarised at most (one sentence quoted from each).
 MAX_ARTICLES = 3
+#: a sentence of fewer words comes after every longer one of its article.
+MIN_WORDS = 8
 #: lead sentences quoted when one article is summarised.
 LEAD_SENTENCES = 3
 #: an article is on topic when its closest sentence has at least this cosine to the question
@@ -41,6 +43,7 @@ _BROAD = re.compile(
     r"stor(?:y|ies)|pieces?)\s+)?(?:say|report|write)\b|"
     r"compare|contrast|"
     r"how\s+do(?:es)?\s+\S.*?\s(?:differ|compare|contrast)|"
+    r"how\s+do\s+\S.*?\sand\s.*?\s(?:describe|portray|cover|see|view)\b|"
     r"what(?:'s|\s+(?:is|are))\s+the\s+differences?\b"
     r")", re.IGNORECASE)
 
@@ -116,15 +119,18 @@ def _closest(topic: str, articles: dict[str, list[tuple[Article, int, int]]],
     candidates = [c for sentences in articles.values() for c in sentences]
     if not candidates:
         return []
-    vectors = embed([topic] + [a.text[s:e] for a, s, e in candidates])
+    texts = [a.text[s:e] for a, s, e in candidates]
+    vectors = embed([topic, *texts])
     similarity = vectors[1:] @ vectors[0]
+    # a fragment ("This wasn't given by Trump.") is close to a name and says little of it
+    fragment = np.array([len(t.split()) < MIN_WORDS for t in texts])
     per_article: list[list[tuple[Article, int, int, float]]] = []
     at = 0
     for sentences in articles.values():
-        scores = similarity[at:at + len(sentences)]
+        scores, order = similarity[at:at + len(sentences)], fragment[at:at + len(sentences)]
         at += len(sentences)
-        ranked = [(*sentences[i], float(scores[i])) for i in np.argsort(-scores)]
-        if ranked[0][3] >= MIN_SIMILARITY or not on_topic_only:
+        ranked = [(*sentences[i], float(scores[i])) for i in np.lexsort((-scores, order))]
+        if scores.max() >= MIN_SIMILARITY or not on_topic_only:
             per_article.append(ranked)
     if len(per_article) == 1:
         ranked = per_article[0]
