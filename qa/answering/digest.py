@@ -127,9 +127,9 @@ def _closest(topic: str, articles: dict[str, list[tuple[Article, int, int]]],
     per_article: list[list[tuple[Article, int, int, float]]] = []
     at = 0
     for sentences in articles.values():
-        scores, order = similarity[at:at + len(sentences)], fragment[at:at + len(sentences)]
+        scores, fragments = similarity[at:at + len(sentences)], fragment[at:at + len(sentences)]
         at += len(sentences)
-        ranked = [(*sentences[i], float(scores[i])) for i in np.lexsort((-scores, order))]
+        ranked = [(*sentences[i], float(scores[i])) for i in np.lexsort((-scores, fragments))]
         if scores.max() >= MIN_SIMILARITY or not on_topic_only:
             per_article.append(ranked)
     if len(per_article) == 1:
