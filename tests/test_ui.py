@@ -507,20 +507,28 @@ def test_a_page_open_to_anyone_removes_nothing(index_copy: Path, tmp_path: Path)
     assert stored.exists() and qa.stats.articles == 3
 
 
-def test_only_uploaded_files_can_be_removed(tmp_path: Path) -> None:
-    from qa.ui.uploads import UploadError, remove_uploads, uploaded_names
+def test_only_uploaded_files_can_be_removed_and_a_failed_removal_puts_them_back(
+        tmp_path: Path) -> None:
+    from qa.ui.uploads import UploadError, removing_uploads, uploaded_names
 
-    uploads = tmp_path / "index" / "uploads"
+    index = tmp_path / "index"
+    uploads = index / "uploads"
     uploads.mkdir(parents=True)
     (uploads / "kept.txt").write_text("kept", encoding="utf-8")
-    (tmp_path / "index" / "CURRENT").write_text("gen-1", encoding="utf-8")
+    (index / "CURRENT").write_text("gen-1", encoding="utf-8")
     for names in (["../CURRENT"], ["kept.txt", "missing.txt"], ["."], [""]):
-        with pytest.raises(UploadError, match="not an uploaded article"):
-            remove_uploads(names, tmp_path / "index")
-    assert uploaded_names(tmp_path / "index") == ["kept.txt"]  # nothing deleted
-    assert (tmp_path / "index" / "CURRENT").exists()
-    assert remove_uploads(["kept.txt"], tmp_path / "index") == [uploads / "kept.txt"]
-    assert uploaded_names(tmp_path / "index") == []
+        with pytest.raises(UploadError, match="not an uploaded article"), \
+                removing_uploads(names, index):
+            pass
+    assert uploaded_names(index) == ["kept.txt"] and (index / "CURRENT").exists()
+    with pytest.raises(InputError, match="the store is down"), \
+            removing_uploads(["kept.txt"], index) as removed:  # indexing then fails
+        assert removed == [uploads / "kept.txt"] and uploaded_names(index) == []
+        raise InputError("the store is down")
+    assert (uploads / "kept.txt").read_text(encoding="utf-8") == "kept"  # put back
+    with removing_uploads(["kept.txt"], index):
+        pass
+    assert list(uploads.iterdir()) == []
 
 
 @pytest.mark.browser

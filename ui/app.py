@@ -29,7 +29,7 @@ from qa.ui.uploads import (
     ALLOWED_SUFFIXES,
     UploadError,
     drop_unindexed,
-    remove_uploads,
+    removing_uploads,
     store_uploads,
     uploaded_names,
 )
@@ -338,8 +338,8 @@ class Handlers:
             if qa is None:
                 raise UploadError("The articles are still being indexed: remove them once the "
                                   "page says Ready.")
-            removed = remove_uploads(names, self.settings.index_dir)
-            report = qa.add_files([str(Path(self.settings.index_dir) / UPLOADS)])
+            with removing_uploads(names, self.settings.index_dir) as removed:
+                report = qa.add_files([str(Path(self.settings.index_dir) / UPLOADS)])
         except QAError as exc:
             return _upload_message("Not removed", _for_visitors(exc)), self.refresh_status(), \
                 self.uploaded()

@@ -3,12 +3,13 @@ keep only those the index took."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from qa.index.generations import UPLOADS
@@ -25,7 +26,7 @@ __all__ = [
     "UploadError",
     "cached_uploads",
     "drop_unindexed",
-    "remove_uploads",
+    "removing_uploads",
     "safe_name",
     "store_uploads",
     "uploaded_names",
@@ -142,15 +143,19 @@ def uploaded_names(index_dir: str | Path) -> list[str]:
     """The files stored in `<index_dir>/uploads/` (the articles uploaded here), by name."""
     folder = Path(index_dir) / UPLOADS
     try:
-        return sorted(p.name for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+        return sorted(p.name for p in folder.iterdir()
+                      if p.is_file() and not p.is_symlink() and not p.name.startswith("."))
     except OSError:  # none uploaded yet
         return []
 
 
-def remove_uploads(names: Iterable[str], index_dir: str | Path) -> list[Path]:
-    """Delete the uploaded files named `names` from `<index_dir>/uploads/` and return their
-    paths; run `QA.add_files` on that folder afterwards to drop their articles. Raises
-    `UploadError` for a name that is not an uploaded file there (nothing is deleted then)."""
+@contextlib.contextmanager
+def removing_uploads(names: Iterable[str], index_dir: str | Path) -> Iterator[list[Path]]:
+    """Take the uploaded files named `names` out of `<index_dir>/uploads/` (hidden beside
+    them, where indexing does not look) for the block, which drops their articles
+    (`QA.add_files` on that folder); yields their paths. They are deleted if the block ends
+    well, else put back. Raises `UploadError` for a name that is not an uploaded file there
+    (nothing is touched then)."""
     folder = Path(index_dir) / UPLOADS
     held = set(uploaded_names(index_dir))
     names = list(dict.fromkeys(names))
@@ -158,11 +163,17 @@ def remove_uploads(names: Iterable[str], index_dir: str | Path) -> list[Path]:
     if unknown:
         raise UploadError(f"{', '.join(map(repr, unknown[:3]))}: not an uploaded article "
                           "(it may have been removed already).")
-    removed = []
-    for name in names:
-        (folder / name).unlink(missing_ok=True)
-        removed.append(folder / name)
-    return removed
+    aside = {folder / name: folder / f".{name}.removing" for name in names}
+    for path, hidden in aside.items():
+        path.rename(hidden)
+    try:
+        yield list(aside)
+    except BaseException:
+        for path, hidden in aside.items():
+            hidden.rename(path)
+        raise
+    for hidden in aside.values():
+        hidden.unlink(missing_ok=True)
 
 
 def cached_uploads(paths: set[str]) -> tuple[int, int]:
