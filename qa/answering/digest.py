@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from qa.answering.metadata import shown_field
 from qa.answering.publishers import GENERIC_WORDS, named_publishers, publisher_words
 from qa.core.records import Answer, Article, Citation, Passage
-from qa.core.text import content_words, shorten, split_sentences, strip_markers
+from qa.core.text import content_words, split_sentences, strip_markers
 
 if TYPE_CHECKING:
     import numpy as np
@@ -142,4 +143,4 @@ def _closest(topic: str, articles: dict[str, list[tuple[Article, int, int]]],
 def _label(citation: Citation) -> str:
     """Who says it: the publisher, else the headline."""
     article = citation.article
-    return shorten(strip_markers(article.source or article.title or article.name), 160)
+    return shown_field(article.source or article.title or article.name)

@@ -13,7 +13,7 @@ from qa.answering.publishers import GENERIC_WORDS, named_publishers, publisher_w
 from qa.core.records import Answer, Article, Citation, Passage
 from qa.core.text import content_words, shorten, split_sentences, strip_markers, tokenize
 
-__all__ = ["METADATA_MODE", "asked_field", "metadata_answer"]
+__all__ = ["METADATA_MODE", "asked_field", "metadata_answer", "shown_field"]
 
 METADATA_MODE = "metadata"
 #: articles answered about at most, when the question names none.
@@ -89,13 +89,13 @@ def metadata_answer(question: str, field: str, passages: Sequence[Passage]) -> A
 
 def _statement(article: Article, field: str) -> str:
     """One sentence giving `field` of `article`, or saying that the article gives none."""
-    title, source, value = (_shown(getattr(article, name))
+    title, source, value = (shown_field(getattr(article, name))
                             for name in ("title", "source", field))
-    named = f"“{title or _shown(article.name)}”"
+    named = f"“{title or shown_field(article.name)}”"
     of_publisher = f"{named} ({source})" if source else named
     if field == "title":
         return f"The article from {source} is headlined {named}." if source \
-            else f"The article {_shown(article.name)} is headlined {named}."
+            else f"The article {shown_field(article.name)} is headlined {named}."
     if not value:
         missing = {"author": "names no author", "published": "gives no publication date",
                    "source": "names no publisher"}[field]
@@ -107,7 +107,7 @@ def _statement(article: Article, field: str) -> str:
     return f"{named} is from {value}."
 
 
-def _shown(value: str) -> str:
+def shown_field(value: str) -> str:
     """An article's field as an answer may show it: on one line, without citation markers
     (a title holding "[2]" must not cite), at most `MAX_FIELD_CHARS` characters."""
     return shorten(strip_markers(value), MAX_FIELD_CHARS)
