@@ -46,6 +46,8 @@ def test_answer_names_the_general_and_cites_the_passage(seed_qa) -> None:
     ("Who is Yuri Ushakov?", "senior aide"),  # "Putin’s senior aide"; was "Putin"
     ("Who is Dmitry Peskov?", "spokes"),  # "spokesperson"
     ("Who is Mikhail Zvinchuk?", "military blogger"),  # "a popular Russian military blogger"
+    ("Who is Igor Kirillov?", "chemical weapons chief"),  # was "chief" alone
+    ("Who is Kirill Dmitriev?", "investment envoy"),  # "his investment envoy": was "envoy"
 ])
 def test_who_is_someone_is_answered_with_how_the_article_describes_them(
         seed_qa, question: str, described: str) -> None:

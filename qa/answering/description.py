@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from qa.core.records import Passage
-from qa.core.text import NAME_PHRASE
+from qa.core.text import NAME_PHRASE, STOPWORDS
 from qa.reader.model import Reader, SpanGuess
 
 __all__ = ["described_name", "description"]
@@ -28,6 +28,10 @@ _BEFORE_NAME = r"[\s,–—(-]*"
 #: a span that starts like a clause about the one named, not a description of them.
 _CLAUSE = re.compile(r"(?i:has|have|had|is|was|are|were|said|says|told|will|would|could|"
                      r"who|which|that|and|but)\b")
+
+#: a word that qualifies the description after it: "chemical", "Russia's" (then "weapons
+#: chief Igor Kirillov").
+_MODIFIER = re.compile(rf"\b(?:[a-z][\w-]*|(?:{NAME_PHRASE.pattern})[’']s)\s+$")
 
 #: a span that names someone else first: "Ushakov and his investment envoy".
 _ANOTHER = re.compile(rf"(?:{NAME_PHRASE.pattern})\s+and\b")
@@ -68,7 +72,21 @@ def description(question: str, name: str, passages: Sequence[Passage],
                     or not re.search(r"[a-z]{3}", span) or _ANOTHER.match(span) \
                     or not NAME_PHRASE.sub("", span).strip(" ,.'’s-–—()"):
                 continue  # the name again, a clause about them, or (only) other names
-            if before_name.match(text, end) or after_name.search(text, first, start):
-                found.append(SpanGuess(guess.passage, start, end, margin, guess.sentence))
-                break  # this sentence's best description
+            if before_name.match(text, end):  # "chief Igor Kirillov": what kind of chief
+                start = _modifiers_before(text, first, start)
+            elif not after_name.search(text, first, start):
+                continue
+            found.append(SpanGuess(guess.passage, start, end, margin, guess.sentence))
+            break  # this sentence's best description
     return max(found, key=rank) if found else None
+
+
+def _modifiers_before(text: str, first: int, start: int) -> int:
+    """Where a description just before the name starts once the words that qualify it
+    are taken in: "chief Igor Kirillov" -> "Russia's chemical weapons chief Igor Kirillov"
+    (lower-case words that are not stopwords, and a name's possessive), from `first`, the
+    sentence's start."""
+    while (word := _MODIFIER.search(text, first, start)) is not None and word.end() == start \
+            and word.group(0).strip().lower() not in STOPWORDS:
+        start = word.start()
+    return start
