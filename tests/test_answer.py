@@ -73,6 +73,23 @@ def test_who_is_someone_the_articles_do_not_describe_quotes_without_a_short_answ
     assert answer.citations and "Vladimir Putin" in answer.citations[0].quote
 
 
+def test_what_someone_said_is_quoted_from_a_sentence_in_which_they_speak(seed_qa) -> None:
+    from qa.answering.speaker import asked_speaker, speaks
+
+    assert asked_speaker("What did Zelensky say about Crimea?") == "Zelensky"
+    assert asked_speaker("what does Pope Benedict XVI say?") == "Pope Benedict XVI"
+    assert asked_speaker("What did the minister say?") is None
+    assert speaks("Zelensky", "Ukraine’s leader, Volodymyr Zelenskyy, later insisted it is ours")
+    assert speaks("Zelensky", "“No,” said Mr Zelensky.")
+    assert not speaks("Zelensky", "Mr Trump claimed that Mr Zelensky understood that “Crimea "
+                      "will stay with Russia”")  # Trump speaks, about him
+    assert not speaks("Witkoff", "Peskov said Witkoff had left Moscow")
+    answer = seed_qa.answer("What did Zelensky say about Crimea?")
+    quote = answer.citations[0].quote
+    assert "Zelensk" in quote and speaks("Zelensky", quote), quote
+    assert "will stay with Russia" not in answer.short.text  # Trump's words, as was answered
+
+
 def test_answer_from_the_guardian_only_article(seed_qa) -> None:
     answer = seed_qa.answer("Which Telegram channel said the bomb was detonated remotely?")
     assert "Baza" in answer.text

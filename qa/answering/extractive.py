@@ -9,8 +9,9 @@ from collections.abc import Sequence
 
 from qa.answering.abstention import abstain
 from qa.answering.description import described_name, description
+from qa.answering.speaker import SPEAKER_PRIOR, asked_speaker, speaks
 from qa.core.records import Answer, Citation, Passage, ShortAnswer
-from qa.core.text import NAME_OR_NUMBER, content_words, strip_markers
+from qa.core.text import NAME_OR_NUMBER, content_words, root, strip_markers
 from qa.reader.model import ConfidenceFeatures, Reader, SpanGuess
 
 __all__ = ["MAX_WORDS", "compose_answer", "confidence_features", "extract_answer",
@@ -72,7 +73,17 @@ def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> li
     sentences = [[(a - p.chunk.start, b - p.chunk.start) for a, b in p.chunk.sentences]
                  for p in passages]
     guesses = reader.read(question, [p.chunk.text for p in passages], sentences)
-    return sorted(guesses, key=lambda g: _rank_score(g, passages[g.passage]), reverse=True)
+    speaker = asked_speaker(question)
+    if speaker is None:
+        return sorted(guesses, key=lambda g: _rank_score(g, passages[g.passage]), reverse=True)
+
+    def spoken(guess: SpanGuess) -> float:
+        passage = passages[guess.passage]
+        first, last = passage.chunk.sentences[guess.sentence]
+        said = speaks(speaker, passage.article.text[first:last])
+        return _rank_score(guess, passage) + (SPEAKER_PRIOR if said else 0.0)
+
+    return sorted(guesses, key=spoken, reverse=True)
 
 
 def _rank_score(guess: SpanGuess, passage: Passage) -> float:
@@ -94,13 +105,15 @@ def confidence_features(question: str, passages: Sequence[Passage],
 
 def question_coverage(question: str, text: str) -> float:
     """The share of the question's content words that `text` holds, names and numbers
-    counting twice. A span from a passage that lacks the question's names and topic is most
+    counting twice; words are compared by their `root` ("bombing" is held by a passage that
+    says "bomb"). A span from a passage that lacks the question's names and topic is most
     often from the wrong article: on NewsQA dev this tells questions whose article is not
     indexed apart better than the reader's margin does, and best together with it (names
     counted twice do as well as weighting words by rarity, unweighted words worse)."""
-    names = question_names(question)
-    weights = {word: 2.0 if word in names else 1.0 for word in content_words(question)}
-    held = content_words(text)
+    names = {root(word) for word in question_names(question)}
+    weights = {root(word): 2.0 if root(word) in names else 1.0
+               for word in content_words(question)}
+    held = {root(word) for word in content_words(text)}
     total = sum(weights.values())
     return sum(w for word, w in weights.items() if word in held) / total if total else 0.0
 

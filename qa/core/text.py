@@ -26,6 +26,7 @@ __all__ = [
     "fold",
     "marker_numbers",
     "one_line",
+    "root",
     "shorten",
     "split_sentences",
     "stem",
@@ -80,6 +81,22 @@ def stem(word: str) -> str:
     if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
         return word[:-1]
     return word
+
+
+#: endings `root` strips, longest first.
+_ENDINGS = ("ings", "ing", "edly", "ed", "es", "s", "ly")
+
+
+def root(word: str) -> str:
+    """A stemmed word (`stem`'s) cut further to a root that its other forms share:
+    "bombing", "bombed" and "bombs" all "bomb", "killing" and "kills" "kill". Too coarse for
+    the stored lexical index, whose terms are `stem`'s; for comparing a question with a
+    passage."""
+    for ending in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[:-len(ending)]
+            break
+    return word.rstrip("e") if len(word) > 3 else word
 
 
 def tokenize(text: str) -> list[str]:
