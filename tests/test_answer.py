@@ -73,6 +73,18 @@ def test_who_is_someone_the_articles_do_not_describe_quotes_without_a_short_answ
     assert answer.citations and "Vladimir Putin" in answer.citations[0].quote
 
 
+def test_a_question_whose_word_the_passage_has_in_another_form_is_answered(seed_qa) -> None:
+    from qa.answering.extractive import question_coverage
+    from qa.core.text import root
+
+    assert {root(w) for w in ("bombing", "bombed", "bombs", "bomb")} == {"bomb"}
+    assert root("killing") == root("kills") == "kill"
+    assert question_coverage("Where did the bombing happen?", "a bomb went off") == 0.5
+    answer = seed_qa.answer("Where did the bombing happen?")  # abstained: "bomb" only
+    assert not answer.abstained and "Balashikha" in answer.text
+    assert "Balashikha" in answer.citations[0].quote
+
+
 def test_what_someone_said_is_quoted_from_a_sentence_in_which_they_speak(seed_qa) -> None:
     from qa.answering.speaker import asked_speaker, speaks
 
