@@ -65,6 +65,7 @@ APP_CSS = """
 .qa-conv details > summary { cursor: pointer; color: var(--qa-text); }
 .qa-cite-src { color: var(--qa-muted); }
 .qa-passage { margin: .3rem 0 .5rem 1rem; }
+@media (max-width: 720px) { .qa-passage { margin-left: 0; } }  /* a phone's width is for text */
 .qa-meta { margin: 0; color: var(--qa-muted); font-size: .92rem; }
 .qa-meta.qa-title { color: var(--qa-text); font-weight: 600; }
 .qa-meta a { color: var(--qa-link); }
