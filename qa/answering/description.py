@@ -32,6 +32,8 @@ _CLAUSE = re.compile(r"(?i:has|have|had|is|was|are|were|said|says|told|will|woul
 #: a word that qualifies the description after it: "chemical", "Russia's" (then "weapons
 #: chief Igor Kirillov").
 _MODIFIER = re.compile(rf"\b(?:[a-z][\w-]*|(?:{NAME_PHRASE.pattern})[’']s)\s+$")
+#: characters looked back for one such word (each step of the walk reads no further).
+_LONGEST_MODIFIER = 80
 
 #: a span that names someone else first: "Ushakov and his investment envoy".
 _ANOTHER = re.compile(rf"(?:{NAME_PHRASE.pattern})\s+and\b")
@@ -86,7 +88,8 @@ def _modifiers_before(text: str, first: int, start: int) -> int:
     are taken in: "chief Igor Kirillov" -> "Russia's chemical weapons chief Igor Kirillov"
     (lower-case words that are not stopwords, and a name's possessive), from `first`, the
     sentence's start."""
-    while (word := _MODIFIER.search(text, first, start)) is not None and word.end() == start \
+    while (word := _MODIFIER.search(text, max(first, start - _LONGEST_MODIFIER), start)) \
+            is not None and word.end() == start \
             and word.group(0).strip().lower() not in STOPWORDS:
         start = word.start()
     return start

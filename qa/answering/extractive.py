@@ -73,17 +73,17 @@ def read_spans(question: str, passages: Sequence[Passage], reader: Reader) -> li
     sentences = [[(a - p.chunk.start, b - p.chunk.start) for a, b in p.chunk.sentences]
                  for p in passages]
     guesses = reader.read(question, [p.chunk.text for p in passages], sentences)
-    speaker = asked_speaker(question)
-    if speaker is None:
-        return sorted(guesses, key=lambda g: _rank_score(g, passages[g.passage]), reverse=True)
+    speaker = asked_speaker(question)  # "What did X say ...?": X speaking ranks first
 
-    def spoken(guess: SpanGuess) -> float:
+    def rank(guess: SpanGuess) -> float:
         passage = passages[guess.passage]
+        if speaker is None:
+            return _rank_score(guess, passage)
         first, last = passage.chunk.sentences[guess.sentence]
         said = speaks(speaker, passage.article.text[first:last])
         return _rank_score(guess, passage) + (SPEAKER_PRIOR if said else 0.0)
 
-    return sorted(guesses, key=spoken, reverse=True)
+    return sorted(guesses, key=rank, reverse=True)
 
 
 def _rank_score(guess: SpanGuess, passage: Passage) -> float:

@@ -33,7 +33,7 @@ _SAYING = (r"(?:said|says|say|told|tells|claimed|claims|insisted|insists|insisti
 #: Ukraine's leader,"), then adverbs and auxiliaries ("later", "has repeatedly"); not
 #: another verb ("Nemcova shows CNN around Prague and tells ...": what she shows).
 _BEFORE_SAYING = (r"(?:\s*,[^,.;“”\"]{1,60},)?(?:,?\s+(?:\w+ly|later|also|again|then|has|have"
-                  r"|had|was|is|who|once|first|previously|recently|earlier|on \w+day))*\s*,?\s+")
+                  r"|had|was|is|who|once|first|previously|recently|earlier|on \w+day))*,?\s+")
 
 
 def asked_speaker(question: str) -> str | None:
