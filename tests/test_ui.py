@@ -526,7 +526,14 @@ def test_only_uploaded_files_can_be_removed_and_a_failed_removal_puts_them_back(
         assert removed == [uploads / "kept.txt"] and uploaded_names(index) == []
         raise InputError("the store is down")
     assert (uploads / "kept.txt").read_text(encoding="utf-8") == "kept"  # put back
-    with removing_uploads(["kept.txt"], index):
+    (uploads / "other.txt").write_text("other", encoding="utf-8")
+    (uploads / ".other.txt.removing").mkdir()  # where it would be set aside: cannot be
+    (uploads / ".other.txt.removing" / "x").write_text("", encoding="utf-8")
+    with pytest.raises(OSError), removing_uploads(["kept.txt", "other.txt"], index):
+        pass
+    assert uploaded_names(index) == ["kept.txt", "other.txt"]  # the first put back too
+    shutil.rmtree(uploads / ".other.txt.removing")
+    with removing_uploads(["kept.txt", "other.txt"], index):
         pass
     assert list(uploads.iterdir()) == []
 

@@ -164,12 +164,14 @@ def removing_uploads(names: Iterable[str], index_dir: str | Path) -> Iterator[li
         raise UploadError(f"{', '.join(map(repr, unknown[:3]))}: not an uploaded article "
                           "(it may have been removed already).")
     aside = {folder / name: folder / f".{name}.removing" for name in names}
-    for path, hidden in aside.items():
-        path.rename(hidden)
+    moved: list[tuple[Path, Path]] = []
     try:
+        for path, hidden in aside.items():  # one that cannot be moved puts the rest back
+            path.rename(hidden)
+            moved.append((path, hidden))
         yield list(aside)
     except BaseException:
-        for path, hidden in aside.items():
+        for path, hidden in moved:
             hidden.rename(path)
         raise
     for hidden in aside.values():
