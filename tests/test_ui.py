@@ -949,6 +949,40 @@ def test_upload_messages_name_files_not_server_folders(index_copy: Path,
     assert "<b>Not added:</b> bild.png: not an article file" in message
 
 
+def test_uploading_a_file_again_keeps_the_copy_already_stored(index_copy: Path,
+                                                              tmp_path: Path) -> None:
+    """Its article may be stored from another place by now (a folder that got the same text,
+    then a rebuild); the upload is then the copy it falls back to when that place goes."""
+    from qa.index import build_index
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+    from qa.core.settings import Settings
+    from tests.paths import SEEDS
+
+    def upload() -> str:
+        cached = tmp_path / "gradio" / "0123abcd"
+        cached.mkdir(parents=True, exist_ok=True)
+        (cached / "cider.txt").write_text(CIDER, encoding="utf-8")
+        return Handlers(EngineLoader.loaded(QA(index_dir=index_copy))).add_articles(
+            [str(cached / "cider.txt")])[0]
+
+    assert "<b>Added:</b> cider.txt: 1 article" in upload()
+    colleague = tmp_path / "news"
+    colleague.mkdir()
+    (colleague / "cider-copy.txt").write_text(CIDER, encoding="utf-8")
+    build_index([SEEDS, colleague], Settings.from_env(index_dir=index_copy), rebuild=True)
+    message = upload()
+    assert "cider.txt: duplicate: same article as cider-copy.txt" in message, message
+    assert (index_copy / "uploads" / "cider.txt").read_text(encoding="utf-8") == CIDER
+    (colleague / "cider-copy.txt").unlink()
+    build_index([SEEDS, colleague], Settings.from_env(index_dir=index_copy))
+    answer = QA(index_dir=index_copy).answer("Who founded the Orlen cider festival?")
+    assert "Haldane" in answer.text and \
+        answer.citations[0].article.path.endswith("uploads/cider.txt"), answer.text
+
+
 def test_messages_lose_server_folders_but_not_dates_or_addresses(seed_qa) -> None:
     from qa.ui.app import Handlers, _without_folders
     from qa.ui.startup import EngineLoader

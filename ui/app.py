@@ -307,7 +307,7 @@ class Handlers:
             return _upload_message("Not added", "indexing failed on the server (its log says "
                                    "why); add the files again later."), self.refresh_status(), None
         refused = [n for n in report.notices if n.action in ("refused", "skipped")]
-        kept = ", ".join(p.name for p in drop_unindexed(stored, report.kept_files))
+        kept = ", ".join(p.name for p in drop_unindexed(stored, report.kept_files, before))
         if report.added or report.updated:
             added = len(report.added) + len(report.updated)
             head = ("Added", f"{kept}: {added} article{'s' if added != 1 else ''}; the index "

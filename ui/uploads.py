@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 from qa.index.generations import UPLOADS
@@ -127,12 +127,15 @@ def store_uploads(paths: list[str], index_dir: str | Path,
     return stored, refused
 
 
-def drop_unindexed(stored: Iterable[Path], kept_files: set[str]) -> list[Path]:
+def drop_unindexed(stored: Iterable[Path], kept_files: set[str],
+                   held_before: Collection[Path]) -> list[Path]:
     """Delete the stored uploads whose articles the index did not take (`kept_files`, see
-    `BuildReport.kept_files`): refused, empty and duplicate files. Returns the others."""
+    `BuildReport.kept_files`): refused, empty and duplicate files; but not those already
+    `held_before` the upload (the same file uploaded again: its article may be stored from
+    another place now, this file being the copy it falls back to). Returns the others."""
     kept = []
     for path in stored:
-        if location(path) in kept_files:
+        if location(path) in kept_files or path in held_before:
             kept.append(path)
         else:
             path.unlink(missing_ok=True)
