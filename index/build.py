@@ -11,7 +11,7 @@ from pathlib import Path
 from qa.index import ingest
 from qa.index.chunk import CHUNKER_VERSION
 from qa.index.embed import resolve_model
-from qa.index.generations import DOCUMENTS, UPLOADS
+from qa.index.generations import DOCUMENTS, UPLOADS, read_pointer
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import Notice
 from qa.index.store import (
@@ -85,19 +85,26 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     Raises `NoArticlesError` when nothing could be indexed and no index exists."""
     settings = settings or Settings.from_env()
     started = time.perf_counter()
-    paths = list(paths)
-    if rebuild:  # the index's own articles (uploads, documents) are read again, not dropped
-        paths += own_article_folders(settings.index_dir, (UPLOADS, DOCUMENTS))
-    roots = [Path(p).expanduser().resolve() for p in paths]
+    given = list(paths)
+    given_roots = ingest.roots_of(given)
+    paths = given + (own_article_folders(settings.index_dir, (UPLOADS, DOCUMENTS)) if rebuild
+                     else [])  # the index's own articles (uploads, documents) are read again
+    roots = ingest.roots_of(paths)
     report = BuildReport(settings.index_dir, roots=roots)
+    seen = read_pointer(settings.index_dir).name
     found, read_files = ingest.load_articles(paths, settings, report)
     if not found and not settings.index_dir.exists():  # no empty index folder left behind
         raise ingest.nothing_to_index(paths, report)
 
     with writer_lock(settings.index_dir) as waited:
-        if waited:  # another writer ran meanwhile: the files may hold newer text than read
+        if waited or read_pointer(settings.index_dir).name != seen:
+            # another writer ran meanwhile: the files may hold newer text than was read
             report = BuildReport(settings.index_dir, roots=roots)
             found, read_files = ingest.load_articles(paths, settings, report)
+        if rebuild and not ingest.from_given(found, given_roots):  # (an unmounted drive):
+            # the index's own articles alone would replace every other one
+            raise ingest.nothing_to_index(given, report, ", so --rebuild left the index as "
+                                                         "it was")
         old = None
         reread: set[str] = set()  # files read again after a fallback: their old copies go
         stranded_copies: dict[str, list[str]] = {}  # copies only damaged generations recorded

@@ -77,8 +77,9 @@ def read_pointer(index_dir: Path) -> Pointer:
 
 
 def set_pointer(index_dir: Path, name: str) -> None:
-    """Make `name` current atomically and durably."""
-    replace_text(index_dir / POINTER, name + "\n")
+    """Make `name` current atomically and durably (a `CURRENT` that is a link is replaced,
+    never written through)."""
+    replace_text(index_dir / POINTER, name + "\n", follow_links=False)
 
 
 def sequence_of(generation: Path) -> int:
@@ -100,23 +101,27 @@ def _leftover(name: str) -> bool:
 
 
 def foreign_entries(index_dir: Path) -> list[str]:
-    """What `index_dir` holds that no index writes, when it holds no index (no `CURRENT`, no
-    generation with a manifest): a folder of other things, which writing an index into would
-    mix with generations and prune. [] for an index, a new folder or an empty one."""
+    """What `index_dir` holds that no index writes, when it holds no index (no `CURRENT`
+    naming a generation, no generation with a manifest): a folder of other things, which
+    writing an index into would mix with generations and prune. [] for an index, a new folder
+    or an empty one."""
     try:
         names = sorted(p.name for p in index_dir.iterdir())
     except (FileNotFoundError, NotADirectoryError):
         return []
-    if POINTER in names or is_index(index_dir, names):
-        return []
-    return [n for n in names
-            if n not in _OWN and not _leftover(n) and not _POINTER_TMP.fullmatch(n)]
+    if is_index(index_dir, names) or read_pointer(index_dir).name is not None:
+        return []  # (an index whose generations are all damaged: a rebuild may write there)
+    return [n for n in names if not (n in _OWN - {POINTER} or _leftover(n)
+                                     or _POINTER_TMP.fullmatch(n))]
 
 
 def is_index(folder: Path, names: list[str]) -> bool:
     """Whether `folder`, which holds the entries `names`, holds an index's generations (one
-    with a manifest): a file that is merely named `CURRENT` does not make an index."""
-    return any((folder / n / "manifest.json").is_file() for n in names if _NAME.fullmatch(n))
+    with its manifest and list of articles): a file merely named `CURRENT` (a LevelDB's), or a
+    folder merely named `gen-...` holding a `manifest.json` (a web app's), does not make an
+    index."""
+    return any((folder / n / "manifest.json").is_file() and
+               (folder / n / "articles.jsonl").is_file() for n in names if _NAME.fullmatch(n))
 
 
 def generations(index_dir: Path) -> list[Path]:
@@ -179,7 +184,10 @@ def prune(index_dir: Path, keep: set[str]) -> None:
     for old in ordered[kept[0] + 1:]:
         if old.name not in keep:
             doomed = index_dir / f".{old.name}.deleting"
-            os.rename(old, doomed)
+            try:
+                os.rename(old, doomed)
+            except OSError:  # (read-only, immutable): the index has changed all the same;
+                continue  # a later build removes it
             shutil.rmtree(doomed, ignore_errors=True)
     for leftover in index_dir.iterdir():
         if _leftover(leftover.name):

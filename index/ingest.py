@@ -20,7 +20,8 @@ from qa.core.records import DOCUMENT_PREFIX, Article, Chunk, file_of
 from qa.core.settings import Settings
 
 __all__ = ["BuildReport", "Progress", "StoredCopies", "embed_chunks", "embedding_text",
-           "file_of", "load_articles", "note_query_model", "under"]
+           "file_of", "from_given", "load_articles", "note_query_model", "roots_of",
+           "under"]
 
 #: progress(done, total) is called while chunks are embedded.
 Progress = Callable[[int, int], None]
@@ -160,6 +161,26 @@ def kept_notice(path: str, survivor: str) -> Notice:
     """What a build says of an article whose file lost it while a copy still holds it."""
     return Notice(path, "kept", f"its file no longer holds it, but {survivor} does: stored "
                                 "from there")
+
+
+def roots_of(paths: Iterable[str | Path]) -> list[Path]:
+    """Where the articles of `paths` are recorded: a folder resolved, a file as `location`
+    names it (a link given as a file is the link: its article is recorded at the link's
+    name, and so is the article of whatever the link leads to next)."""
+    roots = []
+    for given in paths:
+        path = Path(given).expanduser()
+        try:
+            roots.append(path.resolve() if path.is_dir() else Path(location(path)))
+        except (ValueError, OSError, RuntimeError):  # no usable path: loading says why
+            roots.append(path)
+    return roots
+
+
+def from_given(articles: Iterable[Article], roots: list[Path]) -> bool:
+    """Whether any of `articles` comes from under `roots` (the paths a user gave, not the
+    index's own folders that a rebuild reads too)."""
+    return any(under(article.path, roots) for article in articles)
 
 
 def under(path: str, roots: list[Path]) -> bool:

@@ -113,16 +113,16 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     `IndexMismatchError` (another model or chunking, or a newer schema) or `NoArticlesError`."""
     settings = settings or Settings.from_env()
     started = time.perf_counter()
-    paths = list(paths)
-    if rebuild:  # this server's chat uploads are read again (the others' are in the store)
-        paths += own_article_folders(settings.index_dir, (UPLOADS,))
+    given = list(paths)
+    paths = given + (own_article_folders(settings.index_dir, (UPLOADS,)) if rebuild
+                     else [])  # this server's chat uploads (the others' are in the store)
     where = describe_url(url)
-    roots = [Path(p).expanduser().resolve() for p in paths]
-    report = BuildReport(None, store=where, roots=roots)
+    report = BuildReport(None, store=where, roots=ingest.roots_of(paths))
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = ingest.load_articles(files, settings, report) if files else ([], set())
-    if rebuild and not found:  # before anything is emptied: nothing would replace it
-        raise ingest.nothing_to_index(paths, report, f", so --rebuild left the store at "
+    if rebuild and not ingest.from_given(found, ingest.roots_of(given)):  # before anything
+        # is emptied: nothing (or this server's uploads alone) would replace it
+        raise ingest.nothing_to_index(given, report, f", so --rebuild left the store at "
                                                      f"{where} as it was")
 
     with store_connection(url) as connection, (
@@ -172,7 +172,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         _settle_skipped(connection, skipped, report)
         _set_aside(stale, read_files, report)
         _record_copies(connection, set(), report.copies)  # of the articles written just now
-        report.removed.extend(_remove_gone(connection, roots, copies, kept_hashes, report))
+        report.removed.extend(_remove_gone(connection, report.roots, copies, kept_hashes, report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(
             "SELECT articles, chunks FROM corpus_stats").fetchone()

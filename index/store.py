@@ -153,8 +153,10 @@ def open_index(index_dir: str | Path, model: str | None = None) -> StoredIndex:
 
 def _open_current(index_dir: Path) -> StoredIndex:
     pointer = read_pointer(index_dir)
-    if pointer.name is None and pointer.problem is None:
-        raise IndexNotFoundError(index_dir, strangers=foreign_entries(index_dir))
+    if pointer.name is None:  # a folder of other things, with a file named CURRENT of its own
+        strangers = foreign_entries(index_dir)  # (a LevelDB's), is not a damaged index
+        if pointer.problem is None or (strangers and not generations(index_dir)):
+            raise IndexNotFoundError(index_dir, strangers=strangers)
     problem = pointer.problem
     for _attempt in range(2):  # once more when a writer swapped CURRENT meanwhile
         if pointer.name is None:

@@ -119,6 +119,11 @@ def test_current_is_never_followed_out_of_the_index_directory(damaged_copy: Path
     (damaged_copy / "CURRENT").symlink_to(elsewhere / "CURRENT")
     with pytest.warns(IndexFallbackWarning, match="CURRENT is a link"):
         assert_old_data_answers(damaged_copy, 3)
+    with pytest.warns(IndexFallbackWarning, match="CURRENT is a link"):  # the link is
+        build_index([_one_article(tmp_path)], Settings.from_env(index_dir=damaged_copy))
+    assert not (damaged_copy / "CURRENT").is_symlink()  # replaced, not written through
+    assert (elsewhere / "CURRENT").read_text().strip() == outside.name
+    assert_old_data_answers(damaged_copy, 4)
 
     lone = tmp_path / "lone"
     lone.mkdir()
@@ -250,6 +255,69 @@ def test_a_folder_of_other_things_is_never_written_as_an_index(tmp_path: Path,
     (fresh / "uploads").mkdir(parents=True)
     assert run_cli("index", extra, "--index-dir", fresh).exit_code == 0
     assert open_index(fresh).articles and (fresh / "uploads").is_dir()
+
+
+def test_a_folder_with_its_own_file_named_current_is_not_taken_for_an_index(
+        tmp_path: Path, two_generations: Path) -> None:
+    """A LevelDB keeps a `CURRENT` too: following "damaged, --rebuild" advice there once
+    overwrote it with a generation name."""
+    leveldb = tmp_path / "leveldb"
+    leveldb.mkdir()
+    (leveldb / "CURRENT").write_text("MANIFEST-000004\n")
+    (leveldb / "000005.ldb").write_bytes(b"data")
+    extra = two_generations.parent / "extra"
+    for args in (["ask", QUESTION], ["index", extra], ["index", extra, "--rebuild"]):
+        result = run_cli(*args, "--index-dir", leveldb)
+        assert result.exit_code == 1 and "it holds other things (000005.ldb, CURRENT)" in \
+            str(result.exception), result.output
+    assert sorted(p.name for p in leveldb.iterdir()) == ["000005.ldb", "CURRENT"]
+    assert (leveldb / "CURRENT").read_text() == "MANIFEST-000004\n"
+
+
+def test_a_rebuild_from_a_folder_that_yields_nothing_keeps_the_index_with_its_uploads(
+        damaged_copy: Path, tmp_path: Path) -> None:
+    """An unmounted drive's empty mount point: the uploads alone must not replace the rest."""
+    (damaged_copy / "uploads").mkdir()
+    (damaged_copy / "uploads" / "ferry.txt").write_text("Ferry levy\n\nThe council of Kelso "
+                                                        "approved a ferry levy on Tuesday.")
+    build_index([damaged_copy / "uploads"], Settings.from_env(index_dir=damaged_copy))
+    before = _current(damaged_copy).name
+    mount_point = tmp_path / "mnt"
+    mount_point.mkdir()
+    result = run_cli("index", mount_point, "--index-dir", damaged_copy, "--rebuild")
+    assert result.exit_code == 1 and str(result.exception).startswith(
+        f"Nothing to index under {mount_point}, so --rebuild left the index as it was: "), \
+        result.output
+    assert _current(damaged_copy).name == before
+    assert_old_data_answers(damaged_copy, 4)
+
+
+def test_a_generation_that_cannot_be_removed_leaves_the_new_one_current_and_said_so(
+        damaged_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removing superseded generations comes after the switch: failing there (a read-only
+    or immutable folder) is no reason to report the index unchanged."""
+    import os
+
+    from qa.index import generations as generations_module
+
+    oldest = generations(damaged_copy)[-1]
+    real_rename = os.rename
+
+    def refuse_the_oldest(source, target) -> None:
+        if Path(source) == oldest:
+            raise PermissionError(1, "Operation not permitted", str(source))
+        real_rename(source, target)
+
+    monkeypatch.setattr(generations_module.os, "rename", refuse_the_oldest)
+    (tmp_path / "note.txt").write_text("Note\n\nThe council of Kelso met on Tuesday.")
+    report = build_index([tmp_path / "note.txt"], Settings.from_env(index_dir=damaged_copy))
+    assert report.added == [str(tmp_path / "note.txt")]
+    assert oldest.is_dir() and len(generations(damaged_copy)) == 3
+    assert_old_data_answers(damaged_copy, 4)
+    monkeypatch.undo()  # the next build removes it
+    (tmp_path / "note.txt").write_text("Note\n\nThe council of Kelso met on Wednesday.")
+    build_index([tmp_path / "note.txt"], Settings.from_env(index_dir=damaged_copy))
+    assert not oldest.exists() and len(generations(damaged_copy)) == 2
 
 
 @pytest.mark.parametrize("name", ["chunks.jsonl", "sentences.faiss"])
@@ -513,3 +581,32 @@ def test_a_writer_that_waited_for_another_reads_the_files_again(tmp_path: Path) 
     assert waiting.returncode == 0, err
     answer = run_cli("ask", "How many ships did the port see?", "--index-dir", index_dir)
     assert "**42**" in answer.stdout, answer.stdout  # once "20": what it read before waiting
+
+
+def test_a_writer_another_finished_before_it_reads_the_files_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another build that ran from start to end between this one's reading the files and its
+    taking the lock (so it never waited) may have stored newer text than this one read."""
+    from qa.index import ingest
+
+    news, settings = tmp_path / "news", Settings.from_env(index_dir=tmp_path / "index")
+    news.mkdir()
+    story = news / "ships.txt"
+    story.write_text("Ships\n\nThe port saw 17 ships on Monday.")
+    build_index([news], settings)
+    real_load = ingest.load_articles
+    raced: list[bool] = []
+
+    def load_then_another_writer(paths, settings, report):
+        read = real_load(paths, settings, report)
+        if not raced:
+            raced.append(True)
+            story.write_text("Ships\n\nThe port saw 42 ships on Monday.")
+            build_index([news], settings)  # the other writer, whole
+        return read
+
+    monkeypatch.setattr(ingest, "load_articles", load_then_another_writer)
+    story.write_text("Ships\n\nThe port saw 20 ships on Monday.")
+    build_index([news], settings)
+    answer = run_cli("ask", "How many ships did the port see?", "--index-dir", settings.index_dir)
+    assert raced and "**42**" in answer.stdout, answer.stdout  # once "20": what it read first

@@ -55,6 +55,38 @@ def test_links_out_of_the_folder_are_skipped_and_a_deleted_link_removes_its_arti
     assert_old_data_answers(index_copy, 3)
 
 
+def test_a_link_named_as_the_file_to_index_keeps_one_article_as_it_is_pointed_elsewhere(
+        index_copy: Path, tmp_path: Path) -> None:
+    """`latest.txt -> monday.txt`, indexed by that name; then `latest.txt -> tuesday.txt`:
+    the article of `latest.txt` is replaced, not kept beside the new one."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "monday.txt").write_text("Harbour closes\n\nThe harbour closed on Monday.")
+    (folder / "tuesday.txt").write_text("Harbour reopens\n\nThe harbour reopened on Tuesday.")
+    latest = folder / "latest.txt"
+    latest.symlink_to("monday.txt")
+    assert run_cli("index", latest, "--index-dir", index_copy).exit_code == 0
+    latest.unlink()
+    latest.symlink_to("tuesday.txt")
+    result = run_cli("index", latest, "--index-dir", index_copy)
+    assert result.exit_code == 0 and "0 added, 1 updated" in result.output, result.output
+    assert _texts(index_copy)["latest.txt"].endswith("reopened on Tuesday.")
+    assert_old_data_answers(index_copy, 3)
+
+
+def test_a_folder_merely_named_like_a_generation_hides_no_articles(index_copy: Path,
+                                                                     tmp_path: Path) -> None:
+    """Only an index's own generation (its manifest and articles) makes a folder an index
+    whose files are not articles; a web app's `gen-ai/manifest.json` does not."""
+    news = tmp_path / "news"
+    (news / "gen-ai").mkdir(parents=True)
+    (news / "gen-ai" / "manifest.json").write_text('{"name": "demo"}')
+    (news / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    result = run_cli("index", news, "--index-dir", index_copy)
+    assert result.exit_code == 0 and "an article-qa index" not in result.output, result.output
+    assert _texts(index_copy)["harbour.txt"] == "The harbour reopened on Monday."
+
+
 def test_a_file_swapped_for_a_link_out_while_indexing_is_not_read(
         index_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.index import ingest

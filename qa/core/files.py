@@ -13,9 +13,9 @@ from typing import BinaryIO
 __all__ = ["fsync_dir", "replace_file", "replace_text"]
 
 
-def replace_text(path: Path, text: str) -> None:
+def replace_text(path: Path, text: str, follow_links: bool = True) -> None:
     """Write `text` to `path` atomically and durably (see `_replace`)."""
-    _replace(path, lambda f: f.write(text.encode("utf-8")))
+    _replace(path, lambda f: f.write(text.encode("utf-8")), follow_links)
 
 
 def replace_file(path: Path, source: Path) -> None:
@@ -27,11 +27,14 @@ def replace_file(path: Path, source: Path) -> None:
     _replace(path, copy)
 
 
-def _replace(path: Path, write: Callable[[BinaryIO], object]) -> None:
+def _replace(path: Path, write: Callable[[BinaryIO], object], follow_links: bool = True
+             ) -> None:
     """Write a temporary file beside `path` (removed if the write fails) and rename it over
-    `path`: a crash leaves the old content or the new, never half. A link is followed; the
-    file keeps its mode (a new one gets the umask's)."""
-    path = Path(os.path.realpath(path))
+    `path`: a crash leaves the old content or the new, never half. A link is followed (or,
+    without `follow_links`, replaced by the file); the file keeps its mode (a new one gets
+    the umask's)."""
+    path = Path(os.path.realpath(path)) if follow_links \
+        else Path(os.path.realpath(path.parent)) / path.name
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
