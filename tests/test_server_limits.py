@@ -178,6 +178,38 @@ def test_failed_logins_are_throttled(guarded: dict) -> None:  # last: it locks t
     time.sleep(wait + 0.2)
     assert login(LOGIN[1]).status_code == 200
     assert login("guess6").status_code == 400  # a success resets the count
+    # from a new address each time (as a local proxy's X-Forwarded-For gives): the user name
+    # is throttled too
+    spoofed = [httpx.post(url, data={"username": LOGIN[0], "password": f"other{i}"},
+                          headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
+               for i in range(5)]
+    assert spoofed == [400, 400, 400, 400, 429], spoofed
+
+
+def test_a_login_form_names_its_user_url_encoded_or_multipart() -> None:
+    from qa.ui.guard import _login_name
+
+    for form in ({"data": {"username": "editor", "password": "x"}},
+                 {"files": {"username": (None, "editor"), "password": (None, "x")}}):
+        body = httpx.Request("POST", "http://127.0.0.1/login", **form).read()
+        assert _login_name(body) == "editor", body
+    assert _login_name(b"password=x") == ""
+
+
+def test_a_page_by_another_name_or_a_large_body_to_another_upload_path_is_refused(
+        guarded: dict) -> None:
+    """A server on this machine only (127.0.0.1) answers only to its names: a page whose
+    name was made to lead here (DNS rebinding) gets nothing. Only Gradio's upload route takes
+    a large body."""
+    port = guarded["url"].rstrip("/").rsplit(":", 1)[1]
+    for name, status in [("rebind.example.com", 421), ("localhost", 401), ("127.0.0.1", 401),
+                         ("[::1]", 401)]:
+        reply = httpx.get(f"{guarded['url']}config", headers={"host": f"{name}:{port}"})
+        assert reply.status_code == status, (name, reply.text)
+    assert "answers only to the names of this machine" in httpx.get(
+        f"{guarded['url']}config", headers={"host": "rebind.example.com"}).text
+    big = httpx.post(f"{guarded['url']}gradio_api/stream/upload", content=b"x" * (2 << 20))
+    assert big.status_code == 413 and "Request too large" in big.text
 
 
 def test_a_login_expires(tmp_path: Path, seed_index: Path) -> None:

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["EdgeGuard", "EdgeLimits", "ExpiringLogins", "LoginThrottle"]
+__all__ = ["LOCAL_HOSTS", "UPLOAD_ROUTE", "EdgeGuard", "EdgeLimits", "ExpiringLogins",
+           "LoginThrottle"]
+
+#: the names of this machine: what a server listening on it only may be addressed as.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Gradio's file upload route: the one request whose body may be larger (multipart files).
+UPLOAD_ROUTE = "/gradio_api/upload"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,9 +28,9 @@ Send = Callable[[Message], Awaitable[None]]
 
 @dataclass
 class LoginThrottle:
-    """Failed logins per client address: after `free` of them, each attempt must wait 2, 4,
-    8... seconds (at most `max_wait`) after the previous one, and is refused (429) sooner,
-    right password or not. A success resets the count; so does an hour without attempts.
+    """Failed logins per key (a client address, a user name): after `free` of them, each
+    attempt under it must wait 2, 4, 8... seconds (at most `max_wait`) after the previous
+    one, and is refused (429) sooner, right password or not. A success resets the count; so does an hour without attempts.
     An attempt counts as failed until it succeeds, so parallel guesses gain nothing."""
 
     free: int = 5
@@ -105,12 +112,16 @@ class ExpiringLogins(dict[str, str]):
 class EdgeLimits:
     """`max_body`: bytes of any request but an upload; `max_upload_body`: of one upload
     request; `max_pending_bytes`/`max_pending_files`: Gradio's cached uploads not yet
-    deleted, beyond which new uploads are refused (507) until the cache is cleaned."""
+    deleted, beyond which new uploads are refused (507) until the cache is cleaned; `hosts`:
+    the names a request may address the server by."""
 
     max_body: int = 1024 * 1024
     max_upload_body: int = 100 * 1024 * 1024
     max_pending_bytes: int = 100 * 1024 * 1024
     max_pending_files: int = 100
+    #: the host names a request's `Host` may give (None: any), e.g. `LOCAL_HOSTS` for a
+    #: server on this machine only.
+    hosts: frozenset[str] | None = None
 
 
 class EdgeGuard:
@@ -129,12 +140,19 @@ class EdgeGuard:
         self._receiving = (0, 0)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not self._host_allowed(scope):
+            if scope["type"] == "http":
+                await _respond(send, 421, "This server answers only to the names of this "
+                               "machine (localhost, 127.0.0.1).")
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"].rstrip("/")
         length = _content_length(scope)
-        if path.endswith("/upload") and scope["method"] == "POST":
+        if path == UPLOAD_ROUTE and scope["method"] == "POST":
             refusal = self._upload_refusal(length)
             if refusal:
                 await _respond(send, *refusal)
@@ -159,9 +177,18 @@ class EdgeGuard:
             return
         replay = _replay(body, receive)
         if path.endswith("/login") and scope["method"] == "POST":
-            await self._login(scope, replay, send)
+            await self._login(scope, body, replay, send)
         else:
             await self.app(scope, replay, send)
+
+    def _host_allowed(self, scope: Scope) -> bool:
+        """Whether the request's `Host` names this server as `limits.hosts` allows: a page on
+        another site whose name was made to lead here (DNS rebinding) is refused."""
+        if self.limits.hosts is None:
+            return True
+        host = next((value.decode("latin-1") for name, value in scope.get("headers", ())
+                     if name == b"host"), "")
+        return _host_name(host).lower() in self.limits.hosts
 
     def _upload_refusal(self, length: int | None) -> tuple[int, str] | None:
         limits = self.limits
@@ -176,15 +203,19 @@ class EdgeGuard:
                              "few minutes.")
         return None
 
-    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
-        client = (scope.get("client") or ("unknown", 0))[0]
-        wait = self.throttle.wait(client, time.monotonic())
+    async def _login(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> None:
+        # per address and per user name: an address can be had in many ways (a local proxy's
+        # X-Forwarded-For, an IPv6 block), a user's password is guessed under one name
+        keys = [(scope.get("client") or ("unknown", 0))[0], f"user:{_login_name(body)}"]
+        now = time.monotonic()
+        wait = max(self.throttle.wait(key, now) for key in keys)
         if wait > 0:
             seconds = math.ceil(wait)
             await _respond(send, 429, f"Too many failed logins: try again in {seconds} s.",
                            [(b"retry-after", str(seconds).encode())])
             return
-        self.throttle.attempt(client, time.monotonic())
+        for key in keys:
+            self.throttle.attempt(key, now)
         status: list[int] = []
 
         async def watch(message: Message) -> None:
@@ -194,7 +225,25 @@ class EdgeGuard:
 
         await self.app(scope, receive, watch)
         if status and status[0] < 300:
-            self.throttle.succeeded(client)
+            for key in keys:
+                self.throttle.succeeded(key)
+
+
+def _host_name(host: str) -> str:
+    """A `Host` header without its port: "[::1]:7860" -> "::1", "localhost:7860" ->
+    "localhost"."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _login_name(body: bytes) -> str:
+    """The user name a login form gives (URL-encoded or multipart), "" when none."""
+    from urllib.parse import parse_qs
+
+    if match := re.search(rb'name="username"\r\n(?:[^\r\n]+\r\n)*\r\n([^\r]*)\r\n', body):
+        return match.group(1).decode("utf-8", "replace")
+    return parse_qs(body.decode("utf-8", "replace")).get("username", [""])[0]
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -79,7 +79,7 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
     stopped, and raises the loader's error (after closing the server) when the engine could
     not be made."""
     from qa.ui.assets import APP_CSS, APP_JS, app_theme
-    from qa.ui.guard import ExpiringLogins
+    from qa.ui.guard import LOCAL_HOSTS, ExpiringLogins
     from qa.ui.placeholder import StartingPage
     from qa.ui.startup import EngineLoader
 
@@ -88,9 +88,10 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
     starting = StartingPage(host, port)  # answers while Gradio is imported
     # anyone who reaches the page may add articles; removing them is for a logged-in user,
     # or the one user of a server on this machine only
-    removable = bool(credentials) or host in ("127.0.0.1", "localhost", "::1")
-    try:
-        demo, guard = _build(loader, removable)
+    local = host in LOCAL_HOSTS
+    removable = bool(credentials) or local
+    try:  # (a server on this machine only answers only to its names: no DNS rebinding)
+        demo, guard = _build(loader, removable, LOCAL_HOSTS if local else None)
     finally:
         starting.close()
     settings = loader.settings
@@ -117,9 +118,11 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
     return url
 
 
-def _build(loader: EngineLoader, removable: bool) -> tuple[gr.Blocks, Middleware]:
+def _build(loader: EngineLoader, removable: bool, hosts: frozenset[str] | None
+           ) -> tuple[gr.Blocks, Middleware]:
     """The page, queued, and the middleware that caps its requests; `removable`: the page
-    lets its users remove uploaded articles."""
+    lets its users remove uploaded articles; `hosts`: the names it may be addressed by (None:
+    any)."""
     from qa.ui.app import create_app
     from qa.ui.guard import EdgeGuard, EdgeLimits
     from qa.ui.uploads import MAX_UPLOAD_FILES, cached_uploads
@@ -131,7 +134,7 @@ def _build(loader: EngineLoader, removable: bool) -> tuple[gr.Blocks, Middleware
     per_event = MAX_UPLOAD_FILES * settings.max_file_bytes
     limits = EdgeLimits(max_body=settings.max_request_bytes,
                         max_upload_body=per_event + 64 * 1024, max_pending_bytes=per_event,
-                        max_pending_files=5 * MAX_UPLOAD_FILES)
+                        max_pending_files=5 * MAX_UPLOAD_FILES, hosts=hosts)
     guard = Middleware(EdgeGuard, limits=limits,  # type: ignore[arg-type]
                        pending_uploads=lambda: cached_uploads(demo.upload_file_set))
     return demo, guard
