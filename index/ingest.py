@@ -147,7 +147,8 @@ def records_now(file: str, settings: Settings) -> dict[str, str]:
 
 def duplicate_notice(path: str, stored_from: str) -> Notice:
     """What a build says of a place holding an article it stores from another."""
-    return Notice(path, "duplicate", f"same article as {stored_from}; stored once")
+    return Notice(path, "duplicate", f"same article as {stored_from}; stored once",
+                  (stored_from,))
 
 
 def note_duplicate(report: BuildReport, content_hash: str, path: str, stored_from: str) -> None:
@@ -160,7 +161,7 @@ def note_duplicate(report: BuildReport, content_hash: str, path: str, stored_fro
 def kept_notice(path: str, survivor: str) -> Notice:
     """What a build says of an article whose file lost it while a copy still holds it."""
     return Notice(path, "kept", f"its file no longer holds it, but {survivor} does: stored "
-                                "from there")
+                                "from there", (survivor,))
 
 
 def roots_of(paths: Iterable[str | Path]) -> list[Path]:

@@ -56,6 +56,8 @@ class Notice:
     path: str
     action: str  # "skipped", "decoded", "refused", "duplicate", ...
     message: str
+    #: the other files the message names (the chat shows visitors their names only)
+    mentions: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return f"{self.path}: {self.action}: {self.message}"

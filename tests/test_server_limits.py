@@ -5,6 +5,7 @@ fault the server still answers from the old data."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import time
@@ -210,6 +211,23 @@ def test_a_page_by_another_name_or_a_large_body_to_another_upload_path_is_refuse
         f"{guarded['url']}config", headers={"host": "rebind.example.com"}).text
     big = httpx.post(f"{guarded['url']}gradio_api/stream/upload", content=b"x" * (2 << 20))
     assert big.status_code == 413 and "Request too large" in big.text
+
+
+def test_a_file_named_by_its_web_address_is_not_fetched(http: httpx.Client) -> None:
+    """Gradio downloads a file whose path is a web address whole, before any limit: refused
+    before it sees the request, however the JSON spells the address."""
+    from qa.ui.guard import _names_a_remote_file
+
+    for address in ("https://example.com/huge.txt", "\\u0068ttp://example.com/huge.txt"):
+        event = ('{"data": [[{"path": "' + address + '", "meta": {"_type": '
+                 '"gradio.FileData"}}]], "fn_index": 9, "session_hash": "abc"}')
+        reply = http.post("gradio_api/queue/join", content=event,
+                          headers={"content-type": "application/json"})
+        assert reply.status_code == 400 and "Files are uploaded, not fetched" in reply.text
+    cached = {"path": "/tmp/gradio/0123/a.txt", "url": "http://127.0.0.1:7860/gradio_api/"
+              "file=/tmp/gradio/0123/a.txt", "meta": {"_type": "gradio.FileData"}}
+    assert not _names_a_remote_file(json.dumps({"data": [[cached]]}).encode())
+    assert not _names_a_remote_file(b"[" * 100_000)
 
 
 def test_a_login_expires(tmp_path: Path, seed_index: Path) -> None:

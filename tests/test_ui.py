@@ -927,7 +927,8 @@ def test_upload_messages_name_files_not_server_folders(index_copy: Path,
     from qa import QA
     from tests.paths import GUARDIAN, SEEDS
 
-    chat = Handlers(EngineLoader.loaded(QA(index_dir=index_copy)))
+    engine = QA(index_dir=index_copy)
+    chat = Handlers(EngineLoader.loaded(engine))
     cached = tmp_path / "gradio" / "0123abcd"  # where Gradio keeps an upload
     cached.mkdir(parents=True)
     copy = cached / "copy.txt"
@@ -947,6 +948,20 @@ def test_upload_messages_name_files_not_server_folders(index_copy: Path,
     message, *_ = chat.add_articles([str(cached / "cider.txt"), str(cached / "bild.png")])
     assert "<b>Added:</b> cider.txt: 1 article" in message, message
     assert "<b>Not added:</b> bild.png: not an article file" in message
+    # an article stored from a folder whose name holds spaces and brackets
+    private = tmp_path / "bob smith" / "HR cases (confidential)"
+    private.mkdir(parents=True)
+    (private / "dismissal notes.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+    engine.add_files([str(private)])
+    cached.mkdir(parents=True, exist_ok=True)
+    (cached / "notes.txt").write_text(LIGHTHOUSE, encoding="utf-8")
+    message, *_ = chat.add_articles([str(cached / "notes.txt")])
+    assert "notes.txt: duplicate: same article as dismissal notes.txt; stored once" in \
+        message and "bob smith" not in message and "confidential" not in message, message
+    # a path a request made up: Gradio's cache itself (a folder) is refused, not deleted
+    message, *_ = chat.add_articles([str(cached.parent)])
+    assert "<b>Not added:</b> gradio: not an article file" in message, message
+    assert "Errno" not in message and cached.parent.is_dir()
 
 
 def test_uploading_a_file_again_keeps_the_copy_already_stored(index_copy: Path,

@@ -10,7 +10,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -319,7 +319,8 @@ class Handlers:
         lines = ([_upload_message(*head)] if head else []) + [
             _upload_message("Not added", reason) for reason in not_stored] + [
             _upload_message("Not added" if n in refused else "Note",
-                            f"{Path(n.path).name}: {n.action}: {_without_folders(n.message)}")
+                            f"{Path(n.path).name}: {n.action}: "
+                            f"{_without_folders(n.message, n.mentions)}")
             for n in report.notices]
         return "".join(lines), self.refresh_status(), None
 
@@ -435,9 +436,13 @@ def _for_visitors(exc: QAError) -> str:
     return _without_folders(str(exc))
 
 
-def _without_folders(text: str) -> str:
+def _without_folders(text: str, paths: Iterable[str] = ()) -> str:
     """`text` with each absolute path cut to its last part: the server's folders are not the
-    visitor's business ("same article as /srv/news/a.txt" -> "same article as a.txt")."""
+    visitor's business ("same article as /srv/news/a.txt" -> "same article as a.txt").
+    `paths`: files the text is known to name, cut first (their folders may hold spaces or
+    brackets, which a path found in free text cannot)."""
+    for path in sorted(paths, key=len, reverse=True):
+        text = text.replace(path, Path(path).name)
     return _ABSOLUTE_PATH.sub(r"\1", text)
 
 
@@ -448,9 +453,13 @@ def _upload_message(label: str, text: str) -> str:
 
 def _forget(paths: list[Path], folders: bool = False) -> None:
     """Remove files (uploads that were not indexed; Gradio's temporary copies, each in a
-    folder of its own that goes too when `folders`)."""
+    folder of its own that goes too when `folders`). A path that is not a file (a visitor's
+    request may name any path in Gradio's cache, even the cache itself) is left alone."""
     for path in paths:
-        path.unlink(missing_ok=True)
+        if path.is_symlink() or not path.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
         if folders:
             with contextlib.suppress(OSError):  # not empty: not only ours
                 path.parent.rmdir()

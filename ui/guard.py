@@ -30,8 +30,9 @@ Send = Callable[[Message], Awaitable[None]]
 class LoginThrottle:
     """Failed logins per key (a client address, a user name): after `free` of them, each
     attempt under it must wait 2, 4, 8... seconds (at most `max_wait`) after the previous
-    one, and is refused (429) sooner, right password or not. A success resets the count; so does an hour without attempts.
-    An attempt counts as failed until it succeeds, so parallel guesses gain nothing."""
+    one, and is refused (429) sooner, right password or not. A success resets the count; so
+    does an hour without attempts. An attempt counts as failed until it succeeds, so parallel
+    guesses gain nothing."""
 
     free: int = 5
     max_wait: float = 300.0
@@ -175,6 +176,10 @@ class EdgeGuard:
         if body is None:
             await _respond(send, 413, _too_large(None, self.limits.max_body))
             return
+        if _names_a_remote_file(body):
+            await _respond(send, 400, "Files are uploaded, not fetched: this server does not "
+                           "download an address a request names as a file.")
+            return
         replay = _replay(body, receive)
         if path.endswith("/login") and scope["method"] == "POST":
             await self._login(scope, body, replay, send)
@@ -227,6 +232,28 @@ class EdgeGuard:
         if status and status[0] < 300:
             for key in keys:
                 self.throttle.succeeded(key)
+
+
+def _names_a_remote_file(body: bytes) -> bool:
+    """Whether a JSON request body holds a file (Gradio's FileData) whose path is a web
+    address: Gradio would download it whole, before any size limit or upload budget."""
+    if body.lstrip()[:1] not in (b"{", b"["):
+        return False
+    try:
+        stack = [json.loads(body)]
+    except (ValueError, RecursionError):  # not JSON: Gradio refuses it on its own
+        return False
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            meta, path = item.get("meta"), item.get("path")
+            if isinstance(meta, dict) and meta.get("_type") == "gradio.FileData" and \
+                    isinstance(path, str) and path.startswith(("http://", "https://")):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _host_name(host: str) -> str:
