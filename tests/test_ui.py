@@ -907,6 +907,16 @@ def test_upload_names_and_limits(tmp_path: Path) -> None:
         store_uploads([str(src)], tmp_path / "idx", max_bytes=5)
     with pytest.raises(UploadError, match="Too many"):
         store_uploads([str(src)] * 3, tmp_path / "idx", max_files=2)
+    # what the uploads hold together is bounded (anyone who reaches the page may upload)
+    held = sum(p.stat().st_size for p in (tmp_path / "idx" / "uploads").iterdir())
+    third = tmp_path / "third.md"
+    third.write_text("# Third\n\nMore text.", encoding="utf-8")
+    with pytest.raises(UploadError, match=r"^third\.md: the articles uploaded here are at "
+                                          r"their limit \(0 MB together\); whoever runs"):
+        store_uploads([str(third)], tmp_path / "idx", max_total=held + 5)
+    stored, _ = store_uploads([str(third)], tmp_path / "idx",
+                              max_total=held + third.stat().st_size)
+    assert [p.name for p in stored] == ["third.md"]
     # a file that cannot be stored takes back what this upload stored, nothing stored before
     new = tmp_path / "new.md"
     new.mkdir()  # a file that cannot be read

@@ -286,7 +286,8 @@ class Handlers:
             folder = Path(index_dir) / UPLOADS
             before = set(folder.iterdir()) if folder.is_dir() else set()
             stored, not_stored = store_uploads(list(paths), index_dir,
-                                               max_bytes=self.settings.max_file_bytes)
+                                               max_bytes=self.settings.max_file_bytes,
+                                               max_total=self.settings.max_uploads_bytes)
         except UploadError as exc:
             return _upload_message("Not added", str(exc)), self.refresh_status(), None
         finally:  # Gradio's cached copies are servable: keep only ours

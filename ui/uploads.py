@@ -74,15 +74,17 @@ def _target(folder: Path, name: str, digest: str) -> Path:
 
 
 def store_uploads(paths: list[str], index_dir: str | Path,
-                  max_files: int = MAX_UPLOAD_FILES,
-                  max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[Path], list[str]]:
+                  max_files: int = MAX_UPLOAD_FILES, max_bytes: int = MAX_UPLOAD_BYTES,
+                  max_total: int = Settings.max_uploads_bytes
+                  ) -> tuple[list[Path], list[str]]:
     """Copy uploaded files into `<index_dir>/uploads/`; returns the stored paths and why each
-    other file was refused (too large, empty, not an article format, gone).
+    other file was refused (too large, empty, not an article format, gone, or past what the
+    uploads may hold together, `max_total` bytes).
 
     Raises `UploadError` when there are too many files, or when every one is refused."""
     if len(paths) > max_files:
         raise UploadError(f"Too many files: {len(paths)} (at most {max_files} per upload).")
-    checked: list[tuple[Path, str]] = []
+    checked: list[tuple[Path, str, int]] = []
     refused: list[str] = []
     for raw in paths:
         src = Path(raw)
@@ -101,14 +103,25 @@ def store_uploads(paths: list[str], index_dir: str | Path,
         elif size == 0:
             refused.append(f"{name}: the file is empty.")
         else:
-            checked.append((src, name))
+            checked.append((src, name, size))
+    folder = Path(index_dir) / UPLOADS
+    room = max_total - _uploaded_bytes(folder)
+    fitting = []
+    for src, name, size in checked:
+        if size > room:
+            refused.append(f"{name}: the articles uploaded here are at their limit "
+                           f"({max_total / 1048576:.0f} MB together); whoever runs this "
+                           "server can remove some or raise QA_MAX_UPLOADS_MB.")
+            continue
+        room -= size
+        fitting.append((src, name, size))
+    checked = fitting
     if not checked:
         raise UploadError(" ".join(refused))
-    folder = Path(index_dir) / UPLOADS
     folder.mkdir(parents=True, exist_ok=True)
     stored: list[Path] = []
     created: list[Path] = []
-    for src, name in checked:
+    for src, name, _ in checked:
         tmp = None
         try:
             target = _target(folder, name, _digest(src))
@@ -125,6 +138,15 @@ def store_uploads(paths: list[str], index_dir: str | Path,
             raise UploadError(f"{name}: could not be stored ({exc.strerror}).") from None
         stored.append(target)
     return stored, refused
+
+
+def _uploaded_bytes(folder: Path) -> int:
+    """What the files uploaded to `folder` hold together."""
+    total = 0
+    for name in uploaded_names(folder.parent):
+        with contextlib.suppress(OSError):  # (removed meanwhile)
+            total += (folder / name).stat().st_size
+    return total
 
 
 def drop_unindexed(stored: Iterable[Path], kept_files: set[str],

@@ -42,6 +42,7 @@ ENVIRONMENT = {
     "QA_MODEL": "sentence-transformers model name or path",
     "QA_STORE": "PostgreSQL URL of the index (postgresql://...), instead of QA_INDEX_DIR",
     "QA_MAX_FILE_MB": "largest article file (or upload) in MB",
+    "QA_MAX_UPLOADS_MB": "what the chat's uploads may hold together, in MB",
     "QA_AUTH": "login of `qa serve`, user:password",
     "QA_LOGIN_HOURS": "how long a login to `qa serve` lasts, in hours",
     "QA_READER_CACHE": "question-passage pairs whose reading is remembered (0: none)",
@@ -79,6 +80,9 @@ class Settings:
     #: sentence-transformers model name or path; None = the index's own (or the bundled) model.
     model: str | None = None
     max_file_bytes: int = 5 * 1024 * 1024
+    #: what the articles uploaded in the chat (`<index_dir>/uploads/`) may hold together:
+    #: anyone who reaches the page may add articles, and each costs disk and embedding time.
+    max_uploads_bytes: int = 200 * 1024 * 1024
     #: chunking: target words per chunk and sentences shared with the next chunk. No overlap:
     #: answers are found per sentence (each has its own vector), and on NewsQA one sentence of
     #: overlap embedded 17% more tokens (build 74 -> 85 s) for recall@5 77.0 -> 77.4%, gold
@@ -159,6 +163,10 @@ class Settings:
             env["store"] = environ["QA_STORE"]
         if environ.get("QA_MAX_FILE_MB"):
             env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
+        if environ.get("QA_MAX_UPLOADS_MB"):
+            env["max_uploads_bytes"] = int(_number_in(
+                environ["QA_MAX_UPLOADS_MB"], "QA_MAX_UPLOADS_MB", "megabytes", 100_000,
+                200) * 1024 * 1024)
         if environ.get("QA_READER_CACHE"):
             env["reader_cache_pairs"] = _count(environ["QA_READER_CACHE"], "QA_READER_CACHE")
         if environ.get("QA_LOGIN_HOURS"):
