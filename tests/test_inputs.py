@@ -161,6 +161,10 @@ def test_environment_is_checked_and_unknown_names_are_warned_about() -> None:
         with pytest.raises(InputError, match="QA_MAX_FILE_MB"):
             Settings.from_env({"QA_MAX_FILE_MB": bad})
     assert Settings.from_env({"QA_MAX_FILE_MB": "0.5"}).max_file_bytes == 512 * 1024
+    assert Settings.from_env({"QA_MAX_UPLOADS_MB": "50"}).max_uploads_bytes == 50 << 20
+    with pytest.raises(InputError, match="QA_MAX_UPLOADS_MB must be a number of megabytes "
+                                         r"above 0 and at most 100000 \(e.g. 200\)"):
+        Settings.from_env({"QA_MAX_UPLOADS_MB": "-1"})
     for bad in ("0", "soon", "9000"):
         with pytest.raises(InputError, match="QA_LOGIN_HOURS must be a number of hours"):
             Settings.from_env({"QA_LOGIN_HOURS": bad})
@@ -185,7 +189,7 @@ def test_cli_reports_bad_settings_and_arguments_in_one_line(seed_index: Path,
     assert result.stderr.splitlines() == [
         "Warning: QA_INDEX is not an article-qa setting and is ignored; did you mean "
         "QA_INDEX_DIR? known: QA_INDEX_DIR, QA_CACHE_DIR, QA_MODEL, QA_STORE, QA_MAX_FILE_MB, "
-        "QA_AUTH, QA_LOGIN_HOURS, QA_READER_CACHE.",
+        "QA_MAX_UPLOADS_MB, QA_AUTH, QA_LOGIN_HOURS, QA_READER_CACHE.",
         "Error: QA_MAX_FILE_MB must be a number of megabytes above 0 and at most 1024 (e.g. 5),"
         " not 'abc'."]
     for args, message in [(["-k", "0"], "k must be a whole number"),

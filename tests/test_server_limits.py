@@ -164,29 +164,6 @@ def test_answer_events_share_one_concurrency_limit(seed_qa) -> None:
     assert limits == {"answer": seed_qa.settings.answer_concurrency} and limits["answer"] > 1
 
 
-def test_failed_logins_are_throttled(guarded: dict) -> None:  # last: it locks the address
-    url = f"{guarded['url']}login"
-
-    def login(password: str) -> httpx.Response:
-        return httpx.post(url, data={"username": LOGIN[0], "password": password})
-
-    assert [login(f"guess{i}").status_code for i in range(5)] == [400] * 5
-    refused = login("guess5")
-    assert refused.status_code == 429 and "Too many failed logins" in refused.text
-    wait = int(refused.headers["retry-after"])
-    assert 1 <= wait <= 2
-    assert login(LOGIN[1]).status_code == 429  # the right password waits too
-    time.sleep(wait + 0.2)
-    assert login(LOGIN[1]).status_code == 200
-    assert login("guess6").status_code == 400  # a success resets the count
-    # from a new address each time (as a local proxy's X-Forwarded-For gives): the user name
-    # is throttled too
-    spoofed = [httpx.post(url, data={"username": LOGIN[0], "password": f"other{i}"},
-                          headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
-               for i in range(5)]
-    assert spoofed == [400, 400, 400, 400, 429], spoofed
-
-
 def test_a_login_form_names_its_user_url_encoded_or_multipart() -> None:
     from qa.ui.guard import _login_name
 
@@ -213,21 +190,44 @@ def test_a_page_by_another_name_or_a_large_body_to_another_upload_path_is_refuse
     assert big.status_code == 413 and "Request too large" in big.text
 
 
-def test_a_file_named_by_its_web_address_is_not_fetched(http: httpx.Client) -> None:
+def test_a_file_named_by_its_web_address_is_not_fetched(guarded: dict) -> None:
     """Gradio downloads a file whose path is a web address whole, before any limit: refused
-    before it sees the request, however the JSON spells the address."""
+    before it sees the request (before a login, too), however the JSON spells the address."""
     from qa.ui.guard import _names_a_remote_file
 
     for address in ("https://example.com/huge.txt", "\\u0068ttp://example.com/huge.txt"):
         event = ('{"data": [[{"path": "' + address + '", "meta": {"_type": '
                  '"gradio.FileData"}}]], "fn_index": 9, "session_hash": "abc"}')
-        reply = http.post("gradio_api/queue/join", content=event,
-                          headers={"content-type": "application/json"})
+        reply = httpx.post(f"{guarded['url']}gradio_api/queue/join", content=event,
+                           headers={"content-type": "application/json"})
         assert reply.status_code == 400 and "Files are uploaded, not fetched" in reply.text
     cached = {"path": "/tmp/gradio/0123/a.txt", "url": "http://127.0.0.1:7860/gradio_api/"
               "file=/tmp/gradio/0123/a.txt", "meta": {"_type": "gradio.FileData"}}
     assert not _names_a_remote_file(json.dumps({"data": [[cached]]}).encode())
     assert not _names_a_remote_file(b"[" * 100_000)
+
+
+def test_failed_logins_are_throttled(guarded: dict) -> None:  # last: it locks the address
+    url = f"{guarded['url']}login"
+
+    def login(password: str) -> httpx.Response:
+        return httpx.post(url, data={"username": LOGIN[0], "password": password})
+
+    assert [login(f"guess{i}").status_code for i in range(5)] == [400] * 5
+    refused = login("guess5")
+    assert refused.status_code == 429 and "Too many failed logins" in refused.text
+    wait = int(refused.headers["retry-after"])
+    assert 1 <= wait <= 2
+    assert login(LOGIN[1]).status_code == 429  # the right password waits too
+    time.sleep(wait + 0.2)
+    assert login(LOGIN[1]).status_code == 200
+    assert login("guess6").status_code == 400  # a success resets the count
+    # from a new address each time (as a local proxy's X-Forwarded-For gives): the user name
+    # is throttled too
+    spoofed = [httpx.post(url, data={"username": LOGIN[0], "password": f"other{i}"},
+                          headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code
+               for i in range(5)]
+    assert spoofed == [400, 400, 400, 400, 429], spoofed
 
 
 def test_a_login_expires(tmp_path: Path, seed_index: Path) -> None:
