@@ -117,11 +117,14 @@ def foreign_entries(index_dir: Path) -> list[str]:
 
 def is_index(folder: Path, names: list[str]) -> bool:
     """Whether `folder`, which holds the entries `names`, holds an index's generations (one
-    with its manifest and list of articles): a file merely named `CURRENT` (a LevelDB's), or a
-    folder merely named `gen-...` holding a `manifest.json` (a web app's), does not make an
-    index."""
-    return any((folder / n / "manifest.json").is_file() and
-               (folder / n / "articles.jsonl").is_file() for n in names if _NAME.fullmatch(n))
+    with its manifest and list of articles, or one that `CURRENT` names): a file merely named
+    `CURRENT` (a LevelDB's), or a folder merely named `gen-...` holding a `manifest.json` (a
+    web app's), does not make an index."""
+    held = [n for n in names if _NAME.fullmatch(n)]
+    if any((folder / n / "manifest.json").is_file() and (folder / n / "articles.jsonl").is_file()
+           for n in held):
+        return True
+    return POINTER in names and read_pointer(folder).name in held  # (each one damaged)
 
 
 def generations(index_dir: Path) -> list[Path]:

@@ -76,15 +76,23 @@ def test_a_link_named_as_the_file_to_index_keeps_one_article_as_it_is_pointed_el
 
 def test_a_folder_merely_named_like_a_generation_hides_no_articles(index_copy: Path,
                                                                      tmp_path: Path) -> None:
-    """Only an index's own generation (its manifest and articles) makes a folder an index
-    whose files are not articles; a web app's `gen-ai/manifest.json` does not."""
+    """Only an index's own generation (its manifest and articles, or the one its `CURRENT`
+    names) makes a folder an index whose files are not articles; a web app's
+    `gen-ai/manifest.json` does not."""
     news = tmp_path / "news"
     (news / "gen-ai").mkdir(parents=True)
     (news / "gen-ai" / "manifest.json").write_text('{"name": "demo"}')
     (news / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    damaged = news / "old-index" / "gen-20250101T000000-1-1"  # an index, its list gone
+    damaged.mkdir(parents=True)
+    (damaged / "chunks.jsonl").write_text('{"id": "a:0", "text": "Chunk text, not an article '
+                                          'to index again."}\n')
+    (news / "old-index" / "CURRENT").write_text(damaged.name + "\n")
     result = run_cli("index", news, "--index-dir", index_copy)
-    assert result.exit_code == 0 and "an article-qa index" not in result.output, result.output
+    assert result.exit_code == 0, result.output
+    assert f"{news / 'old-index'}: skipped: an article-qa index" in result.stderr
     assert _texts(index_copy)["harbour.txt"] == "The harbour reopened on Monday."
+    assert "chunks.jsonl#1" not in _texts(index_copy)
 
 
 def test_a_file_swapped_for_a_link_out_while_indexing_is_not_read(

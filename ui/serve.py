@@ -90,8 +90,11 @@ def serve(engine: QA | EngineLoader, host: str = "127.0.0.1", port: int = 7860,
     # or the one user of a server on this machine only
     local = host in LOCAL_HOSTS
     removable = bool(credentials) or local
-    try:  # (a server on this machine only answers only to its names: no DNS rebinding)
-        demo, guard = _build(loader, removable, LOCAL_HOSTS if local else None)
+    # without a login, a server on this machine only answers only to its names: a web page
+    # whose name was made to lead here (DNS rebinding) could use it as its visitor can
+    hosts = LOCAL_HOSTS if local and not credentials else None
+    try:
+        demo, guard = _build(loader, removable, hosts)
     finally:
         starting.close()
     settings = loader.settings
