@@ -548,6 +548,9 @@ def _remove_gone(connection: psycopg.Connection, roots: list[Path], holder: inge
             file = ingest.file_of(path)
             if file not in holder.read_files and Path(file).exists():
                 continue
+            if file in holder.read_files and content_hash in ingest.records_now(
+                    file, holder.settings):  # another writer stored what the file holds now,
+                continue  # after this one read it
             if not _keep_from_copy(connection, content_hash, path, holder, report):
                 # (only while still stored from there: another writer may have moved it)
                 removed.extend(_delete_where(connection, "content_hash = %s AND path = %s",

@@ -224,6 +224,35 @@ def test_a_file_changed_while_its_article_is_embedded_is_not_written_over_the_ne
     assert _assert_whole(pg_url) == 18
 
 
+def test_a_writer_does_not_remove_the_text_another_stored_after_it_read_the_file(
+        pg_url: str, tmp_path: Path) -> None:
+    """Writer 1 reads the folder; the file is edited and writer 2 stores its new text; writer
+    1, finishing, once removed that text as an article its file no longer held."""
+    from qa.index.postgres import index_into_postgres
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    ships = corpus / "ships.txt"
+    ships.write_text("Ships\n\nThe port of Welk saw 17 ships on Monday.")
+    index_into_postgres([corpus], pg_url, Settings.from_env())
+    (corpus / "ferry.txt").write_text("Ferry\n\nThe ferry to Welk sailed at noon on Monday.")
+    edits = []
+
+    def another_writer(done: int, total: int) -> None:  # writer 1 has read both files
+        if not edits:
+            ships.write_text("Ships\n\nThe port of Welk saw 42 ships on Monday.")
+            edits.append(index_into_postgres([ships], pg_url, Settings.from_env()))
+
+    report = index_into_postgres([corpus], pg_url, Settings.from_env(), progress=another_writer)
+    assert edits and edits[0].updated == [str(ships)] and report.removed == []
+    answer = QA(store=pg_url).answer("How many ships did the port of Welk see on Monday?")
+    assert answer.short.text == "42", answer.text
+    assert _assert_whole(pg_url) == 2
+
+
 def test_articles_that_move_within_or_between_files_are_kept(pg_url: str,
                                                               tmp_path: Path) -> None:
     from qa.index.postgres import index_into
