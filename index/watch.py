@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from qa.index.ingest import BuildReport
+from qa.index.ingest import BuildReport, file_of
 from qa.index.load import find_files
 
 from qa.core.errors import InputError, QAError, StoreUnavailableError
@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 #: what a look at the folders saw: each article file with its size and modification time.
 Snapshot = frozenset[tuple[str, int, int]]
+#: what no look sees: the folders are indexed again at the next look that holds still.
+_NOT_INDEXED: Snapshot = frozenset({("", -1, -1)})
 
 
 def snapshot(paths: Sequence[str | Path]) -> Snapshot:
@@ -106,5 +108,9 @@ class FolderWatcher:
             logger.exception("Indexing the changes in %s failed", changed)
             return f"{changed} changed, but indexing failed (the log above says why)."
         self._indexed, self._unreachable = now, ""
+        if any(Path(file_of(path)).exists() for path in report.removed):
+            # gone while the build read the folders (moved away and back, held up by another
+            # writer), there again now: the build did not index what `now` saw
+            self._indexed = _NOT_INDEXED
         return "\n".join([f"{changed} changed: {report.summary}",
                           *(str(notice) for notice in report.notices)])

@@ -201,6 +201,48 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
         watcher.stop()
 
 
+def test_a_watched_folder_gone_while_it_was_read_and_back_unchanged_is_read_again(
+        index_copy: Path, tmp_path: Path) -> None:
+    """A subfolder moved away while the watcher's build read the folder (which waited for
+    another writer meanwhile), and back, unchanged, before the next look: its article was
+    removed and never added again, since the folder looked as it did before the build."""
+    import time
+
+    from qa.index.watch import FolderWatcher
+
+    from qa import QA
+
+    folder = tmp_path / "news"
+    (folder / "port").mkdir(parents=True)
+    (folder / "port" / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened "
+                                                 "on Monday.")
+    qa = QA(index_dir=index_copy)
+    qa.add_files([folder])
+    messages: list[str] = []
+
+    def index_while_it_is_away(paths: list[str]):  # the first time
+        if messages:
+            return qa.add_files(paths)
+        (folder / "port").rename(tmp_path / "port")
+        try:
+            return qa.add_files(paths)
+        finally:
+            (tmp_path / "port").rename(folder / "port")
+
+    watcher = FolderWatcher([folder], 0.3)
+    (folder / "ferry.txt").write_text("Ferry\n\nThe ferry sailed at noon on Monday.")
+    watcher.start(index_while_it_is_away, messages.append)
+    try:
+        deadline = time.monotonic() + 60
+        while len(messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
+    assert "1 added, 0 updated, 1 removed" in messages[0], messages
+    assert len(messages) == 2 and "1 added, 0 updated, 0 removed" in messages[1], messages
+    assert "harbour" in qa.retrieve("When did the harbour reopen?", k=1)[0].chunk.text.lower()
+
+
 def test_a_drive_unmounted_from_a_watched_folder_keeps_its_articles(index_copy: Path,
                                                                     tmp_path: Path) -> None:
     import subprocess
