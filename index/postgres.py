@@ -143,15 +143,17 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             found = list(unique.values())
             emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
         model = _prepare(connection, where, settings, rebuild)
-        stored = _stored_paths(connection, [a.content_hash for a in found])
+        stored = _stored_places(connection, [a.content_hash for a in found])
         new: list[Article] = []
         copies = ingest.StoredCopies(read_files, settings)
         for article in found:
             if article.content_hash not in stored:
                 new.append(article)
                 continue
-            previous = stored[article.content_hash]
-            if copies.elsewhere(previous, article):
+            previous, uploaded = stored[article.content_hash]
+            if copies.elsewhere(previous, article) or (
+                    previous != article.path
+                    and _another_servers_upload(previous, uploaded, settings)):
                 ingest.note_duplicate(report, article.content_hash, article.path, previous)
                 continue
             if previous != article.path:  # the file moved: the article follows it
@@ -273,10 +275,26 @@ def _check_same(recorded: dict[str, str], wanted: dict[str, str], where: str) ->
             "everything: qa index PATH... --rebuild --store URL")
 
 
-def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str, str]:
-    rows = connection.execute("SELECT content_hash, path FROM articles "
+def _stored_places(connection: psycopg.Connection,
+                   hashes: list[str]) -> dict[str, tuple[str, bool]]:
+    """Of `hashes`, those stored: content hash -> (the path stored from, whether uploaded)."""
+    rows = connection.execute("SELECT content_hash, path, uploaded FROM articles "
                               "WHERE content_hash = ANY(%s)", (hashes,)).fetchall()
-    return dict(rows)
+    return {content_hash: (path, uploaded) for content_hash, path, uploaded in rows}
+
+
+def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str, str]:
+    """Of `hashes`, those stored: content hash -> the path stored from."""
+    return {content_hash: path for content_hash, (path, _) in
+            _stored_places(connection, hashes).items()}
+
+
+def _another_servers_upload(path: str, uploaded: bool, settings: Settings) -> bool:
+    """Whether an article stored from `path` was uploaded to another server: its file is not
+    on this machine to read, and that server's page lists it, so it still holds it."""
+    file = Path(ingest.file_of(path))
+    return uploaded and file.parent != (settings.index_dir / UPLOADS).resolve() \
+        and not file.exists()
 
 
 def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, str]:

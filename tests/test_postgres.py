@@ -680,6 +680,38 @@ def test_a_rebuild_on_one_server_keeps_what_was_uploaded_to_another(
     assert _assert_whole(pg_url) == 4
 
 
+def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Server B cannot read server A's upload: that is no reason to take the article from A
+    (B's Remove then deleted it, though A's page still listed it)."""
+    from qa.index.postgres import index_into_postgres
+    from qa.ui.uploads import store_uploads
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    upload = tmp_path / "gozo.txt"
+    upload.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
+                      "its operator said on Monday.\n", encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-a"))
+    server_a = Settings.from_env(store=pg_url)
+    index_into_postgres([SEEDS], pg_url, server_a)
+    (on_a,), _ = store_uploads([str(upload)], server_a.index_dir)
+    QA(settings=server_a).add_files([str(on_a)])
+    away = tmp_path / "machine-a"
+    server_a.index_dir.rename(away)  # server A's disk: not where server B can read it
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-b"))
+    server_b = Settings.from_env(store=pg_url)
+    (on_b,), _ = store_uploads([str(upload)], server_b.index_dir)
+    report = QA(settings=server_b).add_files([str(on_b)])
+    assert report.added == [] and report.removed == [], report
+    assert any(n.action == "duplicate" and n.mentions == (str(on_a.resolve()),)
+               for n in report.notices), report.notices
+    away.rename(server_a.index_dir)
+    assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == [(str(on_a.resolve()),)]
+    assert _assert_whole(pg_url) == 3
+
+
 def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
