@@ -637,6 +637,27 @@ def test_a_rebuild_keeps_the_articles_uploaded_in_the_chat(
     assert _assert_whole(pg_url) == 3
 
 
+def _seeds_and_an_upload_on_server_a(pg_url: str, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch):
+    """Server A (index folder `tmp_path/server-a`) stores the seeds and the chat upload
+    `gozo.txt`: its settings and the uploaded file."""
+    from qa.index.postgres import index_into_postgres
+    from qa.ui.uploads import store_uploads
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    upload = tmp_path / "gozo.txt"
+    upload.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
+                      "its operator said on Monday.\n", encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-a"))
+    server_a = Settings.from_env(store=pg_url)
+    index_into_postgres([SEEDS], pg_url, server_a)
+    (stored,), _ = store_uploads([str(upload)], server_a.index_dir)
+    QA(settings=server_a).add_files([str(stored)])
+    return server_a, stored
+
+
 def test_a_rebuild_on_one_server_keeps_what_was_uploaded_to_another(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from qa.index.postgres import index_into_postgres
@@ -646,14 +667,7 @@ def test_a_rebuild_on_one_server_keeps_what_was_uploaded_to_another(
     from qa.core.settings import Settings
 
     question = "How often did the Gozo ferry run in June?"
-    upload = tmp_path / "gozo.txt"
-    upload.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
-                      "its operator said on Monday.\n", encoding="utf-8")
-    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-a"))
-    server_a = Settings.from_env(store=pg_url)
-    index_into_postgres([SEEDS], pg_url, server_a)
-    (stored,), _ = store_uploads([str(upload)], server_a.index_dir)
-    QA(settings=server_a).add_files([str(stored)])
+    server_a, stored = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
     shutil.rmtree(server_a.index_dir)  # server A's disk: not where server B can read it
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-b"))
     server_b = Settings.from_env(store=pg_url)
@@ -684,25 +698,17 @@ def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Server B cannot read server A's upload: that is no reason to take the article from A
     (B's Remove then deleted it, though A's page still listed it)."""
-    from qa.index.postgres import index_into_postgres
     from qa.ui.uploads import store_uploads
 
     from qa import QA
     from qa.core.settings import Settings
 
-    upload = tmp_path / "gozo.txt"
-    upload.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
-                      "its operator said on Monday.\n", encoding="utf-8")
-    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-a"))
-    server_a = Settings.from_env(store=pg_url)
-    index_into_postgres([SEEDS], pg_url, server_a)
-    (on_a,), _ = store_uploads([str(upload)], server_a.index_dir)
-    QA(settings=server_a).add_files([str(on_a)])
+    server_a, on_a = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
     away = tmp_path / "machine-a"
     server_a.index_dir.rename(away)  # server A's disk: not where server B can read it
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "server-b"))
     server_b = Settings.from_env(store=pg_url)
-    (on_b,), _ = store_uploads([str(upload)], server_b.index_dir)
+    (on_b,), _ = store_uploads([str(tmp_path / "gozo.txt")], server_b.index_dir)
     report = QA(settings=server_b).add_files([str(on_b)])
     assert report.added == [] and report.removed == [], report
     assert any(n.action == "duplicate" and n.mentions == (str(on_a.resolve()),)
