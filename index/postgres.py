@@ -138,8 +138,16 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             unique = {a.content_hash: a for a in found}  # each once: a file first
             paths_read = {a.path for a in found}
             for article in _kept_by_store(connection, version):
-                if article.path not in paths_read:  # (else its file's text now is the one)
-                    from_store.add(unique.setdefault(article.content_hash, article).content_hash)
+                if article.path in paths_read:  # (its file's text now is the one)
+                    continue
+                first = unique.setdefault(article.content_hash, article)
+                if first is not article and _on_another_server(article.path, settings):
+                    # ... but not over another server's upload, which its page lists: the
+                    # file is its copy (deleting the file must not take the article away)
+                    unique[article.content_hash] = article
+                    ingest.note_duplicate(report, article.content_hash, first.path,
+                                          article.path)
+                from_store.add(article.content_hash)
             found = list(unique.values())
             emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
         model = _prepare(connection, where, settings, rebuild)
@@ -289,12 +297,18 @@ def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str
             _stored_places(connection, hashes).items()}
 
 
+def _on_another_server(path: str, settings: Settings) -> bool:
+    """Whether `path`, an article kept by the store (an upload or a document), is a file
+    uploaded to another server's chat, not this one's."""
+    return not path.startswith(DOCUMENT_PREFIX) and \
+        Path(ingest.file_of(path)).parent != (settings.index_dir / UPLOADS).resolve()
+
+
 def _another_servers_upload(path: str, uploaded: bool, settings: Settings) -> bool:
-    """Whether an article stored from `path` was uploaded to another server: its file is not
-    on this machine to read, and that server's page lists it, so it still holds it."""
-    file = Path(ingest.file_of(path))
-    return uploaded and file.parent != (settings.index_dir / UPLOADS).resolve() \
-        and not file.exists()
+    """Whether an article stored from `path` was uploaded to another server whose file is not
+    on this machine to read: that server's page lists it, so it still holds it."""
+    return uploaded and _on_another_server(path, settings) and \
+        not Path(ingest.file_of(path)).exists()
 
 
 def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, str]:

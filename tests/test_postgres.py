@@ -697,7 +697,9 @@ def test_a_rebuild_on_one_server_keeps_what_was_uploaded_to_another(
 def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Server B cannot read server A's upload: that is no reason to take the article from A
-    (B's Remove then deleted it, though A's page still listed it)."""
+    (B's Remove then deleted it, though A's page still listed it). Nor is a file with the
+    same text in a folder that B rebuilds from (deleting that file then deleted it)."""
+    from qa.index.postgres import index_into_postgres
     from qa.ui.uploads import store_uploads
 
     from qa import QA
@@ -713,6 +715,13 @@ def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
     assert report.added == [] and report.removed == [], report
     assert any(n.action == "duplicate" and n.mentions == (str(on_a.resolve()),)
                for n in report.notices), report.notices
+    news = tmp_path / "news"
+    news.mkdir()
+    shutil.copy(tmp_path / "gozo.txt", news / "gozo-copy.txt")
+    report = index_into_postgres([SEEDS, news], pg_url, server_b, rebuild=True)
+    assert str((news / "gozo-copy.txt").resolve()) not in report.added, report
+    (news / "gozo-copy.txt").unlink()
+    assert index_into_postgres([SEEDS, news], pg_url, server_b).removed == []
     away.rename(server_a.index_dir)
     assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == [(str(on_a.resolve()),)]
     assert _assert_whole(pg_url) == 3
