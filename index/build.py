@@ -86,10 +86,10 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
     settings = settings or Settings.from_env()
     started = time.perf_counter()
     given = list(paths)
+    own = own_article_folders(settings.index_dir, (UPLOADS, DOCUMENTS)) if rebuild else []
+    paths = given + own  # (a rebuild reads the index's own articles, uploads and documents)
     given_roots = ingest.roots_of(given)
-    paths = given + (own_article_folders(settings.index_dir, (UPLOADS, DOCUMENTS)) if rebuild
-                     else [])  # the index's own articles (uploads, documents) are read again
-    roots = ingest.roots_of(paths)
+    roots = given_roots + ingest.roots_of(own)
     report = BuildReport(settings.index_dir, roots=roots)
     seen = read_pointer(settings.index_dir).name
     found, read_files = ingest.load_articles(paths, settings, report)

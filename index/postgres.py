@@ -114,13 +114,14 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     settings = settings or Settings.from_env()
     started = time.perf_counter()
     given = list(paths)
-    paths = given + (own_article_folders(settings.index_dir, (UPLOADS,)) if rebuild
-                     else [])  # this server's chat uploads (the others' are in the store)
+    own = own_article_folders(settings.index_dir, (UPLOADS,)) if rebuild else []
+    paths = given + own  # (a rebuild reads this server's chat uploads; others' are stored)
     where = describe_url(url)
-    report = BuildReport(None, store=where, roots=ingest.roots_of(paths))
+    given_roots = ingest.roots_of(given)
+    report = BuildReport(None, store=where, roots=given_roots + ingest.roots_of(own))
     files = _shard_files(paths, shard) if shard != (0, 1) else paths
     found, read_files = ingest.load_articles(files, settings, report) if files else ([], set())
-    if rebuild and not ingest.from_given(found, ingest.roots_of(given)):  # before anything
+    if rebuild and not ingest.from_given(found, given_roots):  # before anything
         # is emptied: nothing (or this server's uploads alone) would replace it
         raise ingest.nothing_to_index(given, report, f", so --rebuild left the store at "
                                                      f"{where} as it was")
