@@ -15,20 +15,25 @@ import re
 import shutil
 import stat
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.core.files import replace_text
+from qa.core.errors import IndexDamagedError
+from qa.core.files import create_text, replace_text
 
 __all__ = ["DOCUMENTS", "POINTER", "UPLOADS", "GenerationDamaged", "Pointer", "file_records",
            "foreign_entries", "generations", "is_index", "new_name", "prune", "read_pointer",
-           "sequence_of", "set_pointer", "verify_checksums", "verify_sizes"]
+           "sequence_of", "set_pointer", "uploads_owner", "verify_checksums", "verify_sizes"]
 
 POINTER = "CURRENT"
 #: the index's own article folders: files uploaded in the browser (`qa serve`), and texts
 #: added through LangChain (`qa.vectorstore`). A rebuild reads them again.
 UPLOADS = "uploads"
 DOCUMENTS = "documents"
+#: in the uploads folder: the id of the server whose chat uploads it holds (`uploads_owner`)
+UPLOADS_OWNER = ".server-id"
+_OWNER_ID = re.compile(r"[0-9a-f]{32}")
 _NAME = re.compile(r"gen-[A-Za-z0-9_-]{1,120}")
 _LEFTOVER = (".partial", ".deleting")
 #: what an index directory holds besides its generations and their leftovers: the pointer,
@@ -80,6 +85,33 @@ def set_pointer(index_dir: Path, name: str) -> None:
     """Make `name` current atomically and durably (a `CURRENT` that is a link is replaced,
     never written through)."""
     replace_text(index_dir / POINTER, name + "\n", follow_links=False)
+
+
+def uploads_owner(index_dir: Path, make: bool = False) -> str | None:
+    """The id of the server whose chat uploads `<index_dir>/uploads` holds, by which servers
+    sharing a PostgreSQL store tell their uploads apart even where their index folders have
+    the same path. Made at random by the first writer that needs it (`make`); None before.
+    Raises `IndexDamagedError` when the file holds no id."""
+    file = index_dir / UPLOADS / UPLOADS_OWNER
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        if not make:
+            return None
+        file.parent.mkdir(parents=True, exist_ok=True)
+        create_text(file, uuid.uuid4().hex + "\n")  # (or another writer's, made just now)
+        return uploads_owner(index_dir)
+    except OSError as exc:  # a link (ELOOP), unreadable
+        text = f"cannot be read ({exc.strerror})"
+    else:
+        with os.fdopen(fd, "rb") as f:
+            held = f.read(64).decode("ascii", "replace").strip()
+        if _OWNER_ID.fullmatch(held):
+            return held
+        text = "holds no server id"
+    raise IndexDamagedError(
+        f"{file} {text}. Delete it and a new id is made; the articles uploaded here before "
+        "then stay in the store as another server's uploads.")
 
 
 def sequence_of(generation: Path) -> int:

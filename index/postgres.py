@@ -22,13 +22,14 @@ import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.index import ingest
 from qa.index.build import CHUNKER_VERSION, build_index, own_article_folders
 from qa.index.embed import get_embedder, resolve_model
-from qa.index.generations import UPLOADS
+from qa.index.generations import UPLOADS, uploads_owner
 from qa.index.ingest import BuildReport, Progress
 from qa.index.load import find_files, location
 from qa.index.postgres_schema import (
@@ -55,6 +56,17 @@ __all__ = ["delete_articles", "index_into", "index_into_postgres", "parse_shard"
 
 #: Articles embedded together before each is written in its own transaction.
 _BATCH = 16
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where a stored article is kept: the `path` it was stored from and, for one `uploaded`
+    in a chat, the id of the server it was `uploaded_to` (None for uploads from before
+    schema version 5)."""
+
+    path: str
+    uploaded: bool = False
+    uploaded_to: str | None = None
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -133,22 +145,22 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         # dies or fails leaves the old ones as they were
         _enter_as_writer(connection, where, rebuild)
         emptied: list[str] = []
-        from_store: set[str] = set()  # hashes of the articles carried over from their text
+        from_store: dict[str, _Place] = {}  # the articles carried over from their text
         if rebuild and (version := schema_version(connection)):
             # documents, and uploads to any server, have no file here to read again
             unique = {a.content_hash: a for a in found}  # each once: a file first
             paths_read = {a.path for a in found}
-            for article in _kept_by_store(connection, version):
+            for article, place in _kept_by_store(connection, version):
                 if article.path in paths_read:  # (its file's text now is the one)
                     continue
                 first = unique.setdefault(article.content_hash, article)
-                if first is not article and _on_another_server(article.path, settings):
+                if first is not article and _on_another_server(place, settings):
                     # ... but not over another server's upload, which its page lists: the
                     # file is its copy (deleting the file must not take the article away)
                     unique[article.content_hash] = article
                     ingest.note_duplicate(report, article.content_hash, first.path,
                                           article.path)
-                from_store.add(article.content_hash)
+                from_store[article.content_hash] = place
             found = list(unique.values())
             emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
         model = _prepare(connection, where, settings, rebuild)
@@ -159,16 +171,18 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             if article.content_hash not in stored:
                 new.append(article)
                 continue
-            previous, uploaded = stored[article.content_hash]
+            place = stored[article.content_hash]
+            previous = place.path
             if copies.elsewhere(previous, article) or (
-                    previous != article.path
-                    and _another_servers_upload(previous, uploaded, settings)):
+                    previous != article.path and _another_servers_upload(place, settings)):
                 ingest.note_duplicate(report, article.content_hash, article.path, previous)
                 continue
             if previous != article.path:  # the file moved: the article follows it
-                connection.execute("UPDATE articles SET path = %s, name = %s WHERE "
-                                   "content_hash = %s", (article.path, article.name,
-                                                         article.content_hash))
+                connection.execute("UPDATE articles SET path = %s, name = %s, uploaded = %s, "
+                                   "uploaded_to = %s WHERE content_hash = %s",
+                                   (article.path, article.name,
+                                    *_upload_marks(article.path, settings),
+                                    article.content_hash))
             report.unchanged.append(article.path)
         kept_hashes = {a.content_hash for a in found}
         _record_copies(connection, read_files, report.copies)
@@ -183,7 +197,8 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         _settle_skipped(connection, skipped, report)
         _set_aside(stale, read_files, report)
         _record_copies(connection, set(), report.copies)  # of the articles written just now
-        report.removed.extend(_remove_gone(connection, report.roots, copies, kept_hashes, report))
+        report.removed.extend(_remove_gone(connection, report.roots, copies, kept_hashes,
+                                           uploads_owner(settings.index_dir), report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
         report.articles_total, report.chunks_total = connection.execute(
             "SELECT articles, chunks FROM corpus_stats").fetchone()
@@ -261,16 +276,20 @@ def _prepare(connection: psycopg.Connection, where: str, settings: Settings,
     return model
 
 
-def _kept_by_store(connection: psycopg.Connection, version: int) -> list[Article]:
-    """The articles a rebuild keeps from their stored text, whole: those added as documents
-    (`qa.vectorstore`) and those uploaded in the chat of any server (schema `version`)."""
+def _kept_by_store(connection: psycopg.Connection,
+                   version: int) -> list[tuple[Article, _Place]]:
+    """The articles a rebuild keeps from their stored text, whole, with where each is kept:
+    those added as documents (`qa.vectorstore`) and those uploaded in the chat of any server
+    (schema `version`)."""
     from qa.index.postgres_read import ARTICLE_COLUMNS, article_of
 
     uploaded = "uploaded" if version >= 4 else UPLOADED_BEFORE_4
-    rows = connection.execute(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE "
-                              f"starts_with(path, %s) OR {uploaded}",
+    uploaded_to = "uploaded_to" if version >= 5 else "NULL"
+    rows = connection.execute(f"SELECT {uploaded}, {uploaded_to}, {ARTICLE_COLUMNS} FROM "
+                              f"articles WHERE starts_with(path, %s) OR {uploaded}",
                               (DOCUMENT_PREFIX,)).fetchall()
-    return [article_of(row) for row in rows]
+    kept = [(article_of(row[2:]), row[:2]) for row in rows]
+    return [(article, _Place(article.path, *place)) for article, place in kept]
 
 
 def _check_same(recorded: dict[str, str], wanted: dict[str, str], where: str) -> None:
@@ -284,32 +303,43 @@ def _check_same(recorded: dict[str, str], wanted: dict[str, str], where: str) ->
             "everything: qa index PATH... --rebuild --store URL")
 
 
-def _stored_places(connection: psycopg.Connection,
-                   hashes: list[str]) -> dict[str, tuple[str, bool]]:
-    """Of `hashes`, those stored: content hash -> (the path stored from, whether uploaded)."""
-    rows = connection.execute("SELECT content_hash, path, uploaded FROM articles "
+def _stored_places(connection: psycopg.Connection, hashes: list[str]) -> dict[str, _Place]:
+    """Of `hashes`, those stored: content hash -> where it is kept."""
+    rows = connection.execute("SELECT content_hash, path, uploaded, uploaded_to FROM articles "
                               "WHERE content_hash = ANY(%s)", (hashes,)).fetchall()
-    return {content_hash: (path, uploaded) for content_hash, path, uploaded in rows}
+    return {content_hash: _Place(*place) for content_hash, *place in rows}
 
 
 def _stored_paths(connection: psycopg.Connection, hashes: list[str]) -> dict[str, str]:
     """Of `hashes`, those stored: content hash -> the path stored from."""
-    return {content_hash: path for content_hash, (path, _) in
+    return {content_hash: place.path for content_hash, place in
             _stored_places(connection, hashes).items()}
 
 
-def _on_another_server(path: str, settings: Settings) -> bool:
-    """Whether `path`, an article kept by the store (an upload or a document), is a file
-    uploaded to another server's chat, not this one's."""
-    return not path.startswith(DOCUMENT_PREFIX) and \
-        Path(ingest.file_of(path)).parent != (settings.index_dir / UPLOADS).resolve()
+def _on_another_server(place: _Place, settings: Settings) -> bool:
+    """Whether an article kept by the store (an upload or a document) was uploaded to another
+    server's chat, not this one's: by the server's id, or for uploads from before ids by
+    whether its file is in this server's uploads folder."""
+    if place.path.startswith(DOCUMENT_PREFIX):
+        return False
+    if place.uploaded_to is not None:
+        return place.uploaded_to != uploads_owner(settings.index_dir)
+    return Path(ingest.file_of(place.path)).parent != (settings.index_dir / UPLOADS).resolve()
 
 
-def _another_servers_upload(path: str, uploaded: bool, settings: Settings) -> bool:
-    """Whether an article stored from `path` was uploaded to another server whose file is not
-    on this machine to read: that server's page lists it, so it still holds it."""
-    return uploaded and _on_another_server(path, settings) and \
-        not Path(ingest.file_of(path)).exists()
+def _upload_marks(path: str, settings: Settings) -> tuple[bool, str | None]:
+    """Whether an article stored from the file at `path` was uploaded to this server's chat,
+    and if so this server's id."""
+    if Path(ingest.file_of(path)).parent != (settings.index_dir / UPLOADS).resolve():
+        return False, None
+    return True, uploads_owner(settings.index_dir, make=True)
+
+
+def _another_servers_upload(place: _Place, settings: Settings) -> bool:
+    """Whether an article was uploaded to another server whose file is not on this machine
+    to read: that server's page lists it, so it still holds it."""
+    return place.uploaded and _on_another_server(place, settings) and \
+        not Path(ingest.file_of(place.path)).exists()
 
 
 def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, str]:
@@ -321,16 +351,18 @@ def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, s
 
 def _write_new(connection: psycopg.Connection, articles: list[Article], model: str | None,
                settings: Settings, report: BuildReport, progress: Progress | None,
-               from_store: set[str] = frozenset()) -> tuple[list[Article], list[Article]]:
+               from_store: dict[str, _Place] | None = None
+               ) -> tuple[list[Article], list[Article]]:
     """Embed `articles` a batch at a time and write each in its own transaction; those whose
     content hash is in `from_store` were carried over from the store's text (no file to check;
-    uploads stay marked as such), and the files in this server's uploads folder are marked
-    uploaded. Returns the articles another writer stored meanwhile, and those whose file no
-    longer holds them (it changed while they were embedded: another writer may have stored
-    its new text already); nothing of either was written."""
+    uploads stay marked as such, to the server they were uploaded to), and the files in this
+    server's uploads folder are marked uploaded to this server. Returns the articles another
+    writer stored meanwhile, and those whose file no longer holds them (it changed while they
+    were embedded: another writer may have stored its new text already); nothing of either
+    was written."""
     skipped: list[Article] = []
     stale: list[Article] = []
-    uploads = (settings.index_dir / UPLOADS).resolve()
+    from_store = from_store or {}
     # file -> (its size and time when read, what it held then): read again when it changes
     held_now: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
     for begin in range(0, len(articles), _BATCH):
@@ -345,7 +377,9 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
             vectors = sum(len(c.sentences) for c in own)
             chunk_row, sentence_row = chunk_row + count, sentence_row + vectors
             document = article.path.startswith(DOCUMENT_PREFIX)
-            uploaded = not document and article.content_hash in from_store
+            kept = from_store.get(article.content_hash)
+            uploaded_to = kept.uploaded_to if kept else None
+            uploaded = not document and kept is not None
             if not document and not uploaded:
                 file = ingest.file_of(article.path)
                 stamp = _stamp(file)
@@ -354,10 +388,10 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
                 if article.content_hash not in held_now[file][1]:
                     stale.append(article)
                     continue
-                uploaded = Path(file).parent == uploads
+                uploaded, uploaded_to = _upload_marks(file, settings)
             if not write_article(connection, article, own,
                                  sentences[sentence_row - vectors:sentence_row],
-                                 uploaded=uploaded):
+                                 uploaded=uploaded, uploaded_to=uploaded_to):
                 skipped.append(article)
         if progress is not None:
             progress(min(begin + _BATCH, len(articles)), len(articles))
@@ -374,11 +408,12 @@ def _stamp(file: str) -> tuple[int, int] | None:
 
 
 def write_article(connection: psycopg.Connection, article: Article, chunks: list[Chunk],
-                  sentence_vectors: np.ndarray, *, uploaded: bool = False) -> bool:
+                  sentence_vectors: np.ndarray, *, uploaded: bool = False,
+                  uploaded_to: str | None = None) -> bool:
     """Write one article with its chunks, sentence vectors and postings in one transaction;
     an older version from the same path is replaced in it. `uploaded`: it came from a chat
-    upload (a rebuild keeps it). False when the article (same content hash) is already
-    stored: nothing is written then."""
+    upload (a rebuild keeps it), to the server whose id is `uploaded_to`. False when the
+    article (same content hash) is already stored: nothing is written then."""
     from pgvector import HalfVector
 
     chunk_terms = [Counter(tokenize(f"{article.title}\n{c.text}")) for c in chunks]
@@ -392,14 +427,14 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
         inserted = connection.execute(
             "INSERT INTO articles (content_hash, id, path, name, title, text, source, author, "
             "published, published_on, url, section, captions, chunk_count, sentence_count, "
-            "chunk_words, words, uploaded) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-            "%s, %s::jsonb, %s, %s, %s, %s, %s) "
+            "chunk_words, words, uploaded, uploaded_to) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, "
+            "%s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT DO NOTHING RETURNING id",
             (article.content_hash, article.id, article.path, article.name, article.title,
              article.text, article.source, article.author, article.published,
              article.published_date, article.url, article.section,
              _json(list(article.captions)), len(chunks), len(sentence_vectors),
-             sum(chunk_words), words, uploaded)).fetchone()
+             sum(chunk_words), words, uploaded, uploaded_to)).fetchone()
         if inserted is None:
             return False
         _delete_where(connection, "path = %s AND content_hash <> %s",
@@ -557,8 +592,10 @@ def _keep_from_copy(connection: psycopg.Connection, content_hash: str, path: str
     if survivor is None:
         return False
     with connection.transaction():  # (unless another writer moved it meanwhile)
-        connection.execute("UPDATE articles SET path = %s, name = %s WHERE content_hash = %s "
-                           "AND path = %s", (survivor, name_of(survivor), content_hash, path))
+        connection.execute("UPDATE articles SET path = %s, name = %s, uploaded = %s, "
+                           "uploaded_to = %s WHERE content_hash = %s AND path = %s",
+                           (survivor, name_of(survivor), *_upload_marks(survivor, holder.settings),
+                            content_hash, path))
         connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
                            "split_part(path, '#', 1) = %s", (content_hash,
                                                             ingest.file_of(survivor)))
@@ -567,16 +604,19 @@ def _keep_from_copy(connection: psycopg.Connection, content_hash: str, path: str
 
 
 def _remove_gone(connection: psycopg.Connection, roots: list[Path], holder: ingest.StoredCopies,
-                 kept_hashes: set[str], report: BuildReport) -> list[str]:
+                 kept_hashes: set[str], own_uploads: str | None,
+                 report: BuildReport) -> list[str]:
     """Remove the articles under `roots` whose file is gone, or was read and no longer holds
     them, unless a recorded copy still holds one: it is then stored from there. Each in its
-    own transaction."""
+    own transaction. Uploads to another server than `own_uploads` are kept: their files are
+    on that server, wherever the path points here."""
     removed: list[str] = []
     for root in roots:
-        rows = connection.execute("SELECT content_hash, path FROM articles WHERE "
+        rows = connection.execute("SELECT content_hash, path, uploaded_to FROM articles WHERE "
                                   "starts_with(path, %s)", (str(root),)).fetchall()
-        for content_hash, path in rows:
-            if content_hash in kept_hashes or not ingest.under(path, roots):
+        for content_hash, path, uploaded_to in rows:
+            if content_hash in kept_hashes or not ingest.under(path, roots) or \
+                    uploaded_to not in (None, own_uploads):
                 continue
             file = ingest.file_of(path)
             if file not in holder.read_files and Path(file).exists():

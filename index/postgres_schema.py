@@ -20,6 +20,8 @@ one clear error, and versioned migrations.
                                            (version 3)
     articles.uploaded                      uploaded in the chat of some server: kept by a
                                            rebuild from the store's text (version 4)
+    articles.uploaded_to                   the id of that server (`uploads_owner`; version 5,
+                                           NULL for uploads from before)
 
 Migrations run in one transaction under an advisory lock, so writers starting together apply
 them once. A store whose schema is newer than this program's is refused, never changed.
@@ -43,7 +45,7 @@ __all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "UPLOADED_BEFORE_4", "connect", "d
            "set_dimension", "unavailable"]
 
 #: The newest schema this program reads and writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: The BM25 length (terms less stopwords) a posting's impact assumes for its chunk or article:
 #: about NewsQA's averages (69 and 296). Only the order in which a term's postings are read
 #: depends on it; scores use the corpus's real average.
@@ -263,6 +265,13 @@ def _migration_4(dimension: int) -> list[str]:
             f"UPDATE articles SET uploaded = true WHERE {UPLOADED_BEFORE_4}"]
 
 
+def _migration_5(dimension: int) -> list[str]:
+    """Which server each upload was made to: servers whose index folders have the same path
+    (replicas of one image) store their uploads at the same paths, and one must not drop
+    another's upload because its own folder lacks the file."""
+    return ["ALTER TABLE articles ADD COLUMN uploaded_to text"]
+
+
 def set_dimension(connection: psycopg.Connection, dimension: int) -> None:
     """Make the sentence vector column `halfvec(dimension)`, with its HNSW index, if it is
     of another size. Only for an emptied store (`--rebuild` with another model), inside the
@@ -296,7 +305,8 @@ def check_version(version: int, where: str) -> None:
 
 def migrate(connection: psycopg.Connection, where: str, dimension: int) -> None:
     """Create the store or bring its schema up to `SCHEMA_VERSION`, in one transaction."""
-    migrations = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4}
+    migrations = {1: _migration_1, 2: _migration_2, 3: _migration_3, 4: _migration_4,
+                  5: _migration_5}
     with connection.transaction():
         connection.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         connection.execute("CREATE TABLE IF NOT EXISTS schema_version ("

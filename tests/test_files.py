@@ -7,7 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from qa.index.generations import uploads_owner
 
+from qa.core.errors import IndexDamagedError
 from qa.core.files import replace_file, replace_text
 
 
@@ -60,6 +62,28 @@ def test_writers_at_once_each_write_whole(tmp_path: Path) -> None:
     assert not errors
     assert len(set(target.read_text().splitlines())) == 1
     assert sorted(os.listdir(tmp_path)) == ["CURRENT"]
+
+
+def test_servers_made_at_once_agree_on_one_id_for_their_uploads(tmp_path: Path) -> None:
+    """The id by which servers sharing a database tell their uploads apart is made once, by
+    whichever writer comes first, and a damaged one is refused, never replaced."""
+    assert uploads_owner(tmp_path) is None  # (made only by a writer that needs one)
+    made: list[str | None] = []
+    threads = [threading.Thread(target=lambda: made.append(uploads_owner(tmp_path, make=True)))
+               for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(made)) == 1 and len(made[0] or "") == 32
+    assert os.listdir(tmp_path / "uploads") == [".server-id"]
+    (tmp_path / "uploads" / ".server-id").write_text("not an id")
+    with pytest.raises(IndexDamagedError, match=r"uploads/\.server-id holds no server id"):
+        uploads_owner(tmp_path)
+    (tmp_path / "uploads" / ".server-id").unlink()
+    (tmp_path / "uploads" / ".server-id").symlink_to("/dev/zero")
+    with pytest.raises(IndexDamagedError, match="cannot be read"):
+        uploads_owner(tmp_path, make=True)
 
 
 def test_a_benchmark_never_empties_a_work_folder_it_did_not_make(tmp_path: Path) -> None:

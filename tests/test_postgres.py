@@ -727,6 +727,66 @@ def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
     assert _assert_whole(pg_url) == 3
 
 
+def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas of one image on two machines keep their uploads at the same paths. Server B
+    not holding A's upload file there is no reason to drop A's article: B's own first
+    upload, its Remove and its rebuild each deleted it."""
+    from qa.index.postgres import index_into_postgres
+    from qa.ui.uploads import removing_uploads, store_uploads
+
+    from qa import QA
+
+    question = "How often did the Gozo ferry run in June?"
+    server_a, on_a = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
+    machine_a = tmp_path / "machine-a"
+    server_a.index_dir.rename(machine_a)  # machine B: the same path, a folder of its own
+    fares = tmp_path / "fares.txt"
+    fares.write_text("Gozo ferry fares\n\nA return ticket cost 4.65 euros in June.\n",
+                     encoding="utf-8")
+    (on_b,), _ = store_uploads([str(fares)], server_a.index_dir)
+    server_b = QA(settings=server_a)
+    assert server_b.add_files([str(on_b)]).removed == []
+    with removing_uploads([on_b.name], server_a.index_dir):
+        report = server_b.add_files([str(server_a.index_dir / "uploads")])
+    assert report.removed == [str(on_b.resolve())], report
+    report = index_into_postgres([SEEDS], pg_url, server_a, rebuild=True)
+    assert report.removed == [] and str(on_a.resolve()) in report.added, report
+    assert server_b.answer(question).short.text == "every 45 minutes"
+    shutil.rmtree(server_a.index_dir)
+    machine_a.rename(server_a.index_dir)  # server A: its upload is its own to remove
+    assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == [(str(on_a.resolve()),)]
+    with removing_uploads([on_a.name], server_a.index_dir):
+        report = QA(settings=server_a).add_files([str(server_a.index_dir / "uploads")])
+    assert report.removed == [str(on_a.resolve())], report
+    assert _assert_whole(pg_url) == 2
+
+
+def test_an_upload_kept_from_a_folder_copy_is_that_folders_article(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Removing an upload whose text a folder's file holds too keeps the article, stored from
+    the file: it is the folder's then, no upload (a rebuild without the folder kept it)."""
+    from qa.index.postgres import index_into_postgres
+    from qa.ui.uploads import removing_uploads
+
+    from qa import QA
+
+    server, upload = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
+    news = tmp_path / "news"
+    news.mkdir()
+    copy = (news / "gozo-copy.txt").resolve()
+    shutil.copy(upload, copy)
+    qa = QA(settings=server)
+    qa.add_files([str(news)])
+    with removing_uploads([upload.name], server.index_dir):
+        assert qa.add_files([str(server.index_dir / "uploads")]).removed == []
+    assert _rows(pg_url, "SELECT path, uploaded, uploaded_to FROM articles WHERE "
+                         "title LIKE 'Gozo%%'") == [(str(copy), False, None)]
+    report = index_into_postgres([SEEDS], pg_url, server, rebuild=True)
+    assert report.removed == [str(copy)], report
+    assert _assert_whole(pg_url) == 2
+
+
 def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_only(
         pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import psycopg
@@ -740,13 +800,13 @@ def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_onl
     with psycopg.connect(pg_url, autocommit=True) as connection:  # as version 1 left it
         connection.execute("DROP INDEX chunk_terms_impact, article_terms_impact")
         connection.execute("DROP TABLE article_copies")
-        connection.execute("ALTER TABLE articles DROP COLUMN uploaded")
+        connection.execute("ALTER TABLE articles DROP COLUMN uploaded, DROP COLUMN uploaded_to")
         connection.execute("DELETE FROM schema_version WHERE version >= 2")
     question = "Who was killed by the car bomb near Moscow?"
     store = postgres_read.PostgresStore(pg_url)
     every_posting = store.lexical_chunks(question, 5)  # read as it is, no impact index
     index_into_postgres([SEEDS], pg_url, Settings.from_env())  # a writer brings it up
-    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(4,)]
+    assert _rows(pg_url, "SELECT max(version) FROM schema_version") == [(5,)]
     assert sorted(_rows(pg_url, "SELECT indexname FROM pg_indexes WHERE indexname LIKE "
                                 "'%%_impact'")) == [("article_terms_impact",),
                                                     ("chunk_terms_impact",)]
