@@ -11,6 +11,7 @@ engine knows (the question as asked, notes on the model's failures, the mode, ti
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from qa.vectorstore import ArticleVectorStore
 
 __all__ = ["QA", "AnswerStream", "IndexStats"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -340,7 +343,7 @@ class QA:
                     request.asked, request.messages, self.chat_model, fallback=standalone),
                     limit)
             except LLMError as exc:
-                notes.append(f"The language model could not rewrite the question ({exc}).")
+                notes.append(_llm_failed("could not rewrite the question", exc))
         passages = retriever.retrieve(standalone, request.k, where=request.where)
         retrieved = time.perf_counter()
         made = None
@@ -351,8 +354,8 @@ class QA:
                 made = yield from iter_answer(standalone, passages, request.messages,
                                               self.chat_model, embedder=retriever.embedder)
             except LLMError as exc:
-                notes.append(f"The language model failed ({exc}); showing the extractive "
-                             "answer instead.")
+                notes.append(_llm_failed("failed", exc) + " Showing the extractive answer "
+                                                          "instead.")
             if made is not None and not made.abstained and not made.citations:
                 notes.append("The language model's answer cited no passage that backs it; "
                              "showing the extractive answer instead.")
@@ -450,6 +453,13 @@ class QA:
 
     def _clean_question(self, question: object) -> str:
         return clean_question(question, self.settings)
+
+
+def _llm_failed(what: str, exc: LLMError) -> str:
+    """The answer's note on a language model that `what` ("failed"): what happened, not the
+    model server's own words, which go to the log (a chat's visitors read the notes)."""
+    logger.warning("The language model %s: %s", what, exc)
+    return f"The language model {what} ({exc.brief})."
 
 
 def _checked_paths(paths: object) -> list[str | Path]:

@@ -776,7 +776,7 @@ def test_an_unusable_server_address_is_an_llm_error():
 
 
 def test_qa_streams_a_generated_answer_and_falls_back_to_extraction(seed_index, stub_server,
-                                                                    monkeypatch):
+                                                                    monkeypatch, caplog):
     from qa import QA
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
@@ -792,9 +792,13 @@ def test_qa_streams_a_generated_answer_and_falls_back_to_extraction(seed_index, 
     follow = engine.answer("How old was he?", history=HISTORY)  # rewritten by the model first
     assert follow.mode == "llm" and follow.standalone_question
     broken = QA(index_dir=seed_index, llm=f"openai:{stub_server.url}#broken")
-    fallback = broken.answer(question)
+    with caplog.at_level("WARNING", logger="qa.engine"):
+        fallback = broken.answer(question)
     assert fallback.mode == "llm-fallback" and "Moskalik" in fallback.text
-    assert any("language model" in note for note in fallback.notes)
+    (note,) = fallback.notes  # (a chat's visitors read the notes)
+    assert re.fullmatch(r"The language model failed \(\w+\)\. Showing the extractive answer "
+                        r"instead\.", note), note
+    assert "model crashed" in caplog.text  # the server's own words are in the log only
 
 
 @pytest.fixture(scope="module")

@@ -32,16 +32,16 @@ def _names(exc: BaseException) -> set[str]:
 
 def _as_llm_error(exc: Exception, timeout: float) -> LLMError:
     names = _names(exc)
-    text = str(exc).strip() or type(exc).__name__
+    text = str(exc).strip() or None
     if names & _TIMEOUT_ERRORS:
-        return LLMError(f"the model did not answer within {timeout:.0f} s ({text})")
+        return LLMError(f"the model did not answer within {timeout:.0f} s", text)
     if names & {"APIConnectionError", "ConnectError", "ConnectionError"}:
-        return LLMError(f"the model server could not be reached ({text})")
+        return LLMError("the model server could not be reached", text)
     if names & {"AuthenticationError", "PermissionDeniedError"}:
-        return LLMError(f"the model server refused the API key ({text}); check OPENAI_API_KEY")
+        return LLMError("the model server refused the API key; check OPENAI_API_KEY", text)
     if names & {"NotFoundError"}:
-        return LLMError(f"the model server does not know that model ({text})")
-    return LLMError(f"{type(exc).__name__}: {text}")
+        return LLMError("the model server does not know that model", text)
+    return LLMError(type(exc).__name__, text)
 
 
 def stream_reply(chat_model: Any, messages: Messages, timeout: float,

@@ -86,7 +86,13 @@ class EmptyQuestionError(QAError):
 
 
 class LLMError(QAError):
-    """A configured language model could not be used."""
+    """A configured language model could not be used. `brief` says what happened; the
+    message adds the model server's own words (`detail`), which may name its address or
+    settings: a chat's visitors are shown the brief, the server's log the whole."""
+
+    def __init__(self, brief: str, detail: str | None = None) -> None:
+        super().__init__(f"{brief} ({detail})" if detail else brief)
+        self.brief = brief
 
 
 class QuestionTooLongError(QAError):
