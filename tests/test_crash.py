@@ -23,7 +23,7 @@ from qa.core.errors import IndexFallbackWarning, QAError
 from qa.core.settings import Settings
 from tests.faults import QUESTION, assert_old_data_answers
 
-RUNS = 20
+RUNS = 12
 SEED = 11
 
 
