@@ -110,8 +110,9 @@ def uploads_owner(index_dir: Path, make: bool = False) -> str | None:
             return held
         text = "holds no server id"
     raise IndexDamagedError(
-        f"{file} {text}. Delete it and a new id is made; the articles uploaded here before "
-        "then stay in the store as another server's uploads.")
+        f"{file} {text}. Restore it from a backup: the articles uploaded here are recorded "
+        "in the store under the id it held. (Deleted, a new id is made, and those articles "
+        "stay in the store as another server's uploads, which this server cannot remove.)")
 
 
 def sequence_of(generation: Path) -> int:

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     import numpy as np
     import psycopg
 
-__all__ = ["delete_articles", "index_into", "index_into_postgres", "parse_shard",
-           "recorded_copies", "write_article", "write_articles"]
+__all__ = ["delete_articles", "index_into", "index_into_postgres", "names_uploaded_elsewhere",
+           "parse_shard", "recorded_copies", "write_article", "write_articles"]
 
 #: Articles embedded together before each is written in its own transaction.
 _BATCH = 16
@@ -325,6 +325,26 @@ def _on_another_server(place: _Place, settings: Settings) -> bool:
     if place.uploaded_to is not None:
         return place.uploaded_to != uploads_owner(settings.index_dir)
     return Path(ingest.file_of(place.path)).parent != (settings.index_dir / UPLOADS).resolve()
+
+
+def names_uploaded_elsewhere(settings: Settings) -> set[str]:
+    """The file names in this server's uploads folder under which the PostgreSQL store holds
+    another server's uploads (servers whose index folders have the same path): a new upload
+    named so would replace that server's article. Empty for an index directory."""
+    if not settings.store:
+        return set()
+    uploads = (settings.index_dir / UPLOADS).resolve()
+    own = uploads_owner(settings.index_dir)
+    with store_connection(settings.store) as connection:
+        version = schema_version(connection)
+        if version < 4:
+            return set()
+        uploaded_to = "uploaded_to" if version >= 5 else "NULL"
+        rows = connection.execute(f"SELECT path, {uploaded_to} FROM articles WHERE uploaded "
+                                  "AND starts_with(path, %s)", (f"{uploads}/",)).fetchall()
+    files = [(Path(ingest.file_of(path)), to) for path, to in rows]
+    return {file.name for file, to in files if file.parent == uploads and to != own and (
+        to is not None or not file.exists())}  # (one from before ids, not here: maybe theirs)
 
 
 def _upload_marks(path: str, settings: Settings) -> tuple[bool, str | None]:

@@ -401,7 +401,10 @@ class QA:
             if self._chat_model is None:
                 from qa.llm import make_chat_model
 
-                self._chat_model = make_chat_model(self.llm_spec)
+                try:
+                    self._chat_model = make_chat_model(self.llm_spec)
+                except LLMError as exc:  # (its message names files, addresses, settings)
+                    raise LLMError(str(exc), brief="it could not be set up") from exc
         return self._chat_model
 
     def as_retriever(self, k: int | None = None) -> ArticleRetriever:

@@ -799,6 +799,12 @@ def test_qa_streams_a_generated_answer_and_falls_back_to_extraction(seed_index, 
     assert re.fullmatch(r"The language model failed \(\w+\)\. Showing the extractive answer "
                         r"instead\.", note), note
     assert "model crashed" in caplog.text  # the server's own words are in the log only
+    monkeypatch.setenv("OPENAI_PROXY", "http://proxy.internal:notaport")  # no client made
+    unmade = QA(index_dir=seed_index, llm=f"openai:{stub_server.url}#stub").answer(question)
+    assert unmade.mode == "llm-fallback" and unmade.notes == [
+        "The language model failed (it could not be set up). Showing the extractive answer "
+        "instead."]
+    assert "notaport" in caplog.text  # (the whole reason: in the log)
 
 
 @pytest.fixture(scope="module")

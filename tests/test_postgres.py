@@ -731,8 +731,9 @@ def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Replicas of one image on two machines keep their uploads at the same paths. Server B
     not holding A's upload file there is no reason to drop A's article: B's own first
-    upload, its Remove and its rebuild each deleted it."""
-    from qa.index.postgres import index_into_postgres
+    upload, its Remove and its rebuild each deleted it; its upload of another gozo.txt took
+    the path of A's and replaced A's article."""
+    from qa.index.postgres import index_into_postgres, names_uploaded_elsewhere
     from qa.ui.uploads import removing_uploads, store_uploads
 
     from qa import QA
@@ -741,10 +742,14 @@ def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads
     server_a, on_a = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
     machine_a = tmp_path / "machine-a"
     server_a.index_dir.rename(machine_a)  # machine B: the same path, a folder of its own
-    fares = tmp_path / "fares.txt"
+    fares = tmp_path / "elsewhere" / "gozo.txt"  # B's own gozo.txt: another name here
+    fares.parent.mkdir()
     fares.write_text("Gozo ferry fares\n\nA return ticket cost 4.65 euros in June.\n",
                      encoding="utf-8")
-    (on_b,), _ = store_uploads([str(fares)], server_a.index_dir)
+    taken = names_uploaded_elsewhere(server_a)
+    assert taken == {"gozo.txt"}
+    (on_b,), _ = store_uploads([str(fares)], server_a.index_dir, taken=taken)
+    assert on_b.name == "gozo-2.txt"
     server_b = QA(settings=server_a)
     assert server_b.add_files([str(on_b)]).removed == []
     with removing_uploads([on_b.name], server_a.index_dir):

@@ -273,6 +273,8 @@ class Handlers:
 
     def add_articles(self, paths: list[str] | None, progress: Any = None) -> tuple:
         """Store and index uploaded files; outputs: message, status line, file box."""
+        from qa.index.postgres import names_uploaded_elsewhere
+
         from qa.core.errors import QAError
 
         qa = self.loader.engine
@@ -287,9 +289,12 @@ class Handlers:
             before = set(folder.iterdir()) if folder.is_dir() else set()
             stored, not_stored = store_uploads(list(paths), index_dir,
                                                max_bytes=self.settings.max_file_bytes,
-                                               max_total=self.settings.max_uploads_bytes)
+                                               max_total=self.settings.max_uploads_bytes,
+                                               taken=names_uploaded_elsewhere(self.settings))
         except UploadError as exc:
             return _upload_message("Not added", str(exc)), self.refresh_status(), None
+        except QAError as exc:  # the store cannot be reached, a damaged server id
+            return _upload_message("Not added", _for_visitors(exc)), self.refresh_status(), None
         finally:  # Gradio's cached copies are servable: keep only ours
             _forget([Path(p) for p in paths], folders=True)
 

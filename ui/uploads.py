@@ -63,11 +63,14 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _target(folder: Path, name: str, digest: str) -> Path:
-    """`folder/name`, or `name-2`, `name-3`… if a different file already has that name."""
+def _target(folder: Path, name: str, digest: str, taken: Collection[str]) -> Path:
+    """`folder/name`, or `name-2`, `name-3`… if a different file already has that name, or
+    the name is `taken`."""
     stem, dot, suffix = name.rpartition(".")
     for i in range(1, 1000):
         candidate = folder / (name if i == 1 else f"{stem}-{i}{dot}{suffix}")
+        if candidate.name in taken:
+            continue
         if not candidate.exists() or _digest(candidate) == digest:
             return candidate
     raise UploadError(f"{name}: too many uploads with this name")
@@ -75,9 +78,10 @@ def _target(folder: Path, name: str, digest: str) -> Path:
 
 def store_uploads(paths: list[str], index_dir: str | Path,
                   max_files: int = MAX_UPLOAD_FILES, max_bytes: int = MAX_UPLOAD_BYTES,
-                  max_total: int = Settings.max_uploads_bytes
+                  max_total: int = Settings.max_uploads_bytes, taken: Collection[str] = ()
                   ) -> tuple[list[Path], list[str]]:
-    """Copy uploaded files into `<index_dir>/uploads/`; returns the stored paths and why each
+    """Copy uploaded files into `<index_dir>/uploads/`, under names not `taken` (by another
+    server's uploads, `names_uploaded_elsewhere`); returns the stored paths and why each
     other file was refused (too large, empty, not an article format, gone, or past what the
     uploads may hold together, `max_total` bytes).
 
@@ -124,7 +128,7 @@ def store_uploads(paths: list[str], index_dir: str | Path,
     for src, name, _ in checked:
         tmp = None
         try:
-            target = _target(folder, name, _digest(src))
+            target = _target(folder, name, _digest(src), taken)
             if not target.exists():
                 tmp = target.with_name(f".{target.name}.part")
                 shutil.copyfile(src, tmp)

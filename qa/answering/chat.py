@@ -32,16 +32,18 @@ def _names(exc: BaseException) -> set[str]:
 
 def _as_llm_error(exc: Exception, timeout: float) -> LLMError:
     names = _names(exc)
-    text = str(exc).strip() or None
     if names & _TIMEOUT_ERRORS:
-        return LLMError(f"the model did not answer within {timeout:.0f} s", text)
-    if names & {"APIConnectionError", "ConnectError", "ConnectionError"}:
-        return LLMError("the model server could not be reached", text)
-    if names & {"AuthenticationError", "PermissionDeniedError"}:
-        return LLMError("the model server refused the API key; check OPENAI_API_KEY", text)
-    if names & {"NotFoundError"}:
-        return LLMError("the model server does not know that model", text)
-    return LLMError(type(exc).__name__, text)
+        brief = f"the model did not answer within {timeout:.0f} s"
+    elif names & {"APIConnectionError", "ConnectError", "ConnectionError"}:
+        brief = "the model server could not be reached"
+    elif names & {"AuthenticationError", "PermissionDeniedError"}:
+        brief = "the model server refused the API key; check OPENAI_API_KEY"
+    elif names & {"NotFoundError"}:
+        brief = "the model server does not know that model"
+    else:
+        brief = type(exc).__name__
+    text = str(exc).strip()
+    return LLMError(f"{brief} ({text})" if text else brief, brief)
 
 
 def stream_reply(chat_model: Any, messages: Messages, timeout: float,

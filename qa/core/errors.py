@@ -86,13 +86,14 @@ class EmptyQuestionError(QAError):
 
 
 class LLMError(QAError):
-    """A configured language model could not be used. `brief` says what happened; the
-    message adds the model server's own words (`detail`), which may name its address or
-    settings: a chat's visitors are shown the brief, the server's log the whole."""
+    """A configured language model could not be used. `brief` says what happened without
+    the model server's or the client's own words, which the message may hold and which may
+    name addresses, files or settings: a chat's visitors are shown the brief, the server's
+    log the message."""
 
-    def __init__(self, brief: str, detail: str | None = None) -> None:
-        super().__init__(f"{brief} ({detail})" if detail else brief)
-        self.brief = brief
+    def __init__(self, message: str, brief: str | None = None) -> None:
+        super().__init__(message)
+        self.brief = brief or message
 
 
 class QuestionTooLongError(QAError):
