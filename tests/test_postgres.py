@@ -698,9 +698,11 @@ def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Server B cannot read server A's upload: that is no reason to take the article from A
     (B's Remove then deleted it, though A's page still listed it). Nor is a file with the
-    same text in a folder that B rebuilds from (deleting that file then deleted it)."""
+    same text in a folder that B rebuilds from (deleting that file then deleted it). A's
+    Remove then keeps the article, stored from B's upload (it deleted it)."""
+    from qa.index.generations import uploads_owner
     from qa.index.postgres import index_into_postgres
-    from qa.ui.uploads import store_uploads
+    from qa.ui.uploads import removing_uploads, store_uploads
 
     from qa import QA
     from qa.core.settings import Settings
@@ -724,6 +726,13 @@ def test_the_same_text_uploaded_to_another_server_is_a_copy_of_the_first_upload(
     assert index_into_postgres([SEEDS, news], pg_url, server_b).removed == []
     away.rename(server_a.index_dir)
     assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == [(str(on_a.resolve()),)]
+    assert _assert_whole(pg_url) == 3
+    index_into_postgres([SEEDS], pg_url, server_a, rebuild=True)  # B's upload stays its copy
+    with removing_uploads([on_a.name], server_a.index_dir):  # A's Remove: B's page lists it
+        assert QA(settings=server_a).add_files([str(server_a.index_dir / "uploads")]
+                                               ).removed == []
+    assert _rows(pg_url, "SELECT path, uploaded_to FROM articles WHERE uploaded") == [
+        (str(on_b.resolve()), uploads_owner(server_b.index_dir))]
     assert _assert_whole(pg_url) == 3
 
 
