@@ -180,12 +180,13 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                     previous != article.path and _another_servers_upload(place, settings)):
                 ingest.note_duplicate(report, article.content_hash, article.path, previous)
                 continue
-            if previous != article.path:  # the file moved: the article follows it
+            marks = _upload_marks(article.path, settings)
+            if previous != article.path or marks != (place.uploaded, place.uploaded_to):
+                # the file moved: the article follows it; or this server's upload, from
+                # before it had an id (or lost it), is claimed by the file it read
                 connection.execute("UPDATE articles SET path = %s, name = %s, uploaded = %s, "
                                    "uploaded_to = %s WHERE content_hash = %s",
-                                   (article.path, article.name,
-                                    *_upload_marks(article.path, settings),
-                                    article.content_hash))
+                                   (article.path, article.name, *marks, article.content_hash))
             report.unchanged.append(article.path)
         kept_hashes = {a.content_hash for a in found}
         _record_copies(connection, read_files, report.copies, settings)
@@ -347,8 +348,8 @@ def names_uploaded_elsewhere(settings: Settings) -> set[str]:
         rows = connection.execute(f"SELECT path, {uploaded_to} FROM articles WHERE uploaded "
                                   "AND starts_with(path, %s)", (f"{uploads}/",)).fetchall()
     files = [(Path(ingest.file_of(path)), to) for path, to in rows]
-    return {file.name for file, to in files if file.parent == uploads and to != own and (
-        to is not None or not file.exists())}  # (one from before ids, not here: maybe theirs)
+    return {file.name for file, to in files if file.parent == uploads and (
+        to != own if to is not None else not file.exists())}  # (from before ids: maybe theirs)
 
 
 def _upload_marks(path: str, settings: Settings) -> tuple[bool, str | None]:

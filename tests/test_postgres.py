@@ -741,7 +741,9 @@ def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads
     """Replicas of one image on two machines keep their uploads at the same paths. Server B
     not holding A's upload file there is no reason to drop A's article: B's own first
     upload, its Remove and its rebuild each deleted it; its upload of another gozo.txt took
-    the path of A's and replaced A's article."""
+    the path of A's and replaced A's article. Uploads from before servers had ids are
+    claimed by the server whose folder holds them as soon as it reads that folder."""
+    from qa.index.generations import uploads_owner
     from qa.index.postgres import index_into_postgres, names_uploaded_elsewhere
     from qa.ui.uploads import removing_uploads, store_uploads
 
@@ -749,6 +751,11 @@ def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads
 
     question = "How often did the Gozo ferry run in June?"
     server_a, on_a = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
+    _rows(pg_url, "UPDATE articles SET uploaded_to = NULL RETURNING 1")  # as stored before ids
+    (server_a.index_dir / "uploads" / ".server-id").unlink()  # (or with its id lost)
+    QA(settings=server_a).add_files([str(server_a.index_dir / "uploads")])  # A claims it
+    assert _rows(pg_url, "SELECT uploaded_to FROM articles WHERE uploaded") == [
+        (uploads_owner(server_a.index_dir),)] and uploads_owner(server_a.index_dir)
     machine_a = tmp_path / "machine-a"
     server_a.index_dir.rename(machine_a)  # machine B: the same path, a folder of its own
     fares = tmp_path / "elsewhere" / "gozo.txt"  # B's own gozo.txt: another name here
