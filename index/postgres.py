@@ -144,9 +144,9 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         # answer from the old articles until all the new ones are in, and a writer that
         # dies or fails leaves the old ones as they were
         _enter_as_writer(connection, where, rebuild)
+        found = _without_others_uploads(connection, found, settings, report)
         emptied: list[str] = []
         from_store: dict[str, _Place] = {}  # the articles carried over from their text
-        kept_copies: list[tuple[str, str, str | None]] = []  # other servers' uploads
         if rebuild and (version := schema_version(connection)):
             # documents, and uploads to any server, have no file here to read again
             unique = {a.content_hash: a for a in found}  # each once: a file first
@@ -164,8 +164,6 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 from_store[article.content_hash] = place
             found = list(unique.values())
             emptied = [row[0] for row in connection.execute("SELECT path FROM articles")]
-            if version >= 5:
-                kept_copies = _others_upload_copies(connection, settings)
         model = _prepare(connection, where, settings, rebuild)
         stored = _stored_places(connection, [a.content_hash for a in found])
         new: list[Article] = []
@@ -181,15 +179,17 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 ingest.note_duplicate(report, article.content_hash, article.path, previous)
                 continue
             marks = _upload_marks(article.path, settings)
-            if previous != article.path or marks != (place.uploaded, place.uploaded_to):
-                # the file moved: the article follows it; or this server's upload, from
-                # before it had an id (or lost it), is claimed by the file it read
+            if previous != article.path or (place.uploaded_to is None
+                                            and marks != (place.uploaded, None)):
+                # the file moved: the article follows it; or an upload from before servers
+                # had ids is claimed by the server whose folder holds it (not one another
+                # server's id names: its folder may have the same path and the same file)
                 connection.execute("UPDATE articles SET path = %s, name = %s, uploaded = %s, "
                                    "uploaded_to = %s WHERE content_hash = %s",
                                    (article.path, article.name, *marks, article.content_hash))
             report.unchanged.append(article.path)
         kept_hashes = {a.content_hash for a in found}
-        _record_copies(connection, read_files, report.copies, settings)
+        _record_copies(connection, read_files, report.copies)
         replaced = _paths_held(connection, [a.path for a in new])
         for path, content_hash in replaced.items():  # a new version takes its path: a copy
             if content_hash not in kept_hashes:  # elsewhere keeps the old one, if there is one
@@ -198,10 +198,9 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
             (report.updated if article.path in replaced else report.added).append(article.path)
         skipped, stale = _write_new(connection, new, model, settings, report, progress,
                                     from_store)
-        _settle_skipped(connection, skipped, report, settings)
+        _settle_skipped(connection, skipped, report)
         _set_aside(stale, read_files, report)
-        _record_copies(connection, set(), report.copies, settings)  # of those written now
-        _insert_copies(connection, kept_copies)
+        _record_copies(connection, set(), report.copies)  # of the articles written just now
         report.removed.extend(_remove_gone(connection, report.roots, copies, kept_hashes,
                                            uploads_owner(settings.index_dir), report))
         report.removed.extend(sorted(set(emptied) - {a.path for a in found}))
@@ -215,8 +214,27 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     return report
 
 
+def _without_others_uploads(connection: psycopg.Connection, found: list[Article],
+                            settings: Settings, report: BuildReport) -> list[Article]:
+    """`found` without the articles read from a path another server's upload is stored from
+    (servers whose index folders have the same path): written, they would replace it."""
+    from qa.index.load import Notice
+
+    if schema_version(connection) < 5:
+        return found
+    held = {row[0] for row in connection.execute(
+        "SELECT path FROM articles WHERE uploaded_to IS NOT NULL AND uploaded_to IS DISTINCT "
+        "FROM %s AND path = ANY(%s)", (uploads_owner(settings.index_dir),
+                                       [a.path for a in found]))}
+    for path in sorted(held):
+        report.notices.append(Notice(path, "skipped", "another server's upload is stored "
+                                     "under this path (its index folder has the same path): "
+                                     "rename this file to index it"))
+    return [a for a in found if a.path not in held]
+
+
 def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
-                    report: BuildReport, settings: Settings) -> None:
+                    report: BuildReport) -> None:
     """Report the articles another writer stored while this one embedded them: unchanged
     when stored from the same place, else duplicates whose places are recorded as copies."""
     holders = _stored_paths(connection, [a.content_hash for a in skipped])
@@ -232,7 +250,7 @@ def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
         report.notices.append(ingest.duplicate_notice(article.path, holder))
         elsewhere.setdefault(article.content_hash, []).append(article.path)
     if elsewhere:
-        _record_copies(connection, set(), elsewhere, settings)
+        _record_copies(connection, set(), elsewhere)
 
 
 def _set_aside(stale: list[Article], read_files: set[str], report: BuildReport) -> None:
@@ -514,7 +532,7 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
             holder = stored.get(article.content_hash)
             if holder is not None and holder != article.path:
                 copies.setdefault(article.content_hash, []).append(article.path)
-        _record_copies(connection, set(), copies, settings)
+        _record_copies(connection, set(), copies)
     return len(new) - len(skipped)
 
 
@@ -590,61 +608,37 @@ def _delete_where(connection: psycopg.Connection, condition: str,
 
 
 def _record_copies(connection: psycopg.Connection, read_files: set[str],
-                   copies: dict[str, list[str]], settings: Settings) -> None:
+                   copies: dict[str, list[str]]) -> None:
     """Record where else a build found articles stored once, in one transaction: the copies
-    recorded in the files it read are replaced by what it found there; those uploaded to
-    this server's chat are recorded as such."""
-    places = [(content_hash, path, _upload_marks(path, settings)[1])
-              for content_hash, paths in copies.items() for path in paths]
+    recorded in the files it read are replaced by what it found there."""
+    pairs = [(content_hash, path) for content_hash, paths in copies.items() for path in paths]
     with connection.transaction():
         if read_files:
             connection.execute("DELETE FROM article_copies WHERE split_part(path, '#', 1) = "
                                "ANY(%s)", (sorted(read_files),))
-        _insert_copies(connection, places)
-
-
-def _insert_copies(connection: psycopg.Connection,
-                   places: list[tuple[str, str, str | None]]) -> None:
-    """Record copies (content hash, path, the server it was uploaded to) of stored articles."""
-    if places:
-        connection.execute(
-            "INSERT INTO article_copies (content_hash, path, uploaded_to) SELECT c.h, c.p, c.u "
-            "FROM unnest(%s::text[], %s::text[], %s::text[]) AS c(h, p, u) WHERE EXISTS "
-            "(SELECT 1 FROM articles a WHERE a.content_hash = c.h) ON CONFLICT DO NOTHING",
-            tuple(list(column) for column in zip(*places)))
-
-
-def _others_upload_copies(connection: psycopg.Connection,
-                          settings: Settings) -> list[tuple[str, str, str | None]]:
-    """The recorded copies that are other servers' uploads (which a rebuild keeps: their
-    articles fall back to them when the place they are stored from goes)."""
-    own = uploads_owner(settings.index_dir)
-    return [row for row in connection.execute(
-        "SELECT content_hash, path, uploaded_to FROM article_copies WHERE uploaded_to IS NOT "
-        "NULL") if row[2] != own]
+        if pairs:
+            connection.execute(
+                "INSERT INTO article_copies (content_hash, path) SELECT c.h, c.p FROM "
+                "unnest(%s::text[], %s::text[]) AS c(h, p) WHERE EXISTS (SELECT 1 FROM "
+                "articles a WHERE a.content_hash = c.h) ON CONFLICT DO NOTHING",
+                ([h for h, _ in pairs], [p for _, p in pairs]))
 
 
 def _keep_from_copy(connection: psycopg.Connection, content_hash: str, path: str,
                     holder: ingest.StoredCopies, report: BuildReport) -> bool:
     """Store the article with `content_hash`, whose `path` no longer holds it, from the first
-    recorded copy that still does, else from another server's upload of it (which that
-    server's page lists); False when there is none."""
-    places = connection.execute("SELECT path, uploaded_to FROM article_copies WHERE "
-                                "content_hash = %s ORDER BY path", (content_hash,)).fetchall()
-    own = uploads_owner(holder.settings.index_dir)
-    theirs = [(path, to) for path, to in places if to not in (None, own)]  # not here to read
-    survivor = holder.surviving([path for path, to in places if to in (None, own)],
-                                content_hash)
-    if survivor is not None:
-        marks = _upload_marks(survivor, holder.settings)
-    elif theirs:  # another server's upload: its page lists it, so it holds the article
-        survivor, marks = theirs[0][0], (True, theirs[0][1])
-    else:
+    recorded copy that still does; False when none does."""
+    places = [row[0] for row in connection.execute(
+        "SELECT path FROM article_copies WHERE content_hash = %s ORDER BY path",
+        (content_hash,))]
+    survivor = holder.surviving(places, content_hash)
+    if survivor is None:
         return False
     with connection.transaction():  # (unless another writer moved it meanwhile)
         connection.execute("UPDATE articles SET path = %s, name = %s, uploaded = %s, "
                            "uploaded_to = %s WHERE content_hash = %s AND path = %s",
-                           (survivor, name_of(survivor), *marks, content_hash, path))
+                           (survivor, name_of(survivor), *_upload_marks(survivor, holder.settings),
+                            content_hash, path))
         connection.execute("DELETE FROM article_copies WHERE content_hash = %s AND "
                            "split_part(path, '#', 1) = %s", (content_hash,
                                                             ingest.file_of(survivor)))

@@ -21,8 +21,7 @@ one clear error, and versioned migrations.
     articles.uploaded                      uploaded in the chat of some server: kept by a
                                            rebuild from the store's text (version 4)
     articles.uploaded_to                   the id of that server (`uploads_owner`; version 5,
-    article_copies.uploaded_to             NULL for uploads from before, and for copies that
-                                           are no upload)
+                                           NULL for uploads from before)
 
 Migrations run in one transaction under an advisory lock, so writers starting together apply
 them once. A store whose schema is newer than this program's is refused, never changed.
@@ -269,10 +268,8 @@ def _migration_4(dimension: int) -> list[str]:
 def _migration_5(dimension: int) -> list[str]:
     """Which server each upload was made to: servers whose index folders have the same path
     (replicas of one image) store their uploads at the same paths, and one must not drop
-    another's upload because its own folder lacks the file; and which server each copy was
-    uploaded to, so that an article uploaded to two servers stays while either lists it."""
-    return ["ALTER TABLE articles ADD COLUMN uploaded_to text",
-            "ALTER TABLE article_copies ADD COLUMN uploaded_to text"]
+    another's upload because its own folder lacks the file."""
+    return ["ALTER TABLE articles ADD COLUMN uploaded_to text"]
 
 
 def set_dimension(connection: psycopg.Connection, dimension: int) -> None:
