@@ -347,7 +347,7 @@ def _on_another_server(place: _Place, settings: Settings) -> bool:
         return False
     if place.uploaded_to is not None:
         return place.uploaded_to != uploads_owner(settings.index_dir)
-    return Path(ingest.file_of(place.path)).parent != (settings.index_dir / UPLOADS).resolve()
+    return Path(ingest.file_of(place.path)).parent != _own_uploads(settings)
 
 
 def names_uploaded_elsewhere(settings: Settings) -> set[str]:
@@ -356,7 +356,7 @@ def names_uploaded_elsewhere(settings: Settings) -> set[str]:
     named so would replace that server's article. Empty for an index directory."""
     if not settings.store:
         return set()
-    uploads = (settings.index_dir / UPLOADS).resolve()
+    uploads = _own_uploads(settings)
     own = uploads_owner(settings.index_dir)
     with store_connection(settings.store) as connection:
         version = schema_version(connection)
@@ -370,10 +370,15 @@ def names_uploaded_elsewhere(settings: Settings) -> set[str]:
         to != own if to is not None else not file.exists())}  # (from before ids: maybe theirs)
 
 
+def _own_uploads(settings: Settings) -> Path:
+    """This server's uploads folder (`<QA_INDEX_DIR>/uploads`), as paths under it are stored."""
+    return (settings.index_dir / UPLOADS).resolve()
+
+
 def _upload_marks(path: str, settings: Settings) -> tuple[bool, str | None]:
     """Whether an article stored from the file at `path` was uploaded to this server's chat,
     and if so this server's id."""
-    if Path(ingest.file_of(path)).parent != (settings.index_dir / UPLOADS).resolve():
+    if Path(ingest.file_of(path)).parent != _own_uploads(settings):
         return False, None
     return True, uploads_owner(settings.index_dir, make=True)
 
