@@ -5,6 +5,7 @@ an unreachable or restarted database, and the LangChain vector store."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import re
@@ -775,6 +776,25 @@ def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads
         report = QA(settings=server_a).add_files([str(server_a.index_dir / "uploads")])
     assert report.removed == [str(on_a.resolve())], report
     assert _assert_whole(pg_url) == 2
+
+
+def test_remove_keeps_the_file_of_an_upload_this_server_no_longer_owns(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that lost its `uploads/.server-id` no longer owns its earlier uploads (a
+    replica at the same path could hold them): Remove deleted the file, said "Removed" and
+    the article stayed, with no file left to remove it by. Now it refuses and keeps both."""
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    from qa import QA
+
+    server, upload = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
+    (server.index_dir / "uploads" / ".server-id").unlink()
+    chat = Handlers(EngineLoader.loaded(QA(settings=server)), removable=True)
+    message = html.unescape(chat.remove_articles([upload.name])[0])
+    assert "Not removed" in message and "another server's upload" in message, message
+    assert upload.exists()
+    assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == [(str(upload.resolve()),)]
 
 
 def test_an_upload_kept_from_a_folder_copy_is_that_folders_article(

@@ -333,6 +333,8 @@ class Handlers:
     def remove_articles(self, names: list[str] | None) -> tuple:
         """Delete the chosen uploaded files and their articles; outputs: message, status
         line, the list of uploaded articles."""
+        from qa.index.postgres import names_uploaded_elsewhere
+
         from qa.core.errors import QAError
 
         qa = self.loader.engine
@@ -345,6 +347,12 @@ class Handlers:
             if qa is None:
                 raise UploadError("The articles are still being indexed: remove them once the "
                                   "page says Ready.")
+            if held := sorted(set(names) & names_uploaded_elsewhere(self.settings)):
+                raise UploadError(
+                    f"{', '.join(held)}: the database keeps the article of this name as "
+                    "another server's upload (a server whose index folder has the same path, "
+                    "or this one before its uploads/.server-id was lost), so removing the "
+                    "file here would leave the article. Remove it on that server.")
             with removing_uploads(names, self.settings.index_dir) as removed:
                 report = qa.add_files([str(Path(self.settings.index_dir) / UPLOADS)])
         except QAError as exc:
