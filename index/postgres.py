@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from qa.index import ingest
 from qa.index.build import CHUNKER_VERSION, build_index, own_article_folders
@@ -196,9 +196,10 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
                 _keep_from_copy(connection, content_hash, path, copies, report)
         for article in new:
             (report.updated if article.path in replaced else report.added).append(article.path)
-        skipped, stale = _write_new(connection, new, model, settings, report, progress,
-                                    from_store)
+        skipped, stale, taken = _write_new(connection, new, model, settings, report,
+                                           progress, from_store)
         _settle_skipped(connection, skipped, report)
+        _skip_taken([a.path for a in taken], report)
         _set_aside(stale, read_files, report)
         _record_copies(connection, set(), report.copies)  # of the articles written just now
         report.removed.extend(_remove_gone(connection, report.roots, copies, kept_hashes,
@@ -218,19 +219,36 @@ def _without_others_uploads(connection: psycopg.Connection, found: list[Article]
                             settings: Settings, report: BuildReport) -> list[Article]:
     """`found` without the articles read from a path another server's upload is stored from
     (servers whose index folders have the same path): written, they would replace it."""
-    from qa.index.load import Notice
-
     if schema_version(connection) < 5:
         return found
     held = {row[0] for row in connection.execute(
-        "SELECT path FROM articles WHERE uploaded_to IS NOT NULL AND uploaded_to IS DISTINCT "
-        "FROM %s AND path = ANY(%s)", (uploads_owner(settings.index_dir),
-                                       [a.path for a in found]))}
-    for path in sorted(held):
+        f"SELECT path FROM articles WHERE {_OTHERS_UPLOAD} AND path = ANY(%s)",
+        (uploads_owner(settings.index_dir), [a.path for a in found]))}
+    _skip_taken(sorted(held), report)
+    return [a for a in found if a.path not in held]
+
+
+#: an article uploaded to another server than the one whose id is the parameter.
+_OTHERS_UPLOAD = "uploaded_to IS NOT NULL AND uploaded_to IS DISTINCT FROM %s"
+
+
+def _skip_taken(paths: list[str], report: BuildReport) -> None:
+    """Report the files not indexed because another server's upload is stored under their
+    path (servers whose index folders have the same path)."""
+    from qa.index.load import Notice
+
+    for path in paths:
+        _unlist(path, report)
         report.notices.append(Notice(path, "skipped", "another server's upload is stored "
                                      "under this path (its index folder has the same path): "
                                      "rename this file to index it"))
-    return [a for a in found if a.path not in held]
+
+
+def _unlist(path: str, report: BuildReport) -> None:
+    """Take `path` off the report's added and updated articles: it was not written."""
+    for listed in (report.added, report.updated):
+        if path in listed:
+            listed.remove(path)
 
 
 def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
@@ -240,9 +258,7 @@ def _settle_skipped(connection: psycopg.Connection, skipped: list[Article],
     holders = _stored_paths(connection, [a.content_hash for a in skipped])
     elsewhere: dict[str, list[str]] = {}
     for article in skipped:
-        for listed in (report.added, report.updated):
-            if article.path in listed:
-                listed.remove(article.path)
+        _unlist(article.path, report)
         holder = holders.get(article.content_hash, article.path)
         if holder == article.path:
             report.unchanged.append(article.path)
@@ -259,9 +275,7 @@ def _set_aside(stale: list[Article], read_files: set[str], report: BuildReport) 
     from qa.index.load import Notice
 
     for article in stale:
-        for listed in (report.added, report.updated):
-            if article.path in listed:
-                listed.remove(article.path)
+        _unlist(article.path, report)
         read_files.discard(ingest.file_of(article.path))
         report.notices.append(Notice(article.path, "skipped", "the file changed while it was "
                                      "being indexed: index it again for its new text"))
@@ -400,16 +414,17 @@ def _paths_held(connection: psycopg.Connection, paths: list[str]) -> dict[str, s
 def _write_new(connection: psycopg.Connection, articles: list[Article], model: str | None,
                settings: Settings, report: BuildReport, progress: Progress | None,
                from_store: dict[str, _Place] | None = None
-               ) -> tuple[list[Article], list[Article]]:
+               ) -> tuple[list[Article], list[Article], list[Article]]:
     """Embed `articles` a batch at a time and write each in its own transaction; those whose
     content hash is in `from_store` were carried over from the store's text (no file to check;
     uploads stay marked as such, to the server they were uploaded to), and the files in this
     server's uploads folder are marked uploaded to this server. Returns the articles another
-    writer stored meanwhile, and those whose file no longer holds them (it changed while they
-    were embedded: another writer may have stored its new text already); nothing of either
-    was written."""
+    writer stored meanwhile, those whose file no longer holds them (it changed while they
+    were embedded: another writer may have stored its new text already), and those whose
+    path another server's upload took meanwhile; nothing of these was written."""
     skipped: list[Article] = []
     stale: list[Article] = []
+    taken: list[Article] = []
     from_store = from_store or {}
     # file -> (its size and time when read, what it held then): read again when it changes
     held_now: dict[str, tuple[tuple[int, int] | None, dict[str, str]]] = {}
@@ -437,13 +452,14 @@ def _write_new(connection: psycopg.Connection, articles: list[Article], model: s
                     stale.append(article)
                     continue
                 uploaded, uploaded_to = _upload_marks(file, settings)
-            if not write_article(connection, article, own,
-                                 sentences[sentence_row - vectors:sentence_row],
-                                 uploaded=uploaded, uploaded_to=uploaded_to):
-                skipped.append(article)
+            outcome = write_article(connection, article, own,
+                                    sentences[sentence_row - vectors:sentence_row],
+                                    uploaded=uploaded, uploaded_to=uploaded_to)
+            if outcome != "written":
+                (skipped if outcome == "stored" else taken).append(article)
         if progress is not None:
             progress(min(begin + _BATCH, len(articles)), len(articles))
-    return skipped, stale
+    return skipped, stale, taken
 
 
 def _stamp(file: str) -> tuple[int, int] | None:
@@ -457,11 +473,13 @@ def _stamp(file: str) -> tuple[int, int] | None:
 
 def write_article(connection: psycopg.Connection, article: Article, chunks: list[Chunk],
                   sentence_vectors: np.ndarray, *, uploaded: bool = False,
-                  uploaded_to: str | None = None) -> bool:
+                  uploaded_to: str | None = None) -> Literal["written", "stored", "taken"]:
     """Write one article with its chunks, sentence vectors and postings in one transaction;
-    an older version from the same path is replaced in it. `uploaded`: it came from a chat
-    upload (a rebuild keeps it), to the server whose id is `uploaded_to`. False when the
-    article (same content hash) is already stored: nothing is written then."""
+    an older version from the same path is replaced in it, unless that is another server's
+    upload (servers whose index folders have the same path; it took the path while this
+    article was embedded): "taken", nothing written. `uploaded`: it came from a chat upload
+    (a rebuild keeps it), to the server whose id is `uploaded_to`. "stored" when the article
+    (same content hash) is already stored: nothing is written then either."""
     from pgvector import HalfVector
 
     chunk_terms = [Counter(tokenize(f"{article.title}\n{c.text}")) for c in chunks]
@@ -472,6 +490,9 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
         # one writer of a path at a time: the next one's replacing sees this one's article
         connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                            (article.path,))
+        if connection.execute(f"SELECT 1 FROM articles WHERE path = %s AND {_OTHERS_UPLOAD}",
+                              (article.path, uploaded_to)).fetchone():
+            return "taken"
         inserted = connection.execute(
             "INSERT INTO articles (content_hash, id, path, name, title, text, source, author, "
             "published, published_on, url, section, captions, chunk_count, sentence_count, "
@@ -484,7 +505,7 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
              _json(list(article.captions)), len(chunks), len(sentence_vectors),
              sum(chunk_words), words, uploaded, uploaded_to)).fetchone()
         if inserted is None:
-            return False
+            return "stored"
         _delete_where(connection, "path = %s AND content_hash <> %s",
                       (article.path, article.content_hash))
         with connection.cursor() as cursor:
@@ -515,7 +536,7 @@ def write_article(connection: psycopg.Connection, article: Article, chunks: list
             "sentences = sentences + %s, chunk_words = chunk_words + %s, "
             "article_words = article_words + %s, generation = generation + 1",
             (len(chunks), len(sentence_vectors), sum(chunk_words), words))
-    return True
+    return "written"
 
 
 def write_articles(url: str, articles: list[Article], settings: Settings | None = None) -> int:
@@ -530,8 +551,8 @@ def write_articles(url: str, articles: list[Article], settings: Settings | None 
         model = _prepare(connection, where, settings, rebuild=False)
         stored = _stored_paths(connection, [a.content_hash for a in articles])
         new = [a for a in articles if a.content_hash not in stored]
-        skipped, _ = _write_new(connection, new, model, settings, BuildReport(None, store=where),
-                                None)  # (documents: no file to change)
+        skipped, *_ = _write_new(connection, new, model, settings,
+                                 BuildReport(None, store=where), None)  # (documents: no file)
         copies: dict[str, list[str]] = {}  # stored from a file too: that file's copy is this
         for article in articles:
             holder = stored.get(article.content_hash)

@@ -778,6 +778,31 @@ def test_servers_whose_index_folders_have_the_same_path_keep_each_others_uploads
     assert _assert_whole(pg_url) == 2
 
 
+def test_an_upload_stored_meanwhile_under_the_same_path_by_another_server_stays(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replicas at one path: server A's gozo.txt is stored after server B checked the names
+    held by other servers and before B wrote its own gozo.txt. B's write replaced A's
+    article; now B's file is skipped with a notice and A's article stays."""
+    from qa.index import postgres
+
+    from qa import QA
+
+    server_a, on_a = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
+    server_a.index_dir.rename(tmp_path / "machine-a")  # machine B: the same path
+    (server_a.index_dir / "uploads").mkdir(parents=True)
+    on_b = server_a.index_dir / "uploads" / "gozo.txt"
+    on_b.write_text("Gozo ferry fares\n\nA return ticket cost 4.65 euros in June.\n",
+                    encoding="utf-8")
+    # (B's check ran before A's upload was stored)
+    monkeypatch.setattr(postgres, "_without_others_uploads", lambda _c, found, *_: found)
+    report = QA(settings=server_a).add_files([str(on_b)])
+    assert report.added == [] and report.updated == [], report
+    assert [n.action for n in report.notices if n.path == str(on_b.resolve())] == ["skipped"]
+    assert _rows(pg_url, "SELECT path, text LIKE '%%45 minutes%%' FROM articles "
+                         "WHERE uploaded") == [(str(on_a.resolve()), True)]
+    assert _assert_whole(pg_url) == 3
+
+
 def test_remove_keeps_the_file_of_an_upload_this_server_no_longer_owns(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that lost its `uploads/.server-id` no longer owns its earlier uploads (a
