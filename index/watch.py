@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +23,9 @@ logger = logging.getLogger(__name__)
 Snapshot = frozenset[tuple[str, int, int]]
 #: what no look sees: the folders are indexed again at the next look that holds still.
 _NOT_INDEXED: Snapshot = frozenset({("", -1, -1)})
+#: a build that failed (a full disk, a file it could not read) is tried again after 2, 4,
+#: 8 ... looks, at most this many apart; a store that cannot be reached at every look.
+_MOST_LOOKS_APART = 64
 
 
 def snapshot(paths: Sequence[str | Path]) -> Snapshot:
@@ -52,8 +56,11 @@ class FolderWatcher:
         #: the watched folders a drive is mounted on: if one is unmounted, the empty folder
         #: left behind is not a folder whose files were all deleted.
         self._mounts = {p for p in self.paths if os.path.ismount(p)}
-        #: the store's "cannot be reached" last said, while it lasts (said once, not per look).
-        self._unreachable = ""
+        #: the failure last said, while it lasts (said once, not at every try).
+        self._failure = ""
+        #: builds failed in a row, and when (time.monotonic()) to try the next one.
+        self._failures = 0
+        self._retry_at = 0.0
         self._stop = threading.Event()
 
     def start(self, index: Callable[[list[str]], BuildReport],
@@ -82,35 +89,42 @@ class FolderWatcher:
                 continue
             self._mounts |= {p for p in self.paths if os.path.ismount(p)}
             missing = ""
-            if now != self._indexed and now == last and \
-                    (message := self._index(index, now)) is not None:
+            if now != self._indexed and now == last and time.monotonic() >= self._retry_at \
+                    and (message := self._index(index, now)) is not None:
                 announce(message)
             last = now
 
     def _index(self, index: Callable[[list[str]], BuildReport], now: Snapshot) -> str | None:
         """Index the folders as `now` saw them; what to tell the terminal: the summary, then
-        the build's notices (files skipped or refused, and why). A store that cannot be
-        reached is tried again at every look (said once); other failures only when the files
-        change again."""
+        the build's notices (files skipped or refused, and why). A failed build is tried
+        again: at every look when the store cannot be reached, else less and less often
+        (`_MOST_LOOKS_APART`); each failure is said once."""
         changed = ", ".join(self.paths)
         try:
             report = index(self.paths)
         except StoreUnavailableError as exc:
-            said, self._unreachable = self._unreachable, str(exc)
-            return None if said == str(exc) else (
-                f"{changed} changed, but could not be indexed yet: {exc} Trying again every "
-                f"{self.seconds:g} s.")
+            return self._failed(str(exc), f"{changed} changed, but could not be indexed yet: "
+                                          f"{exc} Trying again every {self.seconds:g} s.", 1)
         except QAError as exc:
-            self._indexed, self._unreachable = now, ""
-            return f"{changed} changed, but could not be indexed: {exc}"
-        except Exception:  # a fault: logged whole; the server and the old index go on
-            self._indexed, self._unreachable = now, ""
+            return self._failed(str(exc), f"{changed} changed, but could not be indexed: {exc} "
+                                          "Trying again from time to time.")
+        except Exception as exc:  # a fault: logged whole; the server and the old index go on
             logger.exception("Indexing the changes in %s failed", changed)
-            return f"{changed} changed, but indexing failed (the log above says why)."
-        self._indexed, self._unreachable = now, ""
+            return self._failed(repr(exc), f"{changed} changed, but indexing failed (the log "
+                                           "above says why). Trying again from time to time.")
+        self._indexed, self._failure, self._failures, self._retry_at = now, "", 0, 0.0
         if any(Path(file_of(path)).exists() for path in report.removed):
             # gone while the build read the folders (moved away and back, held up by another
             # writer), there again now: the build did not index what `now` saw
             self._indexed = _NOT_INDEXED
         return "\n".join([f"{changed} changed: {report.summary}",
                           *(str(notice) for notice in report.notices)])
+
+    def _failed(self, reason: str, message: str, looks: int | None = None) -> str | None:
+        """Note a failed build, to be tried again after `looks` looks (by default twice as
+        many as after the last failure); `message` to say, unless `reason` was said last."""
+        self._failures += 1
+        looks = looks or min(2 ** self._failures, _MOST_LOOKS_APART)
+        self._retry_at = time.monotonic() + (looks - 0.5) * self.seconds
+        said, self._failure = self._failure, reason
+        return None if said == reason else message

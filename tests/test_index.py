@@ -243,6 +243,43 @@ def test_a_watched_folder_gone_while_it_was_read_and_back_unchanged_is_read_agai
     assert "harbour" in qa.retrieve("When did the harbour reopen?", k=1)[0].chunk.text.lower()
 
 
+def test_a_watched_folder_whose_build_failed_is_tried_again_without_a_change(
+        index_copy: Path, tmp_path: Path) -> None:
+    """A build that failed (here: a full disk, twice) was not tried again until the files
+    changed once more: the new article stayed unanswerable after the space was freed."""
+    import time
+
+    from qa.index.watch import FolderWatcher
+
+    from qa import QA
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    qa = QA(index_dir=index_copy)
+    tries: list[float] = []
+
+    def index_once_the_disk_has_room(paths: list[str]):
+        tries.append(time.monotonic())
+        if len(tries) <= 2:
+            raise InputError(f"Cannot write the index in {index_copy}: No space left on device.")
+        return qa.add_files(paths)
+
+    messages: list[str] = []
+    watcher = FolderWatcher([folder], 0.2)
+    (folder / "ferry.txt").write_text("Ferry\n\nThe ferry sailed at noon on Monday.")
+    watcher.start(index_once_the_disk_has_room, messages.append)
+    try:
+        deadline = time.monotonic() + 60
+        while len(messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
+    assert len(messages) == 2 and "No space left on device" in messages[0], messages
+    assert "1 added" in messages[1] and len(tries) == 3, (messages, tries)
+    assert tries[2] - tries[1] > tries[1] - tries[0] > 0.3  # less and less often
+    assert "noon" in qa.answer("When did the ferry sail?").text
+
+
 def test_a_drive_unmounted_from_a_watched_folder_keeps_its_articles(index_copy: Path,
                                                                     tmp_path: Path) -> None:
     import subprocess
