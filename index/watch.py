@@ -58,8 +58,10 @@ class FolderWatcher:
         self._mounts = {p for p in self.paths if os.path.ismount(p)}
         #: the failure last said, while it lasts (said once, not at every try).
         self._failure = ""
-        #: builds failed in a row, and when (time.monotonic()) to try the next one.
+        #: builds failed in a row, what the last one saw, and when (time.monotonic()) to try
+        #: it again (at once if the files change).
         self._failures = 0
+        self._failed_on: Snapshot | None = None
         self._retry_at = 0.0
         self._stop = threading.Event()
 
@@ -89,8 +91,9 @@ class FolderWatcher:
                 continue
             self._mounts |= {p for p in self.paths if os.path.ismount(p)}
             missing = ""
-            if now != self._indexed and now == last and time.monotonic() >= self._retry_at \
-                    and (message := self._index(index, now)) is not None:
+            due = now != self._failed_on or time.monotonic() >= self._retry_at
+            if now != self._indexed and now == last and due and \
+                    (message := self._index(index, now)) is not None:
                 announce(message)
             last = now
 
@@ -103,16 +106,18 @@ class FolderWatcher:
         try:
             report = index(self.paths)
         except StoreUnavailableError as exc:
-            return self._failed(str(exc), f"{changed} changed, but could not be indexed yet: "
-                                          f"{exc} Trying again every {self.seconds:g} s.", 1)
+            return self._failed(now, str(exc), f"{changed} changed, but could not be indexed "
+                                               f"yet: {exc} Trying again every "
+                                               f"{self.seconds:g} s.", 1)
         except QAError as exc:
-            return self._failed(str(exc), f"{changed} changed, but could not be indexed: {exc} "
-                                          "Trying again from time to time.")
+            return self._failed(now, str(exc), f"{changed} changed, but could not be indexed: "
+                                               f"{exc} Trying again from time to time.")
         except Exception as exc:  # a fault: logged whole; the server and the old index go on
             logger.exception("Indexing the changes in %s failed", changed)
-            return self._failed(repr(exc), f"{changed} changed, but indexing failed (the log "
-                                           "above says why). Trying again from time to time.")
-        self._indexed, self._failure, self._failures, self._retry_at = now, "", 0, 0.0
+            return self._failed(now, repr(exc), f"{changed} changed, but indexing failed (the "
+                                                "log above says why). Trying again from time "
+                                                "to time.")
+        self._indexed, self._failure, self._failures, self._failed_on = now, "", 0, None
         if any(Path(file_of(path)).exists() for path in report.removed):
             # gone while the build read the folders (moved away and back, held up by another
             # writer), there again now: the build did not index what `now` saw
@@ -120,10 +125,12 @@ class FolderWatcher:
         return "\n".join([f"{changed} changed: {report.summary}",
                           *(str(notice) for notice in report.notices)])
 
-    def _failed(self, reason: str, message: str, looks: int | None = None) -> str | None:
-        """Note a failed build, to be tried again after `looks` looks (by default twice as
-        many as after the last failure); `message` to say, unless `reason` was said last."""
-        self._failures += 1
+    def _failed(self, now: Snapshot, reason: str, message: str,
+                looks: int | None = None) -> str | None:
+        """Note a failed build of what `now` saw, to be tried again after `looks` looks (by
+        default twice as many as after the last failure); `message` to say, unless `reason`
+        was said last."""
+        self._failures, self._failed_on = self._failures + 1, now
         looks = looks or min(2 ** self._failures, _MOST_LOOKS_APART)
         self._retry_at = time.monotonic() + (looks - 0.5) * self.seconds
         said, self._failure = self._failure, reason
