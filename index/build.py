@@ -207,6 +207,8 @@ def build_index(paths: Iterable[str | Path], settings: Settings | None = None, *
             "chunks": len(chunks),
             "chunking": chunking,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            # (its uploads' and documents' paths are under it: rehomed if it moves)
+            "index_dir": str(settings.index_dir.resolve()),
             "article_hashes": {a.id: a.content_hash for a in articles},
             "copies": now_copies,
         }

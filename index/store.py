@@ -2,7 +2,8 @@
 
     INDEX_DIR/CURRENT          name of the current generation (replaced atomically)
     INDEX_DIR/gen-*/manifest.json   format version, model, dimension, counts, hashes,
-                                    sequence number, every other file's size and sha256
+                                    sequence number, every other file's size and sha256,
+                                    and INDEX_DIR's own path when it was built
     INDEX_DIR/gen-*/articles.jsonl  one cleaned article per line
     INDEX_DIR/gen-*/chunks.jsonl    one chunk per line, with its sentences' offsets
     INDEX_DIR/gen-*/sentences.faiss the FAISS index retrieval searches, and the only copy of
@@ -32,12 +33,14 @@ import re
 import shutil
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.index.generations import (
+    DOCUMENTS,
     POINTER,
+    UPLOADS,
     GenerationDamaged,
     file_records,
     foreign_entries,
@@ -222,6 +225,14 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
         raise GenerationDamaged(problem)
     articles = _parse(generation / "articles.jsonl", lambda p: {
         a["id"]: Article.from_dict(a) for a in _read_jsonl(p)})
+    home, here = manifest.get("index_dir"), str(index_dir.resolve())
+    if isinstance(home, str) and home != here:  # moved or copied since: its own folders'
+        # articles (chat uploads, added documents) are the files here now
+        articles = {i: replace(a, path=_rehomed(a.path, home, here)) for i, a in articles.items()}
+        copies = manifest.get("copies")
+        if isinstance(copies, dict):
+            manifest["copies"] = {h: [_rehomed(str(p), home, here) for p in places]
+                                  for h, places in copies.items() if isinstance(places, list)}
     chunks = _parse(generation / "chunks.jsonl",
                     lambda p: [Chunk.from_dict(c) for c in _read_jsonl(p)])
     sentences = _parse(generation / "sentences.faiss", _read_faiss)
@@ -231,6 +242,15 @@ def load_generation(generation: Path, index_dir: Path) -> StoredIndex:
         raise GenerationDamaged(f"chunks.jsonl holds a record of the wrong shape ({exc})") \
             from None
     return StoredIndex(generation, manifest, articles, chunks, sentences)
+
+
+def _rehomed(path: str, home: str, here: str) -> str:
+    """`path`, when it is in the uploads or documents folder of the index directory `home`,
+    as the same place in `here`."""
+    for folder in (UPLOADS, DOCUMENTS):
+        if path.startswith(start := f"{home}/{folder}/"):
+            return f"{here}/{folder}/{path[len(start):]}"
+    return path
 
 
 @dataclass(frozen=True)

@@ -217,3 +217,40 @@ def test_documents_are_found_and_deleted_after_the_index_directory_moves(
     assert store.delete(["tolm-flood"]) is True
     assert store.get_by_ids(["tolm-flood"]) == [] and qa.stats.articles == 2
     assert not (moved / "documents" / "doc-tolm-flood.json").exists()
+
+
+def test_a_moved_or_copied_index_deletes_and_replaces_its_own_documents_and_uploads(
+        index_copy: Path, tmp_path: Path) -> None:
+    """The paths of the articles in an index's own folders (documents/, uploads/) named the
+    folder it was built in: after a move, `delete` said True and the article stayed, an id
+    added again kept both versions, and a removed upload stayed answerable; after a copy,
+    the copy's articles were the original's files."""
+    import shutil
+
+    from qa.ui.uploads import removing_uploads, store_uploads
+
+    ferry = tmp_path / "ferry.txt"
+    ferry.write_text("Welk ferry\n\nThe Welk ferry will sail four times a day from June.\n",
+                     encoding="utf-8")
+    qa = QA(index_dir=index_copy)
+    (upload,), _ = store_uploads([str(ferry)], index_copy)
+    qa.add_files([str(upload)])
+    [plain] = qa.as_vectorstore().add_texts([RESIDENTS.format(n=300)])
+    qa.as_vectorstore().add_texts(["The Tolm bridge reopened in May."], ids=["bridge"])
+    moved = tmp_path / "moved"
+    index_copy.rename(moved)
+    copied = tmp_path / "copied"
+    shutil.copytree(moved, copied)
+    for index in (copied, moved):  # (the copy first: the original is still there)
+        qa = QA(index_dir=index)
+        store = qa.as_vectorstore()
+        assert {d.metadata["path"] for d in store.get_by_ids([plain, "bridge"])} == {
+            str(index.resolve() / "documents" / f"{plain}.json"),
+            str(index.resolve() / "documents" / "doc-bridge.json")}
+        store.add_texts(["The Tolm bridge reopened in June."], ids=["bridge"])
+        assert store.delete([plain]) is True and store.get_by_ids([plain]) == []
+        with removing_uploads([upload.name], index):
+            qa.add_files([str(index / "uploads")])
+        assert qa.stats.articles == 3  # the seeds and the bridge, once
+        assert "June" in qa.answer("When did the Tolm bridge reopen?").text
+        assert "four times" not in qa.answer("How often will the Welk ferry sail?").text
