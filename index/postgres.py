@@ -144,6 +144,7 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
         # answer from the old articles until all the new ones are in, and a writer that
         # dies or fails leaves the old ones as they were
         _enter_as_writer(connection, where, rebuild)
+        _rehome_uploads(connection, settings)
         found = _without_others_uploads(connection, found, settings, report)
         emptied: list[str] = []
         from_store: dict[str, _Place] = {}  # the articles carried over from their text
@@ -213,6 +214,23 @@ def index_into_postgres(paths: Iterable[str | Path], url: str, settings: Setting
     ingest.note_query_model(settings, model, report)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _rehome_uploads(connection: psycopg.Connection, settings: Settings) -> None:
+    """Store this server's uploads (by its id) from its uploads folder as it is now: its
+    index folder was moved since they were stored, and a Remove there (which indexes that
+    folder again) would otherwise miss them."""
+    own = uploads_owner(settings.index_dir)
+    if own is None or schema_version(connection) < 5:
+        return
+    folder = _own_uploads(settings)
+    for content_hash, path in connection.execute(
+            "SELECT content_hash, path FROM articles WHERE uploaded_to = %s AND NOT "
+            "starts_with(path, %s)", (own, f"{folder}/")).fetchall():
+        here = f"{folder}/{name_of(path)}{path[len(ingest.file_of(path)):]}"  # (and its #n)
+        connection.execute("UPDATE articles SET path = %s WHERE content_hash = %s AND path = %s "
+                           "AND NOT EXISTS (SELECT 1 FROM articles WHERE path = %s)",
+                           (here, content_hash, path, here))
 
 
 def _without_others_uploads(connection: psycopg.Connection, found: list[Article],

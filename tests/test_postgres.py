@@ -803,6 +803,26 @@ def test_an_upload_stored_meanwhile_under_the_same_path_by_another_server_stays(
     assert _assert_whole(pg_url) == 3
 
 
+def test_a_server_whose_index_folder_moved_removes_its_uploads(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The uploads were stored under the index folder's old path: Remove there indexed the
+    folder at its new path, missed them, and the article stayed."""
+    from qa.ui.uploads import removing_uploads
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    server, upload = _seeds_and_an_upload_on_server_a(pg_url, tmp_path, monkeypatch)
+    server.index_dir.rename(tmp_path / "moved")
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "moved"))
+    moved = Settings.from_env(store=pg_url)
+    with removing_uploads([upload.name], moved.index_dir):
+        report = QA(settings=moved).add_files([str(moved.index_dir / "uploads")])
+    assert report.removed == [str((tmp_path / "moved" / "uploads" / upload.name).resolve())]
+    assert _rows(pg_url, "SELECT path FROM articles WHERE uploaded") == []
+    assert _assert_whole(pg_url) == 2
+
+
 def test_remove_keeps_the_file_of_an_upload_this_server_no_longer_owns(
         pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that lost its `uploads/.server-id` no longer owns its earlier uploads (a
