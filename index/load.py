@@ -17,6 +17,7 @@ from qa.index.markdown_text import markdown_to_record
 from qa.index.pdf_text import pdf_to_record
 
 from qa.core.errors import InputError, UnusableFileError
+from qa.core.text import json_lines
 
 __all__ = ["BODY_FIELDS", "MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord",
            "decode", "find_files", "load_file", "location"]
@@ -113,7 +114,10 @@ def _link_outside(path: Path, folder: Path) -> Notice | None:
     """A notice when `path` is a symbolic link whose target lies outside `folder`."""
     if not path.is_symlink():
         return None
-    target, folder = path.resolve(), folder.resolve()
+    try:
+        target, folder = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError):  # (Python 3.11 raises RuntimeError for a loop)
+        return Notice(str(path), "skipped", "link in a loop of links: it leads to no file")
     if target == folder or folder in target.parents:
         return None
     kind = "folder" if target.is_dir() else "file"
@@ -302,7 +306,7 @@ def _json_records(text: str, name: str, jsonl: bool) -> tuple[list[RawRecord], l
     per line), and a notice for each that holds no article text."""
     if jsonl:
         objects = [_parse_json(line, name, f"on line {lineno}")
-                   for lineno, line in enumerate(text.splitlines(), 1) if line.strip()]
+                   for lineno, line in enumerate(json_lines(text), 1) if line.strip()]
     else:
         data = _parse_json(text, name)
         if isinstance(data, dict) and not _body(data):
@@ -380,3 +384,6 @@ def _parse_json(text: str, name: str, where: str = "") -> object:
     except json.JSONDecodeError as exc:
         raise UnusableFileError(name, "refused", "malformed JSON "
                                 f"{where or f'at line {exc.lineno}'} ({exc.msg})") from None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        raise UnusableFileError(name, "refused", f"unreadable JSON{' ' + where if where else ''}"
+                                f" ({str(exc)[:80]})") from None

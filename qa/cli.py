@@ -22,7 +22,15 @@ __all__ = ["main"]
 
 _python_show_warning = warnings.showwarning
 
-_index_dir = click.option("--index-dir", type=click.Path(path_type=Path), default=None,
+def _folder_path(_context: click.Context, _option: click.Parameter,
+                 value: str | None) -> Path | None:
+    """A folder option's value as a path; an empty one is refused (not read as ".")."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("must be a folder path, not empty.")
+    return None if value is None else Path(value)
+
+
+_index_dir = click.option("--index-dir", type=click.Path(), default=None, callback=_folder_path,
                           help="Index directory [env QA_INDEX_DIR; default "
                                "~/.local/share/article-qa/index].")
 _model = click.option("--model", default=None, help="sentence-transformers model name or "
@@ -77,10 +85,11 @@ def index_command(paths: tuple[str, ...], index_dir: Path | None, store: str | N
     if check:
         if paths:
             raise click.UsageError("--check verifies the index only: give it no PATHS.")
-        if store:
+        settings = _settings(index_dir, store=store)
+        if settings.store:  # (--store, or QA_STORE)
             raise click.UsageError("--check verifies an index directory; PostgreSQL checks "
                                    "its own data (each article is one transaction).")
-        _check(_settings(index_dir).index_dir)
+        _check(settings.index_dir)
         return
     if not paths:
         raise click.UsageError("Missing argument 'PATHS...' (or use --check).")

@@ -76,9 +76,12 @@ class EvalReport:
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
     """Read a JSONL question set: {"question", "answers": [...], "sources": [...]} per line
-    (answers and sources: lists of strings)."""
+    (answers and sources: lists of strings). A lone surrogate escape ("\\ud800") in them
+    is read as U+FFFD, so that the report can be printed."""
+    from qa.core.text import json_lines
+
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()  # (Notepad writes a BOM)
+        lines = json_lines(path.read_text(encoding="utf-8-sig"))  # (Notepad writes a BOM)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read as UTF-8 text ({exc})") from None
     questions = []
@@ -87,18 +90,27 @@ def load_questions(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             item = json.loads(line)
-        except ValueError as exc:
-            raise InputError(f"{path}: line {lineno} is not JSON ({exc})") from None
+        except (ValueError, RecursionError) as exc:  # (also numbers past 4,300 digits)
+            raise InputError(f"{path}: line {lineno} is not JSON "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from None
         problem = _record_problem(item)
         if problem:
             raise InputError(f"{path}: line {lineno} is not a question record: {problem}")
-        questions.append({"id": str(item.get("id", lineno)), "question": item["question"],
-                          "answers": item.get("answers", []),
-                          "sources": item.get("sources", [])})
+        questions.append({"id": _printable(str(item.get("id", lineno))),
+                          "question": _printable(item["question"]),
+                          "answers": [_printable(a) for a in item.get("answers", [])],
+                          "sources": [_printable(s) for s in item.get("sources", [])]})
     if not questions:
         raise InputError(f"{path}: holds no questions (one JSON object per line: "
                          '{"question": ..., "answers": [...], "sources": [...]})')
     return questions
+
+
+def _printable(text: str) -> str:
+    """`text` with each lone surrogate (a JSON escape such as "\\ud800") as U+FFFD."""
+    from qa.core.text import LONE_SURROGATES
+
+    return LONE_SURROGATES.sub("\ufffd", text)
 
 
 def _record_problem(item: object) -> str:

@@ -598,6 +598,8 @@ def test_eval_with_a_language_model_counts_the_answers_it_did_not_give(
     ('{"question": "Who?", "sources": [["a"]]}', '"sources" must be a list of strings'),
     ('{"answers": ["x"]}', '"question" must be a string'),
     ("{", "is not JSON"),
+    ("[" * 100_000 + "]" * 100_000, "is not JSON (RecursionError"),
+    ('{"question": "Who?", "id": ' + "9" * 5000 + "}", "is not JSON (ValueError"),
 ])
 def test_eval_refuses_a_question_file_it_cannot_read(tmp_path: Path, line: str,
                                                      message: str) -> None:
@@ -615,6 +617,25 @@ def test_eval_refuses_a_question_file_it_cannot_read(tmp_path: Path, line: str,
     path.write_text("\n  \n")
     with pytest.raises(InputError, match="holds no questions"):
         load_questions(path)
+
+
+def test_eval_reads_any_json_string_and_prints_its_report_as_json(seed_index: Path,
+                                                                   tmp_path: Path) -> None:
+    """A lone surrogate escape in a question file crashed the report after every question was
+    answered (or printed bytes that are not UTF-8); U+2028 in a string split its line."""
+    from tests.faults import run_cli
+
+    path = tmp_path / "questions.jsonl"
+    path.write_text(json.dumps({"question": "Who was killed \udc80 near Moscow?",
+                                "answers": ["Moskalik\ud800"], "sources": ["a\ud800.txt"]})
+                    + "\n" + json.dumps({"question": "Who was killed\u2028near Moscow?",
+                                         "answers": ["Moskalik"]}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    result = run_cli("eval", path, "--index-dir", seed_index, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.encode("utf-8"))
+    assert report["questions"] == 2
+    assert "\ufffd" in json.dumps(report, ensure_ascii=False)
 
 
 def test_source_filter_limits_retrieval_and_citations(seed_qa) -> None:

@@ -273,6 +273,24 @@ def test_an_index_directory_asked_for_beats_qa_store_and_both_given_is_refused(
         both = Settings.from_env({"QA_STORE": elsewhere, "QA_INDEX_DIR": str(tmp_path / "ix")})
     assert both.store == elsewhere  # as before: the store of QA_STORE, now with a warning
     assert Settings.from_env({}, store="PostgreSQL://h/db").store == "PostgreSQL://h/db"
+    check = CliRunner().invoke(cli, ["index", "--check"], env={"QA_STORE": elsewhere})
+    assert check.exit_code == 2 and "--check verifies an index directory" in check.output
+
+
+def test_an_empty_index_directory_option_is_refused_not_taken_for_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--index-dir ""` was read as "." and `qa index` wrote an index into the current
+    folder."""
+    from click.testing import CliRunner
+
+    from qa.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    for command in (["index", str(SEEDS)], ["ask", "Who was killed?"]):
+        result = CliRunner().invoke(cli, [*command, "--index-dir", ""])
+        assert result.exit_code == 2 and "--index-dir': must be a folder path, not empty" \
+            in result.output, result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_arguments_of_the_python_api_are_typed_errors(seed_qa, seed_index,

@@ -135,17 +135,34 @@ def test_deeply_nested_json_is_refused_alone_and_the_rest_is_indexed(index_copy:
     (folder / "brackets-in-strings.json").write_text(json.dumps(
         {"title": "Brackets", "body": "Markets fell [" * 200 + " sharply on Friday."}))
     (folder / "harbour.txt").write_text("Harbour reopens\n\nThe harbour reopened on Monday.")
+    (folder / "huge-number.json").write_text('{"body": "The dam broke.", "id": ' + "9" * 5000
+                                             + "}")
+    (folder / "loop-a.txt").symlink_to(folder / "loop-b.txt")  # (a loop of links)
+    (folder / "loop-b.txt").symlink_to(folder / "loop-a.txt")
 
     result = run_cli("index", folder, "--index-dir", index_copy)
     assert result.exit_code == 0, result.output
     assert f"{folder / 'deep.json'}: refused: JSON nested more than 64 levels deep" \
         in result.stderr
+    assert "huge-number.json: refused: unreadable JSON (Exceeds the limit" in result.stderr
+    assert "loop-a.txt: skipped: link in a loop of links" in result.stderr
     assert "deep-object.jsonl: refused: JSON nested more than 64 levels deep on line 2" \
         in result.stderr
     assert "Traceback" not in result.output and "RecursionError" not in result.output
     assert "2 added" in result.stdout
     assert sorted(_texts(index_copy))[-2:] == ["brackets-in-strings.json", "harbour.txt"]
     assert_old_data_answers(index_copy, 4)
+
+
+def test_a_jsonl_string_may_hold_the_unicode_line_separators(tmp_path: Path) -> None:
+    """U+2028, U+2029 and U+0085 are text inside a JSON string; the line was refused as
+    malformed JSON when they were taken for line breaks."""
+    path = tmp_path / "feed.jsonl"
+    lines = [json.dumps({"title": f"Item {n}", "body": f"First\u2028second\u2029third\x85 {n}."},
+                        ensure_ascii=False) for n in (1, 2)]
+    path.write_text("\r\n".join(lines), encoding="utf-8")
+    records, notices = load_file(path, max_bytes=10_000)
+    assert [r.path for r in records] == [f"{path}#1", f"{path}#2"] and notices == []
 
 
 def test_a_file_name_holding_colons_keeps_its_notice_whole(tmp_path: Path) -> None:

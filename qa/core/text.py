@@ -65,6 +65,15 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 MAX_TERM_CHARS = 100
 
 
+def json_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text: split at line breaks only, not at the U+2028, U+2029
+    and U+0085 that `str.splitlines` splits at too and that a JSON string may hold."""
+    return _LINE_BREAK.split(text)
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def fold(text: str) -> str:
     """`text` lower-cased, with curly apostrophes straightened and accents removed."""
     text = text.replace("’", "'").replace("‘", "'").lower()
