@@ -157,11 +157,13 @@ def test_questions_that_are_not_text_are_typed_errors(seed_qa, question, error) 
 def test_environment_is_checked_and_unknown_names_are_warned_about() -> None:
     with pytest.raises(InputError, match="QA_MAX_FILE_MB must be a number of megabytes"):
         Settings.from_env({"QA_MAX_FILE_MB": "abc"})
-    for bad in ("0", "-3", "nan", "inf", "5000"):
+    for bad in ("0", "-3", "nan", "inf", "5000", "1e-9"):
         with pytest.raises(InputError, match="QA_MAX_FILE_MB"):
             Settings.from_env({"QA_MAX_FILE_MB": bad})
     assert Settings.from_env({"QA_MAX_FILE_MB": "0.5"}).max_file_bytes == 512 * 1024
     assert Settings.from_env({"QA_MAX_UPLOADS_MB": "50"}).max_uploads_bytes == 50 << 20
+    with pytest.raises(InputError, match="QA_MAX_UPLOADS_MB must be at least one byte"):
+        Settings.from_env({"QA_MAX_UPLOADS_MB": "1e-9"})
     with pytest.raises(InputError, match="QA_MAX_UPLOADS_MB must be a number of megabytes "
                                          r"above 0 and at most 100000 \(e.g. 200\)"):
         Settings.from_env({"QA_MAX_UPLOADS_MB": "-1"})

@@ -164,9 +164,8 @@ class Settings:
         if environ.get("QA_MAX_FILE_MB"):
             env["max_file_bytes"] = megabytes(environ["QA_MAX_FILE_MB"], "QA_MAX_FILE_MB")
         if environ.get("QA_MAX_UPLOADS_MB"):
-            env["max_uploads_bytes"] = int(_number_in(
-                environ["QA_MAX_UPLOADS_MB"], "QA_MAX_UPLOADS_MB", "megabytes", 100_000,
-                200) * 1024 * 1024)
+            env["max_uploads_bytes"] = megabytes(environ["QA_MAX_UPLOADS_MB"],
+                                                 "QA_MAX_UPLOADS_MB", 100_000, 200)
         if environ.get("QA_READER_CACHE"):
             env["reader_cache_pairs"] = _count(environ["QA_READER_CACHE"], "QA_READER_CACHE")
         if environ.get("QA_LOGIN_HOURS"):
@@ -194,10 +193,13 @@ def _is_postgres_url(value: object) -> bool:
     return isinstance(value, str) and value.lower().startswith(("postgresql://", "postgres://"))
 
 
-def megabytes(value: str | float, name: str) -> int:
+def megabytes(value: str | float, name: str, most: float = 1024, example: float = 5) -> int:
     """`value` megabytes in bytes; `InputError` naming `name` unless it is a number in
-    (0, 1024]."""
-    return int(_number_in(value, name, "megabytes", 1024, 5) * 1024 * 1024)
+    (0, `most`] that is at least one byte."""
+    size = int(_number_in(value, name, "megabytes", most, example) * 1024 * 1024)
+    if size < 1:
+        raise InputError(f"{name} must be at least one byte (1e-6 megabytes), not {value!r:.40}.")
+    return size
 
 
 def _count(value: str, name: str) -> int:
