@@ -30,11 +30,13 @@ class Answerer(Protocol):
                since: date | str | None = None, until: date | str | None = None) -> Answer: ...
 
 
-def passage_document(passage: Passage) -> Document:
-    """A LangChain `Document` for a passage, with its article and offsets as metadata."""
+def passage_document(passage: Passage, document_id: str | None = None) -> Document:
+    """A LangChain `Document` for a passage, with its article and offsets as metadata; its
+    id is `document_id` (the id its document was added under), else its article's."""
     article, chunk = passage.article, passage.chunk
-    return Document(page_content=chunk.text, id=chunk.id, metadata={
-        "article_id": article.id, "title": article.title, "source": article.source,
+    return Document(page_content=chunk.text, id=document_id or article.id, metadata={
+        "article_id": article.id, "chunk_id": chunk.id, "title": article.title,
+        "source": article.source,
         "author": article.author, "published": article.published, "url": article.url,
         "path": article.path, "start": chunk.start, "end": chunk.end,
         "score": passage.score, "rank": passage.rank})

@@ -5,8 +5,11 @@ spread across articles), so a LangChain chain gets the passages `qa ask` would c
 `Document` with its article and exact character offsets; `sources`, `since`, `until` (or
 `filter={"source": ...}`) filter, and relevance scores are the cosine of the query with the
 passage's closest sentence; `max_marginal_relevance_search` (`as_retriever(search_type="mmr")`)
-picks varied passages among them. `add_documents`/`add_texts` index each document as one article
-(metadata `title`, `source`, `author`, `published`/`published_at`, `url`, `section`; other keys
+picks varied passages among them; a passage found carries the id of its document (in the
+directory store, the article id for an id that cannot be a file name as it is, such as one with
+capitals: `get_by_ids` and `delete` take either). `add_documents`/
+`add_texts` index each document as one article (metadata `title`, `source`, `author`,
+`published`/`published_at`, `url`, `section`, as text, a date or a list of texts; other keys
 are not kept). A document keeps the id it is given, and adding another text under that id
 replaces it (what LangChain's `index()` relies on); without one, its id is the article id
 (from its content hash), so adding the same text twice stores it once. `delete(ids)` removes
@@ -81,16 +84,19 @@ class ArticleVectorStore(VectorStore):
         """Not offered, as `similarity_search_by_vector`."""
         return self.similarity_search_by_vector(embedding, k)
 
-    def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int = 20,
+    def max_marginal_relevance_search(self, query: str, k: int = 4, fetch_k: int | None = None,
                                       lambda_mult: float = 0.5,
                                       **kwargs: Any) -> list[Document]:
-        """`k` of the `fetch_k` passages `QA.retrieve` finds, chosen for relevance to `query`
-        and difference from each other (`lambda_mult` 1: relevance only, 0: difference
-        only); filters as `similarity_search`."""
+        """`k` of the `fetch_k` (by default 20, or `k` if more) passages `QA.retrieve` finds,
+        chosen for relevance to `query` and difference from each other (`lambda_mult` 1:
+        relevance only, 0: difference only); filters as `similarity_search`."""
         if isinstance(lambda_mult, bool) or not isinstance(lambda_mult, int | float) \
                 or not 0 <= lambda_mult <= 1:
             raise InputError(f"lambda_mult must be a number from 0 to 1, not {lambda_mult!r:.40}.")
         most = self.qa.settings.max_k
+        if fetch_k is None:
+            wanted = whole_number(k, 1, most)
+            fetch_k = min(max(20, wanted or 0), most)
         if (fetched := whole_number(fetch_k, 1, most)) is None:
             raise InputError(f"fetch_k must be a whole number from 1 to {most}, "
                              f"not {fetch_k!r:.40}.")
@@ -111,7 +117,7 @@ class ArticleVectorStore(VectorStore):
                 (i for i in range(len(passages)) if i not in chosen),
                 key=lambda i: lambda_mult * relevance[i]
                 - (1 - lambda_mult) * max(float(likeness[i, j]) for j in chosen)))
-        return [passage_document(passages[i]) for i in chosen]
+        return [self._hit(passages[i]) for i in chosen]
 
     def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
         """The `k` passages `QA.retrieve` finds; `sources`, `since`, `until` (or LangChain's
@@ -121,16 +127,32 @@ class ArticleVectorStore(VectorStore):
     def similarity_search_with_score(self, query: str, k: int = 4,
                                      **kwargs: Any) -> list[tuple[Document, float]]:
         """The passages with their fused retrieval score (higher is better)."""
-        return [(passage_document(p), p.score) for p in self._passages(query, k, kwargs)]
+        return [(self._hit(p), p.score) for p in self._passages(query, k, kwargs)]
 
     def _similarity_search_with_relevance_scores(self, query: str, k: int = 4,
                                                  **kwargs: Any) -> list[tuple[Document, float]]:
         # relevance 0-1: the cosine of the query with the passage's closest sentence
-        return [(passage_document(p), min(max(p.similarity, 0.0), 1.0))
+        return [(self._hit(p), min(max(p.similarity, 0.0), 1.0))
                 for p in self._passages(query, k, kwargs)]
 
     def _passages(self, query: str, k: int, kwargs: dict[str, Any]) -> list[Passage]:
         return self.qa.retrieve(query, k, **_filters(kwargs))
+
+    def _hit(self, passage: Passage) -> Document:
+        """A passage found, as a `Document` whose id is its document's, as `add_texts`
+        returned it (so that `get_by_ids` and `delete` take it; the chunk's id is in the
+        metadata)."""
+        return passage_document(passage, self._document_id(passage.article))
+
+    def _document_id(self, article: Article) -> str:
+        """The id `article` was added under (an article id when it was added without one,
+        or its id is not part of its file name), else its article id."""
+        if article.path.startswith(DOCUMENT_PREFIX):  # (a database store)
+            return article.path[len(DOCUMENT_PREFIX):]
+        path = Path(article.path)
+        if path.parent == self._documents_dir() and path.stem.startswith(_PLAIN_PREFIX):
+            return path.stem[len(_PLAIN_PREFIX):]
+        return article.id
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         """Index each document as an article (see `add_texts`); a document's `id` is kept."""
@@ -163,12 +185,13 @@ class ArticleVectorStore(VectorStore):
             raise InputError(f"texts must be text, not empty: text {empty[0]} is not.")
         for n, m in enumerate(metadatas, 1):  # NaN would be written as "NaN", not JSON
             for key, value in (m or {}).items():
+                if not isinstance(key, str):
+                    raise InputError(f"metadata keys must be text: text {n} has {key!r:.40}.")
                 if isinstance(value, float) and not math.isfinite(value):
                     raise InputError(f"metadata {key!r} of text {n} is {value}, not a finite "
                                      "number.")
-        objects = [{**{k: storable(v) if isinstance(v, str) else v
-                       for k, v in (m or {}).items()
-                       if isinstance(v, str | int | float) and k not in BODY_FIELDS},
+        objects = [{**{k: kept for k, v in (m or {}).items()
+                       if k not in BODY_FIELDS and (kept := _kept_value(v)) is not None},
                     "text": storable(text)} for text, m in zip(texts, metadatas)]
         payloads = [json.dumps(obj, ensure_ascii=False, sort_keys=True) for obj in objects]
         limit = self.qa.settings.max_file_bytes
@@ -195,8 +218,10 @@ class ArticleVectorStore(VectorStore):
             for payload, doc_id, name in zip(payloads, doc_ids, named):  # one id, one file
                 stem = name if doc_id is None else _stem(doc_id)
                 (folder / f"{stem}.json").write_text(payload, encoding="utf-8")
-                if doc_id is not None and _ARTICLE_ID.fullmatch(doc_id):  # an id returned for
-                    # a document added without one names that document's file: replaced
+                if doc_id is None:  # its article id, if a document was added under it: replaced
+                    (folder / f"{_stem(name)}.json").unlink(missing_ok=True)
+                elif _ARTICLE_ID.fullmatch(doc_id):  # an id returned for a document added
+                    # without one names that document's file: replaced
                     (folder / f"{doc_id}.json").unlink(missing_ok=True)
             self.qa.add_files([folder])
         return named
@@ -357,6 +382,8 @@ def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
             if key not in _FILTER_KEYS:
                 raise InputError(f"filter: articles can be filtered by source, since and "
                                  f"until, not by {key!r:.60}.")
+            if value is None:  # (read as no filter at all)
+                raise InputError(f"filter: {key} needs a value, not None.")
             given[_FILTER_KEYS[key]] = value
     unknown = sorted(set(given) - set(_FILTER_KEYS.values()))
     if unknown:
@@ -398,13 +425,34 @@ def _document_ids(ids: object, count: int) -> list[str | None]:
 _ARTICLE_ID = re.compile(r"[0-9a-f]{16}")
 
 
+#: the start of the file name of a document added under an id that names its file as it is.
+_PLAIN_PREFIX = "doc-"
+
+
 def _stem(doc_id: str) -> str:
     """The name (without .json) of the file in `<index>/documents/` that holds the document
     added under `doc_id` (its prefix tells it from a document named by its content: see
     `qa.index.ingest.KEYED_DOCUMENT`); the key of its identity in both stores."""
     if _PLAIN_ID.fullmatch(doc_id):
-        return f"doc-{doc_id}"
+        return f"{_PLAIN_PREFIX}{doc_id}"
     return "doc~" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:32]
+
+
+def _kept_value(value: object) -> str | int | float | None:
+    """A metadata value as a document file keeps it: text, a number, a date or time (in ISO
+    form), a list of texts (joined by ", ", as an article file's list of authors is); None
+    for anything else, which is not kept."""
+    import datetime
+
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+        return storable(", ".join(value))
+    return None
 
 
 def _found(store: ArticleStore, article_id: str) -> list[Article]:

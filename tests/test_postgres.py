@@ -305,6 +305,10 @@ def test_sql_is_parameterised_and_langchain_adds_finds_and_deletes(pg_url: str) 
     assert store.get_by_ids([article_id])[0].metadata["source"] == "Malta Today"
     retrieved = store.as_retriever(search_kwargs={"k": 1}).invoke("Valletta harbour storm")
     assert retrieved[0].metadata["article_id"] == article_id
+    store.add_texts(["The Gozo Channel ferry got a new captain, Mario Vella."], ids=["Ferry-7"])
+    [hit] = store.similarity_search("Who is the new captain of the Gozo ferry?", k=1)
+    assert hit.id == "Ferry-7" and store.get_by_ids([hit.id])[0].page_content.endswith("Vella.")
+    assert store.delete([hit.id]) is True
     seed_id = _rows(pg_url, "SELECT id FROM articles WHERE id <> %s LIMIT 1", (article_id,))[0][0]
     with pytest.raises(InputError, match="deleted by deleting the file"):
         store.delete([seed_id])

@@ -41,8 +41,34 @@ def test_the_id_returned_for_a_document_added_without_one_replaces_it(index_copy
     answer = qa.answer("How many residents had to leave their homes near Tolm?")
     assert "450" in answer.text and "300" not in answer.text  # once: both kept, 300 said
     assert qa.stats.articles == 3
+    # the first text again, without an id: its id names the one added under it, replaced
+    assert store.add_texts([RESIDENTS.format(n=300)]) == [returned]
+    assert [d.page_content for d in store.get_by_ids([returned])] == [RESIDENTS.format(n=300)]
+    assert qa.stats.articles == 3
     assert store.delete([returned]) is True
     assert qa.stats.articles == 2 and store.get_by_ids([returned]) == []
+
+
+def test_search_hits_carry_the_ids_and_metadata_their_documents_were_added_with(
+        index_copy: Path) -> None:
+    """Hits carried their chunk's id, which neither `get_by_ids` nor `delete` took; a date
+    and a list of authors were dropped from the metadata without a word."""
+    import datetime
+
+    store = QA(index_dir=index_copy).as_vectorstore()
+    store.add_texts([RESIDENTS.format(n=300), "The Tolm bridge reopened in May."],
+                    [{"published": datetime.date(2025, 5, 3), "author": ["A. One", "B. Two"]},
+                     {}], ids=["tolm-flood", "Tolm-Bridge"])
+    [hit] = store.similarity_search("How many residents left their homes near Tolm?", k=1)
+    assert hit.id == "tolm-flood" and hit.metadata["chunk_id"].startswith(
+        hit.metadata["article_id"])
+    [document] = store.get_by_ids([hit.id])
+    assert (document.metadata["published"], document.metadata["author"]) == \
+        ("2025-05-03", "A. One, B. Two")
+    [bridge] = store.similarity_search("When did the Tolm bridge reopen?", k=1)
+    assert bridge.id == bridge.metadata["article_id"]  # (an id its file name cannot hold)
+    assert store.delete([hit.id, bridge.id]) is True
+    assert store.get_by_ids([hit.id, bridge.id]) == []
 
 
 def test_the_same_text_under_two_ids_is_two_documents(index_copy: Path) -> None:
@@ -93,6 +119,9 @@ def test_bad_documents_are_refused_before_anything_is_written(index_copy: Path) 
             (lambda: store.add_texts(["Fine."], metadatas=["x"]), "one dict per text"),
             (lambda: store.add_texts(["A.", "B."], metadatas=[{}, {"published": float("nan")}]),
              "metadata 'published' of text 2 is nan, not a finite number"),
+            (lambda: store.add_texts(["A."], metadatas=[{1: "x"}]), "keys must be text"),
+            (lambda: store.similarity_search("harbour", filter={"source": None}),
+             "source needs a value"),
             (lambda: store.add_texts(["A.", "B."], ids=["same", "same"]), "must differ"),
             (lambda: store.add_texts(["A."], ids=["a\x00"]), "ids must be document"),
             (lambda: store.add_documents(["a text"]), "list of LangChain Documents"),
@@ -119,6 +148,8 @@ def test_searches_filter_and_score_as_langchain_expects(seed_qa: QA) -> None:
     scored = store.similarity_search_with_relevance_scores(question, k=3, score_threshold=0.3)
     assert scored and all(0.3 <= score <= 1 for _, score in scored)
     assert "Moskalik" in scored[0][0].page_content
+    assert store.get_by_ids([scored[0][0].id])[0].metadata["path"] == \
+        scored[0][0].metadata["path"]  # a hit carries its document's id
     retriever = store.as_retriever(search_type="similarity_score_threshold",
                                    search_kwargs={"score_threshold": 0.99, "k": 3})
     assert retriever.invoke(question) == []
@@ -163,6 +194,7 @@ def test_marginal_relevance_search_trades_relevance_for_variety(seed_qa: QA) -> 
     assert len(found) == 2 and {d.metadata["source"] for d in found} == {"The Independent UK"}
     assert store.embeddings.embed_query(question) == pytest.approx(
         seed_qa.embed([question])[0].tolist(), abs=1e-6)
+    assert len(store.max_marginal_relevance_search(question, k=22)) == 22  # (fetch_k 20 or k)
     for bad in ({"lambda_mult": 1.5}, {"k": 11}, {"k": 0}, {"fetch_k": "20"}, {"fetch_k": 51}):
         with pytest.raises(InputError, match=next(iter(bad))):
             store.max_marginal_relevance_search(question, **{"fetch_k": 10, **bad})
