@@ -140,6 +140,19 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
     return fields
 
 
+def _spelled_out(text: str, short: str) -> bool:
+    """Whether `short`, in brackets after `text`, is the initials of its last words: an
+    abbreviation spelled out ("the National Health Service (NHS)"), not a photo credit."""
+    if not short.isalpha() or not short.isupper() or not 2 <= len(short) <= 6:
+        return False
+    words = [w for w in re.findall(r"[A-Za-z]+", text) if w.lower() not in _LINKING_WORDS]
+    return "".join(w[0] for w in words[-len(short):]).upper() == short
+
+
+#: small words that an abbreviation's initials leave out ("Department of Health" is DH).
+_LINKING_WORDS = {"of", "for", "the", "and", "on", "in", "to", "a"}
+
+
 def _first_sentence(text: str, limit: int = 160) -> str:
     first_line = _DATELINE.sub("", text.strip().split("\n", 1)[0])
     bounds = split_sentences(first_line)  # (not cut at "U.S." or "Mr.")
@@ -189,7 +202,8 @@ def clean_record(record: RawRecord) -> Article:
     captions = []
     body = []
     for paragraph in paragraphs:
-        if "\n" not in paragraph and _CAPTION.match(paragraph):
+        if "\n" not in paragraph and (caption := _CAPTION.match(paragraph)) and \
+                not _spelled_out(caption["text"], caption["credit"]):
             captions.append(paragraph)
         else:
             body.append(paragraph)

@@ -1,9 +1,10 @@
 """Plain text and metadata out of an HTML page, with the standard library's parser.
 
-A page's story is what its `<article>` (else its `<main>`) holds, when that is most of its
-text (at least 40%: not a teaser's `<article>` beside the story); chrome is
-left out wherever it is: navigation, headers and footers, figures, and elements whose class
-or id says they are chrome (a menu, cookie banner, share bar, related stories...)."""
+A page's story is what its largest `<article>` (else its `<main>`) holds, when that is most of
+its text (at least 40%: not a teaser's `<article>` beside the story); chrome is left out
+wherever it is: navigation, the page's header and footer, figures, hidden elements, and
+elements whose class or id says they are chrome (a menu, cookie banner, share bar, related
+stories...). Table cells are kept apart by " | ", each row a paragraph."""
 
 from __future__ import annotations
 
@@ -15,9 +16,14 @@ from qa.core.records import parse_date
 __all__ = ["html_to_record"]
 
 _SKIP = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "svg",
-         "figure", "figcaption", "button", "iframe"}
-_BLOCK = {"p", "h1", "h2", "h3", "h4", "li", "blockquote", "div", "section", "article", "br",
-          "tr", "pre"}
+         "figure", "figcaption", "button", "iframe", "template", "select", "video", "audio",
+         "canvas", "object"}
+#: ... but not inside the story: an `<article>`'s own `<header>` holds its headline and byline.
+_STORY_PARTS = {"header"}
+_BLOCK = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "div", "section",
+          "article", "br", "tr", "pre", "dt", "dd", "hr", "caption", "table"}
+#: table cells: kept apart within their row.
+_CELLS = {"td", "th"}
 #: elements that never have an end tag.
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
          "track", "wbr"}
@@ -27,7 +33,9 @@ _STORY = ("article", "main")
 _CHROME_WORDS = {"nav", "navbar", "navigation", "menu", "footer", "cookie", "cookies", "consent",
                  "banner", "breadcrumb", "breadcrumbs", "share", "sharing", "social",
                  "newsletter", "subscribe", "subscription", "related", "comment", "comments",
-                 "advert", "advertisement", "ads", "promo", "sidebar", "paywall"}
+                 "advert", "advertisement", "ads", "promo", "sidebar"}
+#: class words of text only screen readers read ("(opens in a new window)").
+_SCREEN_READER_ONLY = {"sr-only", "visually-hidden", "visuallyhidden", "screen-reader-text"}
 #: a class's first word that makes it a label of what the element holds, not chrome: CMSs
 #: mark stories "category-social", "tag-transport", "has-sidebar".
 _LABELS = {"category", "tag", "tags", "has", "post", "type", "format", "page", "single",
@@ -49,26 +57,33 @@ _META = {
 class _TextCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        #: (text, the story containers it is inside) per block.
-        self.blocks: list[tuple[str, frozenset[str]]] = []
+        #: (text, the story containers it is inside, and which `<article>`) per block.
+        self.blocks: list[tuple[str, frozenset[str], int]] = []
         self.current: list[str] = []
         #: the outermost open element that hides its content (chrome), and how many elements
         #: of its tag are open inside it and it: its content ends when that count is 0.
         self.hidden_by: str | None = None
         self.hidden_depth = 0
-        #: story containers open now, by tag, and how deep.
+        #: story containers open now, by tag: how deep, and which (their number) is
+        #: outermost; `articles` counts the `<article>` elements opened so far.
         self.story: dict[str, int] = {}
+        self.outermost: dict[str, int] = {}
+        self.articles = 0
+        #: the block so far has a table cell (the next one is set apart from it).
+        self.cell = False
         self.in_title = False
         self.title: list[str] = []  # pieces, joined once: += would copy the whole each time
-        self.h1: list[str] = []
+        self.h1: list[list[str]] = []  # each <h1>'s pieces
         self.in_h1 = False
         self.meta: dict[str, str] = {}
 
     def _flush(self) -> None:
         text = " ".join("".join(self.current).split())
         if text:
-            self.blocks.append((text, frozenset(t for t, n in self.story.items() if n)))
-        self.current = []
+            self.blocks.append((text, frozenset(t for t, n in self.story.items() if n),
+                                self.outermost.get("article", 0) if self.story.get("article")
+                                else 0))
+        self.current, self.cell = [], False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -78,21 +93,35 @@ class _TextCollector(HTMLParser):
         if tag not in _VOID:
             if self.hidden_by is not None:
                 self.hidden_depth += tag == self.hidden_by
-            elif tag in _SKIP or (tag not in _NEVER_CHROME and _is_chrome(
-                    f"{a.get('class') or ''} {a.get('id') or ''}")):
+            elif (tag in _SKIP and not (tag in _STORY_PARTS and any(self.story.values()))) \
+                    or _hidden(a) or (tag not in _NEVER_CHROME and _is_chrome(
+                        f"{a.get('class') or ''} {a.get('id') or ''}")):
                 self.hidden_by, self.hidden_depth = tag, 1
-        if tag == "title":
+        if tag == "title" and self.hidden_by is None:
             self.in_title = True
         elif tag == "meta":
             key = (a.get("property") or a.get("name") or "").lower()
-            if key in _META and a.get("content") and _META[key] not in self.meta:
-                self.meta[_META[key]] = a["content"] or ""
-        if tag in _BLOCK:
+            content = (a.get("content") or "").strip()
+            if key in _META and content and _META[key] not in self.meta and not (
+                    _META[key] == "author" and re.match(r"(?i)https?://", content)):
+                self.meta[_META[key]] = content  # (an author's profile link is no name)
+        if tag == "br" and self.in_h1:  # a headline broken over two lines is one
+            self.current.append(" ")
+            self.h1[-1].append(" ")
+        elif tag in _BLOCK:
             self._flush()
+        if tag in _CELLS and self.hidden_by is None:
+            if self.cell:
+                self.current.append(" | ")
+            self.cell = True
         if tag in _STORY:
+            if not self.story.get(tag):
+                self.articles += tag == "article"
+                self.outermost[tag] = self.articles
             self.story[tag] = self.story.get(tag, 0) + 1
-        if tag == "h1":
+        if tag == "h1" and self.hidden_by is None:
             self.in_h1 = True
+            self.h1.append([])
 
     def handle_endtag(self, tag: str) -> None:
         if tag == self.hidden_by:
@@ -116,17 +145,28 @@ class _TextCollector(HTMLParser):
         elif self.hidden_by is None:
             self.current.append(data)
             if self.in_h1:
-                self.h1.append(data)
+                self.h1[-1].append(data)
 
 
 def _is_chrome(marks: str) -> bool:
     """Whether an element's class and id words say it is chrome: a token such as
-    "cookie-banner" or "site-menu", not a label such as "category-social"."""
+    "cookie-banner" or "site-menu", not a label such as "category-social" nor a body such
+    as "comment-body" (an opinion piece's text)."""
     for token in marks.lower().split():
         words = [w for w in re.split(r"[^a-z]+", token) if w]
-        if words and words[0] not in _LABELS and not _CHROME_WORDS.isdisjoint(words):
+        if token in _SCREEN_READER_ONLY or (
+                words and words[0] not in _LABELS and "body" not in words
+                and not _CHROME_WORDS.isdisjoint(words)):
             return True
     return False
+
+
+def _hidden(attributes: dict[str, str | None]) -> bool:
+    """Whether an element is hidden from readers: `hidden`, `aria-hidden="true"` or a style
+    of `display: none` or `visibility: hidden`."""
+    style = re.sub(r"\s+", "", (attributes.get("style") or "").lower())
+    return "hidden" in attributes or (attributes.get("aria-hidden") or "").lower() == "true" \
+        or "display:none" in style or "visibility:hidden" in style
 
 
 def html_to_record(html: str) -> tuple[str, dict[str, str]]:
@@ -136,14 +176,17 @@ def html_to_record(html: str) -> tuple[str, dict[str, str]]:
     parser.close()
     parser._flush()
     fields = dict(parser.meta)
-    title = " ".join(("".join(parser.h1) or fields.get("title") or "".join(parser.title))
-                     .split())
-    fields["title"] = title
-    everything = [text for text, _ in parser.blocks]
-    blocks = next((story for tag in _STORY  # (not a teaser's <article> beside the story)
-                   if 2.5 * _length(story := [text for text, inside in parser.blocks
-                                              if tag in inside]) >= _length(everything)),
+    everything = [text for text, _, _ in parser.blocks]
+    articles = [[text for text, _, n in parser.blocks if n == number]
+                for number in range(1, parser.articles + 1)]
+    stories = [max(articles, key=_length, default=[]),  # (not a teaser's <article> beside it)
+               [text for text, inside, _ in parser.blocks if "main" in inside]]
+    blocks = next((story for story in stories if 2.5 * _length(story) >= _length(everything)),
                   everything)
+    headlines = [text for pieces in parser.h1 if (text := " ".join("".join(pieces).split()))]
+    title = next((h for h in headlines if h in blocks), headlines[0] if headlines else
+                 " ".join((fields.get("title") or "".join(parser.title)).split()))
+    fields["title"] = title
     if blocks and blocks[0] == title:
         blocks = blocks[1:]
     for i, block in enumerate(blocks[:3]):  # a dateline of its own above the story

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import os
 import re
@@ -201,10 +202,16 @@ _UNICODE_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-
                  (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
-def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
-    """Bytes to text: UTF-8, else Western (cp1252, or latin-1 where cp1252 has no character)
-    unless detection is clearly more plausible; UTF-16 and UTF-32 by their byte-order mark.
-    Raises `UnusableFileError` for binary."""
+#: the encoding an HTML page declares: `<meta charset="...">`, or `content="text/html;
+#: charset=..."`.
+_DECLARED_CHARSET = re.compile(rb"(?i)<meta[^>]+charset\s*=\s*[\"']?\s*([a-z0-9_.:-]{2,40})")
+
+
+def decode(data: bytes, path: str, html: bool = False) -> tuple[str, Notice | None]:
+    """Bytes to text: UTF-8, else (`html`) the encoding the page declares in a `<meta>`
+    charset, else Western (cp1252, or latin-1 where cp1252 has no character) unless detection
+    is clearly more plausible; UTF-16 and UTF-32 by their byte-order mark. Raises
+    `UnusableFileError` for binary."""
     for mark, encoding in _UNICODE_BOMS:
         if data.startswith(mark):
             try:
@@ -219,6 +226,13 @@ def decode(data: bytes, path: str) -> tuple[str, Notice | None]:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError:
         pass
+    if html and (declared := _DECLARED_CHARSET.search(data[:4096])):
+        with contextlib.suppress(LookupError, UnicodeDecodeError):
+            encoding = codecs.lookup(declared[1].decode("ascii")).name
+            encoding = "cp1252" if encoding in ("iso8859-1", "ascii") else encoding  # (as
+            # browsers read them)
+            return data.decode(encoding), Notice(path, "decoded", f"not UTF-8; read as "
+                                                                   f"{encoding}, as it declares")
     from charset_normalizer import from_bytes
     from charset_normalizer.md import mess_ratio
 
@@ -275,7 +289,7 @@ def load_file(path: Path, max_bytes: int, within: Path | None = None,
         body, fields, partly = pdf_to_record(data, name, cache_dir)
         return [RawRecord(name, body, fields)], [Notice(name, "partly read", partly)] \
             if partly else []
-    text, notice = decode(data, name)
+    text, notice = decode(data, name, html=suffix in (".html", ".htm"))
     notices = [notice] if notice else []
     if not text.strip():
         raise UnusableFileError(name, "skipped", "empty file")

@@ -261,6 +261,67 @@ def test_html_chrome_marked_by_class_or_outside_the_article_leaves_the_text(
         assert "published" not in fields
 
 
+def _html_article(html: str) -> tuple[str, dict[str, str]]:
+    """The article an HTML page gives: its cleaned text and its title and author."""
+    from qa.index.load import RawRecord
+
+    article = clean_record(RawRecord("page.html", *html_to_record(html)))
+    return article.text, {"title": article.title, "author": article.author}
+
+
+def test_html_keeps_every_word_of_the_story_apart_and_nothing_hidden() -> None:
+    """Table cells, definitions and minor headings were glued together ("Maria Lopez12,400");
+    a paywall or opinion body was dropped whole; an article's own header (headline, byline)
+    was chrome; hidden, screen-reader-only and video fallback text was kept; teasers below
+    the story joined it; all <h1>s made one title."""
+    text, _ = _html_article(
+        "<article><h1>Results</h1><p>The count finished on Monday night.</p><table><tr><th>"
+        "Candidate</th><th>Votes</th></tr><tr><td>Maria Lopez</td><td>12,400</td></tr></table>"
+        "<dl><dt>Cost</dt><dd>4 million euros</dd></dl><h5>Reaction</h5>Critics called it "
+        "rushed.<hr>Supporters disagreed.</article>")
+    assert text.split("\n\n") == ["The count finished on Monday night.", "Candidate | Votes",
+                                    "Maria Lopez | 12,400", "Cost", "4 million euros",
+                                    "Reaction", "Critics called it rushed.",
+                                    "Supporters disagreed."]
+    for body in ("article-body paywall", "content__article-body comment-body"):
+        text, _ = _html_article(f"<article><h1>Mayor resigns</h1><div class='{body}'><p>The "
+                                "mayor stepped down on Friday after an audit.</p></div></article>")
+        assert text == "The mayor stepped down on Friday after an audit."
+    text, fields = _html_article(
+        "<body><h1>The Daily Bugle</h1><header>Site menu</header><article><header><h1>Mayor "
+        "resigns<br>after audit</h1><p>The city's leader quits.</p></header><p>The mayor "
+        "<a href=x>stepped down<span class=sr-only> (opens in a new window)</span></a> on "
+        "Friday.</p><video>Your browser does not support the video tag.</video><div hidden>"
+        "Loading comments</div><div style='display: none'>3 free articles left</div></article>"
+        "<section><article><h3>Bridge reopens</h3></article></section></body>")
+    assert fields["title"] == "Mayor resigns after audit"
+    assert text == "The city's leader quits.\n\nThe mayor stepped down on Friday."
+    _, fields = _html_article("<head><meta property='article:author' content='https://www."
+                              "facebook.com/bugle'><meta name=author content='Jane Doe'></head>"
+                              "<article><p>The mayor stepped down on Friday.</p></article>")
+    assert fields["author"] == "Jane Doe"
+
+
+def test_an_abbreviation_spelled_out_is_no_photo_credit(tmp_path: Path) -> None:
+    path = tmp_path / "plan.txt"
+    path.write_text("Health plan\n\nThe government unveiled its plan on Monday.\n\nWhat it "
+                    "means for the National Health Service (NHS)\n\nA nurse at work in Leeds "
+                    "(Reuters)\n\nHospitals will get more money, ministers said.")
+    article = clean_record(load_file(path, max_bytes=10_000)[0][0])
+    assert "National Health Service (NHS)" in article.text
+    assert article.captions == ("A nurse at work in Leeds (Reuters)",)
+
+
+def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:
+    path = tmp_path / "wybory.html"
+    path.write_bytes("<html><head><meta charset='windows-1250'></head><body><article><p>"
+                     "Premier powiedział we wtorek, że wybory odbędą się w maju.</p></article>"
+                     "</body></html>".encode("cp1250"))
+    [record], notices = load_file(path, max_bytes=10_000)
+    assert "powiedział we wtorek, że wybory odbędą się" in record.text
+    assert [n.message for n in notices] == ["not UTF-8; read as cp1250, as it declares"]
+
+
 def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
     path = tmp_path / "glassworks.md"
     path.write_text(
