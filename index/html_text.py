@@ -78,7 +78,7 @@ class _TextCollector(HTMLParser):
         self.meta: dict[str, str] = {}
 
     def _flush(self) -> None:
-        text = " ".join("".join(self.current).split())
+        text = " ".join("".join(self.current).replace("\xad", "").split())  # (soft hyphens)
         if text:
             self.blocks.append((text, frozenset(t for t, n in self.story.items() if n),
                                 self.outermost.get("article", 0) if self.story.get("article")

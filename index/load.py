@@ -37,14 +37,15 @@ _DETECTION_MARGIN = 0.1
 
 #: JSON fields (and a Markdown front matter's) that may hold the article body / the other
 #: metadata, in order of preference.
-BODY_FIELDS = ("body", "text", "content", "article", "story")
+BODY_FIELDS = ("body", "text", "content", "article", "story", "articleBody")
 #: where a feed export keeps its list of articles: {"articles": [...]} (NewsAPI), {"items": ...}
 FEED_FIELDS = ("articles", "items", "results", "data", "stories", "entries", "posts")
 _META_FIELDS = {
     "title": ("title", "headline"),
     "source": ("source", "publisher", "site_name", "site"),
     "author": ("author", "authors", "byline"),
-    "published": ("published_at", "published", "date", "publishedAt", "pub_date"),
+    "published": ("published_at", "published", "date", "publishedAt", "pub_date",
+                  "datePublished", "pubDate"),
     "url": ("url", "link"),
     "section": ("section", "category"),
 }

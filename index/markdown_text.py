@@ -25,7 +25,8 @@ _MARKUP_LINE = re.compile(r"^[ \t]{0,3}(?:(?:[-*_][ \t]*){3,}|=+[ \t]*|(?:```|~~
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(?P<text>[^\n]*)$", re.M)
 _BULLET = re.compile(r"^[ \t]{0,12}(?:>[ \t]?){0,4}[-*+][ \t]+|^[ \t]{0,3}(?:>[ \t]?){1,4}",
                      re.M)
-_LINK_DEFINITION = re.compile(r"^[ \t]{0,3}\[[^\]\n]{1,200}\]:[ \t]*\S+[^\n]*$\n?", re.M)
+#: (not a footnote's text: "[^1]: Published by the council.")
+_LINK_DEFINITION = re.compile(r"^[ \t]{0,3}\[(?!\^)[^\]\n]{1,200}\]:[ \t]*\S+[^\n]*$\n?", re.M)
 _TARGET = (r"(?:\((?:[^()\s]|\([^()\s]{0,200}\)){0,2000}(?:[ \t]+\"[^\"\n]{0,200}\")?\)|"
            r"\[[^\[\]\n]{0,200}\])")
 _IMAGE = re.compile(rf"!\[[^\[\]\n]{{0,500}}\]{_TARGET}")

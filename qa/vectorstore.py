@@ -438,10 +438,10 @@ def _stem(doc_id: str) -> str:
     return "doc~" + hashlib.sha256(doc_id.encode("utf-8")).hexdigest()[:32]
 
 
-def _kept_value(value: object) -> str | int | float | None:
+def _kept_value(value: object) -> str | int | float | list[str] | None:
     """A metadata value as a document file keeps it: text, a number, a date or time (in ISO
-    form), a list of texts (joined by ", ", as an article file's list of authors is); None
-    for anything else, which is not kept."""
+    form), a list of texts (read as an article file's list of authors is); None for anything
+    else, which is not kept."""
     import datetime
 
     if isinstance(value, str):
@@ -451,7 +451,7 @@ def _kept_value(value: object) -> str | int | float | None:
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
-        return storable(", ".join(value))
+        return [storable(v) for v in value]
     return None
 
 

@@ -199,7 +199,7 @@ def test_json_exports_as_feeds_write_them_are_read_and_records_without_text_are_
     records, notices = load_file(lines, 5_000_000)  # once: the first record vanished unsaid
     assert [r.text for r in records] == ["Ferry cancelled."]
     assert [(Path(n.path).name, n.action) for n in notices] == [("feed.jsonl#1", "skipped")]
-    assert "record 1 has no body/text/content/article/story field" in notices[0].message
+    assert "record 1 has no body/text/content/article/story/articleBody field" in notices[0].message
     (tmp_path / "one.json").write_text(json.dumps({"title": "Only a title"}))
     with pytest.raises(UnusableFileError, match=r"no record has a body/text/.* field"):
         load_file(tmp_path / "one.json", 5_000_000)
@@ -310,6 +310,30 @@ def test_an_abbreviation_spelled_out_is_no_photo_credit(tmp_path: Path) -> None:
     article = clean_record(load_file(path, max_bytes=10_000)[0][0])
     assert "National Health Service (NHS)" in article.text
     assert article.captions == ("A nurse at work in Leeds (Reuters)",)
+
+
+def test_footnotes_soft_hyphens_and_schema_org_records_keep_what_they_say(
+        tmp_path: Path) -> None:
+    """A Markdown footnote's text was deleted as a link definition; an HTML soft hyphen split
+    a word; a schema.org record (headline, datePublished, articleBody) was "no article text"
+    and an RSS pubDate no date."""
+    (tmp_path / "notes.md").write_text("# Levy\n\nThe levy rose by 2%.[^1]\n\n[^1]: Published "
+                                       "by the council.\n")
+    (tmp_path / "page.html").write_text("<article><p>Die Bundes&shy;regierung tagte am Montag."
+                                        "</p></article>")
+    (tmp_path / "items.jsonl").write_text(
+        json.dumps({"headline": "Dam breaks", "datePublished": "2025-03-04",
+                    "articleBody": "The Varn dam broke on Tuesday night."}) + "\n"
+        + json.dumps({"title": "Mill closes", "pubDate": "2025-03-05",
+                      "body": "The Kell mill closed its doors."}) + "\n")
+    articles = {Path(r.path).name: clean_record(r) for name in ("notes.md", "page.html",
+                                                                "items.jsonl")
+                for r in load_file(tmp_path / name, max_bytes=10_000)[0]}
+    assert articles["notes.md"].text.endswith("[^1]: Published by the council.")
+    assert articles["page.html"].text == "Die Bundesregierung tagte am Montag."
+    assert [(a.title, a.published, a.text) for n, a in articles.items() if "jsonl" in n] == [
+        ("Dam breaks", "2025-03-04", "The Varn dam broke on Tuesday night."),
+        ("Mill closes", "2025-03-05", "The Kell mill closed its doors.")]
 
 
 def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_search_hits_carry_the_ids_and_metadata_their_documents_were_added_with(
         hit.metadata["article_id"])
     [document] = store.get_by_ids([hit.id])
     assert (document.metadata["published"], document.metadata["author"]) == \
-        ("2025-05-03", "A. One, B. Two")
+        ("2025-05-03", "A. One and B. Two")
     [bridge] = store.similarity_search("When did the Tolm bridge reopen?", k=1)
     assert bridge.id == bridge.metadata["article_id"]  # (an id its file name cannot hold)
     assert store.delete([hit.id, bridge.id]) is True
