@@ -349,8 +349,20 @@ def _body(record: Mapping[str, object]) -> str:
         if isinstance(value, list):
             value = "\n\n".join(v for v in value if isinstance(v, str) and v.strip())
         if isinstance(value, str) and value.strip():
-            return html_to_record(value)[0] if _MARKUP.search(value) else value
+            if not _MARKUP.search(value):
+                return value
+            if _HTML_BLOCKS.search(value):
+                return html_to_record(value)[0]
+            # text with inline tags only (WordPress's post_content): its blank lines are
+            # its paragraphs, which HTML would read as spaces
+            return "\n\n".join(text for part in re.split(r"\n\s*\n", value)
+                                 if (text := html_to_record(part)[0]))
     return ""
+
+
+#: a tag that sets a body's paragraphs apart, when it is written as HTML.
+_HTML_BLOCKS = re.compile(r"<(?:p|br|div|h[1-6]|ul|ol|li|blockquote|table|section|article)\b",
+                          re.I)
 
 
 #: a body written as HTML, as content management systems and feeds export it.

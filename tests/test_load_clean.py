@@ -131,12 +131,15 @@ def test_a_json_body_written_as_html_becomes_its_text(tmp_path: Path) -> None:
         "title": "Crossing opens", "source": "Canal News",
         "body": "<p>A new zebra crossing opened on Main Street.</p><p>It was requested for "
                 "<strong>five years</strong>, said councillor&nbsp;Ana Ruiz &amp; others.</p>"})
-        + "\n" + json.dumps({"title": "Sums", "body": "Sales rose as 3 < 4 and 5 > 2."}) + "\n",
-        encoding="utf-8")
+        + "\n" + json.dumps({"title": "Sums", "body": "Sales rose as 3 < 4 and 5 > 2."})
+        + "\n" + json.dumps({"title": "Posted", "content": "The <b>ferry</b> sailed.\n\nIt "
+                             "was <a href='x'>late</a> again.\r\n \r\nNobody minded."})
+        + "\n", encoding="utf-8")
     records, _ = load_file(path, 100_000)
     assert [r.text for r in records] == [
         "A new zebra crossing opened on Main Street.\n\nIt was requested for five years, said "
-        "councillor Ana Ruiz & others.", "Sales rose as 3 < 4 and 5 > 2."]
+        "councillor Ana Ruiz & others.", "Sales rose as 3 < 4 and 5 > 2.",
+        "The ferry sailed.\n\nIt was late again.\n\nNobody minded."]  # (its paragraphs kept)
 
 
 def test_an_agency_dateline_dates_the_article(tmp_path: Path) -> None:
