@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from click.testing import CliRunner
@@ -16,6 +18,9 @@ from qa.cli import cli
 from qa.core.settings import Settings
 from tests.faults import assert_a_copy_keeps_its_article, assert_moved_articles_are_kept, watching
 from tests.paths import GUARDIAN, INDEPENDENT, NEWSQA_ARTICLES, SEEDS
+
+if TYPE_CHECKING:
+    from qa.index.ingest import BuildReport
 
 
 def _snapshot(index_dir: Path) -> dict:
@@ -201,14 +206,32 @@ def test_a_watched_folder_is_indexed_when_it_holds_still_and_kept_while_it_is_go
         watcher.stop()
 
 
+def _first_two_messages(folder: Path, index: Callable[[list[str]], BuildReport], seconds: float,
+                        messages: list[str]) -> list[str]:
+    """Watch `folder` every `seconds` with `index`, write an article into it, and wait (a
+    minute at most) until the watcher has said two things: `messages`."""
+    import time
+
+    from qa.index.watch import FolderWatcher
+
+    watcher = FolderWatcher([folder], seconds)
+    (folder / "ferry.txt").write_text("Ferry\n\nThe ferry sailed at noon on Monday.")
+    watcher.start(index, messages.append)
+    try:
+        deadline = time.monotonic() + 60
+        while len(messages) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        watcher.stop()
+    return messages
+
+
 def test_a_watched_folder_gone_while_it_was_read_and_back_unchanged_is_read_again(
         index_copy: Path, tmp_path: Path) -> None:
     """A subfolder moved away while the watcher's build read the folder (which waited for
     another writer meanwhile), and back, unchanged, before the next look: its article was
     removed and never added again, since the folder looked as it did before the build."""
-    import time
 
-    from qa.index.watch import FolderWatcher
 
     from qa import QA
 
@@ -229,15 +252,7 @@ def test_a_watched_folder_gone_while_it_was_read_and_back_unchanged_is_read_agai
         finally:
             (tmp_path / "port").rename(folder / "port")
 
-    watcher = FolderWatcher([folder], 0.3)
-    (folder / "ferry.txt").write_text("Ferry\n\nThe ferry sailed at noon on Monday.")
-    watcher.start(index_while_it_is_away, messages.append)
-    try:
-        deadline = time.monotonic() + 60
-        while len(messages) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        watcher.stop()
+    _first_two_messages(folder, index_while_it_is_away, 0.3, messages)
     assert "1 added, 0 updated, 1 removed" in messages[0], messages
     assert len(messages) == 2 and "1 added, 0 updated, 0 removed" in messages[1], messages
     assert "harbour" in qa.retrieve("When did the harbour reopen?", k=1)[0].chunk.text.lower()
@@ -248,8 +263,6 @@ def test_a_watched_folder_whose_build_failed_is_tried_again_without_a_change(
     """A build that failed (here: a full disk, twice) was not tried again until the files
     changed once more: the new article stayed unanswerable after the space was freed."""
     import time
-
-    from qa.index.watch import FolderWatcher
 
     from qa import QA
 
@@ -264,16 +277,7 @@ def test_a_watched_folder_whose_build_failed_is_tried_again_without_a_change(
             raise InputError(f"Cannot write the index in {index_copy}: No space left on device.")
         return qa.add_files(paths)
 
-    messages: list[str] = []
-    watcher = FolderWatcher([folder], 0.2)
-    (folder / "ferry.txt").write_text("Ferry\n\nThe ferry sailed at noon on Monday.")
-    watcher.start(index_once_the_disk_has_room, messages.append)
-    try:
-        deadline = time.monotonic() + 60
-        while len(messages) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-    finally:
-        watcher.stop()
+    messages = _first_two_messages(folder, index_once_the_disk_has_room, 0.2, [])
     assert len(messages) == 2 and "No space left on device" in messages[0], messages
     assert "1 added" in messages[1] and len(tries) == 3, (messages, tries)
     assert tries[2] - tries[1] > tries[1] - tries[0] > 0.3  # less and less often
