@@ -79,16 +79,28 @@ def _front_matter(body: str) -> dict[str, str | list[str]] | None:
     for line in body.splitlines():
         if field := _FRONT_FIELD.fullmatch(line):
             key, value = field["key"], (field["value"] or "").strip()
+            if value[:1] not in ("'", '"'):  # "title: Mayor resigns # draft"
+                value = _COMMENT.sub("", value)
             fields.setdefault(key, _flow_list(value) if value.startswith("[")
                               and value.endswith("]") and "]" not in value[1:-1]
-                              else value.strip("\"'").strip())
+                              else "" if value in _BLOCK_SCALAR else value.strip("\"'").strip())
         elif (other := _FRONT_OTHER.fullmatch(line)) is None:
             return None
         elif other["item"] and key is not None:
             items = fields.get(key)
             fields[key] = [*(items if isinstance(items, list) else []),
                            other["item"].strip().strip("\"'")]
+        elif key is not None and line.strip() and line[:1] in " \t" and \
+                not line.lstrip().startswith("#") and isinstance(value := fields[key], str):
+            # a value continued on the lines below it ("title: >-" then indented lines)
+            fields[key] = f"{value} {line.strip()}".strip()
     return fields or None
+
+
+#: a comment after a value.
+_COMMENT = re.compile(r"[ \t]+#.*$")
+#: the marks of a value written on the indented lines below its key.
+_BLOCK_SCALAR = {">", ">-", ">+", "|", "|-", "|+"}
 
 
 def _flow_list(value: str) -> list[str]:

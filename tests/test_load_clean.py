@@ -339,6 +339,17 @@ def test_footnotes_soft_hyphens_and_schema_org_records_keep_what_they_say(
         ("Mill closes", "2025-03-05", "The Kell mill closed its doors.")]
 
 
+def test_a_front_matter_value_on_indented_lines_or_with_a_comment_is_read_whole(
+        tmp_path: Path) -> None:
+    """"title: >-" gave the title ">-", and "# draft" after a value stayed in it."""
+    path = tmp_path / "mayor.md"
+    path.write_text("---\ntitle: >-\n  Mayor resigns\n  after audit\nauthor: Jane Doe  # staff"
+                    "\nsource: \"The # Bugle\"\n---\n\nThe mayor stepped down on Friday.\n")
+    article = clean_record(load_file(path, max_bytes=10_000)[0][0])
+    assert (article.title, article.author, article.source) == \
+        ("Mayor resigns after audit", "Jane Doe", "The # Bugle")
+
+
 def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:
     path = tmp_path / "wybory.html"
     path.write_bytes("<html><head><meta charset='windows-1250'></head><body><article><p>"
