@@ -350,6 +350,15 @@ def test_a_front_matter_value_on_indented_lines_or_with_a_comment_is_read_whole(
         ("Mayor resigns after audit", "Jane Doe", "The # Bugle")
 
 
+def test_markdown_emphasis_over_a_wrapped_line_loses_its_marks_within_a_paragraph() -> None:
+    from qa.index.markdown_text import markdown_to_record
+
+    assert markdown_to_record("The plan was **entirely\nunacceptable**, _withdrawn\nby Friday_."
+                              "\n\nNot *this\n\nacross* paragraphs.")[0] == (
+        "The plan was entirely\nunacceptable, withdrawn\nby Friday.\n\nNot *this\n\nacross* "
+        "paragraphs.")
+
+
 def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:
     path = tmp_path / "wybory.html"
     path.write_bytes("<html><head><meta charset='windows-1250'></head><body><article><p>"
