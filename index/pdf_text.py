@@ -325,7 +325,8 @@ def _key(text: str) -> str:
 def _joined(lines: list[str], words: Counter[str]) -> str:
     """A paragraph's lines as one line; a word hyphenated at a line's end loses its hyphen
     when the document spells it whole elsewhere ("exam-" "ple"), or when the hyphen is a
-    soft one (where a browser broke the word), else keeps it ("day-" "trippers")."""
+    soft one (where a browser broke the word), else keeps it ("day-" "trippers"); a dash
+    that ends a line right after a word joins the next line without a space too."""
     text = ""
     for line in lines:
         broken = _BROKEN_WORD.search(text)
@@ -333,8 +334,8 @@ def _joined(lines: list[str], words: Counter[str]) -> str:
         whole = broken and first and words[(broken[1] + first[0]).lower()] > 0
         if text.endswith(_SOFT_HYPHEN) or whole:  # a word broken at a soft hyphen, "exam-"
             text = text[:-1] + line
-        elif text.endswith("-") and broken:
-            text += line
+        elif text.endswith(("-", "—", "–")) and len(text) > 1 and not text[-2].isspace():
+            text += line  # "day-" "trippers", "U.S.-" "based", "costs—" "which"
         else:
             text = f"{text} {line}" if text else line
     return re.sub(r"\s+", " ", text.replace(_SOFT_HYPHEN, "")).strip()

@@ -211,6 +211,8 @@ def test_a_word_a_browser_broke_at_a_soft_hyphen_is_one_word_again() -> None:
 
     assert _joined(["They discuss the exam\u00ad", "ple of the harbour."], Counter()) == \
         "They discuss the example of the harbour."  # once "exam ple"
+    assert _joined(["The U.S.-", "based firm cut costs\u2014", "which rose - and fell."],
+                   Counter()) == "The U.S.-based firm cut costs\u2014which rose - and fell."
 
 
 def test_lines_spaced_wide_are_joined_and_type_larger_than_the_headline_is_text(
