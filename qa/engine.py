@@ -356,7 +356,8 @@ class QA:
             except LLMError as exc:
                 notes.append(_llm_failed("failed", exc) + " Showing the extractive answer "
                                                           "instead.")
-            if made is not None and not made.abstained and not made.citations:
+            if made is not None and not made.abstained and \
+                    not any(c.supported for c in made.citations):
                 notes.append("The language model's answer cited no passage that backs it; "
                              "showing the extractive answer instead.")
                 made = None  # every claim shown must rest on a cited passage

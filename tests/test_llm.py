@@ -492,6 +492,33 @@ def test_a_made_up_name_is_not_backed_by_the_passage():
     assert [c.supported for c in right.citations] == [True]
 
 
+@pytest.mark.parametrize(("question", "reply", "backed"), [
+    # (a short reply was backed with a score of 1.0 whatever it said)
+    ("Who was killed by a car bomb in Balashikha?", "Moskalik [1].", [True]),
+    ("Who was killed by a car bomb in Balashikha?", "Moskalik [1][2].", [True, False]),
+    ("Who was killed by a car bomb in Balashikha?", "Survived [1].", [False]),
+    ("Was Moskalik killed by a car bomb in Balashikha?", "Yes [1].", [True]),
+    ("Did Putin order the killing of Moskalik in Balashikha?", "Yes [1].", [False]),
+    ("Was Moskalik killed by a car bomb in Balashikha?", "No [1].", [False]),
+    # (the words matched, the sense did not)
+    ("Who was killed by a car bomb in Balashikha?",
+     "Yaroslav Moskalik was not killed by a car bomb in Balashikha [1].", [False]),
+])
+def test_a_short_or_denying_reply_is_backed_only_by_what_its_passage_says(
+        question: str, reply: str, backed: list[bool]) -> None:
+    answer = check.check_answer(question, reply, two_passages())
+    assert [c.supported for c in answer.citations] == backed, answer
+
+
+def test_a_restated_yes_or_no_question_is_a_claim_to_back() -> None:
+    """Restating "Did Witkoff meet Zelensky in Kyiv?" as a fact claimed it, with no citation
+    and no note."""
+    answer = check.check_answer("Did Steve Witkoff meet Zelensky in Kyiv?",
+                                "Steve Witkoff met Putin in the Kremlin [2]. Steve Witkoff did "
+                                "meet Zelensky in Kyiv.", two_passages())
+    assert any("Not backed by any passage" in n and "Zelensky" in n for n in answer.notes)
+
+
 def test_backing_is_judged_with_embeddings_when_available():
     from qa.index.embed import get_embedder
 
@@ -824,6 +851,25 @@ def test_a_generated_answer_that_cites_nothing_is_not_shown(seed_index, uncited_
     assert answer.mode == "llm-fallback" and "potatoes" not in answer.text
     assert answer.abstained  # the extractive answer: the articles do not say
     assert any("cited no passage" in note for note in answer.notes)
+
+
+@pytest.fixture(scope="module")
+def unbacked_server():
+    """A reply whose one citation does not back it (the article says 59), with a lone
+    surrogate escape in it (which crashed the support check's tokenizer)."""
+    yield from _serve(FakeChat("Yaroslav Moskalik was 47 years old \ud800 when he died [1]."))
+
+
+def test_a_generated_answer_whose_citations_back_nothing_is_not_shown(seed_index,
+                                                                      unbacked_server,
+                                                                      monkeypatch):
+    from qa import QA
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    engine = QA(index_dir=seed_index, llm=f"openai:{unbacked_server.url}#stub")
+    answer = engine.answer("How old was Yaroslav Moskalik?")
+    assert answer.mode == "llm-fallback" and "47" not in answer.text, answer
+    assert any("cited no passage that backs it" in note for note in answer.notes)
 
 
 def test_broad_question_patterns_cost_linear_time():

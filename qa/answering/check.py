@@ -6,7 +6,10 @@ and the reply becomes an `Answer` whose citations quote the passages exactly.
   whose passage does not back the sentence stays in the text, but its `Citation` has
   `supported=False` and a note says so;
 - a sentence that cites nothing but is backed by a passage gets that citation added;
+- a reply too short to check on its own ("Moskalik [1].", "Yes [1].") is checked as the
+  question answered so; a bare "No [1]." cannot be checked, and is not backed;
 - a reply saying the passages do not hold the answer becomes an abstention.
+(`QA.answer` shows the extractive answer instead when no citation is backed.)
 
 Citation numbers in the final text are renumbered 1..m in order of first use (as
 `qa.answering.markers.MarkerStream` numbers them while the reply streams), and quote the
@@ -113,32 +116,30 @@ def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Pass
                 else:
                     dropped += 1
         words = content_words(claim)
-        checkable = len(words) >= 2
-        # a sentence that only restates the question claims nothing to back or cite
-        echo = not (words - content_words(question))
+        checked, asked = _claim_to_check(claim, question)
+        # a sentence that only restates the question claims nothing to back or cite, unless
+        # the question asks whether it is so ("Witkoff did meet Zelensky.")
+        echo = not (words - content_words(question)) and not asked_yes_or_no(question)
         results: list[tuple[int, bool, Support]] = []
         auto = False
-        if cited and checkable:
+        if cited:
             for p in cited:
                 passage = passages[p - 1]
-                sup = support_score(claim, passage, question, cosine=similarity(claim, passage))
-                results.append((p, sup.backed, sup))
-            if len(cited) > 1:  # a sentence joining facts from several passages
-                union = coverage(claim_terms(claim, question),
+                sup = support_score(checked, passage, asked,
+                                    cosine=similarity(checked, passage))
+                results.append((p, sup.backed and checked != _UNCHECKABLE, sup))
+            if len(cited) > 1 and checked != _UNCHECKABLE:  # facts from several passages
+                union = coverage(claim_terms(checked, asked),
                                  set().union(*(content_words(passages[p - 1].chunk.text)
                                                for p in cited)))
                 if union >= LEXICAL_SUPPORT_THRESHOLD:
                     results = [(p, ok or (s.names_ok and s.score >= s.threshold / 2), s)
                                for p, ok, s in results]
-        elif cited:  # too short to check ("Yes [1].")
-            for p in cited:
-                c = passages[p - 1].chunk
-                results.append((p, True, Support(1.0, *(c.sentences[0] if c.sentences
-                                                         else (c.start, c.end)))))
-        elif checkable and not echo:
+        elif len(words) >= 2 and not echo:
             best = None
             for p, passage in enumerate(passages, 1):
-                sup = support_score(claim, passage, question, cosine=similarity(claim, passage))
+                sup = support_score(checked, passage, asked,
+                                    cosine=similarity(checked, passage))
                 if best is None or sup.score > best[2].score:
                     best = (p, True, sup)
             if best is not None and best[2].backed and best[2].score >= max(
@@ -148,6 +149,37 @@ def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Pass
                 notes.append(f"Not backed by any passage: \u201c{shorten(claim)}\u201d")
         plan.append((sentence, claim, results, auto))
     return plan, dropped
+
+
+#: what a bare "No [1]." claims: that the question's statement is not so, which no check of
+#: the passage's words can tell from its being so. Its citations are not backed.
+_UNCHECKABLE = "-"
+#: a question asking whether something is so ("Did Putin order it?", "Is the bridge open?").
+_YES_NO = re.compile(r"(?i)^\W*(?:did|does|do|is|are|was|were|has|have|had|can|could|will|"
+                     r"would|should|may|might|must)\b")
+#: the reply's answer words to such a question: ("yes", "no"...), then what they leave.
+_VERDICT = re.compile(r"(?i)^\W*(?P<word>yes|yeah|correct|true|no|not|false|incorrect)\b\W*")
+
+
+def asked_yes_or_no(question: str) -> bool:
+    """Whether `question` asks whether something is so."""
+    return bool(_YES_NO.match(question))
+
+
+def _claim_to_check(claim: str, question: str) -> tuple[str, str]:
+    """What a reply sentence claims, as text to check against passages, and the question
+    whose words need no backing there. A sentence of two content words or more claims what
+    it says, its names and numbers backed too when the question asks whether it is so; a
+    shorter one answers the question: "Moskalik [1]." claims the question answered so, "Yes
+    [1]." the question's statement, names and all; "No [1]." cannot be checked
+    (`_UNCHECKABLE`)."""
+    if len(content_words(claim)) >= 2:
+        return claim, "" if asked_yes_or_no(question) else question
+    if asked_yes_or_no(question) and (verdict := _VERDICT.match(claim)):
+        if verdict["word"].lower() in ("no", "not", "false", "incorrect"):
+            return _UNCHECKABLE, ""
+        return one_line(f"{question.rstrip('? ')} {claim[verdict.end():]}"), ""
+    return one_line(f"{question.rstrip('? ')} {claim}"), question
 
 
 def _renumbered(sentence: ReplySentence, numbers: dict[int, int],

@@ -15,6 +15,7 @@ from qa.answering.markers import MarkerStream
 from qa.answering.prompt import build_messages
 from qa.answering.stream import AnswerStream, Pieces
 from qa.core.records import Passage
+from qa.core.text import LONE_SURROGATES
 
 __all__ = ["generate_answer", "iter_answer"]
 
@@ -33,6 +34,7 @@ def iter_answer(question: str, passages: Sequence[Passage], history: Sequence,
     markers = MarkerStream(len(passages))
     raw: list[str] = []
     for piece in stream_reply(chat_model, build_messages(question, passages, history), timeout):
+        piece = LONE_SURROGATES.sub("\ufffd", piece)  # (a model's bad escape: no text)
         raw.append(piece)
         if shown := markers.feed(piece):
             yield shown

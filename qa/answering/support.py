@@ -4,6 +4,7 @@ at hand; and the passage's sentences that back it best."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,10 @@ def _best_span(terms: set[str], passage: Passage) -> tuple[int, int]:
     return start, end
 
 
+#: a word that turns a statement into its denial.
+_NEGATION = re.compile(r"(?i)\b(?:not|no|never|neither|nor|none|nobody|nothing|without)\b|n't\b")
+
+
 def support_score(claim: str, passage: Passage, question: str = "", *,
                   cosine: float | None = None) -> Support:
     """How well `passage` backs `claim` (0..1), and the span of its best-backing sentences.
@@ -123,8 +128,10 @@ def support_score(claim: str, passage: Passage, question: str = "", *,
     # A name or number the chunk does not hold is a made-up fact, however much else matches.
     names = _name_coverage(_names(claim, question), chunk.text)
     lexical *= names
-    score = lexical if cosine is None else 0.5 * lexical + 0.5 * max(0.0, cosine)
     start, end = _best_span(terms, passage)
+    if _NEGATION.search(claim) and not _NEGATION.search(passage.article.text[start:end]):
+        lexical = 0.0  # "Moskalik was not killed [1]": the words match, the sense does not
+    score = lexical if cosine is None else 0.5 * lexical + 0.5 * max(0.0, cosine)
     return Support(score=score, start=start, end=end, names_ok=names >= 1.0,
                    threshold=LEXICAL_SUPPORT_THRESHOLD if cosine is None else SUPPORT_THRESHOLD)
 
