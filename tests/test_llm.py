@@ -517,6 +517,12 @@ def test_a_restated_yes_or_no_question_is_a_claim_to_back() -> None:
                                 "Steve Witkoff met Putin in the Kremlin [2]. Steve Witkoff did "
                                 "meet Zelensky in Kyiv.", two_passages())
     assert any("Not backed by any passage" in n and "Zelensky" in n for n in answer.notes)
+    assert answer.text == "Steve Witkoff met Putin in the Kremlin [1]."  # the rest left out
+    padded = check.check_answer("Who was killed?", "Moskalik was killed by a car bomb in "
+                                "Balashikha [1]. He loved cheese, wine and dancing.",
+                                two_passages())
+    assert padded.text == "Moskalik was killed by a car bomb in Balashikha [1]."
+    assert "What no passage backs is left out of the answer." in padded.notes
 
 
 def test_backing_is_judged_with_embeddings_when_available():

@@ -5,7 +5,8 @@ and the reply becomes an `Answer` whose citations quote the passages exactly.
 - each sentence is compared with each passage it cites (`qa.answering.support`); a citation
   whose passage does not back the sentence stays in the text, but its `Citation` has
   `supported=False` and a note says so;
-- a sentence that cites nothing but is backed by a passage gets that citation added;
+- a sentence that cites nothing but is backed by a passage gets that citation added; one
+  that no passage backs is left out of the answer, and a note says so;
 - a reply too short to check on its own ("Moskalik [1].", "Yes [1].") is checked as the
   question answered so; a bare "No [1]." cannot be checked, and is not backed;
 - a reply saying the passages do not hold the answer becomes an abstention.
@@ -63,7 +64,7 @@ def check_answer(question: str, reply: str, passages: Sequence[Passage], *,
                                  or is_abstention(sentences[0].text)):
         return abstain(question, passages, mode="llm")
     notes: list[str] = []
-    plan, dropped = _plan(question, sentences, passages, Similarity(embedder), notes)
+    plan, dropped, unbacked = _plan(question, sentences, passages, Similarity(embedder), notes)
 
     # Number the citations in order of first use: one per (passage, backed or not).
     keys: dict[tuple[int, bool], int] = {}
@@ -73,8 +74,14 @@ def check_answer(question: str, reply: str, passages: Sequence[Passage], *,
             keys.setdefault((p, ok), len(keys) + 1)
             spans.setdefault((p, ok), []).append((sup.start, sup.end, sup.score))
 
+    if all(claim in unbacked or not results for _, claim, results, _ in plan):
+        unbacked = set()  # nothing would be left: shown as it is (and not used: `QA.answer`)
+    elif unbacked:
+        notes.append("What no passage backs is left out of the answer.")
     parts: list[str] = []
     for sentence, claim, results, auto in plan:
+        if claim in unbacked:
+            continue  # every claim shown rests on a cited passage
         numbers = {p: keys[(p, ok)] for p, ok, _ in results}
         parts.append(sentence.sep + _renumbered(sentence, numbers, results, auto))
         for p, ok, sup in results:
@@ -100,11 +107,13 @@ def check_answer(question: str, reply: str, passages: Sequence[Passage], *,
 
 
 def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Passage],
-          similarity: Similarity, notes: list[str]) -> tuple[_Plan, int]:
-    """Per sentence: which passages it cites and whether each backs it; and how many markers
-    point at no passage."""
+          similarity: Similarity, notes: list[str]) -> tuple[_Plan, int, set[str]]:
+    """Per sentence: which passages it cites and whether each backs it; how many markers
+    point at no passage; and the claims of the sentences that cite nothing and that no
+    passage backs."""
     plan: _Plan = []
     dropped = 0
+    unbacked: set[str] = set()
     for sentence in sentences:
         claim = one_line(strip_markers(sentence.text))
         cited: list[int] = []
@@ -147,8 +156,9 @@ def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Pass
                 results, auto = [best], True
             else:
                 notes.append(f"Not backed by any passage: \u201c{shorten(claim)}\u201d")
+                unbacked.add(claim)
         plan.append((sentence, claim, results, auto))
-    return plan, dropped
+    return plan, dropped, unbacked
 
 
 #: what a bare "No [1]." claims: that the question's statement is not so, which no check of
