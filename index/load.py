@@ -18,7 +18,7 @@ from qa.index.markdown_text import markdown_to_record
 from qa.index.pdf_text import pdf_to_record
 
 from qa.core.errors import InputError, UnusableFileError
-from qa.core.text import json_lines
+from qa.core.text import decode_entities, json_lines
 
 __all__ = ["BODY_FIELDS", "MAX_JSON_DEPTH", "SUPPORTED_SUFFIXES", "Notice", "RawRecord",
            "decode", "find_files", "load_file", "location"]
@@ -382,7 +382,7 @@ def _plain(value: object) -> str:
     """A metadata value as text: a string or number as written, an object by its name (or
     title), a list item by item joined with "and"; anything else is no value."""
     if isinstance(value, str):
-        return value.strip()
+        return decode_entities(value).strip()  # (feeds write "Tom &amp; Jerry")
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, Mapping):

@@ -4,13 +4,16 @@ quote "Corvane Holdings", not "**Corvane Holdings**".
 The front matter (`---` lines around `key: value` pairs) is returned as it is written (the
 loader reads title, author, publisher, date... from it as from a JSON record). Headings,
 emphasis, links, images, inline code, list bullets, block quotes and rules lose their
-markup. Every pattern stops at the next place its mark could start again, so the time stays
-linear in the file's length whatever it holds.
+markup; a table's cells are set apart by " | ", a row a line; HTML tags and comments go,
+and character references ("&mdash;") are read. Every pattern stops at the next place its
+mark could start again, so the time stays linear in the file's length whatever it holds.
 """
 
 from __future__ import annotations
 
 import re
+
+from qa.core.text import decode_entities
 
 __all__ = ["markdown_to_record"]
 
@@ -42,6 +45,13 @@ _EMPHASIS = [re.compile(p) for p in (
     rf"~~(?=\S)(?P<text>{_WITHIN.format('~')}{{1,500}}?)(?<=\S)~~",
     r"`(?P<text>[^`\n]{1,500})`",
 )]
+#: a table's rule under its header ("|---|:--:|"), and a row ("| Maria Lopez | 12,400 |").
+_TABLE_RULE = re.compile(r"^[ \t]{0,3}\|[ \t:|-]{0,500}-{3}[ \t:|-]{0,500}$\n?", re.M)
+_TABLE_ROW = re.compile(r"^[ \t]{0,3}\|(?P<cells>[^\n]{0,5000})\|[ \t]*$", re.M)
+#: HTML written into the Markdown: a comment, a line break, any other tag.
+_HTML_COMMENT = re.compile(r"<!--(?:[^<-]|-(?!->)|<(?!!--)){0,5000}-->")  # (not over the next)
+_HTML_BREAK = re.compile(r"(?i)<br[ \t]*/?>")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,30}(?:[ \t\n][^<>]{0,1000})?/?>")
 _ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>~|])")
 #: escaped characters stand aside as these (plane-15 private use) until the markup is gone.
 _SET_ASIDE = 0xF0000
@@ -58,6 +68,12 @@ def markdown_to_record(text: str) -> tuple[str, dict[str, str | list[str]]]:
         text = text[front.end():]
     text = _ESCAPED.sub(lambda m: chr(_SET_ASIDE + ord(m[1])), text)  # "\\*" is a star
     text = _LINK_DEFINITION.sub("", text)
+    text = _TABLE_RULE.sub("", text)
+    text = _TABLE_ROW.sub(lambda m: " | ".join(c.strip() for c in m["cells"].split("|")), text)
+    text = _HTML_COMMENT.sub("", text)
+    text = _HTML_BREAK.sub("\n", text)
+    text = _HTML_TAG.sub("", text)
+    text = decode_entities(text)
     text = _MARKUP_LINE.sub("", text)
     text = _HEADING.sub(lambda m: _heading_text(m["text"]), text)
     text = _BULLET.sub("", text)

@@ -359,6 +359,19 @@ def test_markdown_emphasis_over_a_wrapped_line_loses_its_marks_within_a_paragrap
         "paragraphs.")
 
 
+def test_markdown_tables_html_and_entities_read_as_text(tmp_path: Path) -> None:
+    """A table kept its pipes and rule, HTML its tags and comments, "&mdash;" and a front
+    matter's "&amp;" stayed as written."""
+    path = tmp_path / "results.md"
+    path.write_text("---\ntitle: Tom &amp; Jerry win\n---\n\nThe count ended.<!-- more -->\n\n"
+                    "| Candidate | Votes |\n|-----------|------:|\n| Maria Lopez | 12,400 |\n\n"
+                    "It cost &euro;5 million &mdash; a record.<br>Next, <b>AT&T</b> and 3 < 4.\n")
+    article = clean_record(load_file(path, max_bytes=10_000)[0][0])
+    assert article.title == "Tom & Jerry win"
+    assert article.text == ("The count ended.\n\nCandidate | Votes\nMaria Lopez | 12,400\n\n"
+                            "It cost €5 million — a record.\nNext, AT&T and 3 < 4.")
+
+
 def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:
     path = tmp_path / "wybory.html"
     path.write_bytes("<html><head><meta charset='windows-1250'></head><body><article><p>"
@@ -416,7 +429,8 @@ def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("markup", ["[", "![", "[a](", "[a](((", "**a ", "***", "_a",
-                                    "# " + "#" * 99, "> ", "~~a ", "a`", " ", " #", "- "])
+                                    "# " + "#" * 99, "> ", "~~a ", "a`", " ", " #", "- ",
+                                    "<!--", "<a ", "| ", "|-", "&#"])
 def test_markdown_markup_costs_linear_time(tmp_path: Path, markup: str) -> None:
     from qa.index.markdown_text import markdown_to_record
 

@@ -65,6 +65,17 @@ _WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 MAX_TERM_CHARS = 100
 
 
+def decode_entities(text: str) -> str:
+    """`text` with its HTML character references ("&amp;", "&mdash;", "&#8217;") as the
+    characters they stand for; only whole ones, ending in ";" ("AT&T" stays)."""
+    import html
+
+    return _ENTITY.sub(lambda m: html.unescape(m[0]), text)
+
+
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+
+
 def json_lines(text: str) -> list[str]:
     """The lines of a JSON Lines text: split at line breaks only, not at the U+2028, U+2029
     and U+0085 that `str.splitlines` splits at too and that a JSON string may hold."""
