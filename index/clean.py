@@ -50,7 +50,7 @@ _SECTIONS = {
 _LINK_LINE = re.compile(r"[^.!?\n]{1,120}\s»")
 _CAPTION = re.compile(r"^(?P<text>[^\n]{8,400}?[^.\s])\s*\((?P<credit>[A-Z][^()\n]{0,60})\)\s*$")
 _DATELINE_SOURCE = re.compile(
-    r"^(?:[A-Z][A-Za-z .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")
+    r"^(?:[A-Z][A-Za-z0-9 .,'-]{0,60})?\((?P<source>CNN|AP|Reuters|AFP|BBC)\)")  # (dated too)
 #: a news agency's dateline with its date: "ELLERY, Feb. 20, 2025 — ", "PARIS, France,
 #: March 3, 2025 (AP) -- "
 _DATED_DATELINE = re.compile(
@@ -140,6 +140,26 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
     return fields
 
 
+def _header_block(paragraph: str) -> dict[str, str] | None:
+    """Title, author and date from a first paragraph of two to four short lines: a headline,
+    then a byline, then a date, as a plain-text article's header is often written; None when
+    any line is something else."""
+    lines = [line.strip() for line in paragraph.split("\n")]
+    if not 2 <= len(lines) <= 4 or any(not line or len(line) > 200 for line in lines):
+        return None
+    fields: dict[str, str] = {}
+    for n, line in enumerate(lines):
+        if (byline := _read_byline(line)) is not None and "author" not in fields:
+            fields = {**byline, **fields}
+        elif (day := parse_date(line, whole=True)) is not None and "published" not in fields:
+            fields["published"] = day.isoformat()
+        elif n == 0 and not line.endswith((".", "!", "?")):
+            fields["title"] = line.lstrip("# ").strip()
+        else:
+            return None
+    return fields if "author" in fields else None
+
+
 def _spelled_out(text: str, short: str) -> bool:
     """Whether `short`, in brackets after `text`, is the initials of its last words: an
     abbreviation spelled out ("the National Health Service (NHS)"), not a photo credit."""
@@ -185,6 +205,10 @@ def clean_record(record: RawRecord) -> Article:
             for key, value in _read_header(header).items():
                 fields.setdefault(key, value)
             paragraphs = paragraphs[1:]
+    if len(paragraphs) > 1 and (block := _header_block(paragraphs[0])) is not None:
+        for key, value in block.items():  # "Headline\nBy Jane Doe\nMarch 4, 2025"
+            fields.setdefault(key, value)
+        paragraphs = paragraphs[1:]
     if not fields.get("title") and len(paragraphs) > 1:
         first = paragraphs[0]
         if "\n" not in first and len(first) <= 200 and not _DATELINE.match(first) and \

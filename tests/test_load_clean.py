@@ -372,6 +372,22 @@ def test_markdown_tables_html_and_entities_read_as_text(tmp_path: Path) -> None:
                             "It cost €5 million — a record.\nNext, AT&T and 3 < 4.")
 
 
+def test_a_plain_text_header_block_and_a_dated_agency_dateline_give_their_metadata() -> None:
+    """"Headline / By ... / date" on three lines was all left in the text with no author or
+    date; "LONDON, March 3, 2025 (AP) —" gave the date but not the agency."""
+    from qa.index.load import RawRecord
+
+    article = clean_record(RawRecord("x.txt", "Mayor resigns after audit\nBy Jane Doe\n"
+                                               "March 4, 2025\n\nThe mayor stepped down on "
+                                               "Friday.\n\nHe said nothing more.", {}))
+    assert (article.title, article.author, article.published) == \
+        ("Mayor resigns after audit", "Jane Doe", "2025-03-04")
+    assert article.text == "The mayor stepped down on Friday.\n\nHe said nothing more."
+    agency = clean_record(RawRecord("y.txt", "Storm hits\n\nLONDON, March 3, 2025 (AP) — A "
+                                             "storm hit the coast on Monday.\n\nMore.", {}))
+    assert (agency.source, agency.published) == ("AP", "2025-03-03")
+
+
 def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:
     path = tmp_path / "wybory.html"
     path.write_bytes("<html><head><meta charset='windows-1250'></head><body><article><p>"
