@@ -503,6 +503,11 @@ def test_a_made_up_name_is_not_backed_by_the_passage():
     # (the words matched, the sense did not)
     ("Who was killed by a car bomb in Balashikha?",
      "Yaroslav Moskalik was not killed by a car bomb in Balashikha [1].", [False]),
+    # (a made-up clause joined to a copied one; a joined clause the passage holds)
+    ("Who was killed?", "Yaroslav Moskalik was killed by a car bomb in Balashikha, and he had "
+                        "secretly been planning to defect [1].", [False]),
+    ("Who was killed?", "Yaroslav Moskalik was killed by a car bomb in Balashikha, and the "
+                        "device was rigged with shrapnel [1].", [True]),
 ])
 def test_a_short_or_denying_reply_is_backed_only_by_what_its_passage_says(
         question: str, reply: str, backed: list[bool]) -> None:

@@ -107,6 +107,11 @@ def _best_span(terms: set[str], passage: Passage) -> tuple[int, int]:
     return start, end
 
 
+#: where a sentence joins one clause to another; each joined clause of three content words or
+#: more must find this share of them in the passage, however well the rest matches.
+_CLAUSE_BREAK = re.compile(r"(?i),\s+(?:and|but|while|whereas|although|after|before|because|"
+                           r"who|which)\s+|;\s+")
+CLAUSE_SUPPORT = 0.34
 #: a word that turns a statement into its denial.
 _NEGATION = re.compile(r"(?i)\b(?:not|no|never|neither|nor|none|nobody|nothing|without)\b|n't\b")
 
@@ -124,7 +129,11 @@ def support_score(claim: str, passage: Passage, question: str = "", *,
     """
     chunk = passage.chunk
     terms = claim_terms(claim, question)
-    lexical = coverage(terms, content_words(chunk.text))
+    held = content_words(chunk.text)
+    lexical = coverage(terms, held)
+    if any(len(new := claim_terms(part, question)) >= 3 and coverage(new, held) < CLAUSE_SUPPORT
+           for part in _CLAUSE_BREAK.split(claim)[1:]):
+        lexical = 0.0  # a made-up clause joined to a copied one (", and he planned to ...")
     # A name or number the chunk does not hold is a made-up fact, however much else matches.
     names = _name_coverage(_names(claim, question), chunk.text)
     lexical *= names
