@@ -515,6 +515,30 @@ def test_a_short_or_denying_reply_is_backed_only_by_what_its_passage_says(
     assert [c.supported for c in answer.citations] == backed, answer
 
 
+@pytest.mark.parametrize(("passage", "question", "reply"), [
+    ("The mayor didn\u2019t attend the council meeting on Tuesday, aides said.",
+     "Did the mayor attend the meeting?", "The mayor didn't attend the council meeting on "
+                                          "Tuesday [1]."),
+    ("The school closed on Monday because of a heating failure. The boiler was not working, "
+     "officials said.", "Why did the school close?",
+     "The school was closed on Monday because the boiler was not working [1]."),
+    ("The prime minister lives at 10 Downing Street in London.", "Where does he live?",
+     "The prime minister lives at No. 10 Downing Street in London [1]."),
+    ("Biden signed the bill on Friday at the White House, aides said.",
+     "Did President Biden sign the bill?",
+     "Yes, President Biden signed the bill on Friday at the White House [1]."),
+    (ARTICLE, "Who was killed?", "Yaroslav Moskalik was killed by a car bomb in Balashikha on "
+                                 "Friday, after the device was hidden inside his vehicle [1]."),
+])
+def test_a_reply_its_passage_backs_in_other_words_stays_backed(passage: str, question: str,
+                                                                reply: str) -> None:
+    """Kept backed as the checks against short, denying and padded replies came in."""
+    answer = check.check_answer(question, reply, [make_passage(passage)])
+    assert [c.supported for c in answer.citations] == [True], answer
+    framed = check.check_answer(question, f"In short:\n\n{reply}", [make_passage(passage)])
+    assert framed.text.startswith("In short:")  # (a line that frames what follows stays)
+
+
 def test_a_restated_yes_or_no_question_is_a_claim_to_back() -> None:
     """Restating "Did Witkoff meet Zelensky in Kyiv?" as a fact claimed it, with no citation
     and no note."""

@@ -144,7 +144,8 @@ def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Pass
                 if union >= LEXICAL_SUPPORT_THRESHOLD:
                     results = [(p, ok or (s.names_ok and s.score >= s.threshold / 2), s)
                                for p, ok, s in results]
-        elif len(words) >= 2 and not echo:
+        elif len(words) >= 2 and not echo and not claim.rstrip().endswith(":"):  # ("Key
+            # points:" frames what follows)
             best = None
             for p, passage in enumerate(passages, 1):
                 sup = support_score(checked, passage, asked,
@@ -179,16 +180,16 @@ def asked_yes_or_no(question: str) -> bool:
 def _claim_to_check(claim: str, question: str) -> tuple[str, str]:
     """What a reply sentence claims, as text to check against passages, and the question
     whose words need no backing there. A sentence of two content words or more claims what
-    it says, its names and numbers backed too when the question asks whether it is so; a
-    shorter one answers the question: "Moskalik [1]." claims the question answered so, "Yes
-    [1]." the question's statement, names and all; "No [1]." cannot be checked
-    (`_UNCHECKABLE`)."""
-    if len(content_words(claim)) >= 2:
-        return claim, "" if asked_yes_or_no(question) else question
-    if asked_yes_or_no(question) and (verdict := _VERDICT.match(claim)):
+    it says (after a "Yes," to a yes/no question); a shorter one answers the question:
+    "Moskalik [1]." claims the question answered so, "Yes [1]." the question's statement,
+    every word of it; "No [1]." cannot be checked (`_UNCHECKABLE`)."""
+    verdict = _VERDICT.match(claim) if asked_yes_or_no(question) else None
+    if len(content_words(said := claim[verdict.end():] if verdict else claim)) >= 2:
+        return said, question
+    if verdict is not None:
         if verdict["word"].lower() in ("no", "not", "false", "incorrect"):
-            return _UNCHECKABLE, ""
-        return one_line(f"{question.rstrip('? ')} {claim[verdict.end():]}"), ""
+            return _UNCHECKABLE, question
+        return one_line(f"{question.rstrip('? ')} {said}"), question
     return one_line(f"{question.rstrip('? ')} {claim}"), question
 
 
