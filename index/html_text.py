@@ -162,15 +162,16 @@ def _is_chrome(marks: str) -> bool:
 
 
 def _hidden(attributes: dict[str, str | None]) -> bool:
-    """Whether an element is hidden from readers: `hidden`, `aria-hidden="true"` or a style
-    of `display: none` or `visibility: hidden`."""
+    """Whether an element is hidden from readers: `hidden`, or a style of `display: none` or
+    `visibility: hidden` (not `aria-hidden`: a page saved with a dialog open marks its whole
+    story so)."""
     style = re.sub(r"\s+", "", (attributes.get("style") or "").lower())
-    return "hidden" in attributes or (attributes.get("aria-hidden") or "").lower() == "true" \
-        or "display:none" in style or "visibility:hidden" in style
+    return "hidden" in attributes or "display:none" in style or "visibility:hidden" in style
 
 
-def html_to_record(html: str) -> tuple[str, dict[str, str]]:
-    """Return the page's paragraphs (blank-line separated) and its metadata fields."""
+def html_to_record(html: str, dateline: bool = True) -> tuple[str, dict[str, str]]:
+    """Return the page's paragraphs (blank-line separated) and its metadata fields; with
+    `dateline`, a date alone in one of its first blocks is its date, not its text."""
     parser = _TextCollector()
     parser.feed(_without_open_tags(html))
     parser.close()
@@ -179,7 +180,10 @@ def html_to_record(html: str) -> tuple[str, dict[str, str]]:
     everything = [text for text, _, _ in parser.blocks]
     articles = [[text for text, _, n in parser.blocks if n == number]
                 for number in range(1, parser.articles + 1)]
-    stories = [max(articles, key=_length, default=[]),  # (not a teaser's <article> beside it)
+    pooled = [text for text, inside, _ in parser.blocks if "article" in inside]
+    largest = max(articles, key=_length, default=[])  # the story, not the teasers beside it;
+    # but a live blog's posts, none most of it, all together
+    stories = [largest if _length(largest) >= 0.75 * _length(pooled) else pooled,
                [text for text, inside, _ in parser.blocks if "main" in inside]]
     blocks = next((story for story in stories if 2.5 * _length(story) >= _length(everything)),
                   everything)
@@ -187,9 +191,9 @@ def html_to_record(html: str) -> tuple[str, dict[str, str]]:
     title = next((h for h in headlines if h in blocks), headlines[0] if headlines else
                  " ".join((fields.get("title") or "".join(parser.title)).split()))
     fields["title"] = title
-    if blocks and blocks[0] == title:
-        blocks = blocks[1:]
-    for i, block in enumerate(blocks[:3]):  # a dateline of its own above the story
+    if title in blocks[:3] and all(len(b) <= 40 for b in blocks[:blocks.index(title)]):
+        blocks = blocks[blocks.index(title) + 1:]  # (and a kicker above it: "Politics")
+    for i, block in enumerate(blocks[:3] if dateline else []):  # a dateline above the story
         if len(block) <= 40 and (day := parse_date(block, whole=True)) is not None:
             fields.setdefault("published", day.isoformat())
             del blocks[i]

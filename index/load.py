@@ -351,12 +351,10 @@ def _body(record: Mapping[str, object]) -> str:
         if isinstance(value, str) and value.strip():
             if not _MARKUP.search(value):
                 return value
-            if _HTML_BLOCKS.search(value):
-                return html_to_record(value)[0]
-            # text with inline tags only (WordPress's post_content): its blank lines are
-            # its paragraphs, which HTML would read as spaces
-            return "\n\n".join(text for part in re.split(r"\n\s*\n", value)
-                                 if (text := html_to_record(part)[0]))
+            if not _HTML_BLOCKS.search(value):  # text with inline tags only (WordPress's
+                # post_content): its blank lines are its paragraphs, which HTML reads as spaces
+                value = "<p>" + re.sub(r"\n\s*\n", "</p><p>", value) + "</p>"
+            return html_to_record(value, dateline=False)[0]
     return ""
 
 

@@ -46,7 +46,7 @@ _EMPHASIS = [re.compile(p) for p in (
     r"`(?P<text>[^`\n]{1,500})`",
 )]
 #: a table's rule under its header ("|---|:--:|"), and a row ("| Maria Lopez | 12,400 |").
-_TABLE_RULE = re.compile(r"^[ \t]{0,3}\|[ \t:|-]{0,500}-{3}[ \t:|-]{0,500}$\n?", re.M)
+_TABLE_RULE = re.compile(r"^[ \t]{0,3}\|(?=[ \t:|]*-{3})[ \t:|-]{3,1000}$\n?", re.M)
 _TABLE_ROW = re.compile(r"^[ \t]{0,3}\|(?P<cells>[^\n]{0,5000})\|[ \t]*$", re.M)
 #: HTML written into the Markdown: a comment, a line break, any other tag.
 _HTML_COMMENT = re.compile(r"<!--(?:[^<-]|-(?!->)|<(?!!--)){0,5000}-->")  # (not over the next)
@@ -110,8 +110,11 @@ def _front_matter(body: str) -> dict[str, str | list[str]] | None:
                            other["item"].strip().strip("\"'")]
         elif key is not None and line.strip() and line[:1] in " \t" and \
                 not line.lstrip().startswith("#") and isinstance(value := fields[key], str):
-            # a value continued on the lines below it ("title: >-" then indented lines)
-            fields[key] = f"{value} {line.strip()}".strip()
+            if nested := _FRONT_FIELD.fullmatch(line.strip()):  # "author:" then "  name: Jane"
+                if nested["key"] in ("name", "title") and not value:
+                    fields[key] = (nested["value"] or "").strip().strip("\"'").strip()
+            else:  # a value continued on the lines below it ("title: >-", indented lines)
+                fields[key] = f"{value} {line.strip()}".strip()
     return fields or None
 
 

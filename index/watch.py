@@ -130,8 +130,10 @@ class FolderWatcher:
         """Note a failed build of what `now` saw, to be tried again after `looks` looks (by
         default twice as many as after the last failure); `message` to say, unless `reason`
         was said last."""
-        self._failures, self._failed_on = self._failures + 1, now
-        looks = looks or min(2 ** self._failures, _MOST_LOOKS_APART)
+        if looks is None:  # (a store that cannot be reached is tried at every look)
+            self._failures += 1
+            looks = min(2 ** self._failures, _MOST_LOOKS_APART)
+        self._failed_on = now
         self._retry_at = time.monotonic() + (looks - 0.5) * self.seconds
         said, self._failure = self._failure, reason
         return None if said == reason else message

@@ -388,6 +388,36 @@ def test_a_plain_text_header_block_and_a_dated_agency_dateline_give_their_metada
     assert (agency.source, agency.published) == ("AP", "2025-03-03")
 
 
+def test_what_the_loaders_fixed_keeps_working_on_pages_written_otherwise() -> None:
+    """Regressions the fixes above made at first: a kicker above an <article>'s headline put
+    headline and byline into the text; a live blog's posts were cut to the longest;
+    aria-hidden on the page's wrapper (a dialog open) dropped the story; a front matter's
+    nested author became "name: Jane Doe twitter: janedoe"; a JSON body's date paragraphs
+    were deleted."""
+    from qa.index.load import _body
+    from qa.index.markdown_text import markdown_to_record
+
+    text, fields = _html_article(
+        "<article><header><span class=kicker>Politics</span><h1>Mayor resigns</h1><p>By Jane "
+        "Doe</p></header><p>The mayor stepped down on Friday after an audit.</p></article>")
+    assert (text, fields) == ("The mayor stepped down on Friday after an audit.",
+                              {"title": "Mayor resigns", "author": "Jane Doe"})
+    text, _ = _html_article("<h1>Election live</h1><article><p>Polls opened at 7am across "
+                            "the country, with queues reported early.</p></article><article><p>"
+                            "Turnout was high by noon in the north, officials said, with queues "
+                            "in cities.</p></article>")
+    assert text.startswith("Polls opened at 7am") and text.endswith("in cities.")
+    text, _ = _html_article("<div aria-hidden=true><article><p>The mayor stepped down on "
+                            "Friday.</p></article></div><div class=modal>We value your privacy."
+                            "</div>")
+    assert text == "The mayor stepped down on Friday."
+    assert markdown_to_record("---\ntitle: Mayor resigns\nauthor:\n  name: Jane Doe\n  "
+                              "twitter: janedoe\n---\n\nText.\n")[1]["author"] == "Jane Doe"
+    assert _body({"content": "<b>How it unfolded</b>\n\nMarch 3, 2025\n\nThe mayor <em>"
+                             "resigned</em>."}) == \
+        "How it unfolded\n\nMarch 3, 2025\n\nThe mayor resigned."
+
+
 def test_an_html_page_is_read_in_the_encoding_it_declares(tmp_path: Path) -> None:
     path = tmp_path / "wybory.html"
     path.write_bytes("<html><head><meta charset='windows-1250'></head><body><article><p>"
@@ -446,7 +476,7 @@ def test_markdown_reads_as_its_reader_sees_it(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("markup", ["[", "![", "[a](", "[a](((", "**a ", "***", "_a",
                                     "# " + "#" * 99, "> ", "~~a ", "a`", " ", " #", "- ",
-                                    "<!--", "<a ", "| ", "|-", "&#"])
+                                    "<!--", "<a ", "| ", "|-", "&#", "|" + "-" * 999 + "x\n"])
 def test_markdown_markup_costs_linear_time(tmp_path: Path, markup: str) -> None:
     from qa.index.markdown_text import markdown_to_record
 
