@@ -64,10 +64,9 @@ class _TextCollector(HTMLParser):
         #: of its tag are open inside it and it: its content ends when that count is 0.
         self.hidden_by: str | None = None
         self.hidden_depth = 0
-        #: story containers open now, by tag: how deep, and which (their number) is
-        #: outermost; `articles` counts the `<article>` elements opened so far.
+        #: story containers open now, by tag, and how deep; `articles` counts the outermost
+        #: `<article>` elements opened so far (the last one's number is the open one's).
         self.story: dict[str, int] = {}
-        self.outermost: dict[str, int] = {}
         self.articles = 0
         #: the block so far has a table cell (the next one is set apart from it).
         self.cell = False
@@ -81,8 +80,7 @@ class _TextCollector(HTMLParser):
         text = " ".join("".join(self.current).replace("\xad", "").split())  # (soft hyphens)
         if text:
             self.blocks.append((text, frozenset(t for t, n in self.story.items() if n),
-                                self.outermost.get("article", 0) if self.story.get("article")
-                                else 0))
+                                self.articles if self.story.get("article") else 0))
         self.current, self.cell = [], False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -115,9 +113,8 @@ class _TextCollector(HTMLParser):
                 self.current.append(" | ")
             self.cell = True
         if tag in _STORY:
-            if not self.story.get(tag):
-                self.articles += tag == "article"
-                self.outermost[tag] = self.articles
+            if tag == "article" and not self.story.get(tag):
+                self.articles += 1
             self.story[tag] = self.story.get(tag, 0) + 1
         if tag == "h1" and self.hidden_by is None:
             self.in_h1 = True

@@ -74,13 +74,13 @@ def check_answer(question: str, reply: str, passages: Sequence[Passage], *,
             keys.setdefault((p, ok), len(keys) + 1)
             spans.setdefault((p, ok), []).append((sup.start, sup.end, sup.score))
 
-    if all(claim in unbacked or not results for _, claim, results, _ in plan):
+    if all(n in unbacked or not results for n, (_, _, results, _) in enumerate(plan)):
         unbacked = set()  # nothing would be left: shown as it is (and not used: `QA.answer`)
     elif unbacked:
         notes.append("What no passage backs is left out of the answer.")
     parts: list[str] = []
-    for sentence, claim, results, auto in plan:
-        if claim in unbacked:
+    for n, (sentence, claim, results, auto) in enumerate(plan):
+        if n in unbacked:
             continue  # every claim shown rests on a cited passage
         numbers = {p: keys[(p, ok)] for p, ok, _ in results}
         parts.append(sentence.sep + _renumbered(sentence, numbers, results, auto))
@@ -107,13 +107,13 @@ def check_answer(question: str, reply: str, passages: Sequence[Passage], *,
 
 
 def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Passage],
-          similarity: Similarity, notes: list[str]) -> tuple[_Plan, int, set[str]]:
+          similarity: Similarity, notes: list[str]) -> tuple[_Plan, int, set[int]]:
     """Per sentence: which passages it cites and whether each backs it; how many markers
-    point at no passage; and the claims of the sentences that cite nothing and that no
-    passage backs."""
+    point at no passage; and which sentences (their places) cite nothing and no passage
+    backs."""
     plan: _Plan = []
     dropped = 0
-    unbacked: set[str] = set()
+    unbacked: set[int] = set()
     for sentence in sentences:
         claim = one_line(strip_markers(sentence.text))
         cited: list[int] = []
@@ -157,7 +157,7 @@ def _plan(question: str, sentences: list[ReplySentence], passages: Sequence[Pass
                 results, auto = [best], True
             else:
                 notes.append(f"Not backed by any passage: \u201c{shorten(claim)}\u201d")
-                unbacked.add(claim)
+                unbacked.add(len(plan))
         plan.append((sentence, claim, results, auto))
     return plan, dropped, unbacked
 
