@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = ["OnnxEmbedder", "export_query_model", "load_query_model", "query_model_dir"]
 
 _META = "query_model.json"
+#: the content digests of model files, by path, size and time (`_content_digests`).
+_DIGESTS = "file-digests.json"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 _PROBES = ["Who was killed?", "a", "Steve Witkoff met Vladimir Putin in Moscow, officials said.",
            "Prices rose 3.5% in 2024 " * 60]  # the last one is longer than the window
@@ -89,15 +91,52 @@ class OnnxEmbedder:
 
 
 def query_model_dir(cache_dir: Path, model: str | None) -> Path:
-    """Where the ONNX copy of `model` lives: named after the model and a fingerprint of its
-    files, so an updated model is exported again."""
+    """Where the ONNX copy of `model` lives: named after the model and a digest of its files'
+    contents, so that an updated model is exported again and a reinstalled one (same files,
+    new paths and times) is not: each install once added a copy of ~90 MB."""
     name, path = resolve_model(model)
-    files = sorted(Path(path).iterdir()) if Path(path).is_dir() else []
-    fingerprint = [name, path] + [f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
-                                  for f in files if f.is_file()]
+    root = Path(path)
+    files = sorted(f for f in root.rglob("*") if f.is_file() and not any(
+        part.startswith(".") for part in f.relative_to(root).parts)) if root.is_dir() else []
+    contents = _content_digests(cache_dir / "query-models" / _DIGESTS, files)
+    fingerprint = [name] + [f"{f.relative_to(root).as_posix()}:{contents[f]}" for f in files]
     digest = hashlib.sha256("\n".join(fingerprint).encode()).hexdigest()[:16]
     slug = re.sub(r"[^\w.-]+", "-", name).strip("-")[-60:]
     return cache_dir / "query-models" / f"{slug}-{digest}"
+
+
+def _content_digests(memo_path: Path, files: list[Path]) -> dict[Path, str]:
+    """The sha256 of each file, read again only when its size or time changed since the
+    last call (`memo_path` remembers them, so a question does not hash 90 MB of weights)."""
+    try:
+        memo = json.loads(memo_path.read_text(encoding="utf-8"))
+        memo = memo if isinstance(memo, dict) else {}
+    except (OSError, ValueError):
+        memo = {}
+    digests, changed = {}, False
+    for file in files:
+        stat = file.stat()
+        key, stamp = str(file.absolute()), [stat.st_size, stat.st_mtime_ns]
+        known = memo.get(key)
+        if isinstance(known, list) and known[:2] == stamp and len(known) == 3:
+            digests[file] = known[2]
+            continue
+        content = hashlib.sha256()
+        with file.open("rb") as handle:
+            while block := handle.read(1 << 20):
+                content.update(block)
+        digests[file] = content.hexdigest()
+        memo[key], changed = [*stamp, digests[file]], True
+    if changed:
+        memo = {key: value for key, value in memo.items() if Path(key).exists()}
+        partial = memo_path.with_name(f".{memo_path.name}.{os.getpid()}.partial")
+        try:
+            memo_path.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(memo), encoding="utf-8")
+            os.replace(partial, memo_path)
+        except OSError:  # a read-only cache: digests are computed again next time
+            partial.unlink(missing_ok=True)
+    return digests
 
 
 def load_query_model(cache_dir: Path, model: str | None,
@@ -136,7 +175,7 @@ def export_query_model(cache_dir: Path, embedder: Embedder) -> str | None:
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         partial.mkdir(parents=True)
-        reason = _export(embedder, partial)
+        reason = _export(embedder, partial, contents=target.name.rsplit("-", 1)[1])
         if reason is not None:
             return reason
         try:
@@ -144,6 +183,7 @@ def export_query_model(cache_dir: Path, embedder: Embedder) -> str | None:
         except OSError:  # another build exported it meanwhile
             if not (target / _META).is_file():
                 raise
+        _remove_older_copies(target)
         return None
     except Exception as exc:  # an optional speed-up: never fail the build over it
         return f"{type(exc).__name__}: {exc}"
@@ -151,8 +191,24 @@ def export_query_model(cache_dir: Path, embedder: Embedder) -> str | None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def _export(embedder: Embedder, directory: Path) -> str | None:
-    """Write the model files into `directory` and check them; the reason if unsupported."""
+def _remove_older_copies(target: Path) -> None:
+    """Remove the copies of `target`'s model that versions before content digests exported
+    (named by the model files' paths and times, one per install; no later version reads
+    them)."""
+    slug = target.name.rsplit("-", 1)[0]
+    for copy in target.parent.glob(f"{slug}-*"):
+        meta = copy / _META
+        try:
+            legacy = copy != target and "contents" not in json.loads(meta.read_text())
+        except (OSError, ValueError):
+            legacy = False  # being exported, or not a copy: not ours to judge
+        if legacy:
+            shutil.rmtree(copy, ignore_errors=True)
+
+
+def _export(embedder: Embedder, directory: Path, contents: str) -> str | None:
+    """Write the model files into `directory` and check them; the reason if unsupported.
+    `contents`: the digest of the model's files that names the copy."""
     import numpy as np
     import torch
 
@@ -191,7 +247,7 @@ def _export(embedder: Embedder, directory: Path) -> str | None:
     meta = {"model": embedder.name, "dimension": embedder.dimension, "pooling": pooling,
             "max_seq_length": int(st.max_seq_length),
             "pad_id": int(tokenizer.pad_token_id or 0),
-            "pad_token": str(tokenizer.pad_token or "[PAD]")}
+            "pad_token": str(tokenizer.pad_token or "[PAD]"), "contents": contents}
     (directory / _META).write_text(json.dumps(meta, indent=2))
     exported = OnnxEmbedder(directory).embed(_PROBES)
     reference = embedder.embed(_PROBES)

