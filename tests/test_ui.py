@@ -286,6 +286,9 @@ def test_browser_copy_gives_plain_text_and_small_things(page) -> None:
     assert re.search(r"\nSources:\n\[1\] “.+” — ", copied), copied
     label = page.get_by_role("textbox", name="Your question")
     assert label.count() == 1
+    label.focus()  # a focus ring that shows (Gradio's own style hid it: 1.1:1 contrast)
+    assert label.evaluate("e => getComputedStyle(e).outlineStyle + ' ' + "
+                          "getComputedStyle(e).outlineWidth") == "solid 3px"
     assert page.locator("h1").inner_text() == "Article QA"
     assert "\\" not in (result["turn"].get_attribute("aria-label") or "")
 
@@ -342,6 +345,9 @@ def test_browser_filters_limit_the_sources(page) -> None:
     result = ask_in_browser(page, "Who is Steve Witkoff?")
     labels = result["labels"]
     assert labels and all("The Guardian" in label for label in labels), labels
+    since = page.locator("#qa-since textarea, #qa-since input")
+    since.focus()
+    assert since.evaluate("e => getComputedStyle(e).outlineStyle") == "solid"
     page.fill("#qa-since textarea, #qa-since input", "last week")
     page.fill("#qa-question textarea", "Who is Yuri Ushakov?")
     page.press("#qa-question textarea", "Enter")
@@ -464,17 +470,19 @@ def test_browser_refused_and_duplicate_uploads_leave_no_file(page, server: dict,
 
 @pytest.mark.browser
 @needs_chromium
-def test_browser_an_uploaded_article_can_be_removed_with_its_file(page, server: dict,
+def test_browser_an_uploaded_article_can_be_removed_with_its_file(page, browser, server: dict,
                                                                   tmp_path: Path) -> None:
     from qa.index import open_index
 
     articles = set(open_index(server["index_dir"]).articles)
+    other = _login(browser, server, {"width": 1280, "height": 800})  # another visitor's page
     ferry = tmp_path / "gozo ferry.txt"
     ferry.write_text("Gozo ferry timetable\n\nThe Gozo ferry ran every 45 minutes in June, "
                      "its operator said on Monday.\n", encoding="utf-8")
     assert "Added" in upload_in_browser(page, ferry)
     assert "every 45 minutes" in ask_in_browser(page, "How often did the Gozo ferry run in "
                                                       "June?")["text"]
+    assert _offers_upload(other, page, "gozo_ferry.txt")  # the other page's list follows
     uploads = server["index_dir"] / "uploads"
     held = {p.name for p in uploads.iterdir()}
     page.locator("#qa-uploaded input").click()
@@ -487,6 +495,24 @@ def test_browser_an_uploaded_article_can_be_removed_with_its_file(page, server: 
     assert set(open_index(server["index_dir"]).articles) == articles
     assert "45 minutes" not in ask_in_browser(page, "How often did the Gozo ferry run in "
                                                     "June?")["text"]
+    assert not _offers_upload(other, page, "gozo_ferry.txt")  # (once: until reloaded)
+    other.context.close()
+
+
+def _offers_upload(pg, changed, name: str) -> bool:
+    """Whether `pg`'s list of uploaded articles offers `name`, once its status line shows
+    what the page `changed` (where an article was added or removed) shows: both come from
+    one status tick."""
+    from qa.ui.app import STATUS_SECONDS
+
+    pg.wait_for_function("t => document.querySelector('#qa-status').innerText === t",
+                         arg=changed.inner_text("#qa-status"), timeout=3000 * STATUS_SECONDS)
+    if not pg.locator("#qa-uploaded").is_visible():
+        pg.locator("#qa-upload-box").get_by_text("Add articles").click()
+    pg.locator("#qa-uploaded input").click()
+    offered = pg.get_by_role("option", name=name).count() > 0
+    pg.keyboard.press("Escape")
+    return offered
 
 
 def test_a_page_open_to_anyone_removes_nothing(index_copy: Path, tmp_path: Path) -> None:
@@ -1144,6 +1170,29 @@ def test_the_date_boxes_take_dates_as_people_write_them_and_name_themselves(seed
     assert "Published on or after: &#x27;soon&#x27; is not a date; write it as YYYY-MM-DD." \
         in alert and 'role="alert"' in alert
     assert box == conversation == turns == {"__type__": "update"}  # gr.skip(): all kept
+    # a range no article can be in is said the same way, by the boxes' names (it was a
+    # failed turn saying "since (...) is after until (...)")
+    [(box, conversation, alert, turns, _)] = list(chat.respond(
+        "Who was killed by a car bomb in Balashikha?", [], None, None, None, "2025-04-26",
+        "20 April 2025"))
+    assert "Published on or after (2025-04-26) is after published on or before (2025-04-20)" \
+        in alert and 'role="alert"' in alert
+    assert box == conversation == turns == {"__type__": "update"}
+
+
+def test_enter_in_an_empty_box_is_left_alone_and_ask_says_why(seed_qa) -> None:
+    from qa.ui.app import Handlers
+    from qa.ui.startup import EngineLoader
+
+    chat = Handlers(EngineLoader.loaded(seed_qa))
+    # Enter pressed twice: the second runs once the first has emptied the box
+    assert list(chat.submitted("  ", [], None, None, None, None, None)) == \
+        [tuple({"__type__": "update"} for _ in range(5))]
+    [(_, _, alert, _, _)] = list(chat.respond("", [], None, None, None, None, None))
+    assert "Type a question first." in alert
+    *_, (_, _, _, turns, _) = chat.submitted("Who was killed by a car bomb in Balashikha?", [],
+                                             None, None, None, None, None)
+    assert "Moskalik" in turns[-1]["answer"]
 
 
 def test_a_fault_of_the_server_is_logged_not_shown_and_the_chat_goes_on(
@@ -1184,8 +1233,8 @@ def test_open_pages_share_one_look_at_the_status(seed_qa) -> None:
     looks = []
     status = chat.status
     chat.status = lambda: looks.append(1) or status()  # type: ignore[method-assign]
-    line, shown, card, publishers, examples = chat.changed_status("", [])
-    assert len(examples.samples) == 4
+    line, shown, card, publishers, examples, uploaded = chat.changed_status("", [])
+    assert len(examples.samples) == 4 and uploaded.choices == []
     assert line == shown and "Ready: 2 articles" in line and "Loaded articles" in card
     assert [value for _, value in publishers.choices] == ["The Guardian - UK",
                                                           "The Independent UK"]
@@ -1250,6 +1299,9 @@ def test_a_follow_up_shows_how_it_was_read(seed_qa) -> None:
     *_, (_, second, _, turns, _) = chat.respond("How old was he?", turns, None, None, None,
                                                 None, None)
     assert "Read as" not in first  # asked as it stands: nothing to say
+    *_, (_, hidden, _, _, _) = chat.respond("Who is Yuri\u202e Ushakov?\u200b", [], None, None,
+                                            None, None, None)
+    assert "Read as" not in hidden  # only invisible characters taken out: nothing to say
     assert second.count("Read as") == 1
     assert '<p class="qa-note qa-read-as">Read as: How old was Yaroslav Moskalik?</p>' in second
     assert '<strong class="qa-short">59</strong>' in second

@@ -56,6 +56,8 @@ MAX_K = 12
 #: how often an open page looks whether the status line changed (articles added by the folder
 #: watch, by `qa index` or by another visitor's upload).
 STATUS_SECONDS = 5
+#: the date filter boxes, as their errors name them.
+SINCE_LABEL, UNTIL_LABEL = "Published on or after", "Published on or before"
 #: an absolute path in a message; its last part is group 1 (`_without_folders`). Not a date
 #: (01/06/2025) or an address (https://host/a/b): what comes before the first "/" says so.
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])(?:/[^/\s;,()'\"]+)+/([^/\s;,()'\"]+)")
@@ -204,7 +206,7 @@ class Handlers:
         conversation, turn in progress, turns, Ask button."""
         import gradio as gr
 
-        from qa.core.errors import QAError
+        from qa.core.errors import InputError, QAError
         from qa.inputs import clean_question
 
         question = (message or "").strip()
@@ -214,8 +216,12 @@ class Handlers:
         if question:
             try:
                 clean_question(question, self.settings)
-                where["since"] = _typed_date(since, "Published on or after")
-                where["until"] = _typed_date(until, "Published on or before")
+                where["since"] = _typed_date(since, SINCE_LABEL)
+                where["until"] = _typed_date(until, UNTIL_LABEL)
+                if where["since"] and where["until"] and where["since"] > where["until"]:
+                    raise InputError(f"{SINCE_LABEL} ({where['since']}) is after "
+                                     f"{UNTIL_LABEL.lower()} ({where['until']}): no article "
+                                     "can be both.")
             except QAError as exc:  # pasted past the limit, a date mistyped: the question
                 why = str(exc)      # stays in the box, to shorten or to ask again
         if not question or qa is None or why:
@@ -247,6 +253,17 @@ class Handlers:
             turns.append({"question": question, "answer": answer.text, "result": answer})
         ready = gr.Button(interactive=True, value="Ask")
         yield gr.skip(), _conversation(turns, ""), "", turns, ready
+
+    def submitted(self, message: str, *settings: Any) -> Iterator[tuple]:
+        """Enter pressed in the question box: as `respond`, but an empty box is left alone,
+        as chats do (Enter pressed twice asked the question, then answered the box it had
+        emptied with "Type a question first.")."""
+        import gradio as gr
+
+        if not (message or "").strip():
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        yield from self.respond(message, *settings)
 
     def ask(self, question: str, history: list[dict] | None = None, k: int | None = None,
             mode: str | None = None) -> dict:
@@ -366,11 +383,13 @@ class Handlers:
                    f"{report.articles_total} articles.")
         return _upload_message("Removed", message), self.refresh_status(), self.uploaded()
 
-    def uploaded(self) -> Any:
-        """The list of uploaded articles to choose from, as it is now."""
+    def uploaded(self, chosen: list[str] | None = None) -> Any:
+        """The list of uploaded articles to choose from, as it is now; of those `chosen`,
+        the ones still there stay chosen."""
         import gradio as gr
 
-        return gr.Dropdown(choices=uploaded_names(self.settings.index_dir), value=[],
+        names = uploaded_names(self.settings.index_dir)
+        return gr.Dropdown(choices=names, value=[name for name in chosen or [] if name in names],
                            multiselect=True)
 
     def refresh_status(self) -> str:
@@ -378,31 +397,33 @@ class Handlers:
         return f'<p role="status">{self.status()}</p>'
 
     def changed_status(self, shown: str, turns: list[dict] | None,
-                       ticked: list[str] | None = None) -> tuple:
+                       ticked: list[str] | None = None, chosen: list[str] | None = None) -> tuple:
         """Once the engine is ready: the status line if it is not `shown` (what this page
         last drew), so that screen readers hear a change, not the same line every tick; and
         the opening card again, listing the articles as they are now, until the first
-        question, the publishers to filter by and the example questions. Outputs: status
-        line, the line drawn, conversation, publishers, examples."""
+        question, the publishers to filter by, the example questions and the uploaded articles
+        to remove (another visitor's upload or Remove shows here too). Outputs: status line,
+        the line drawn, conversation, publishers, examples, uploaded articles."""
         import gradio as gr
 
         from qa.core.errors import StoreUnavailableError
 
         engine = self.loader.engine
         if engine is None:
-            return gr.skip(), shown, gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), shown, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         now = time.monotonic()
         if now - self._ticked[0] >= STATUS_SECONDS / 2:  # one look for every open page
             self._ticked = (now, self.refresh_status())
         status = self._ticked[1]
         if status == shown:
-            return gr.skip(), shown, gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), shown, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
             card, examples, publishers = self._introduce(engine)
         except StoreUnavailableError:  # the status line says so
-            return status, status, gr.skip(), gr.skip(), gr.skip()
+            return status, status, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return (status, status, gr.skip() if turns else card,
-                _publishers(publishers, ticked), gr.Dataset(samples=examples))
+                _publishers(publishers, ticked), gr.Dataset(samples=examples),
+                self.uploaded(chosen))
 
 
 def _publishers(publishers: list[str], ticked: list[str] | None) -> Any:
@@ -536,9 +557,9 @@ def _layout(handlers: Handlers) -> _Page:
             with gr.Accordion("Filter articles", open=False, elem_id="qa-filters"):
                 sources = gr.CheckboxGroup([], label="Publishers", info="Answer only from "
                                            "these (none ticked: all).", elem_id="qa-sources")
-                since = gr.Textbox(label="Published on or after", placeholder="YYYY-MM-DD",
+                since = gr.Textbox(label=SINCE_LABEL, placeholder="YYYY-MM-DD",
                                    max_length=30, elem_id="qa-since")
-                until = gr.Textbox(label="Published on or before", placeholder="YYYY-MM-DD",
+                until = gr.Textbox(label=UNTIL_LABEL, placeholder="YYYY-MM-DD",
                                    max_length=30, elem_id="qa-until")
             with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
                 k = gr.Slider(MIN_K, MAX_K, value=max(settings.k, MIN_K), step=1,
@@ -583,7 +604,7 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
     }
     # Enter pressed while an answer comes is not dropped: that question is asked next (the
     # Ask button is disabled meanwhile)
-    page.box.submit(**chat_io, trigger_mode="always_last")
+    page.box.submit(**{**chat_io, "fn": handlers.submitted}, trigger_mode="always_last")
     page.ask.click(**chat_io)
     page.examples.click(lambda sample: sample[0], page.examples, page.box, queue=False,
                         **private).then(**chat_io)
@@ -595,9 +616,11 @@ def _connect(page: _Page, handlers: Handlers, demo: gr.Blocks) -> None:
     page.timer.tick(handlers.refresh, *refresh_io, queue=False, show_progress="hidden",
                     **private)
     demo.load(handlers.refresh, *refresh_io, queue=False, show_progress="hidden", **private)
-    page.status_timer.tick(handlers.changed_status, [page.shown_status, page.turns, page.sources],
+    page.status_timer.tick(handlers.changed_status,
+                           [page.shown_status, page.turns, page.sources, page.uploaded],
                            [page.status, page.shown_status, page.chat, page.sources,
-                            page.examples], queue=False, show_progress="hidden", **private)
+                            page.examples, page.uploaded], queue=False, show_progress="hidden",
+                           **private)
 
     def add_articles(paths: list[str] | None,
                      progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008

@@ -90,8 +90,11 @@ APP_CSS = """
 }
 #qa-status { min-height: 1.5rem; }
 textarea::placeholder, input::placeholder { color: var(--qa-muted) !important; opacity: 1; }
-#qa-question textarea:focus-visible, #qa-since input:focus-visible,
-#qa-until input:focus-visible { outline: 3px solid var(--qa-link); outline-offset: 1px; }
+/* (Gradio's own textbox style sets `outline: none !important`; its date boxes are textareas) */
+#qa-question textarea:focus-visible, #qa-since textarea:focus-visible,
+#qa-until textarea:focus-visible, #qa-since input:focus-visible,
+#qa-until input:focus-visible { outline: 3px solid var(--qa-link) !important;
+  outline-offset: 1px; }
 """
 
 #: Runs once in the page: citation chips open their passage, "Copy" copies the answer as plain

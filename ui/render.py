@@ -248,7 +248,7 @@ def _read_as(question: str, answer: Answer) -> str:
     Moskalik?"), under the question, so that an answer about someone else shows why; ""
     for a question read as it was asked."""
     searched = answer.standalone_question
-    if not searched or searched.strip() == question.strip():
+    if not searched or searched.strip() in (question.strip(), answer.question):
         return ""
     return f'<p class="qa-note qa-read-as">Read as: {esc(_BIDI.sub("", searched))}</p>'
 
