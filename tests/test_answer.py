@@ -47,12 +47,15 @@ def test_answer_names_the_general_and_cites_the_passage(seed_qa) -> None:
     ("Who is Dmitry Peskov?", "spokes"),  # "spokesperson"
     ("Who is Mikhail Zvinchuk?", "military blogger"),  # "a popular Russian military blogger"
     ("Who is Igor Kirillov?", "chemical weapons chief"),  # was "chief" alone
-    ("Who is Kirill Dmitriev?", "investment envoy"),  # "his investment envoy": was "envoy"
+    # "his investment envoy" (was "envoy") or "senior Russian negotiator": both articles' words
+    ("Who is Kirill Dmitriev?", ("investment envoy", "senior Russian negotiator")),
 ])
 def test_who_is_someone_is_answered_with_how_the_article_describes_them(
-        seed_qa, question: str, described: str) -> None:
+        seed_qa, question: str, described: str | tuple[str, ...]) -> None:
     answer = seed_qa.answer(question)  # (the exact words may move with a host's int8 sums)
-    assert answer.short is not None and described in answer.short.text
+    assert answer.short is not None
+    assert any(words in answer.short.text for words in (
+        (described,) if isinstance(described, str) else described)), answer.short.text
     assert answer.text.startswith(f"**{answer.short.text}** — ")
     assert question.split()[-1].rstrip("?") not in answer.short.text
     cited = answer.citations[answer.short.citation - 1]
