@@ -120,8 +120,11 @@ def _read_header(lines: list[str]) -> dict[str, str]:
 
 
 def _read_byline(paragraph: str) -> dict[str, str] | None:
-    """Author, and optionally publisher and date, from a one-line "By ..." paragraph."""
-    match = _BYLINE.match(paragraph) if "\n" not in paragraph else None
+    """Author, and optionally publisher and date, from a "By ..." paragraph: one line, or up
+    to three with the publisher and the date on lines of their own ("By Theo Alvarez" /
+    "Riverside Herald, 4 March 2025")."""
+    lines = [line.strip() for line in paragraph.split("\n")]
+    match = _BYLINE.match(", ".join(lines)) if len(lines) <= 3 else None
     if match is None:
         return None
     fields = {"author": match["author"]}
@@ -149,15 +152,16 @@ def _header_block(paragraph: str) -> dict[str, str] | None:
         return None
     fields: dict[str, str] = {}
     for n, line in enumerate(lines):
-        if (byline := _read_byline(line)) is not None and "author" not in fields:
-            fields = {**byline, **fields}
-        elif (day := parse_date(line, whole=True)) is not None and "published" not in fields:
+        if "author" not in fields and (
+                byline := _read_byline("\n".join(lines[n:]))) is not None:
+            return {**byline, **fields}  # the byline, then its publisher and date lines
+        if (day := parse_date(line, whole=True)) is not None and "published" not in fields:
             fields["published"] = day.isoformat()
         elif n == 0 and not line.endswith((".", "!", "?")):
             fields["title"] = line.lstrip("# ").strip()
         else:
             return None
-    return fields if "author" in fields else None
+    return None  # no byline: a headline and a date are not a header we can tell
 
 
 def _spelled_out(text: str, short: str) -> bool:

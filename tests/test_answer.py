@@ -99,6 +99,9 @@ def test_what_someone_said_is_quoted_from_a_sentence_in_which_they_speak(seed_qa
     assert not speaks("Zelensky", "Mr Trump claimed that Mr Zelensky understood that “Crimea "
                       "will stay with Russia”")  # Trump speaks, about him
     assert not speaks("Witkoff", "Peskov said Witkoff had left Moscow")
+    assert speaks("Marcus Bell", "“Never the same song twice,” said the trumpeter Marcus Bell.")
+    assert speaks("Boris Johnson", "Mr Johnson accused Washington of weakness.")
+    assert not speaks("Marcus Bell", "The song was said by critics to be written by Marcus Bell.")
     answer = seed_qa.answer("What did Zelensky say about Crimea?")
     quote = answer.citations[0].quote
     assert "Zelensk" in quote and speaks("Zelensky", quote), quote
@@ -784,3 +787,32 @@ def test_a_follow_up_asking_about_something_of_its_own_is_answered_not_the_last_
     assert question_to_read("When did it happen?", "When did it happen? (Where did the car "
                             "bomb explode?)") == "When did it happen? (Where did the car bomb " \
         "explode?)"  # "it" is said only by the last question
+
+
+def test_an_obituary_keeps_father_and_daughter_apart(tmp_path: Path) -> None:
+    import shutil
+
+    from qa import QA
+    from tests.paths import ROOT
+
+    folder = tmp_path / "news"
+    folder.mkdir()
+    shutil.copy(ROOT / "tests" / "files" / "obituary-moss.txt", folder)
+    qa = QA.build(folder, tmp_path / "index")
+    # a surname shared: "Leonard Moss, the jazz pianist" does not describe Claire Moss
+    claire = qa.answer("Who is Claire Moss?")
+    assert claire.short is not None and "daughter" in claire.short.text, claire.text
+    # "said the trumpeter Marcus Bell": Bell speaks there (once only "said Mr Bell" counted)
+    bell = qa.answer("What did Marcus Bell say about Moss?")
+    assert "same song twice" in bell.citations[0].quote
+    # the byline with its publisher and date on a line of their own is the article's
+    wrote = qa.answer("Who wrote the obituary of Leonard Moss?")
+    assert wrote.text == ("“Leonard Moss, jazz pianist, dies at 84” (Riverside Herald) is by "
+                          "Theo Alvarez. [1]")
+    assert wrote.citations[0].article.published == "2025-03-04"
+    # "he" is the one the last question asked about, not a name its answer's sentence holds
+    died = qa.answer("How did Leonard Moss die?")
+    assert "pneumonia" in died.short.text and "Claire Moss" in died.text
+    age = qa.answer("How old was he?", history=[(died.question, died.text)])
+    assert age.standalone_question == "How old was Leonard Moss?"
+    assert age.short.text == "84"

@@ -557,6 +557,11 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
     ("Por Andrés Muñoz, El País, 14 de marzo de 2025", "Andrés Muñoz", "El País",
      "2025-03-14"),
     ("Par Élodie Martin et Jean Dupont", "Élodie Martin et Jean Dupont", "", ""),
+    # the publisher and the date on lines of their own (once left in the text, unread)
+    ("By Maria Quinlan\nCoastal Herald, 3 May 2025", "Maria Quinlan", "Coastal Herald",
+     "2025-05-03"),
+    ("By Amina Njoroge\nThe Coastal Herald\n12 March 2025", "Amina Njoroge",
+     "The Coastal Herald", "2025-03-12"),
 ])
 def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline: str,
                                                           author: str, source: str,
@@ -569,6 +574,13 @@ def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline
         "Council backs the new harbour wall", author, source, published)
     assert article.text.startswith("The council voted 31 to 12")
     assert byline not in article.text
+    # the same lines under the headline, in its paragraph
+    path.write_text(f"Council backs the new harbour wall\n{byline}\n\nThe council voted 31 "
+                    "to 12 on Tuesday to build the wall.\n\nWork starts in June.\n")
+    article = _article(path)
+    assert (article.title, article.author, article.source, article.published) == (
+        "Council backs the new harbour wall", author, source, published)
+    assert article.text.startswith("The council voted 31 to 12")
 
 
 @pytest.mark.parametrize("text", [

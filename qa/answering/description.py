@@ -35,6 +35,15 @@ _MODIFIER = re.compile(rf"\b(?:[a-z][\w-]*|(?:{NAME_PHRASE.pattern})[’']s)\s+$
 #: characters looked back for one such word (each step of the walk reads no further).
 _LONGEST_MODIFIER = 80
 
+#: the capitalised word just before a word of the name: another's first name, or a title.
+_LEADING_WORD = re.compile(r"\b([A-Z][a-z]+)\.?\s+$")
+#: words that stand before a surname without naming anyone else.
+_TITLES = frozenset("""mr mrs ms miss dr prof professor sir dame lord lady president vice prime
+minister secretary general gen colonel col captain capt lieutenant lt sergeant sgt rev reverend
+father judge justice senator sen rep representative governor gov mayor chancellor king queen
+prince princess pope sheikh chairman chairwoman chief director coach officer detective agent
+ambassador envoy commissioner councillor speaker leader commander admiral marshal saint st
+deputy premier""".split())  # noqa: SIM905 (a word list reads better as text)
 #: a span that names someone else first: "Ushakov and his investment envoy".
 _ANOTHER = re.compile(rf"(?:{NAME_PHRASE.pattern})\s+and\b")
 
@@ -60,7 +69,7 @@ def description(question: str, name: str, passages: Sequence[Passage],
     for guess in ranked[:SENTENCES]:
         passage = passages[guess.passage]
         first, last = (at - passage.chunk.start for at in passage.chunk.sentences[guess.sentence])
-        if word.search(passage.chunk.text, first, last):
+        if _names_them(name, word, passage.chunk.text[first:last]):
             looked.append((guess, passage.chunk.text, (first, last)))
     if not looked:
         return None
@@ -81,6 +90,21 @@ def description(question: str, name: str, passages: Sequence[Passage],
             found.append(SpanGuess(guess.passage, start, end, margin, guess.sentence))
             break  # this sentence's best description
     return max(found, key=rank) if found else None
+
+
+def _names_them(name: str, word: re.Pattern[str], sentence: str) -> bool:
+    """Whether `sentence` names the one `name` names: the name whole, or one of its words
+    (`word`) not led by another's first name ("Leonard Moss" does not name "Claire Moss";
+    "Mr Moss" and "the pianist's daughter, Moss," may)."""
+    if name in sentence:
+        return True
+    parts = set(name.split())
+    for match in word.finditer(sentence):
+        before = _LEADING_WORD.search(sentence, 0, match.start())
+        if before is None or before[1] in parts or before[1].lower() in _TITLES \
+                or before[1].lower() in STOPWORDS:
+            return True
+    return False
 
 
 def _modifiers_before(text: str, first: int, start: int) -> int:

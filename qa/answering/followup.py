@@ -72,6 +72,11 @@ def _names(text: str, *, short_is_name: bool = False) -> list[str]:
 
 #: a "who" question about someone it names ("Who is Tomas Breen?", "Who was X?").
 _ABOUT_SOMEONE = re.compile(r"\s*(?i:who\s+(?:is|was|are|were))\s+[A-Z]")
+#: the one a question asks about by its full name, as its subject: "How did Leonard Moss
+#: die?", "What did Denise Okafor say about the vote?", "How many albums did Leonard Moss
+#: record?" (a name of one word may be a place or a body: "What did Moscow say?").
+_SUBJECT = re.compile(rf"\s*(?i:{QUESTION_WORDS})(?:\s+[a-z]+){{0,2}}?\s+(?i:did|does|do|is|was"
+                      rf"|were|are|has|had|have|will|would|could|can)\s+(?P<name>{NAME_PHRASE.pattern})")
 
 
 def _main_name(history: list[dict[str, str]]) -> str | None:
@@ -81,7 +86,8 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
     for the turn before, up to three turns back. After a question for someone unknown ("Who
     threw acid on X?") whose answer names no one new, nobody: "he" then means whoever
     answered it ("a spurned suitor"), not the name the question holds (the victim). After
-    "Who is X?", X."""
+    "Who is X?", X; after a question about X by full name ("How did Leonard Moss die?"),
+    X too."""
     turns = [(q["content"], a["content"]) for q, a in itertools.pairwise(history)
              if q["role"] == "user" and a["role"] == "assistant"]
     for question, answer in reversed(turns[-3:]):
@@ -92,6 +98,9 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
         # "he" then means X, not another name its answer's sentence holds
         if (asked_about := described_name(question)) is not None:
             return asked_about
+        if not who and (subject := _SUBJECT.match(question)) and " " in subject["name"]:
+            return subject["name"]  # "he" after "How did Leonard Moss die?", not a name of
+            # its answer ("..., said his daughter, Claire Moss.")
         unknown = who and not _ABOUT_SOMEONE.match(question)
         fresh = [n for n in _names(answer, short_is_name=who) if n.lower() not in question.lower()]
         named = [n for n in fresh if " " in n] or fresh or ([] if unknown else _names(question))

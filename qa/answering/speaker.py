@@ -27,7 +27,13 @@ _WHAT_DID_SAY = re.compile(
 #: the verbs of saying that mark a speaker, as news writes them.
 _SAYING = (r"(?:said|says|say|told|tells|claimed|claims|insisted|insists|insisting|added|adds"
            r"|wrote|writes|posted|posts|stated|states|argued|argues|warned|warns|called|calls"
-           r"|described|describes|explained|noted|declared|announced|urged|urges|hit back)")
+           r"|described|describes|explained|noted|declared|announced|urged|urges|hit back"
+           r"|accused|accuses|welcomed|welcomes|condemned|condemns|denied|denies|confirmed"
+           r"|confirms|replied|responded|stressed|vowed|promised|admitted|acknowledged)")
+#: what may stand between a verb of saying and the speaker after it: "said Mr Zelensky",
+#: "said the trumpeter Marcus Bell" (not "said that ... Bell", "said by Bell").
+_AFTER_SAYING = (r"(?:(?!(?:that|by|of|to|about|for|with|in|on|at|from|when|after|before|as"
+                 r"|if)\b)[\w'’.-]+\s+){0,4}?")
 
 #: what may stand between a speaker and the verb: an apposition ("Volodymyr Zelenskyy,
 #: Ukraine's leader,"), then adverbs and auxiliaries ("later", "has repeatedly"); not
@@ -46,11 +52,11 @@ def asked_speaker(question: str) -> str | None:
 
 def speaks(name: str, sentence: str) -> bool:
     """Whether `sentence` has `name` (any word of it, or that word with one more letter:
-    "Zelenskyy") speaking: "Zelensky hit back, insisting ...", "..., said Mr Zelensky." (not
-    "Peskov said Witkoff had left")."""
+    "Zelenskyy") speaking: "Zelensky hit back, insisting ...", "..., said Mr Zelensky.", "...,
+    said the trumpeter Marcus Bell." (not "Peskov said Witkoff had left")."""
     words = [re.escape(w) for w in re.findall(r"[A-Z][\w'’.-]{2,}", name)]
     if not words:
         return False
     who = rf"\b(?:{'|'.join(words)})\w?\b"
     return re.search(rf"{who}{_BEFORE_SAYING}{_SAYING}\b|\b(?:said|says|added|wrote|told)\s+"
-                     rf"(?:[A-Z]\S*\s+){{0,3}}?{who}(?=\s*[,.;:)]|\s*$)", sentence) is not None
+                     rf"{_AFTER_SAYING}{who}(?=\s*[,.;:)]|\s*$)", sentence) is not None
