@@ -99,6 +99,27 @@ def unavailable(url: str, exc: BaseException) -> QAError:
 _BAD_OPTION = re.compile(r"invalid (?:integer value .* for connection option|port number)")
 
 
+#: how long a connection waits on a database it cannot hear from (the URL's own settings
+#: win): 10 s to connect; over TCP, a peer gone without a word (a network lost, a host
+#: powered off) is noticed within about 25 s when idle and 60 s when data is unanswered,
+#: where a question or a writer waited for as long as the system's TCP allowed (hours).
+#: (A database that hangs while its host still answers is not caught by these.)
+_LOST_PEER = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
+              "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 60_000}
+
+
+def _given_options(url: str) -> dict[str, str]:
+    """The connection options `url` sets itself (`?keepalives_idle=30`)."""
+    psycopg = require_psycopg()
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        return {key: value for key, value in conninfo_to_dict(url).items()
+                if key in _LOST_PEER}
+    except psycopg.ProgrammingError:  # a malformed URL: psycopg.connect says what is wrong
+        return {}
+
+
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
     """A connection to the store, or `StoreUnavailableError`/`InputError` in one line."""
     psycopg = require_psycopg()
@@ -110,7 +131,8 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
                          "URL must percent-encode: write @ as %40, / as %2F, ? as %3F, "
                          "# as %23 and % as %25")
     try:
-        connection = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+        connection = psycopg.connect(url, autocommit=autocommit,
+                                     **{**_LOST_PEER, **_given_options(url)})
     except psycopg.ProgrammingError as exc:  # a malformed URL
         raise InputError(f"--store: not a PostgreSQL URL ({describe_url(url)}): "
                          f"{redact(str(exc).splitlines()[0], url)[:160]}") from None

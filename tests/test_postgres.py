@@ -900,6 +900,17 @@ def test_a_version_1_store_is_upgraded_and_each_term_reads_its_best_postings_onl
     assert 0 < len(one_each) <= len(set(tokenize(question)))
     assert every_posting[0] in one_each
 
+def test_a_database_gone_silent_is_noticed_not_waited_on_for_hours(pg_url: str) -> None:
+    from qa.index.postgres_schema import connect
+
+    # over TCP, a lost peer is noticed within about a minute (a Unix socket ignores these)
+    with connect(pg_url) as connection:
+        options = dict(part.split("=", 1) for part in connection.info.dsn.split())
+    assert (options["keepalives_idle"], options["tcp_user_timeout"]) == ("10", "60000")
+    with connect(f"{pg_url}{'&' if '?' in pg_url else '?'}keepalives_idle=30") as connection:
+        assert "keepalives_idle=30" in connection.info.dsn.split()  # the URL's own wins
+
+
 def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
     url = "postgresql://reader:s3cret-pw@127.0.0.1:1/news"
     for args in (["ask", "Who?", "--store", url], ["index", str(SEEDS), "--store", url]):
@@ -933,6 +944,13 @@ def test_an_unreachable_database_is_one_line_naming_host_and_port() -> None:
     from qa.index.postgres_schema import describe_url
 
     assert describe_url("postgresql:///news") == "postgresql://[local socket]:5432/news"
+    # an "@" in the query is the query's: once "the password in postgresql://reader@b:5432/
+    # holds a character ...", a refusal of a good URL naming the wrong host
+    url = "postgresql://reader:s3cret-pw@127.0.0.1:1/news?application_name=desk@night"
+    with pytest.raises(StoreUnavailableError, match=r"^Cannot reach the PostgreSQL store at "
+                       r"postgresql://reader@127.0.0.1:1/news") as raised:
+        QA(store=url)
+    assert "s3cret" not in str(raised.value)
 
 
 def test_a_user_the_database_refuses_gets_one_line_saying_what_to_grant(

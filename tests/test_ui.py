@@ -1100,6 +1100,25 @@ def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> N
     assert Handlers(loader).status() == ("The articles could not be loaded: internal error "
                                          "(FileNotFoundError)")
 
+    def unreachable(report: object) -> None:  # once: host, port, user and database shown
+        from qa.core.errors import StoreUnavailableError
+
+        raise StoreUnavailableError("Cannot reach the PostgreSQL store at postgresql://app@"
+                                    "db.internal:5432/news: password authentication failed")
+
+    loader = EngineLoader(unreachable, Settings()).start()
+    assert loader.wait(30) is None
+    assert Handlers(loader).status() == ("The articles could not be loaded: The article store "
+                                         "cannot be reached just now.")
+
+    def elsewhere(report: object) -> None:
+        raise InputError("The store at postgresql://app@db.internal/news holds no articles.")
+
+    loader = EngineLoader(elsewhere, Settings()).start()
+    assert loader.wait(30) is None
+    assert Handlers(loader).status() == ("The articles could not be loaded: The store holds no "
+                                         "articles.")
+
 
 def test_the_status_line_says_when_articles_are_being_added(index_copy: Path,
                                                             tmp_path: Path) -> None:

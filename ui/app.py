@@ -145,7 +145,7 @@ class Handlers:
     def status(self) -> str:
         """The status line: the articles loaded, how far indexing has come, or that the
         store cannot be reached just now."""
-        from qa.core.errors import StoreUnavailableError
+        from qa.core.errors import QAError, StoreUnavailableError
 
         engine, state = self.loader.engine, self.loader.state
         if engine is not None:
@@ -160,8 +160,11 @@ class Handlers:
             return (f"Ready: {stats.articles:,} articles"
                     f"{' from ' + esc(names) if names else ''}, {stats.chunks:,} passages."
                     f"{adding}")
-        if state.error:
-            return f"The articles could not be loaded: {esc(_without_folders(state.error))}"
+        if state.error:  # (a fault of the server's is "internal error (...)" in `state`)
+            error = self.loader.error
+            shown = _for_visitors(error) if isinstance(error, QAError) and \
+                str(error) == state.error else _without_folders(state.error)
+            return f"The articles could not be loaded: {esc(shown)}"
         count = f", {state.done} of {state.total}" if state.total else "…"
         return (f"Indexing the articles: {state.stage.lower()}{count} "
                 f"({self.loader.seconds:.0f} s). You can ask once this is done.")
@@ -468,7 +471,12 @@ def _for_visitors(exc: QAError) -> str:
     if isinstance(exc, StoreUnavailableError):
         logger.warning("%s", exc)
         return "The article store cannot be reached just now."
-    return _without_folders(str(exc))
+    return _STORE_URL.sub("", _without_folders(str(exc)))
+
+
+#: a database store's address in a message ("The PostgreSQL store at postgresql://app@db/news
+#: holds ..."): the host, user and database are not a visitor's to know.
+_STORE_URL = re.compile(r"(?:\s+at)?\s+postgres(?:ql)?://[^\s'\"]+")
 
 
 def _without_folders(text: str, paths: Iterable[str] = ()) -> str:

@@ -10,8 +10,10 @@ __all__ = ["mask_password", "redact", "split_credentials"]
 
 def mask_password(url: str) -> tuple[str, str | None]:
     """`url` with its password as `***`, and the password as written (None when it has none).
-    The user part ends at the last "@", so a password holding an unencoded "@" or "/" is
-    masked whole, although a URL parser would read such a URL otherwise."""
+    The user part ends at the last "@" before the query or fragment ("?application_name=a@b"
+    is the query's), so a password holding an unencoded "@" or "/" is masked whole, although
+    a URL parser would read such a URL otherwise; with no "@" before them, at the last "@"
+    (a password holding an unencoded "?" or "#" is masked whole too)."""
     scheme, separator, rest = url.partition("://")
     if not separator:  # "openai:user:pass:word@host/v1#m": all from the first ":" is masked
         at = url.rfind("@")
@@ -19,7 +21,9 @@ def mask_password(url: str) -> tuple[str, str | None]:
         if at < 0 or colon < 0:
             return url, None
         return f"{url[:colon + 1]}***{url[at:]}", url[colon + 1:at]
-    at = rest.rfind("@")
+    query = min((i for i in (rest.find(c) for c in "?#") if i >= 0), default=len(rest))
+    at = rest.rfind("@", 0, query)
+    at = at if at >= 0 else rest.rfind("@")
     user, colon, password = rest[:max(at, 0)].partition(":")
     if at < 0 or not colon:
         return url, None
