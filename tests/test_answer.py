@@ -215,6 +215,9 @@ def test_the_suggested_comparison_is_an_overview_of_full_sentences(seed_qa) -> N
     ("What did the articles say about Crimea?", True),
     ("What does say about Crimea?", True),  # a cited publisher taken out: what it says
     ("What did article say about the car bomb?", True),
+    ("What did the volcano article say?", True),  # an article named by its topic: once
+    ("What does the Moss obituary say about his wife?", True),  # "The articles don't say."
+    ("What did Marcus Bell say about Moss?", False),
     ("What did Trump say about Crimea?", False),  # what someone said: a fact to read
     ("What did Zelensky report to parliament?", False),
     ("How do the Guardian and the Times describe Witkoff?", True),  # a comparison
