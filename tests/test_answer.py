@@ -808,6 +808,10 @@ def test_an_obituary_keeps_father_and_daughter_apart(tmp_path: Path) -> None:
     # "said the trumpeter Marcus Bell": Bell speaks there (once only "said Mr Bell" counted)
     bell = qa.answer("What did Marcus Bell say about Moss?")
     assert "same song twice" in bell.citations[0].quote
+    # a span naming the speaker ("the trumpeter Marcus Bell") says who spoke, not what: the
+    # quoted sentence is the answer, with nothing in bold
+    bell = qa.answer("What did Bell say about Moss?")
+    assert bell.short is None and bell.text.startswith("\"He never played the same song")
     # the byline with its publisher and date on a line of their own is the article's
     wrote = qa.answer("Who wrote the obituary of Leonard Moss?")
     assert wrote.text == ("“Leonard Moss, jazz pianist, dies at 84” (Riverside Herald) is by "

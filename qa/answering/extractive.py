@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from qa.answering.abstention import abstain
 from qa.answering.description import described_name, description
-from qa.answering.speaker import SPEAKER_PRIOR, asked_speaker, speaks
+from qa.answering.speaker import SPEAKER_PRIOR, asked_speaker, names_speaker, speaks
 from qa.core.records import Answer, Citation, Passage, ShortAnswer
 from qa.core.text import NAME_OR_NUMBER, content_words, root, strip_markers
 from qa.reader.model import ConfidenceFeatures, Reader, SpanGuess
@@ -60,6 +60,13 @@ def extract_answer(question: str, passages: Sequence[Passage], reader: Reader,
             return compose_answer(question, passages, ranked, confidence, max_words,
                                   short=False)
         ranked = [described, *ranked]
+    elif (speaker := asked_speaker(question)) is not None:
+        # "What did Marcus Bell say?": a span that names him ("the trumpeter Marcus Bell") is
+        # who spoke, not what was said: the quoted sentence is the answer
+        best = ranked[0]
+        marked = passages[best.passage].chunk.text[best.start:best.end]
+        return compose_answer(question, passages, ranked, confidence, max_words,
+                              short=not names_speaker(speaker, marked))
     return compose_answer(question, passages, ranked, confidence, max_words)
 
 

@@ -10,7 +10,7 @@ import re
 
 from qa.core.text import NAME_PHRASE
 
-__all__ = ["SPEAKER_PRIOR", "asked_speaker", "speaks"]
+__all__ = ["SPEAKER_PRIOR", "asked_speaker", "names_speaker", "speaks"]
 
 #: logits added to a span's rank when its sentence has the asked-about speaker speaking.
 #: NewsQA dev's 27 answerable "What did X say ...?" questions (`qa eval FILE`, the full dev
@@ -50,13 +50,24 @@ def asked_speaker(question: str) -> str | None:
     return match["name"]
 
 
+def names_speaker(name: str, text: str) -> bool:
+    """Whether `text` holds a word of `name` (or that word with one more letter)."""
+    who = _name_words(name)
+    return bool(who) and re.search(who, text) is not None
+
+
+def _name_words(name: str) -> str:
+    """A pattern for any word of `name` of three letters or more ("" when it has none)."""
+    words = [re.escape(w) for w in re.findall(r"[A-Z][\w'’.-]{2,}", name)]
+    return rf"\b(?:{'|'.join(words)})\w?\b" if words else ""
+
+
 def speaks(name: str, sentence: str) -> bool:
     """Whether `sentence` has `name` (any word of it, or that word with one more letter:
     "Zelenskyy") speaking: "Zelensky hit back, insisting ...", "..., said Mr Zelensky.", "...,
     said the trumpeter Marcus Bell." (not "Peskov said Witkoff had left")."""
-    words = [re.escape(w) for w in re.findall(r"[A-Z][\w'’.-]{2,}", name)]
-    if not words:
+    who = _name_words(name)
+    if not who:
         return False
-    who = rf"\b(?:{'|'.join(words)})\w?\b"
     return re.search(rf"{who}{_BEFORE_SAYING}{_SAYING}\b|\b(?:said|says|added|wrote|told)\s+"
                      rf"{_AFTER_SAYING}{who}(?=\s*[,.;:)]|\s*$)", sentence) is not None
