@@ -362,7 +362,8 @@ class QA:
                              "showing the extractive answer instead.")
                 made = None  # every claim shown must rest on a cited passage
         if made is None and (field := asked_field(standalone)) is not None:
-            made = metadata_answer(standalone, field, passages)
+            made = metadata_answer(standalone, field, passages, 0 if request.where else
+                                   retriever.store.stats().articles)
         if made is None and is_broad(standalone):
             made = digest_answer(standalone, passages, retriever.embedder.embed)
         if made is None and len(parts := split_question(standalone)) > 1:

@@ -267,6 +267,26 @@ def test_an_articles_fields_are_shown_on_one_line_without_markers_that_would_cit
     assert (lead.quote, lead.start, lead.end) == ("The harbour wall fell on Monday.", 0, 32)
     dated = metadata_answer("When was the article published?", "published", [passage])
     assert dated.text == "“Wall falls” (Harbour News) was published on 2025-03-05. [1]"
+    assert dated.notes == []  # the one article of the one indexed
+
+
+def test_the_headlines_say_how_many_of_the_indexed_articles_they_are() -> None:
+    from qa.answering.metadata import MAX_ARTICLES, metadata_answer
+    from qa.core.records import Article, Chunk, Passage
+
+    passages = []
+    for n in range(4):
+        text = f"Story {n} begins here. It goes on."
+        article = Article(f"a{n}", f"/news/{n}.txt", f"Story {n}", text, f"Paper {n}")
+        passages.append(Passage(Chunk(f"c{n}", f"a{n}", 0, len(text), text, ((0, 22),)),
+                                article, 1.0, n + 1))
+    headlines = metadata_answer("What are the headlines?", "title", passages, indexed=5)
+    assert len(headlines.citations) == MAX_ARTICLES == 3
+    # once 3 headlines of 5 with nothing to say that others exist
+    assert headlines.notes == ["3 of the 5 indexed articles: those the search found first. "
+                               "Name a publisher or a topic to ask about others."]
+    assert metadata_answer("What are the headlines?", "title", passages[:2], indexed=2).notes \
+        == []
 
 
 @pytest.mark.parametrize(("question", "field"), [

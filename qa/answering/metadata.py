@@ -64,11 +64,13 @@ def asked_field(question: str) -> str | None:
     return next((name for name, pattern in _FIELDS.items() if pattern.search(question)), None)
 
 
-def metadata_answer(question: str, field: str, passages: Sequence[Passage]) -> Answer | None:
+def metadata_answer(question: str, field: str, passages: Sequence[Passage],
+                    indexed: int = 0) -> Answer | None:
     """The `field` of the articles `question` is about, among those of `passages` (in
     retrieval order): those it names by publisher; else, when it names a topic ("the
-    article about the car bomb"), the best-retrieved one; else up to `MAX_ARTICLES`. Each
-    line cites the article's lead sentence. None when no passage was retrieved."""
+    article about the car bomb"), the best-retrieved one; else up to `MAX_ARTICLES`, with a
+    note saying how many of the `indexed` articles that is. Each line cites the article's
+    lead sentence. None when no passage was retrieved."""
     articles = list({p.article.id: p.article for p in passages}.values())
     if not articles:
         return None
@@ -85,7 +87,11 @@ def metadata_answer(question: str, field: str, passages: Sequence[Passage]) -> A
                                   end, 1.0))
         lines.append(f"{_statement(article, field)} [{len(citations)}]")
     text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
-    return Answer(question=question, text=text, citations=citations, mode=METADATA_MODE)
+    notes = [f"{len(chosen)} of the {indexed:,} indexed articles: those the search found "
+             "first. Name a publisher or a topic to ask about others."] \
+        if not named and not topic and indexed > len(chosen) else []
+    return Answer(question=question, text=text, citations=citations, mode=METADATA_MODE,
+                  notes=notes)
 
 
 def _statement(article: Article, field: str) -> str:
