@@ -765,6 +765,15 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
                 "**a spurned suitor** — She was blinded by a spurned suitor who threw acid. [1]")
     assert standalone_question("How old was he?", acid) == \
         "How old was he? (Who threw acid on Ameneh Bahrami?)"
+    # "it" after a "what" question answered with a name is that name ("When was it released?"
+    # once read the last question again, and answered with the album a second time)
+    album = turn("What is Leonard Moss's most famous album?", "**Canal Street Midnight** — "
+                 "His 1971 album Canal Street Midnight sold a million copies. [1]")
+    assert standalone_question("When was it released?", album) == \
+        "When was Canal Street Midnight released?"
+    cause = turn("What caused the explosion?", "**a car bomb** — A car bomb exploded. [1]")
+    assert standalone_question("When did it happen?", cause) == \
+        "When did it happen? (What caused the explosion?)"  # not a name: the event it asked
     breen = turn("Who is Tomas Breen?", "**Tomas Breen** — Tomas Breen, a union organiser, "
                  "founded the group. [1]")  # "Who is X?" asks about X: "he" is X
     assert standalone_question("How old is he?", breen) == "How old is Tomas Breen?"

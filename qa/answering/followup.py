@@ -193,4 +193,22 @@ def _standalone(question: str, history: list[dict[str, str]]) -> str:
         resolved = _PRONOUNS.sub(replace, question, count=1)
         if resolved != question:
             return resolved
+    if (thing := _named_thing(history)) is not None and _IT.search(question):
+        return _IT.sub(thing, question, count=1)  # "When was it released?": the album named
     return f"{question} ({previous_q.strip()})"
+
+
+#: the pronoun of a thing.
+_IT = re.compile(r"\bit\b", re.I)
+
+
+def _named_thing(history: list[dict[str, str]]) -> str | None:
+    """The proper name that the last answer gave to a "what" or "which" question ("What is
+    his most famous album?": "**Canal Street Midnight**"), which a follow-up's "it" means."""
+    if len(history) < 2 or history[-1]["role"] != "assistant" or history[-2]["role"] != "user":
+        return None
+    short = re.match(r"\s*\*\*(.+?)\*\*", history[-1]["content"])
+    if short is None or not re.match(r"\s*(?:what|which)\b", history[-2]["content"], re.I):
+        return None
+    thing = short[1].strip()
+    return thing if NAME_PHRASE.fullmatch(thing) and thing not in _CALENDAR else None
