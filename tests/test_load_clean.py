@@ -567,20 +567,15 @@ def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline
                                                           author: str, source: str,
                                                           published: str) -> None:
     path = tmp_path / "council.txt"
-    path.write_text(f"Council backs the new harbour wall\n\n{byline}\n\nThe council voted 31 "
-                    "to 12 on Tuesday to build the wall.\n\nWork starts in June.\n")
-    article = _article(path)
-    assert (article.title, article.author, article.source, article.published) == (
-        "Council backs the new harbour wall", author, source, published)
-    assert article.text.startswith("The council voted 31 to 12")
-    assert byline not in article.text
-    # the same lines under the headline, in its paragraph
-    path.write_text(f"Council backs the new harbour wall\n{byline}\n\nThe council voted 31 "
-                    "to 12 on Tuesday to build the wall.\n\nWork starts in June.\n")
-    article = _article(path)
-    assert (article.title, article.author, article.source, article.published) == (
-        "Council backs the new harbour wall", author, source, published)
-    assert article.text.startswith("The council voted 31 to 12")
+    # a paragraph of its own under the headline, then the same lines in the headline's
+    for gap in ("\n\n", "\n"):
+        path.write_text(f"Council backs the new harbour wall{gap}{byline}\n\nThe council voted "
+                        "31 to 12 on Tuesday to build the wall.\n\nWork starts in June.\n")
+        article = _article(path)
+        assert (article.title, article.author, article.source, article.published) == (
+            "Council backs the new harbour wall", author, source, published)
+        assert article.text.startswith("The council voted 31 to 12")
+        assert byline not in article.text
 
 
 @pytest.mark.parametrize("text", [
