@@ -68,6 +68,13 @@ _BYLINE = re.compile(
     r"(?P<rest>(?:[,|·–—]\s*[^,|·–—]{1,60}){0,3})$")
 
 
+#: a publisher's name on a byline's line of its own: a few capitalised words ("The Coastal
+#: Herald", "Die Zeit"), not a role ("Chief Reporter") or a sentence.
+_PUBLISHER = re.compile(rf"\s*(?!.*\b(?i:reporter|correspondent|editor|writer|staff|columnist|"
+                        rf"contributor|updated|photograph)\b)(?:{_CAPITAL}[\w'’&.-]*"
+                        r"(?:\s+(?:of|the|and|de|la|le|du|der|die|das|el|los|y|&))?\s*){1,6}")
+
+
 def _norm(line: str) -> str:
     return " ".join(line.replace("’", "'").replace("‘", "'").split()).lower()
 
@@ -124,7 +131,10 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
     to three with the publisher and the date on lines of their own ("By Theo Alvarez" /
     "Riverside Herald, 4 March 2025")."""
     lines = [line.strip() for line in paragraph.split("\n")]
-    match = _BYLINE.match(", ".join(lines)) if len(lines) <= 3 else None
+    if len(lines) > 3 or not all(parse_date(part, whole=True) or _PUBLISHER.fullmatch(part)
+                                 for line in lines[1:] for part in re.split(r"[,|·–—]", line)):
+        return None  # a sentence, a role ("Chief Reporter"), an update time: not a byline's
+    match = _BYLINE.match(", ".join(lines))
     if match is None:
         return None
     fields = {"author": match["author"]}

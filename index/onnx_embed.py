@@ -15,6 +15,7 @@ reproduce (other pooling, extra modules) are embedded with sentence-transformers
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -135,7 +136,8 @@ def _content_digests(memo_path: Path, files: list[Path]) -> dict[Path, str]:
             partial.write_text(json.dumps(memo), encoding="utf-8")
             os.replace(partial, memo_path)
         except OSError:  # a read-only cache: digests are computed again next time
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                partial.unlink(missing_ok=True)
     return digests
 
 
@@ -144,7 +146,10 @@ def load_query_model(cache_dir: Path, model: str | None,
     """The ONNX copy of `model`, or None when there is none (or no onnxruntime): the caller
     then embeds with sentence-transformers. A damaged copy is removed, so that the next
     `qa index` exports it again."""
-    directory = query_model_dir(cache_dir, model)
+    try:
+        directory = query_model_dir(cache_dir, model)
+    except OSError:  # a cache that cannot be read (or a model folder gone): no copy to use
+        return None
     if not (directory / _META).is_file():
         return None
     try:
@@ -169,7 +174,10 @@ def _open_query_model(directory: Path, threads: int) -> OnnxEmbedder:
 def export_query_model(cache_dir: Path, embedder: Embedder) -> str | None:
     """Export `embedder`'s model into the cache unless it is there already. Returns None on
     success (or nothing to do), else why the export was skipped."""
-    target = query_model_dir(cache_dir, embedder.name)
+    try:
+        target = query_model_dir(cache_dir, embedder.name)
+    except OSError as exc:  # an optional speed-up: never fail the build over it
+        return f"{type(exc).__name__}: {exc}"
     if (target / _META).is_file():
         return None
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")

@@ -100,8 +100,12 @@ def test_what_someone_said_is_quoted_from_a_sentence_in_which_they_speak(seed_qa
                       "will stay with Russia”")  # Trump speaks, about him
     assert not speaks("Witkoff", "Peskov said Witkoff had left Moscow")
     assert speaks("Marcus Bell", "“Never the same song twice,” said the trumpeter Marcus Bell.")
-    assert speaks("Boris Johnson", "Mr Johnson accused Washington of weakness.")
     assert not speaks("Marcus Bell", "The song was said by critics to be written by Marcus Bell.")
+    for spoken_about in ("Moss said he admired Marcus Bell.",
+                         "Moss told the trumpeter Marcus Bell.",
+                         "Bell was accused of plagiarism by two critics.",
+                         "Marcus Bell was welcomed by the crowd."):
+        assert not speaks("Marcus Bell", spoken_about), spoken_about
     answer = seed_qa.answer("What did Zelensky say about Crimea?")
     quote = answer.citations[0].quote
     assert "Zelensk" in quote and speaks("Zelensky", quote), quote
@@ -218,6 +222,8 @@ def test_the_suggested_comparison_is_an_overview_of_full_sentences(seed_qa) -> N
     ("What did the volcano article say?", True),  # an article named by its topic: once
     ("What does the Moss obituary say about his wife?", True),  # "The articles don't say."
     ("What did Marcus Bell say about Moss?", False),
+    ("What did the coroner's report say was the cause of death?", False),  # one fact
+    ("What did police sources say about the suspect?", False),
     ("What did Trump say about Crimea?", False),  # what someone said: a fact to read
     ("What did Zelensky report to parliament?", False),
     ("How do the Guardian and the Times describe Witkoff?", True),  # a comparison
@@ -297,6 +303,9 @@ def test_the_headlines_say_how_many_of_the_indexed_articles_they_are() -> None:
     ("How many years did he win the title?", None),  # a title, but no article's
     ("Who made headlines in Moscow?", None),
     ("What was the story of the car bomb?", None),
+    ("Who wrote the obituary of Leonard Moss?", "author"),
+    ("Who wrote the UN report?", None),  # a report in the news, not the article
+    ("When was the feature film released?", None),
 ])
 def test_questions_about_an_article_itself_are_told_from_questions_about_its_news(
         question: str, field: str | None) -> None:
@@ -771,6 +780,12 @@ def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow()
                  "His 1971 album Canal Street Midnight sold a million copies. [1]")
     assert standalone_question("When was it released?", album) == \
         "When was Canal Street Midnight released?"
+    city = turn("Which city was hit by the drones?", "**Kharkiv** — Drones hit Kharkiv. [1]")
+    assert standalone_question("When did it happen?", city) == \
+        "When did it happen? (Which city was hit by the drones?)"  # the attack, not the city
+    father = turn("How did Claire Moss's father die?", "**pneumonia** — Leonard Moss died of "
+                  "pneumonia, said his daughter, Claire Moss. [1]")
+    assert standalone_question("How old was he?", father) == "How old was Leonard Moss?"
     cause = turn("What caused the explosion?", "**a car bomb** — A car bomb exploded. [1]")
     assert standalone_question("When did it happen?", cause) == \
         "When did it happen? (What caused the explosion?)"  # not a name: the event it asked
@@ -819,6 +834,25 @@ def test_a_follow_up_asking_about_something_of_its_own_is_answered_not_the_last_
     assert question_to_read("When did it happen?", "When did it happen? (Where did the car "
                             "bomb explode?)") == "When did it happen? (Where did the car bomb " \
         "explode?)"  # "it" is said only by the last question
+
+
+@pytest.mark.parametrize(("sentence", "named"), [
+    ("Leonard Moss, the jazz pianist, died on Sunday.", False),  # another Moss
+    ("Émile Moss, the jazz pianist, died on Sunday.", False),
+    ("Inspector Moss, a 30-year veteran, said so.", True),  # titles and everyday words
+    ("Yesterday Moss, a former teacher, said so.", True),
+    ("On Monday Moss voted against the bill.", True),
+    ("Democrat Moss voted against the bill.", True),
+    ("C. Moss spoke first.", True),
+    ("Mr. Moss spoke first.", True),
+])
+def test_a_sentence_names_the_one_asked_about_unless_another_first_name_leads(
+        sentence: str, named: bool) -> None:
+    import re
+
+    from qa.answering.description import _names_them
+
+    assert _names_them("Claire Moss", re.compile(r"\b(?:Claire|Moss)\b"), sentence) is named
 
 
 def test_an_obituary_keeps_father_and_daughter_apart(tmp_path: Path) -> None:

@@ -578,6 +578,20 @@ def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline
         assert byline not in article.text
 
 
+@pytest.mark.parametrize("lines", [
+    "By Maria Quinlan\nHigh winds closed the port on Tuesday.",  # the lead, not a publisher
+    "By Maria Quinlan\nChief Reporter",
+    "By Christmas Eve\nNorthern Rail had cancelled 400 trains.",
+    "By Ann Lee\n4 March 2025\nUpdated 5 March 2025 10:00 GMT",
+])
+def test_lines_under_a_byline_that_are_no_publisher_or_date_stay_in_the_text(
+        tmp_path: Path, lines: str) -> None:
+    path = tmp_path / "port.txt"
+    path.write_text(f"Port closes after storm\n\n{lines}\n\nFerries were cancelled.\n")
+    article = _article(path)
+    assert article.text.startswith(lines) and article.source == ""
+
+
 @pytest.mark.parametrize("text", [
     "By the end of the week, the harbour had reopened to boats.",
     "Por la tarde, los barcos volvieron al puerto.",

@@ -156,3 +156,20 @@ def test_an_export_removes_the_copies_older_versions_named_by_path_and_time(
     meta = json.loads((target / "query_model.json").read_text())
     assert meta["contents"] == target.name[-16:]
     assert not legacy.exists() and other_model.exists()
+
+
+def test_a_cache_that_cannot_be_written_or_read_does_not_stop_questions(
+        index_copy: Path, tmp_path: Path) -> None:
+    from qa.index.embed import Embedder
+    from qa.index.onnx_embed import load_query_model
+
+    from qa import QA
+    from qa.core.settings import Settings
+
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    (cache_dir / "query-models").write_text("not a folder")  # (as a read-only mount fails)
+    assert load_query_model(cache_dir, None) is None  # once: an OSError out of QA(...)
+    qa = QA(settings=Settings.from_env(index_dir=index_copy, cache_dir=cache_dir))
+    assert isinstance(qa._retriever.embedder, Embedder)
+    assert "Moskalik" in qa.answer(QUESTIONS[0]).text

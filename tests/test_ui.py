@@ -1076,7 +1076,7 @@ def test_a_fault_while_indexing_uploads_keeps_them_and_the_index(index_copy: Pat
 
 
 def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> None:
-    from qa.ui.app import Handlers
+    from qa.ui.app import Handlers, _for_visitors
     from qa.ui.startup import EngineLoader
 
     from qa.core.errors import InputError, QAError
@@ -1116,8 +1116,16 @@ def test_a_failed_load_is_shown_without_the_servers_folders(tmp_path: Path) -> N
 
     loader = EngineLoader(elsewhere, Settings()).start()
     assert loader.wait(30) is None
-    assert Handlers(loader).status() == ("The articles could not be loaded: The store holds no "
-                                         "articles.")
+    assert Handlers(loader).status() == ("The articles could not be loaded: The store at "
+                                         "[address hidden] holds no articles.")
+    for message, shown in (  # in brackets, before punctuation, and psycopg's own words
+            ("not a usable PostgreSQL URL (postgresql://app@127.0.0.1:99999/news): bad",
+             "not a usable PostgreSQL URL ([address hidden]): bad"),
+            ("The store at postgresql://app@db/news, built with model X, holds none.",
+             "The store at [address hidden], built with model X, holds none."),
+            ('refused: connection to server at "10.0.0.7", port 5432 failed',
+             "refused: connection to server [address hidden] failed")):
+        assert _for_visitors(InputError(message)) == shown
 
 
 def test_the_status_line_says_when_articles_are_being_added(index_copy: Path,

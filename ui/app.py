@@ -471,12 +471,14 @@ def _for_visitors(exc: QAError) -> str:
     if isinstance(exc, StoreUnavailableError):
         logger.warning("%s", exc)
         return "The article store cannot be reached just now."
-    return _STORE_URL.sub("", _without_folders(str(exc)))
+    return _STORE_URL.sub("[address hidden]", _without_folders(str(exc)))
 
 
 #: a database store's address in a message ("The PostgreSQL store at postgresql://app@db/news
-#: holds ..."): the host, user and database are not a visitor's to know.
-_STORE_URL = re.compile(r"(?:\s+at)?\s+postgres(?:ql)?://[^\s'\"]+")
+#: holds ...", psycopg's 'connection to server at "db", port 5432 failed'): the host, user
+#: and database are not a visitor's to know.
+_STORE_URL = re.compile(r"postgres(?:ql)?://[^\s'\"()]*[^\s'\"(),.;:]|(?<=server )(?:at|on) "
+                        r"(?:socket )?\"[^\"]*\"(?:, port \d+)?")
 
 
 def _without_folders(text: str, paths: Iterable[str] = ()) -> str:

@@ -35,15 +35,23 @@ _MODIFIER = re.compile(rf"\b(?:[a-z][\w-]*|(?:{NAME_PHRASE.pattern})[’']s)\s+$
 #: characters looked back for one such word (each step of the walk reads no further).
 _LONGEST_MODIFIER = 80
 
-#: the capitalised word just before a word of the name: another's first name, or a title.
-_LEADING_WORD = re.compile(r"\b([A-Z][a-z]+)\.?\s+$")
-#: words that stand before a surname without naming anyone else.
-_TITLES = frozenset("""mr mrs ms miss dr prof professor sir dame lord lady president vice prime
-minister secretary general gen colonel col captain capt lieutenant lt sergeant sgt rev reverend
-father judge justice senator sen rep representative governor gov mayor chancellor king queen
-prince princess pope sheikh chairman chairwoman chief director coach officer detective agent
-ambassador envoy commissioner councillor speaker leader commander admiral marshal saint st
-deputy premier""".split())  # noqa: SIM905 (a word list reads better as text)
+#: the word just before a word of the name (any script): another's first name when it is
+#: capitalised and not a title or an everyday word (`_TITLES`, `STOPWORDS`).
+_LEADING_WORD = re.compile(r"\b([^\W\d_]+)\.?\s+$")
+#: words that stand before a surname without naming anyone else: titles, roles, and the
+#: words that start a sentence before a name ("Yesterday Adler said").
+_TITLES = frozenset("""mr mrs ms miss mx dr prof professor sir dame lord lady president vice
+prime minister secretary general gen colonel col captain capt lieutenant lt sergeant sgt rev
+reverend father judge justice senator sen rep representative governor gov mayor chancellor
+king queen prince princess pope sheikh chairman chairwoman chief director coach officer
+detective det inspector supt superintendent constable agent ambassador envoy commissioner
+councillor councilman councilwoman congressman congresswoman assemblyman assemblywoman speaker
+leader commander admiral marshal saint st deputy premier bishop archbishop cardinal rabbi imam
+sister brother herr frau madame mme monsieur señor señora signor dottore democrat republican
+pianist singer actor actress striker midfielder defender goalkeeper yesterday today tonight
+meanwhile earlier later then now however still also instead monday tuesday wednesday thursday
+friday saturday sunday january february march april may june july august september october
+november december""".split())  # noqa: SIM905 (a word list reads better as text)
 #: a span that names someone else first: "Ushakov and his investment envoy".
 _ANOTHER = re.compile(rf"(?:{NAME_PHRASE.pattern})\s+and\b")
 
@@ -101,8 +109,9 @@ def _names_them(name: str, word: re.Pattern[str], sentence: str) -> bool:
     parts = set(name.split())
     for match in word.finditer(sentence):
         before = _LEADING_WORD.search(sentence, 0, match.start())
-        if before is None or before[1] in parts or before[1].lower() in _TITLES \
-                or before[1].lower() in STOPWORDS:
+        if before is None or not before[1][0].isupper() or len(before[1]) == 1 \
+                or before[1] in parts \
+                or before[1].lower() in _TITLES or before[1].lower() in STOPWORDS:
             return True
     return False
 

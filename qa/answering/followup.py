@@ -98,7 +98,8 @@ def _main_name(history: list[dict[str, str]]) -> str | None:
         # "he" then means X, not another name its answer's sentence holds
         if (asked_about := described_name(question)) is not None:
             return asked_about
-        if not who and (subject := _SUBJECT.match(question)) and " " in subject["name"]:
+        if not who and (subject := _SUBJECT.match(question)) and " " in subject["name"] \
+                and not subject["name"].endswith(("'s", "’s")):  # (not "Claire Moss's father")
             return subject["name"]  # "he" after "How did Leonard Moss die?", not a name of
             # its answer ("..., said his daughter, Claire Moss.")
         unknown = who and not _ABOUT_SOMEONE.match(question)
@@ -193,13 +194,19 @@ def _standalone(question: str, history: list[dict[str, str]]) -> str:
         resolved = _PRONOUNS.sub(replace, question, count=1)
         if resolved != question:
             return resolved
-    if (thing := _named_thing(history)) is not None and _IT.search(question):
+    if (thing := _named_thing(history)) is not None and _IT.search(question) \
+            and not _EVENT.search(question):
         return _IT.sub(thing, question, count=1)  # "When was it released?": the album named
     return f"{question} ({previous_q.strip()})"
 
 
 #: the pronoun of a thing.
 _IT = re.compile(r"\bit\b", re.I)
+#: "it" as an event, not the thing last named ("When did it happen?" after "Which city was
+#: hit?": when the attack was, not the city).
+_EVENT = re.compile(r"\b(?:happen(?:s|ed|ing)?|occur(?:s|red|ring)?|take\s+place|took\s+place"
+                    r"|start(?:s|ed)?|begin|began|end(?:s|ed)?|finish(?:es|ed)?|last(?:s|ed)?)\b",
+                    re.I)
 
 
 def _named_thing(history: list[dict[str, str]]) -> str | None:

@@ -44,8 +44,7 @@ _FIELDS = {
 #: a question about articles says so ("the article", "these stories"), unlike "Who wrote
 #: the letter?" or "Who won the title?"; a headline is an article's whatever it says.
 _ABOUT_ARTICLES = re.compile(r"\b(?:articles?|stor(?:y|ies)|pieces?|columns?|headlines?"
-                             r"|obituar(?:y|ies)|reports?|editorials?|profiles?|reviews?"
-                             r"|interviews?|features?)\b", re.IGNORECASE)
+                             r"|obituar(?:y|ies))\b", re.IGNORECASE)
 #: words of such a question that name no topic: what is left says which article.
 _ASKING = frozenset(tokenize(
     "who wrote writes authored penned reported author authors writer writers byline reporter "
