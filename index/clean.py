@@ -75,6 +75,10 @@ _PUBLISHER = re.compile(rf"\s*(?!.*\b(?i:reporter|correspondent|editor|writer|st
                         r"(?:\s+(?:of|the|and|de|la|le|du|der|die|das|el|los|y|&))?\s*){1,6}")
 
 
+#: a part of a date split at its comma ("May 3", "2025").
+_DAY = re.compile(r"\s*(?:[A-Z][a-z]+\.?\s+)?\d{1,4}\s*")
+
+
 def _norm(line: str) -> str:
     return " ".join(line.replace("’", "'").replace("‘", "'").split()).lower()
 
@@ -131,8 +135,11 @@ def _read_byline(paragraph: str) -> dict[str, str] | None:
     to three with the publisher and the date on lines of their own ("By Theo Alvarez" /
     "Riverside Herald, 4 March 2025")."""
     lines = [line.strip() for line in paragraph.split("\n")]
-    if len(lines) > 3 or not all(parse_date(part, whole=True) or _PUBLISHER.fullmatch(part)
-                                 for line in lines[1:] for part in re.split(r"[,|·–—]", line)):
+    if len(lines) > 3 or not all(
+            parse_date(line, whole=True) or all(parse_date(part, whole=True) or
+                                                _PUBLISHER.fullmatch(part) or _DAY.fullmatch(part)
+                                                for part in re.split(r"[,|·–—]", line))
+            for line in lines[1:]):
         return None  # a sentence, a role ("Chief Reporter"), an update time: not a byline's
     match = _BYLINE.match(", ".join(lines))
     if match is None:

@@ -562,6 +562,8 @@ def test_missing_path_and_empty_folder(tmp_path: Path) -> None:
      "2025-05-03"),
     ("By Amina Njoroge\nThe Coastal Herald\n12 March 2025", "Amina Njoroge",
      "The Coastal Herald", "2025-03-12"),
+    ("By Maria Quinlan\nCoastal Herald, May 3, 2025", "Maria Quinlan", "Coastal Herald",
+     "2025-05-03"),
 ])
 def test_plain_text_byline_becomes_author_source_and_date(tmp_path: Path, byline: str,
                                                           author: str, source: str,
