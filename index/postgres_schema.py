@@ -38,6 +38,8 @@ from qa.core.errors import IndexMismatchError, IndexNotFoundError, InputError, Q
 from qa.core.urls import mask_password, redact
 
 if TYPE_CHECKING:
+    from types import ModuleType
+
     import psycopg
 
 __all__ = ["NOMINAL_WORDS", "SCHEMA_VERSION", "UPLOADED_BEFORE_4", "connect", "describe_url",
@@ -108,9 +110,8 @@ _LOST_PEER = {"connect_timeout": 10, "keepalives": 1, "keepalives_idle": 10,
               "keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 60_000}
 
 
-def _given_options(url: str) -> dict[str, str]:
+def _given_options(psycopg: ModuleType, url: str) -> dict[str, str]:
     """The connection options `url` sets itself (`?keepalives_idle=30`)."""
-    psycopg = require_psycopg()
     from psycopg.conninfo import conninfo_to_dict
 
     try:
@@ -132,7 +133,7 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
                          "# as %23 and % as %25")
     try:
         connection = psycopg.connect(url, autocommit=autocommit,
-                                     **{**_LOST_PEER, **_given_options(url)})
+                                     **{**_LOST_PEER, **_given_options(psycopg, url)})
     except psycopg.ProgrammingError as exc:  # a malformed URL
         raise InputError(f"--store: not a PostgreSQL URL ({describe_url(url)}): "
                          f"{redact(str(exc).splitlines()[0], url)[:160]}") from None

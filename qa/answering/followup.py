@@ -34,6 +34,9 @@ _ONLY_PLACE_OR_TIME = re.compile(
     r"(?:\s+(?:the|a|an|of|and|[A-Z][\w'’.-]*|\d[\d,./-]*))+\s*\??\s*")
 
 
+#: an answer's bold short answer, at its start ("**Yaroslav Moskalik** — ...").
+_SHORT = re.compile(r"\s*\*\*(.+?)\*\*")
+
 #: capitalised words that are no one's name
 _CALENDAR = {"January", "February", "March", "April", "May", "June", "July", "August",
              "September", "October", "November", "December", "Monday", "Tuesday", "Wednesday",
@@ -56,7 +59,7 @@ def _names(text: str, *, short_is_name: bool = False) -> list[str]:
     word that is capitalised only because it starts a sentence or the answer's quote
     ("Employees — Employees will..."), unless it is the answer's bold short answer to a
     "who" question (`short_is_name`: "**Putin** — ...")."""
-    short = re.match(r"\s*\*\*(.+?)\*\*", text) if short_is_name else None
+    short = _SHORT.match(text) if short_is_name else None
     text = strip_markers(text).replace("**", "")
     names = []
     for match in NAME_PHRASE.finditer(text):
@@ -214,7 +217,7 @@ def _named_thing(history: list[dict[str, str]]) -> str | None:
     his most famous album?": "**Canal Street Midnight**"), which a follow-up's "it" means."""
     if len(history) < 2 or history[-1]["role"] != "assistant" or history[-2]["role"] != "user":
         return None
-    short = re.match(r"\s*\*\*(.+?)\*\*", history[-1]["content"])
+    short = _SHORT.match(history[-1]["content"])
     if short is None or not re.match(r"\s*(?:what|which)\b", history[-2]["content"], re.I):
         return None
     thing = short[1].strip()
